@@ -1,0 +1,1 @@
+"""Bytewax wiring: sources, sinks, ``build_flow`` and the ``alertflow`` command."""

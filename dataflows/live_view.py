@@ -1,0 +1,86 @@
+"""A readable terminal view of decisions as the flow makes them (``alertflow demo``)."""
+
+import sys
+from collections import Counter
+from typing import TextIO
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from operators.decisions import Decision
+from schemas.outputs import Anomaly, DeadLetter, Incident
+
+_COLORS = {"critical": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "ok": "\033[32m"}
+_RESET = "\033[0m"
+_ANOMALIES_SHOWN_PER_SERIES = 2
+
+
+class TerminalView:
+    """Formats decisions as one or a few lines each; quiet on repeats."""
+
+    def __init__(self, out: TextIO = sys.stdout, color: bool | None = None) -> None:
+        self.out = out
+        self.color = out.isatty() if color is None else color
+        self.counts: Counter[str] = Counter()
+        self.shown_per_series: Counter[str] = Counter()
+
+    def _paint(self, text: str, tone: str) -> str:
+        return f"{_COLORS[tone]}{text}{_RESET}" if self.color else text
+
+    def show(self, decision: Decision) -> None:
+        """Print one decision (or count it silently)."""
+        self.counts[decision.stream] += 1
+        record = decision.record
+        if isinstance(record, Incident):
+            self._incident(record)
+        elif isinstance(record, Anomaly) and decision.stream == "anomalies":
+            self.shown_per_series[record.series] += 1
+            seen = self.shown_per_series[record.series]
+            if seen <= _ANOMALIES_SHOWN_PER_SERIES:
+                more = " (further ones on this series counted, not shown)" if seen == 2 else ""
+                line = (
+                    f"  {record.ts}  anomaly  {record.series}  value={record.value:.4g} "
+                    f"expected {record.lower:.4g}..{record.upper:.4g}  score={record.score:.3f}"
+                )
+                self.out.write(self._paint(line, record.severity) + more + "\n")
+        elif isinstance(record, DeadLetter):
+            self.out.write(f"  dlq      {record.source}:{record.offset}  {record.reason}\n")
+        self.out.flush()
+
+    def _incident(self, incident: Incident) -> None:
+        tone = "ok" if incident.status == "resolved" else incident.severity
+        head = (
+            f"{incident.updated_at}  INCIDENT {incident.status.upper():8} "
+            f"{incident.incident_id[:8]} v{incident.version}  [{incident.severity}]  "
+            f"{incident.summary}"
+        )
+        self.out.write(self._paint(head, tone) + "\n")
+        if incident.status != "resolved":
+            for rank, cause in enumerate(incident.root_causes[:3], start=1):
+                evidence = "; ".join(cause.evidence)
+                self.out.write(
+                    f"      cause #{rank} {cause.service} ({cause.score:.2f}): {evidence}\n"
+                )
+
+    def summary(self) -> str:
+        """Totals per output stream."""
+        return ", ".join(f"{stream}: {n}" for stream, n in sorted(self.counts.items()))
+
+
+class _ViewPartition(StatelessSinkPartition[Decision]):
+    def __init__(self, view: TerminalView) -> None:
+        self.view = view
+
+    def write_batch(self, items: list[Decision]) -> None:
+        for item in items:
+            self.view.show(item)
+
+
+class TerminalViewSink(DynamicSink[Decision]):
+    """Shows decisions in the terminal; meant for a single-worker demo."""
+
+    def __init__(self, view: TerminalView) -> None:
+        self.view = view
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ViewPartition:
+        """Every worker prints to the same view."""
+        return _ViewPartition(self.view)

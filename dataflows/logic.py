@@ -1,0 +1,133 @@
+"""Bytewax ``StatefulBatchLogic`` shells around the engine-agnostic operators.
+
+Each shell only translates between Bytewax's calls (batch, timer, end of
+input, snapshot) and the operator's methods; the operator holds the state.
+"""
+
+import copy
+import time
+from datetime import UTC, datetime, timedelta
+
+from bytewax.operators import StatefulBatchLogic
+
+from operators.anomaly.factory import detector_factory
+from operators.decisions import Decision
+from operators.incidents import IncidentGrouper, IncidentSettings
+from operators.intake import dead_letter, parse_ref
+from operators.normalize import series_key
+from operators.scoring import LateSample, ScoringSettings, SeriesScorer
+from schemas.config import AlertflowConfig, CorrelationConfig
+from schemas.jsoncodec import dumps
+from schemas.records import AlertEvent, MetricSample
+
+
+def _wall_datetime(wall_ns: int) -> datetime:
+    return datetime.fromtimestamp(wall_ns / 1e9, tz=UTC)
+
+
+def late_to_dead_letter(late: LateSample) -> Decision:
+    """Late samples are rejected input: they go to the dead-letter output."""
+    sample = late.sample
+    raw = dumps({"series": late.key, "ts_ns": sample.ts_ns, "value": sample.value})
+    topic, partition, offset = parse_ref(sample.ref)
+    return dead_letter("metrics", topic, partition, offset, raw, late.reason)
+
+
+class SeriesScoringLogic(StatefulBatchLogic[MetricSample, Decision, SeriesScorer]):
+    """One series' scorer; forgotten after ``idle`` of wall time without samples."""
+
+    def __init__(self, scorer: SeriesScorer | None, make_scorer, idle: timedelta) -> None:
+        self.scorer = scorer
+        self.make_scorer = make_scorer
+        self.idle = idle
+        self.last_wall = datetime.now(tz=UTC)
+
+    def on_batch(self, values: list[MetricSample]) -> tuple[list[Decision], bool]:
+        """Score the series' samples in arrival order."""
+        if self.scorer is None:
+            first = values[0]
+            self.scorer = self.make_scorer(series_key(first.name, first.labels))
+        self.last_wall = datetime.now(tz=UTC)
+        out = []
+        for item in self.scorer.process_many(values):
+            out.append(late_to_dead_letter(item) if isinstance(item, LateSample) else item)
+        return out, False
+
+    def notify_at(self) -> datetime:
+        """When the series counts as gone."""
+        return self.last_wall + self.idle
+
+    def on_notify(self) -> tuple[list[Decision], bool]:
+        """Idle for too long: discard the state to keep memory bounded."""
+        return [], True
+
+    def snapshot(self) -> SeriesScorer:
+        """A deep copy, as Bytewax requires."""
+        return copy.deepcopy(self.scorer)
+
+
+def make_series_scorer(config: AlertflowConfig, key: str) -> SeriesScorer:
+    """A scorer for one series with the configured detector."""
+    scoring = config.scoring
+    settings = ScoringSettings(
+        threshold=scoring.threshold,
+        critical_threshold=scoring.critical_threshold,
+        lateness_s=scoring.lateness_s,
+        emit_scores=scoring.emit_scores,
+    )
+    return SeriesScorer(key, settings, detector_factory(scoring.detector))
+
+
+class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
+    """One correlation domain's incident grouper, with a timer for event-time closes."""
+
+    def __init__(self, grouper: IncidentGrouper | None, config: CorrelationConfig) -> None:
+        self.grouper = grouper
+        self.config = config
+
+    def on_batch(self, values: list[AlertEvent]) -> tuple[list[Decision], bool]:
+        """Fold the domain's alerts in."""
+        if self.grouper is None:
+            self.grouper = IncidentGrouper(domain_of(values[0], self.config), settings(self.config))
+        wall_ns = time.time_ns()
+        out: list[Decision] = []
+        for event in values:
+            out.extend(self.grouper.on_alert(event, wall_ns))
+        return out, False
+
+    def notify_at(self) -> datetime | None:
+        """The next wall time at which an incident may close."""
+        if self.grouper is None:
+            return None
+        wall_ns = self.grouper.next_deadline_wall()
+        return None if wall_ns is None else _wall_datetime(wall_ns)
+
+    def on_notify(self) -> tuple[list[Decision], bool]:
+        """Close what the watermark now allows."""
+        assert self.grouper is not None
+        return self.grouper.on_tick(time.time_ns()), False
+
+    def on_eof(self) -> tuple[list[Decision], bool]:
+        """Bounded input ended: flush every incident that can close."""
+        if self.grouper is None:
+            return [], False
+        return self.grouper.flush(), False
+
+    def snapshot(self) -> IncidentGrouper:
+        """A deep copy, as Bytewax requires."""
+        return copy.deepcopy(self.grouper)
+
+
+def domain_of(event: AlertEvent, config: CorrelationConfig) -> str:
+    """The correlation domain an alert belongs to."""
+    return event.labels.get(config.domain_label) or config.default_domain
+
+
+def settings(config: CorrelationConfig) -> IncidentSettings:
+    """The grouper's settings from the config section."""
+    return IncidentSettings(
+        session_gap_s=config.session_gap_s,
+        quiet_period_s=config.quiet_period_s,
+        stale_after_s=config.stale_after_s,
+        lateness_s=config.lateness_s,
+    )

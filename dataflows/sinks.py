@@ -1,0 +1,93 @@
+"""Output sinks: Kafka topics named after the output streams, or one JSONL file per stream."""
+
+from pathlib import Path
+
+from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from dataflows.uris import parse_location
+from operators.decisions import Decision
+from schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
+
+
+def encode(decision: Decision) -> bytes:
+    """The record's JSON, as every sink writes it."""
+    return decision.record.model_dump_json().encode()
+
+
+_SORTED_STREAMS = sorted(OUTPUT_STREAMS)
+
+
+class _JsonlPartition(StatefulSinkPartition[Decision, int]):
+    def __init__(self, path: Path, resume_at: int | None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("r+b" if path.exists() else "wb")
+        if resume_at is None:
+            self._file.truncate(0)
+        else:
+            # After a crash, drop what was written past the last snapshot; it is replayed.
+            self._file.seek(resume_at)
+            self._file.truncate()
+
+    def write_batch(self, items: list[Decision]) -> None:
+        # One write call per batch: an interrupt never leaves half a line.
+        self._file.write(b"".join(encode(d) + b"\n" for d in items))
+        self._file.flush()
+
+    def snapshot(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlDirSink(FixedPartitionedSink[Decision, int]):
+    """Writes ``<dir>/<stream>.jsonl`` for each output stream."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def clear(self) -> None:
+        """Remove the stream files of an earlier run; only for a fresh (not resumed) start.
+
+        Partitions are built lazily, on their first record, so without this a
+        stream that gets nothing this run would keep the last run's file.
+        """
+        for stream in OUTPUT_STREAMS:
+            (self.directory / f"{stream}.jsonl").unlink(missing_ok=True)
+
+    def list_parts(self) -> list[str]:
+        """One partition per output stream."""
+        return list(OUTPUT_STREAMS)
+
+    def part_fn(self, item_key: str) -> int:
+        """Route by stream name to the partition of the same name."""
+        # Bytewax indexes into the sorted list of all partitions.
+        return _SORTED_STREAMS.index(item_key)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _JsonlPartition:
+        """Open the stream's file, truncated to the resume point."""
+        return _JsonlPartition(self.directory / f"{for_part}.jsonl", resume_state)
+
+
+def to_kafka_message(decision: Decision, topic_prefix: str) -> KafkaSinkMessage[bytes, bytes]:
+    """A Kafka message for the decision's stream topic, keyed for per-key ordering."""
+    return KafkaSinkMessage(
+        key=decision.key.encode(),
+        value=encode(decision),
+        topic=f"{topic_prefix}{decision.stream}",
+    )
+
+
+def build_sink(config: AlertflowConfig) -> KafkaSink | JsonlDirSink:
+    """The sink for ``--output``."""
+    if not config.output:
+        raise ConfigError("no output: give --output kafka://host:port or a directory")
+    location = parse_location(config.output)
+    if isinstance(location, Path):
+        if location.exists() and not location.is_dir():
+            raise ConfigError(f"output {location} exists and is not a directory")
+        return JsonlDirSink(location)
+    return KafkaSink(
+        brokers=list(location.brokers), topic=None, add_config=config.kafka.client_config()
+    )

@@ -1,0 +1,39 @@
+"""Input and output locations: ``kafka://host:port[,host:port]/topic`` or a file path."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from schemas.config import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaLocation:
+    """Brokers and, for inputs, a topic."""
+
+    brokers: tuple[str, ...]
+    topic: str | None
+
+
+def parse_location(uri: str) -> KafkaLocation | Path:
+    """Parse a location; anything not ``kafka://`` is a file or directory path.
+
+    >>> parse_location("kafka://b1:9092,b2:9092/metrics")
+    KafkaLocation(brokers=('b1:9092', 'b2:9092'), topic='metrics')
+    >>> parse_location("out/")
+    PosixPath('out')
+    """
+    if not uri.startswith("kafka://"):
+        if "://" in uri:
+            raise ConfigError(f"location {uri!r}: expected kafka://host:port/topic or a file path")
+        return Path(uri)
+    parts = urlsplit(uri)
+    brokers = tuple(b for b in parts.netloc.split(",") if b)
+    if not brokers:
+        raise ConfigError(f"location {uri!r}: no broker address after kafka://")
+    for broker in brokers:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"location {uri!r}: broker {broker!r} must be host:port")
+    topic = parts.path.strip("/") or None
+    return KafkaLocation(brokers, topic)

@@ -1,0 +1,73 @@
+"""Alert deduplication by Alertmanager fingerprint."""
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from schemas.records import AlertEvent
+
+
+class Change(Enum):
+    """What an incoming alert event means for its member."""
+
+    NEW = "new"  # first time this fingerprint fires
+    REPEAT = "repeat"  # a re-send with nothing new
+    RESOLVED = "resolved"  # a firing member has resolved
+    REFIRED = "refired"  # a resolved member fires again (flapping, or a new episode)
+    STALE_RESOLVE = "stale_resolve"  # a resolve for something never seen firing
+
+
+@dataclass(slots=True)
+class AlertMember:
+    """One fingerprint's history while it belongs to an incident."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    first_ns: int
+    last_ns: int
+    status: str
+    count: int = 1
+    flaps: int = 0
+    resolved_ns: int | None = None
+    refs: list[str] = field(default_factory=list)
+
+    @property
+    def service(self) -> str | None:
+        """The service the alert is about, by the usual label names."""
+        for name in ("service", "service_name", "job", "app", "container"):
+            if name in self.labels:
+                return self.labels[name]
+        return None
+
+
+MAX_REFS = 8  # enough to trace a member back to its messages without unbounded growth
+
+
+def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMember | None, Change]:
+    """Fold one event into its member, returning the member and what changed."""
+    if member is None:
+        if event.status == "resolved":
+            return None, Change.STALE_RESOLVE
+        member = AlertMember(
+            fingerprint=event.fingerprint,
+            labels=dict(event.labels),
+            annotations=dict(event.annotations),
+            first_ns=event.starts_ns,
+            last_ns=event.event_ns,
+            status="firing",
+            refs=[event.ref],
+        )
+        return member, Change.NEW
+    member.count += 1
+    member.last_ns = max(member.last_ns, event.event_ns)
+    if len(member.refs) < MAX_REFS:
+        member.refs.append(event.ref)
+    if event.status == member.status:
+        return member, Change.REPEAT
+    member.status = event.status
+    if event.status == "resolved":
+        member.resolved_ns = event.event_ns
+        return member, Change.RESOLVED
+    member.flaps += 1
+    member.resolved_ns = None
+    return member, Change.REFIRED

@@ -1,0 +1,21 @@
+"""What operators hand to the outputs: a record for one output stream, with its provenance."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One output record and the inputs that caused it.
+
+    ``inputs`` are the refs of the input records (``source:offset``), so a
+    trace of the decision points at the exact messages behind it; ``read_ns``
+    is when the newest of them was read, for in-job latency.
+    """
+
+    stream: str
+    key: str
+    record: BaseModel
+    inputs: tuple[str, ...] = ()
+    read_ns: int = 0

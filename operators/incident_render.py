@@ -1,0 +1,88 @@
+"""Turns incident state into output records: the incident version and its notification."""
+
+from typing import TYPE_CHECKING
+
+from operators.ids import stable_id
+from operators.rootcause import rank_by_onset
+from schemas.outputs import Incident, IncidentMember, Notification, RootCause
+from schemas.timefmt import format_ns
+
+if TYPE_CHECKING:
+    from operators.incidents import IncidentState
+
+
+def render_incident(state: "IncidentState") -> Incident:
+    """The current version of ``state`` as an ``incidents`` record."""
+    members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
+    causes = rank_by_onset(members)
+    services = sorted({m.service for m in members if m.service})
+    status = (
+        "resolved"
+        if state.resolved_ns is not None
+        else ("open" if state.version == 1 else "updated")
+    )
+    alertnames = sorted({m.labels.get("alertname", "alert") for m in members})
+    firing = sum(1 for m in members if m.status == "firing")
+    where = ", ".join(services) or "unknown services"
+    summary = f"{len(members)} alert(s) ({firing} firing) on {where}: {', '.join(alertnames[:5])}"
+    return Incident(
+        id=stable_id(state.incident_id, state.version),
+        incident_id=state.incident_id,
+        version=state.version,
+        status=status,
+        domain=state.domain,
+        opened_at=format_ns(state.opened_ns),
+        updated_at=format_ns(state.updated_ns),
+        resolved_at=format_ns(state.resolved_ns) if state.resolved_ns is not None else None,
+        services=services,
+        members=[
+            IncidentMember(
+                kind="alert",
+                id=m.fingerprint,
+                ts=format_ns(m.first_ns),
+                last_seen=format_ns(m.last_ns),
+                count=m.count,
+                status="firing" if m.status == "firing" else "resolved",
+                service=m.service,
+                labels=m.labels,
+            )
+            for m in members
+        ],
+        root_causes=[
+            RootCause(service=c.service, score=c.score, evidence=list(c.evidence)) for c in causes
+        ],
+        severity=state.severity,
+        summary=summary,
+        recommendations=_recommendations(members, causes[0].service if causes else None),
+    )
+
+
+def _recommendations(members: list, top_service: str | None) -> list[str]:
+    out = []
+    if top_service:
+        out.append(f"Start with {top_service}: its alerts started first.")
+    for member in members:
+        runbook = member.annotations.get("runbook_url") or member.annotations.get("runbook")
+        if runbook and f"Runbook: {runbook}" not in out:
+            out.append(f"Runbook: {runbook}")
+    return out
+
+
+def render_notification(kind: str, incident: Incident) -> Notification:
+    """The notification for an incident version worth a human's attention."""
+    verb = {
+        "incident_opened": "Opened",
+        "incident_escalated": "Escalated",
+        "incident_resolved": "Resolved",
+    }[kind]
+    cause = incident.root_causes[0].service if incident.root_causes else "unknown"
+    return Notification(
+        id=stable_id(incident.incident_id, incident.version, kind),
+        kind=kind,
+        incident_id=incident.incident_id,
+        incident_version=incident.version,
+        ts=incident.updated_at,
+        severity=incident.severity,
+        title=f"[{incident.severity.upper()}] {verb}: likely cause {cause}",
+        text=incident.summary,
+    )

@@ -1,0 +1,117 @@
+"""Where data enters: raw messages become canonical records or dead letters.
+
+A raw message is anything with ``value``, ``topic``, ``partition`` and
+``offset`` attributes: a Kafka message, or a line of a JSONL file. Errors the
+consumer reports arrive as objects with ``err`` and ``msg`` and become dead
+letters too. One bad message never costs the good ones around it.
+"""
+
+import base64
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from operators.decisions import Decision
+from operators.ids import stable_id
+from schemas.decoders import decode_stream
+from schemas.errors import DecodeError
+from schemas.outputs import DeadLetter
+from schemas.records import InputRecord
+
+
+def message_ref(topic: str | None, partition: int | None, offset: int | None) -> str:
+    """A short, unique pointer to a message: ``topic/partition@offset`` or ``file:line``.
+
+    >>> message_ref("metrics", 0, 42), message_ref("in/metrics.jsonl", None, 7)
+    ('metrics/0@42', 'in/metrics.jsonl:7')
+    """
+    if partition is None:
+        return f"{topic}:{offset}"
+    return f"{topic}/{partition}@{offset}"
+
+
+def parse_ref(ref: str) -> tuple[str, int | None, int | None]:
+    """Split a ref made by :func:`message_ref` back into topic, partition and offset.
+
+    >>> parse_ref("metrics/0@42"), parse_ref("in/metrics.jsonl:7")
+    (('metrics', 0, 42), ('in/metrics.jsonl', None, 7))
+    """
+    head, at, offset = ref.rpartition("@")
+    if at and offset.lstrip("-").isdigit():
+        topic, _, partition = head.rpartition("/")
+        if partition.isdigit():
+            return topic, int(partition), int(offset)
+    topic, colon, line = ref.rpartition(":")
+    if colon and line.isdigit():
+        return topic, None, int(line)
+    return ref, None, None
+
+
+def dead_letter(
+    stream: str,
+    topic: str | None,
+    partition: int | None,
+    offset: int | None,
+    raw: bytes | None,
+    reason: str,
+) -> Decision:
+    """A ``dlq`` decision for one rejected message."""
+    body = raw or b""
+    try:
+        text: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    source = topic or "unknown"
+    record = DeadLetter(
+        id=stable_id(stream, source, partition, offset, reason),
+        stream=stream,
+        source=source,
+        partition=partition,
+        offset=-1 if offset is None else offset,
+        reason=reason,
+        raw_b64=base64.b64encode(body).decode("ascii"),
+        raw_text=text,
+    )
+    return Decision("dlq", source, record, (message_ref(source, partition, offset),))
+
+
+class Intake:
+    """Decodes one input stream's raw messages, a poll's batch at a time."""
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+
+    def decode_batch(self, messages: Iterable[Any]) -> list[InputRecord | Decision]:
+        """Decode a batch; bad messages become ``dlq`` decisions in their place."""
+        read_ns = time.time_ns()
+        out: list[InputRecord | Decision] = []
+        for message in messages:
+            err = getattr(message, "err", None)
+            if err is not None:
+                inner = message.msg
+                out.append(self._reject(inner, f"consumer error: {err}"))
+                continue
+            ref = message_ref(message.topic, message.partition, message.offset)
+            try:
+                records = decode_stream(self.stream, message.value, ref)
+            except DecodeError as exc:
+                out.append(self._reject(message, exc.reason))
+                continue
+            except RecursionError:
+                out.append(self._reject(message, "JSON nested too deeply"))
+                continue
+            for record in records:
+                if hasattr(record, "read_ns"):
+                    record.read_ns = read_ns
+                out.append(record)
+        return out
+
+    def _reject(self, message: Any, reason: str) -> Decision:
+        return dead_letter(
+            self.stream,
+            getattr(message, "topic", None),
+            getattr(message, "partition", None),
+            getattr(message, "offset", None),
+            getattr(message, "value", None),
+            reason,
+        )

@@ -1,0 +1,65 @@
+"""First root-cause ranking: the service whose alerts started first, within lag tolerance.
+
+Symptoms trail their cause, so onset order is the strongest signal available
+without topology. Services whose onsets fall within ``tolerance_ns`` of each
+other are near-ties (monitoring lag blurs their order) and are separated by
+severity and alert count.
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from operators.alert_dedup import AlertMember
+from schemas.timefmt import NS_PER_S, format_ns
+
+_SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A ranked service with its score and the evidence for it."""
+
+    service: str
+    score: float
+    evidence: tuple[str, ...]
+
+
+def rank_by_onset(
+    members: Iterable[AlertMember], tolerance_ns: int = 120 * NS_PER_S, decay_s: float = 300.0
+) -> list[Candidate]:
+    """Rank services by earliest alert onset, decaying with delay after the first.
+
+    >>> from operators.alert_dedup import AlertMember
+    >>> a = AlertMember("f1", {"service": "db", "alertname": "Slow"}, {}, 0, 0, "firing")
+    >>> b = AlertMember("f2", {"service": "api", "alertname": "Errors"}, {}, 600 * 10**9,
+    ...                 600 * 10**9, "firing")
+    >>> [c.service for c in rank_by_onset([b, a])]
+    ['db', 'api']
+    """
+    by_service: dict[str, list[AlertMember]] = {}
+    for member in members:
+        by_service.setdefault(member.service or "unknown", []).append(member)
+    if not by_service:
+        return []
+    first_onset = min(m.first_ns for ms in by_service.values() for m in ms)
+    scored = []
+    for service, ms in by_service.items():
+        onset = min(m.first_ns for m in ms)
+        delay_ns = max(0, onset - first_onset - tolerance_ns)
+        timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
+        strength = max(_SEVERITY_WEIGHT.get(m.labels.get("severity", ""), 0.7) for m in ms)
+        score = timing * (0.8 + 0.2 * strength)
+        names = sorted({m.labels.get("alertname", m.fingerprint) for m in ms})
+        evidence = (
+            f"first alert at {format_ns(onset)}"
+            + (
+                " (earliest in the incident)"
+                if onset == first_onset
+                else f" ({(onset - first_onset) / NS_PER_S:.0f}s after the first)"
+            ),
+            f"{len(ms)} alert(s): {', '.join(names[:5])}",
+        )
+        scored.append((score, -onset, service, evidence))
+    scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
+    return [Candidate(service, round(score, 4), evidence) for score, _, service, evidence in scored]

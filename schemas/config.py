@@ -1,0 +1,169 @@
+"""The job's settings: one frozen model, loaded from YAML or TOML, overridden by flags."""
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from schemas.errors import AlertflowError
+
+INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
+OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "dlq")
+
+
+class ConfigError(AlertflowError):
+    """The configuration file or flags are invalid."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaClient(_Settings):
+    """librdkafka settings passed through unchanged (TLS, SASL, ...).
+
+    Put credentials under ``secrets`` so they never appear in logs or reprs.
+    """
+
+    config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    fetch_wait_max_ms: int = Field(
+        10, ge=0, description="Short waits keep latency low; librdkafka's 500 ms adds ~150 ms."
+    )
+    batch_size: int = Field(1000, ge=1, description="Messages consumed per poll.")
+    stop_at_end: bool = Field(
+        False, description="Stop when every input partition is read to its end (replays, tests)."
+    )
+
+    def client_config(self) -> dict[str, Any]:
+        """What every librdkafka client gets, secrets revealed."""
+        merged: dict[str, Any] = dict(self.config)
+        merged.update({k: v.get_secret_value() for k, v in self.secrets.items()})
+        return merged
+
+    def consumer_config(self) -> dict[str, Any]:
+        """Client settings plus the consumer-only ones."""
+        return {"fetch.wait.max.ms": self.fetch_wait_max_ms, **self.client_config()}
+
+
+class DetectorSettings(_Settings):
+    """The per-series detector (robust EWMA for now)."""
+
+    alpha: float = Field(0.02, gt=0, le=1)
+    warmup: int = Field(30, ge=1)
+    z_threshold: float = Field(4.0, gt=0)
+    clip: float = Field(6.0, gt=0)
+
+
+class ScoringConfig(_Settings):
+    """Per-series scoring and what becomes an anomaly."""
+
+    threshold: float = Field(0.5, gt=0, le=1)
+    critical_threshold: float = Field(0.999, gt=0, le=1)
+    lateness_s: float = Field(300.0, ge=0)
+    emit_scores: bool = False
+    series_idle_s: float = Field(
+        6 * 3600.0, gt=0, description="Series silent this long (wall time) are forgotten."
+    )
+    detector: DetectorSettings = DetectorSettings()
+
+
+class CorrelationConfig(_Settings):
+    """Alert grouping into incidents."""
+
+    domain_label: str = "cluster"
+    default_domain: str = "default"
+    session_gap_s: float = Field(600.0, gt=0)
+    quiet_period_s: float = Field(300.0, ge=0)
+    stale_after_s: float = Field(4 * 3600.0, gt=0)
+    lateness_s: float = Field(60.0, ge=0)
+
+
+class LabelsConfig(_Settings):
+    """Label hygiene."""
+
+    drop: list[str] = Field(default_factory=list)
+    max_value_len: int = Field(256, ge=1)
+
+
+class TracingConfig(_Settings):
+    """Where decision spans go."""
+
+    exporter: Literal["none", "console", "otlp"] = "none"
+    endpoint: str | None = None
+    service_name: str = "alertflow"
+
+
+class RuntimeConfig(_Settings):
+    """How the Bytewax job runs."""
+
+    workers_per_process: int = Field(1, ge=1)
+    process_id: int | None = None
+    addresses: list[str] = Field(default_factory=list)
+    recovery_dir: Path | None = None
+    snapshot_interval_s: float = Field(10.0, gt=0)
+    stats_file: Path | None = None
+
+
+class AlertflowConfig(_Settings):
+    """Everything ``alertflow run`` needs."""
+
+    inputs: dict[str, list[str]] = Field(default_factory=dict)
+    output: str | None = None
+    topic_prefix: str = "alertflow."
+    kafka: KafkaClient = KafkaClient()
+    scoring: ScoringConfig = ScoringConfig()
+    correlation: CorrelationConfig = CorrelationConfig()
+    labels: LabelsConfig = LabelsConfig()
+    tracing: TracingConfig = TracingConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @field_validator("inputs")
+    @classmethod
+    def _known_streams(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for stream in value:
+            if stream not in INPUT_STREAMS:
+                raise ValueError(f"unknown input stream {stream!r}; expected {INPUT_STREAMS}")
+        return value
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> AlertflowConfig:
+    """Read a YAML or TOML file (by extension), apply ``overrides`` on top, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_file(path)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return AlertflowConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"config file {path}: expected a .yaml, .yml or .toml extension")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    return data
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

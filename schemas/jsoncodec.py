@@ -1,0 +1,22 @@
+"""The one place that knows which JSON library alertflow uses."""
+
+from typing import Any
+
+import orjson
+
+from schemas.errors import DecodeError
+
+JSONDecodeError = orjson.JSONDecodeError
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON, raising :class:`DecodeError` with the parser's reason."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc}") from None
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise to compact JSON bytes; dict keys keep their insertion order."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)

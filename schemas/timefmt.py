@@ -1,0 +1,90 @@
+"""Timestamps: integer epoch nanoseconds inside, RFC 3339 UTC strings on the wire."""
+
+from datetime import UTC, datetime
+
+from schemas.errors import DecodeError
+
+NS_PER_S = 1_000_000_000
+# Alertmanager's "no end yet" value and Go's zero time.
+_ZERO_TIME_PREFIX = "0001-01-01"
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """Parse an RFC 3339 timestamp into epoch nanoseconds (naive input is rejected).
+
+    >>> parse_rfc3339_ns("2026-11-25T10:00:00.5Z")
+    1795600800500000000
+    """
+    if not isinstance(text, str):
+        raise DecodeError(f"expected an RFC 3339 timestamp string, got {type(text).__name__}")
+    body = text.strip()
+    if body.endswith(("Z", "z")):
+        body = body[:-1] + "+00:00"
+    frac_ns = 0
+    # datetime parses at most microseconds; keep nanoseconds ourselves.
+    dot = body.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(body) and body[end].isdigit():
+            end += 1
+        digits = body[dot + 1 : end]
+        if not digits:
+            raise DecodeError(f"timestamp {text!r} has an empty fraction")
+        frac_ns = int(digits[:9].ljust(9, "0"))
+        body = body[:dot] + body[end:]
+    try:
+        parsed = datetime.fromisoformat(body)
+    except ValueError:
+        raise DecodeError(f"expected an RFC 3339 timestamp, got {text!r}") from None
+    if parsed.tzinfo is None:
+        raise DecodeError(f"timestamp {text!r} has no UTC offset")
+    return int(parsed.timestamp()) * NS_PER_S + frac_ns
+
+
+def is_zero_time(text: str | None) -> bool:
+    """Whether Alertmanager left this time unset."""
+    return not text or text.startswith(_ZERO_TIME_PREFIX)
+
+
+def format_ns(ts_ns: int) -> str:
+    """Format epoch nanoseconds as RFC 3339 UTC with millisecond precision.
+
+    >>> format_ns(1795600800500000000)
+    '2026-11-25T10:00:00.500Z'
+    """
+    seconds, rest = divmod(ts_ns, NS_PER_S)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest // 1_000_000:03d}Z"
+
+
+def coerce_epoch_ns(value: object) -> int:
+    """Read a timestamp given as epoch seconds, milliseconds or nanoseconds, or RFC 3339.
+
+    The unit of a number is inferred from its magnitude, which is unambiguous
+    for any date between 1973 and 2286.
+
+    >>> coerce_epoch_ns(1795600800) == coerce_epoch_ns(1795600800000)
+    True
+    """
+    if isinstance(value, bool):
+        raise DecodeError("expected a timestamp, got a boolean")
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise DecodeError(f"expected a finite timestamp, got {value!r}")
+        magnitude = abs(value)
+        if magnitude < 1e11:
+            return int(value * NS_PER_S)
+        if magnitude < 1e14:
+            return int(value * 1_000_000)
+        if magnitude < 1e17:
+            return int(value * 1_000)
+        if magnitude < 1e20:
+            return int(value)
+        raise DecodeError(f"timestamp {value!r} is out of range")
+    if isinstance(value, str):
+        stripped = value.strip()
+        try:
+            return coerce_epoch_ns(int(stripped))
+        except ValueError:
+            return parse_rfc3339_ns(stripped)
+    raise DecodeError(f"expected a timestamp, got {type(value).__name__}")
