@@ -73,15 +73,31 @@ def _escape(value: str) -> str:
 
 
 class SeriesNormalizer:
-    """Turns decoded samples into ``(series_key, sample)`` pairs with clean labels."""
+    """Turns decoded samples into ``(series_key, sample)`` pairs with clean labels.
 
-    def __init__(self, policy: LabelPolicy | None = None) -> None:
+    The same series arrives again every scrape with the same labels, so the
+    cleaned labels and key are cached by the raw name and label items; the
+    cache is bounded and simply starts over when full.
+    """
+
+    def __init__(self, policy: LabelPolicy | None = None, cache_size: int = 200_000) -> None:
         self.policy = policy or LabelPolicy()
+        self.cache_size = cache_size
+        self._cache: dict[tuple, tuple[str, dict[str, str]]] = {}
 
     def normalize(self, samples: Iterable[MetricSample]) -> list[tuple[str, MetricSample]]:
         """Clean labels in place (each sample was decoded for this flow alone) and key by series."""
         out = []
+        cache = self._cache
         for sample in samples:
-            sample.labels = clean_labels(sample.labels, self.policy)
-            out.append((series_key(sample.name, sample.labels), sample))
+            raw = (sample.name, *sample.labels.items())
+            hit = cache.get(raw)
+            if hit is None:
+                labels = clean_labels(sample.labels, self.policy)
+                hit = (series_key(sample.name, labels), labels)
+                if len(cache) >= self.cache_size:
+                    cache.clear()
+                cache[raw] = hit
+            sample.labels = hit[1]
+            out.append((hit[0], sample))
         return out

@@ -1,5 +1,6 @@
 """Timestamps: integer epoch nanoseconds inside, RFC 3339 UTC strings on the wire."""
 
+import functools
 from datetime import UTC, datetime
 
 from schemas.errors import DecodeError
@@ -82,9 +83,15 @@ def coerce_epoch_ns(value: object) -> int:
             return int(value)
         raise DecodeError(f"timestamp {value!r} is out of range")
     if isinstance(value, str):
-        stripped = value.strip()
-        try:
-            return coerce_epoch_ns(int(stripped))
-        except ValueError:
-            return parse_rfc3339_ns(stripped)
+        return _coerce_text(value)
     raise DecodeError(f"expected a timestamp, got {type(value).__name__}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _coerce_text(value: str) -> int:
+    # Every sample of one scrape carries the same timestamp string: parse it once.
+    stripped = value.strip()
+    try:
+        return coerce_epoch_ns(int(stripped))
+    except ValueError:
+        return parse_rfc3339_ns(stripped)
