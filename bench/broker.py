@@ -40,8 +40,16 @@ class TansuBroker:
         """Start the broker and wait until it answers metadata requests."""
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -53,7 +61,7 @@ class TansuBroker:
             try:
                 admin.list_topics(timeout=1)
                 return self
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"tansu did not answer on {self.bootstrap} within {timeout_s}s")
@@ -88,11 +96,18 @@ class TansuBroker:
         if remaining:
             raise RuntimeError(f"{remaining} messages to {topic} were not delivered")
 
-    def consume_all(self, topic: str, expect_at_least: int = 0, timeout_s: float = 30.0,
-                    settle_s: float = 1.0) -> list[bytes]:
+    def consume_all(
+        self, topic: str, expect_at_least: int = 0, timeout_s: float = 30.0, settle_s: float = 1.0
+    ) -> list[bytes]:
         """Read a topic from the beginning until ``expect_at_least`` arrived and it went quiet."""
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "reader",
-                             "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "reader",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,
+            }
+        )
         consumer.assign([TopicPartition(topic, 0, 0)])
         values: list[bytes] = []
         deadline = time.monotonic() + timeout_s

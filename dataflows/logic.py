@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.operators import StatefulBatchLogic
 
+from dataflows import shutdown
 from operators.anomaly.factory import detector_factory
 from operators.decisions import Decision
 from operators.incidents import IncidentGrouper, IncidentSettings
@@ -108,8 +109,12 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
         return self.grouper.on_tick(time.time_ns()), False
 
     def on_eof(self) -> tuple[list[Decision], bool]:
-        """Bounded input ended: flush every incident that can close."""
-        if self.grouper is None:
+        """Bounded input ended: flush every incident that can close.
+
+        A stop request also ends the inputs, but a stopped live job has not seen
+        the end of its data, so nothing is closed early then.
+        """
+        if self.grouper is None or shutdown.REQUESTED.is_set():
             return [], False
         return self.grouper.flush(), False
 

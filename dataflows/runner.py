@@ -1,24 +1,17 @@
 """Running a built flow: single or multi-process, with recovery and clean stops."""
 
-import signal
 from datetime import timedelta
-from types import FrameType
 
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from dataflows.shutdown import install_handlers, restore_handlers
 from schemas.config import RuntimeConfig
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    # Bytewax checks for Python exceptions between activations, so raising here
-    # stops the job between batches: no half-written output.
-    raise KeyboardInterrupt
-
-
 def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
-    """Run ``flow`` until its inputs end or SIGTERM/SIGINT arrives."""
+    """Run ``flow`` until its inputs end or SIGTERM/SIGINT asks it to drain and stop."""
     recovery = None
     epoch = timedelta(seconds=runtime.snapshot_interval_s)
     if runtime.recovery_dir is not None:
@@ -27,7 +20,7 @@ def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
             processes = max(1, len(runtime.addresses))
             init_db_dir(runtime.recovery_dir, processes * runtime.workers_per_process)
         recovery = RecoveryConfig(str(runtime.recovery_dir))
-    previous = signal.signal(signal.SIGTERM, _stop)
+    previous = install_handlers()
     try:
         cli_main(
             flow,
@@ -37,7 +30,5 @@ def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
             epoch_interval=epoch,
             recovery_config=recovery,
         )
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore_handlers(previous)

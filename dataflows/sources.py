@@ -7,6 +7,7 @@ from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING
 
+from dataflows.shutdown import StoppableSource
 from dataflows.uris import KafkaLocation, parse_location
 from schemas.config import AlertflowConfig, ConfigError
 
@@ -70,14 +71,14 @@ class JsonlSource(FixedPartitionedSource[FileLine, tuple[int, int]]):
         return _JsonlPartition(self.path, resume_state)
 
 
-def build_source(uri: str, config: AlertflowConfig) -> KafkaSource | JsonlSource:
-    """The source for one ``--input`` location."""
+def build_source(uri: str, config: AlertflowConfig) -> StoppableSource:
+    """The source for one ``--input`` location, stoppable by SIGTERM/SIGINT."""
     location = parse_location(uri)
     if isinstance(location, Path):
-        return JsonlSource(location)
+        return StoppableSource(JsonlSource(location))
     if not location.topic:
         raise ConfigError(f"input {uri!r} names no topic: expected kafka://host:port/topic")
-    return _kafka_source(location, config)
+    return StoppableSource(_kafka_source(location, config))
 
 
 def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaSource:

@@ -26,7 +26,7 @@ def parse_rfc3339_ns(text: str) -> int:
     dot = body.find(".")
     if dot != -1:
         end = dot + 1
-        while end < len(body) and body[end].isdigit():
+        while end < len(body) and body[end] in "0123456789":
             end += 1
         digits = body[dot + 1 : end]
         if not digits:
@@ -39,7 +39,11 @@ def parse_rfc3339_ns(text: str) -> int:
         raise DecodeError(f"expected an RFC 3339 timestamp, got {text!r}") from None
     if parsed.tzinfo is None:
         raise DecodeError(f"timestamp {text!r} has no UTC offset")
-    return int(parsed.timestamp()) * NS_PER_S + frac_ns
+    ts_ns = int(parsed.timestamp()) * NS_PER_S + frac_ns
+    # Epoch nanoseconds must fit a signed 64-bit integer (Kafka timestamps, numpy, orjson).
+    if not 0 < ts_ns < 2**63:
+        raise DecodeError(f"timestamp {text!r} is outside 1970-01-01..2262-04-11")
+    return ts_ns
 
 
 def is_zero_time(text: str | None) -> bool:

@@ -1,0 +1,49 @@
+"""One entry point per input stream: raw message bytes in, canonical records out."""
+
+from collections.abc import Callable
+
+from schemas import jsoncodec
+from schemas.alertmanager import decode_alertmanager
+from schemas.errors import DecodeError
+from schemas.feedback import decode_feedback
+from schemas.otlp_logs import decode_logs
+from schemas.otlp_metrics import metrics_from_otlp
+from schemas.otlp_traces import decode_otlp_traces
+from schemas.prometheus import samples_from_adapter
+from schemas.records import InputRecord, MetricSample
+
+Decoder = Callable[[bytes, str], list[InputRecord]]
+
+
+def decode_metrics(raw: bytes, ref: str = "") -> list[MetricSample]:
+    """Decode prometheus-kafka-adapter JSON, or OTLP JSON metrics (it has ``resourceMetrics``).
+
+    >>> [s.name for s in decode_metrics(b'{"resourceMetrics":[]}')]
+    []
+    """
+    doc = jsoncodec.loads(raw)
+    if isinstance(doc, dict) and "resourceMetrics" in doc:
+        return metrics_from_otlp(doc, ref)
+    return samples_from_adapter(doc, ref)
+
+
+DECODERS: dict[str, Decoder] = {
+    "metrics": decode_metrics,
+    "alerts": decode_alertmanager,
+    "logs": decode_logs,
+    "traces": decode_otlp_traces,
+    "feedback": decode_feedback,
+}
+
+STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
+
+
+def decode_stream(stream: str, raw: bytes | None, ref: str = "") -> list[InputRecord]:
+    """Decode one message of ``stream``; raise :class:`DecodeError` on bad input."""
+    if raw is None or not raw.strip():
+        raise DecodeError(f"{stream}: empty message")
+    try:
+        decoder = DECODERS[stream]
+    except KeyError:
+        raise DecodeError(f"unknown input stream {stream!r}; expected one of {STREAMS}") from None
+    return decoder(raw, ref)

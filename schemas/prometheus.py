@@ -1,0 +1,43 @@
+"""prometheus-kafka-adapter JSON: ``{"timestamp","value","name","labels"}`` per message."""
+
+from typing import Any
+
+from schemas import jsoncodec
+from schemas._eventtime import event_time_ns
+from schemas._fields import require_dict, require_str, sample_value, string_map
+from schemas.errors import DecodeError
+from schemas.records import MetricSample
+
+
+def decode_prometheus_sample(raw: bytes, ref: str = "") -> list[MetricSample]:
+    """Decode one adapter message (a JSON object, or a JSON array of them).
+
+    >>> decode_prometheus_sample(b'{"timestamp":"2026-11-25T10:00:00Z","value":"1.5",'
+    ...                          b'"name":"up","labels":{"__name__":"up","job":"api"}}')[0].labels
+    {'job': 'api'}
+    """
+    return samples_from_adapter(jsoncodec.loads(raw), ref)
+
+
+def samples_from_adapter(doc: Any, ref: str = "") -> list[MetricSample]:
+    """Turn an already-parsed adapter document (an object or an array of them) into samples."""
+    items = doc if isinstance(doc, list) else [doc]
+    return [_sample(item, ref) for item in items]
+
+
+def _sample(item: Any, ref: str) -> MetricSample:
+    obj = require_dict(item, "prometheus sample")
+    name = require_str(obj, "name", "prometheus sample")
+    labels = string_map(obj.get("labels"), "prometheus sample labels")
+    labels.pop("__name__", None)
+    for field in ("timestamp", "value"):
+        if field not in obj:
+            raise DecodeError(f"prometheus sample: missing field {field!r}")
+    ts_ns = event_time_ns(obj["timestamp"], "prometheus sample timestamp")
+    return MetricSample(
+        name=name,
+        labels=labels,
+        ts_ns=ts_ns,
+        value=sample_value(obj["value"], "prometheus sample value"),
+        ref=ref,
+    )

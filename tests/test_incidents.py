@@ -1,0 +1,136 @@
+"""Alert dedup, sessions and lifecycle, driven with injected time."""
+
+from operators.incidents import IncidentGrouper, IncidentSettings
+from schemas.records import AlertEvent
+
+S = 10**9
+T0 = 1_795_600_800 * S
+
+
+def alert(fp, status="firing", start=0, end=None, service="api", severity="warning", name="X"):
+    return AlertEvent(
+        fingerprint=fp,
+        status=status,
+        labels={"alertname": name, "service": service, "severity": severity, "cluster": "c"},
+        annotations={"runbook_url": f"https://runbooks/{name}"},
+        starts_ns=T0 + start * S,
+        ends_ns=None if end is None else T0 + end * S,
+        ref=f"alerts:{fp}:{status}:{start}",
+    )
+
+
+def feed(grouper, events, wall=0):
+    out = []
+    for event in events:
+        out.extend(grouper.on_alert(event, wall))
+    return out
+
+
+def streams(decisions):
+    return [(d.stream, getattr(d.record, "status", None) or d.record.kind) for d in decisions]
+
+
+def test_resend_is_deduplicated():
+    g = IncidentGrouper("c")
+    out = feed(g, [alert("a"), alert("a"), alert("a")])
+    assert streams(out) == [("incidents", "open"), ("notifications", "incident_opened")]
+    (incident,) = g.incidents.values()
+    assert incident.members["a"].count == 3
+
+
+def test_alerts_close_in_time_share_an_incident_and_distant_ones_do_not():
+    g = IncidentGrouper("c", IncidentSettings(session_gap_s=600))
+    out = feed(
+        g,
+        [
+            alert("a", start=0),
+            alert("b", start=300, service="db"),
+            alert("c", start=5000, service="web"),
+        ],
+    )
+    ids = {d.record.incident_id for d in out if d.stream == "incidents"}
+    assert len(ids) == 2
+    assert len(g.incidents) == 2
+
+
+def test_lifecycle_resolves_after_quiet_period_in_event_time():
+    g = IncidentGrouper("c", IncidentSettings(quiet_period_s=300, lateness_s=0))
+    feed(g, [alert("a", start=0), alert("b", start=60, service="db")])
+    out = feed(g, [alert("a", "resolved", 0, 600), alert("b", "resolved", 60, 620)])
+    assert all(d.record.status == "updated" for d in out if d.stream == "incidents")
+    assert len(g.incidents) == 1
+    # Another domain event later moves the watermark past the quiet period.
+    out = feed(g, [alert("z", start=2000, service="web")])
+    resolved = [d.record for d in out if d.stream == "incidents" and d.record.status == "resolved"]
+    assert len(resolved) == 1
+    assert resolved[0].resolved_at.startswith("2026-11-25T10:15:20")
+    assert "incident_resolved" in [d.record.kind for d in out if d.stream == "notifications"]
+    assert len(g.incidents) == 1  # the resolved one was evicted, the new one stays
+    assert set(g.by_fingerprint) == {"z"}
+
+
+def test_idle_wall_time_advances_the_watermark():
+    g = IncidentGrouper("c", IncidentSettings(quiet_period_s=300, lateness_s=0))
+    feed(g, [alert("a", start=0), alert("a", "resolved", 0, 100)], wall=0)
+    assert g.on_tick(wall_ns=100 * S) == []
+    deadline = g.next_deadline_wall()
+    assert deadline == 300 * S
+    assert any(
+        d.record.status == "resolved"
+        for d in g.on_tick(wall_ns=deadline)
+        if d.stream == "incidents"
+    )
+
+
+def test_escalation_is_notified_but_plain_updates_are_not():
+    g = IncidentGrouper("c")
+    feed(g, [alert("a")])
+    out = feed(
+        g, [alert("b", start=30, severity="warning"), alert("c", start=40, severity="critical")]
+    )
+    kinds = [d.record.kind for d in out if d.stream == "notifications"]
+    assert kinds == ["incident_escalated"]
+
+
+def test_flush_resolves_finished_incidents_only():
+    g = IncidentGrouper("c", IncidentSettings(quiet_period_s=3600))
+    feed(g, [alert("a"), alert("a", "resolved", 0, 60), alert("b", start=1000)])
+    assert len(g.incidents) == 2
+    out = g.flush()
+    assert [d.record.status for d in out if d.stream == "incidents"] == ["resolved"]
+    assert len(g.incidents) == 1
+
+
+def test_stale_firing_member_expires():
+    g = IncidentGrouper("c", IncidentSettings(stale_after_s=3600, quiet_period_s=0, lateness_s=0))
+    feed(g, [alert("a")])
+    out = feed(g, [alert("x", start=20000, service="web")])
+    assert any(d.stream == "incidents" and d.record.status == "resolved" for d in out)
+
+
+def test_resolve_for_unknown_alert_opens_nothing():
+    g = IncidentGrouper("c")
+    assert feed(g, [alert("a", "resolved", 0, 10)]) == []
+    assert not g.incidents
+
+
+def test_root_cause_is_the_earliest_service_with_evidence_and_runbooks():
+    g = IncidentGrouper("c")
+    out = feed(
+        g,
+        [
+            alert("a", start=0, service="db", name="Slow"),
+            alert("b", start=400, service="api", name="Errors"),
+        ],
+    )
+    last = [d.record for d in out if d.stream == "incidents"][-1]
+    assert [c.service for c in last.root_causes] == ["db", "api"]
+    assert "earliest" in last.root_causes[0].evidence[0]
+    assert "Runbook: https://runbooks/Slow" in last.recommendations
+
+
+def test_versions_and_ids_are_deterministic():
+    events = [alert("a"), alert("b", start=30), alert("a", "resolved", 0, 100)]
+    one = [d.record.id for d in feed(IncidentGrouper("c"), events)]
+    two = [d.record.id for d in feed(IncidentGrouper("c"), events)]
+    assert one == two and len(set(one)) == len(one)

@@ -1,0 +1,52 @@
+import pytest
+
+from operators.normalize import LabelPolicy, SeriesNormalizer, clean_labels, series_key
+from schemas.records import MetricSample
+
+
+@pytest.mark.parametrize(
+    ("labels", "policy", "expected"),
+    [
+        ({"job": "api"}, LabelPolicy(), {"job": "api"}),
+        ({"job": "", "env": "prod"}, LabelPolicy(), {"env": "prod"}),
+        ({"__name__": "up", "job": "api"}, LabelPolicy(), {"job": "api"}),
+        ({"service.name": "cart"}, LabelPolicy(), {"service_name": "cart"}),
+        (
+            {"pod_template_hash": "abc", "pod": "p"},
+            LabelPolicy(frozenset({"pod_template_hash"})),
+            {"pod": "p"},
+        ),
+        ({"msg": "x" * 300}, LabelPolicy(max_value_len=5), {"msg": "xxxxx"}),
+        ({" job ": " api "}, LabelPolicy(), {"job": "api"}),
+    ],
+)
+def test_clean_labels(labels, policy, expected):
+    assert clean_labels(labels, policy) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "expected"),
+    [
+        ("up", {}, "up"),
+        ("up", {"b": "2", "a": "1"}, 'up{a="1",b="2"}'),
+        ("up", {"a": 'say "hi"\n'}, 'up{a="say \\"hi\\"\\n"}'),
+    ],
+)
+def test_series_key(name, labels, expected):
+    assert series_key(name, labels) == expected
+
+
+def test_label_order_does_not_change_the_key():
+    norm = SeriesNormalizer()
+    a = MetricSample("cpu", {"host": "h", "job": "node"}, 1, 1.0)
+    b = MetricSample("cpu", {"job": "node", "host": "h"}, 2, 1.0)
+    (ka, _), (kb, _) = norm.normalize([a, b])
+    assert ka == kb == 'cpu{host="h",job="node"}'
+
+
+def test_cache_is_bounded():
+    norm = SeriesNormalizer(cache_size=10)
+    samples = [MetricSample("m", {"i": str(i)}, 1, 1.0) for i in range(25)]
+    keys = [k for k, _ in norm.normalize(samples)]
+    assert len(set(keys)) == 25
+    assert len(norm._cache) <= 10

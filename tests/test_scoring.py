@@ -1,0 +1,70 @@
+import math
+
+from operators.anomaly import RobustEWMA
+from operators.scoring import LateSample, ScoringSettings, SeriesScorer
+from schemas.outputs import Anomaly
+from schemas.records import MetricSample
+
+S = 10**9
+
+
+def _scorer(**settings):
+    return SeriesScorer("cpu", ScoringSettings(**settings), lambda: RobustEWMA(warmup=10))
+
+
+def _feed(scorer, values, start=0, step=30):
+    out = []
+    for i, v in enumerate(values):
+        out.extend(scorer.process(MetricSample("cpu", {}, (start + i * step) * S, v, f"f:{i}")))
+    return out
+
+
+def test_spike_becomes_an_anomaly_with_band_and_provenance():
+    scorer = _scorer()
+    out = _feed(scorer, [10.0, 10.5, 9.5] * 20 + [50.0])
+    assert len(out) == 1
+    decision = out[0]
+    assert decision.stream == "anomalies"
+    anomaly = decision.record
+    assert isinstance(anomaly, Anomaly)
+    assert anomaly.value == 50.0 and anomaly.lower < 10.0 < anomaly.upper
+    assert anomaly.detectors == ["robust_ewma"]
+    assert decision.inputs == ("f:60",)
+
+
+def test_ids_are_deterministic():
+    a = _feed(_scorer(), [10.0, 10.5, 9.5] * 20 + [50.0])
+    b = _feed(_scorer(), [10.0, 10.5, 9.5] * 20 + [50.0])
+    assert [d.record.id for d in a] == [d.record.id for d in b]
+
+
+def test_duplicate_timestamp_is_skipped():
+    scorer = _scorer()
+    scorer.process(MetricSample("cpu", {}, 100 * S, 1.0))
+    assert scorer.process(MetricSample("cpu", {}, 100 * S, 99.0)) == []
+    assert scorer.detector.n == 1
+
+
+def test_late_sample_is_rejected_and_in_bound_one_is_scored():
+    scorer = _scorer(lateness_s=60)
+    _feed(scorer, [1.0] * 20, start=0, step=30)  # newest at 570 s
+    late = scorer.process(MetricSample("cpu", {}, 100 * S, 1.0))
+    assert len(late) == 1 and isinstance(late[0], LateSample)
+    assert "behind the watermark" in late[0].reason
+    n = scorer.detector.n
+    assert scorer.process(MetricSample("cpu", {}, 545 * S, 1.0)) == []
+    assert scorer.detector.n == n + 1
+
+
+def test_nan_and_inf_are_skipped():
+    scorer = _scorer()
+    _feed(scorer, [1.0] * 20)
+    for i, v in enumerate([math.nan, math.inf, -math.inf]):
+        assert scorer.process(MetricSample("cpu", {}, (10_000 + i) * S, v)) == []
+    assert scorer.detector.n == 20
+
+
+def test_emit_scores_sends_every_scored_sample():
+    out = _feed(_scorer(emit_scores=True), [1.0] * 30)
+    assert len(out) == 30
+    assert {d.stream for d in out} == {"scores"}
