@@ -16,7 +16,7 @@ from operators.decisions import Decision
 from operators.intake import Intake
 from operators.normalize import LabelPolicy, SeriesNormalizer
 from operators.tracing import DecisionTracer
-from schemas.config import INPUT_STREAMS, AlertflowConfig
+from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 
 
 def build_flow(
@@ -25,6 +25,8 @@ def build_flow(
     extra_sinks: tuple[Sink[Decision], ...] = (),
 ) -> Dataflow:
     """Wire inputs → decode → (score | correlate) → outputs as the config says."""
+    if not any(config.inputs.values()):
+        raise ConfigError("no inputs: give at least one --input STREAM=URI")
     flow = Dataflow("alertflow")
     decoded: dict[str, list[Stream]] = {stream: [] for stream in INPUT_STREAMS}
     for stream, uris in config.inputs.items():

@@ -1,4 +1,7 @@
+import os
+
 import pytest
+from hypothesis import settings
 
 from bench.broker import TansuBroker
 
@@ -9,3 +12,10 @@ def broker():
     instance = TansuBroker().start()
     yield instance
     instance.stop()
+
+
+# CI runs the same examples every time, so a red build is reproducible; locally the
+# default profile keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
