@@ -14,8 +14,9 @@ from schemas.config import AlertflowConfig
 _INPUTS = ("metrics", "alerts", "logs", "traces")
 
 
-def run_demo(out_dir: Path, seed: int = 7, out: TextIO = sys.stdout) -> None:
+def run_demo(out_dir: Path, seed: int = 7, out: TextIO | None = None) -> None:
     """Generate telemetry into ``out_dir/input``, process it, write ``out_dir/output``."""
+    out = out or sys.stdout
     inputs = out_dir / "input"
     outputs = out_dir / "output"
     out.write(f"Simulating a microservice estate (seed {seed}) into {inputs}/ ...\n")

@@ -10,12 +10,13 @@ from operators.anomaly.factory import detector_factory
 from schemas.config import AlertflowConfig, ConfigError
 
 
-def detect_csv(path: Path, config: AlertflowConfig, out: TextIO = sys.stdout) -> int:
+def detect_csv(path: Path, config: AlertflowConfig, out: TextIO | None = None) -> int:
     """Print ``timestamp,value,anomaly_score``; each score is computed before learning the point.
 
     Rows whose value is not a finite number keep their place with an empty score,
     so the output lines up with the input. Returns the number of rows scored.
     """
+    out = out or sys.stdout
     detector = detector_factory(config.scoring.detector)()
     try:
         handle = path.open(newline="")

@@ -11,7 +11,16 @@ from schemas.outputs import Anomaly, DeadLetter, Incident
 
 _COLORS = {"critical": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "ok": "\033[32m"}
 _RESET = "\033[0m"
-_ANOMALIES_SHOWN_PER_SERIES = 2
+_ANOMALIES_SHOWN_PER_SERIES = 1
+_IDENTIFYING_LABELS = ("service", "job", "host", "instance", "pod")
+
+
+def short_series(anomaly: Anomaly) -> str:
+    """``name{service=...}``: the metric and its most identifying label, for one-line display."""
+    for label in _IDENTIFYING_LABELS:
+        if label in anomaly.labels:
+            return f"{anomaly.name}{{{label}={anomaly.labels[label]}}}"
+    return anomaly.series if len(anomaly.series) <= 80 else anomaly.series[:77] + "..."
 
 
 class TerminalView:
@@ -22,6 +31,7 @@ class TerminalView:
         self.color = out.isatty() if color is None else color
         self.counts: Counter[str] = Counter()
         self.shown_per_series: Counter[str] = Counter()
+        self.shown_incidents: dict[str, tuple[int, str | None]] = {}
 
     def _paint(self, text: str, tone: str) -> str:
         return f"{_COLORS[tone]}{text}{_RESET}" if self.color else text
@@ -36,17 +46,22 @@ class TerminalView:
             self.shown_per_series[record.series] += 1
             seen = self.shown_per_series[record.series]
             if seen <= _ANOMALIES_SHOWN_PER_SERIES:
-                more = " (further ones on this series counted, not shown)" if seen == 2 else ""
                 line = (
-                    f"  {record.ts}  anomaly  {record.series}  value={record.value:.4g} "
+                    f"  {record.ts}  anomaly  {short_series(record)}  value={record.value:.4g} "
                     f"expected {record.lower:.4g}..{record.upper:.4g}  score={record.score:.3f}"
                 )
-                self.out.write(self._paint(line, record.severity) + more + "\n")
+                self.out.write(self._paint(line, record.severity) + "\n")
         elif isinstance(record, DeadLetter):
             self.out.write(f"  dlq      {record.source}:{record.offset}  {record.reason}\n")
         self.out.flush()
 
     def _incident(self, incident: Incident) -> None:
+        # Member status flips are in the output file; the view shows new members and new causes.
+        top = incident.root_causes[0].service if incident.root_causes else None
+        shape = (len(incident.members), top)
+        if incident.status == "updated" and self.shown_incidents.get(incident.incident_id) == shape:
+            return
+        self.shown_incidents[incident.incident_id] = shape
         tone = "ok" if incident.status == "resolved" else incident.severity
         head = (
             f"{incident.updated_at}  INCIDENT {incident.status.upper():8} "
@@ -63,7 +78,8 @@ class TerminalView:
 
     def summary(self) -> str:
         """Totals per output stream."""
-        return ", ".join(f"{stream}: {n}" for stream, n in sorted(self.counts.items()))
+        totals = ", ".join(f"{stream}: {n}" for stream, n in sorted(self.counts.items()))
+        return f"{totals} (only each series' first anomaly was shown above)"
 
 
 class _ViewPartition(StatelessSinkPartition[Decision]):

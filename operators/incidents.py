@@ -1,8 +1,10 @@
 """Alert grouping into incidents: sessions in event time per correlation domain.
 
-A firing alert joins the most recently active open incident of its domain if
-that incident saw activity within ``session_gap_s`` of the alert's start;
-otherwise it opens a new one. An incident resolves once every member has
+A firing alert joins the open incident of its domain that still has a firing
+member and whose newest member started within ``session_gap_s`` before it
+(the most recent such incident); otherwise it opens a new one. Re-sends of
+firing alerts do not extend a session, so a long-running incident does not
+swallow unrelated later alerts. An incident resolves once every member has
 resolved and ``quiet_period_s`` of event time has passed without a new one.
 Each change emits a new incident version; only opening, escalation and
 resolution are notified.
@@ -46,6 +48,7 @@ class IncidentState:
     opened_ns: int
     updated_ns: int
     last_activity_ns: int
+    last_onset_ns: int
     members: dict[str, AlertMember] = field(default_factory=dict)
     version: int = 0
     notified_severity: str = "info"
@@ -99,12 +102,12 @@ class IncidentGrouper:
             if incident is None:
                 incident = self._open(event)
             incident.members[event.fingerprint] = member
+            incident.last_onset_ns = max(incident.last_onset_ns, event.starts_ns)
             self.by_fingerprint[event.fingerprint] = incident.incident_id
-        if incident is not None and change is not Change.STALE_RESOLVE:
+        if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
             incident.last_activity_ns = max(incident.last_activity_ns, event.event_ns)
-            if change is not Change.REPEAT:
-                incident.updated_ns = max(incident.updated_ns, event.event_ns)
-                out.extend(self._emit(incident, (event.ref,), event.read_ns))
+            incident.updated_ns = max(incident.updated_ns, event.event_ns)
+            out.extend(self._emit(incident, (event.ref,), event.read_ns))
         out.extend(self.on_tick(wall_ns))
         return out
 
@@ -148,12 +151,10 @@ class IncidentGrouper:
         candidates = [
             inc
             for inc in self.incidents.values()
-            if inc.last_activity_ns >= event.starts_ns - gap_ns
-            and inc.opened_ns <= event.starts_ns + gap_ns
+            if inc.last_onset_ns >= event.starts_ns - gap_ns
+            and any(m.status == "firing" for m in inc.members.values())
         ]
-        return max(
-            candidates, key=lambda inc: (inc.last_activity_ns, inc.incident_id), default=None
-        )
+        return max(candidates, key=lambda inc: (inc.last_onset_ns, inc.incident_id), default=None)
 
     def _open(self, event: AlertEvent) -> IncidentState:
         incident_id = stable_id(self.domain, event.fingerprint, event.starts_ns)
@@ -163,6 +164,7 @@ class IncidentGrouper:
             opened_ns=event.starts_ns,
             updated_ns=event.starts_ns,
             last_activity_ns=event.starts_ns,
+            last_onset_ns=event.starts_ns,
         )
         self.incidents[incident_id] = incident
         return incident

@@ -161,9 +161,18 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+# librdkafka's own keys contain dots: below these paths the rest of a dotted key is one name.
+_PASSTHROUGH = ("kafka.config", "kafka.secrets")
+
+
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    for prefix in _PASSTHROUGH:
+        if dotted.startswith(prefix + "."):
+            parents, leaf = prefix.split("."), dotted[len(prefix) + 1 :]
+            break
+    else:
+        *parents, leaf = dotted.split(".")
     node = data
-    *parents, leaf = dotted.split(".")
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value

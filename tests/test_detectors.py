@@ -68,7 +68,7 @@ def test_state_stays_bounded(cls):
 @pytest.mark.parametrize("cls", DETECTORS)
 def test_extreme_values_do_not_break_the_model(cls):
     det = cls()
-    _scores(det, [*_series(100), 1e+308, -1e+308])
+    _scores(det, [*_series(100), 1e308, -1e308])
     after = _scores(det, _series(50, seed=2))
     assert all(math.isfinite(s) for s in after)
 
