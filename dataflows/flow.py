@@ -8,15 +8,23 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
 
-from dataflows.logic import IncidentLogic, SeriesScoringLogic, domain_of, make_series_scorer
+from dataflows.logic import (
+    IncidentLogic,
+    SeriesScoringLogic,
+    ServiceWindowLogic,
+    domain_of,
+    make_series_scorer,
+)
 from dataflows.sinks import JsonlDirSink, build_sink, to_kafka_message
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
 from operators.decisions import Decision
 from operators.intake import Intake
 from operators.normalize import LabelPolicy, SeriesNormalizer
+from operators.red_metrics import service_key
 from operators.tracing import DecisionTracer
 from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
+from schemas.records import MetricSample
 
 
 def build_flow(
@@ -24,7 +32,7 @@ def build_flow(
     tracer_provider: TracerProvider | None = None,
     extra_sinks: tuple[Sink[Decision], ...] = (),
 ) -> Dataflow:
-    """Wire inputs → decode → (score | correlate) → outputs as the config says."""
+    """Wire inputs → decode → (derive series | score | correlate) → outputs."""
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
     flow = Dataflow("alertflow")
@@ -37,16 +45,20 @@ def build_flow(
                 op.flat_map_batch(f"decode_{stream}_{i}", raw, Intake(stream).decode_batch)
             )  # record | Decision(dlq)
     outputs: list[Stream[Decision]] = []
+    valid: dict[str, Stream] = {}
     for stream, parts in decoded.items():
-        if not parts:
-            continue
-        merged = op.merge(f"merge_{stream}", *parts)
-        split = op.branch(f"dlq_{stream}", merged, _is_decision)
-        outputs.append(split.trues)  # Decision(dlq)
-        if stream == "metrics":
-            outputs.append(_scoring(split.falses, config))
-        elif stream == "alerts":
-            outputs.append(_correlation(split.falses, config))
+        if parts:
+            split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_decision)
+            outputs.append(split.trues)  # Decision(dlq)
+            valid[stream] = split.falses  # the stream's records
+    series = [valid[s] for s in ("metrics",) if s in valid]  # MetricSample
+    service_events = [valid[s] for s in ("traces", "logs") if s in valid]  # SpanEvent | LogEvent
+    if service_events:
+        series.append(_derived_series(op.merge("service_events", *service_events), config))
+    if series:
+        outputs.append(_scoring(op.merge("series", *series), config))
+    if "alerts" in valid:
+        outputs.append(_correlation(valid["alerts"], config))
     decisions = op.merge("decisions", *outputs)  # Decision
     provider = tracer_provider or tracer_provider_for(config.tracing)
     if provider is not None:
@@ -77,6 +89,15 @@ def _scoring(samples: Stream, config: AlertflowConfig) -> Stream[Decision]:
 
 def _scoring_logic(resume, *, config: AlertflowConfig, idle: timedelta) -> SeriesScoringLogic:
     return SeriesScoringLogic(resume, partial(make_series_scorer, config), idle)
+
+
+def _derived_series(events: Stream, config: AlertflowConfig) -> Stream[MetricSample]:
+    default = config.correlation.default_domain
+    keyed = op.key_on("by_service", events, partial(service_key, default_cluster=default))
+    # (cluster/service, SpanEvent | LogEvent)
+    windows = op.stateful_batch("windows", keyed, partial(ServiceWindowLogic, config=config))
+    # (cluster/service, MetricSample)
+    return op.key_rm("unkey_windows", windows)  # MetricSample
 
 
 def _correlation(alerts: Stream, config: AlertflowConfig) -> Stream[Decision]:

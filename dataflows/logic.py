@@ -16,10 +16,11 @@ from operators.decisions import Decision
 from operators.incidents import IncidentGrouper, IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.normalize import series_key
+from operators.red_metrics import ServiceWindows, cluster_of
 from operators.scoring import LateSample, ScoringSettings, SeriesScorer
 from schemas.config import AlertflowConfig, CorrelationConfig
 from schemas.jsoncodec import dumps
-from schemas.records import AlertEvent, MetricSample
+from schemas.records import AlertEvent, LogEvent, MetricSample, SpanEvent
 
 
 def _wall_datetime(wall_ns: int) -> datetime:
@@ -136,3 +137,44 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         stale_after_s=config.stale_after_s,
         lateness_s=config.lateness_s,
     )
+
+
+class ServiceWindowLogic(StatefulBatchLogic[SpanEvent | LogEvent, MetricSample, ServiceWindows]):
+    """One service's span and log windows, closed by event time or idle wall time."""
+
+    def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
+        self.windows = windows
+        self.config = config
+
+    def on_batch(self, values: list[SpanEvent | LogEvent]) -> tuple[list[MetricSample], bool]:
+        """Fold the service's events in."""
+        if self.windows is None:
+            first = values[0]
+            correlation = self.config.correlation
+            self.windows = ServiceWindows(
+                first.service,
+                cluster_of(first, correlation.default_domain),
+                self.config.derived.window_s,
+                self.config.derived.lateness_s,
+            )
+        return self.windows.add(values, time.time_ns()), False
+
+    def notify_at(self) -> datetime | None:
+        """When the oldest open window closes on idle."""
+        wall_ns = self.windows.next_close_wall() if self.windows else None
+        return None if wall_ns is None else _wall_datetime(wall_ns)
+
+    def on_notify(self) -> tuple[list[MetricSample], bool]:
+        """Close what idle time has passed."""
+        assert self.windows is not None
+        return self.windows.on_tick(time.time_ns()), False
+
+    def on_eof(self) -> tuple[list[MetricSample], bool]:
+        """Bounded input ended: emit every open window (not on a stop request)."""
+        if self.windows is None or shutdown.REQUESTED.is_set():
+            return [], False
+        return self.windows.flush(), False
+
+    def snapshot(self) -> ServiceWindows:
+        """A deep copy, as Bytewax requires."""
+        return copy.deepcopy(self.windows)

@@ -81,6 +81,13 @@ class CorrelationConfig(_Settings):
     lateness_s: float = Field(60.0, ge=0)
 
 
+class DerivedSeriesConfig(_Settings):
+    """Series derived from traces (requests, errors, duration) and logs (lines per level)."""
+
+    window_s: float = Field(60.0, gt=0)
+    lateness_s: float = Field(60.0, ge=0)
+
+
 class LabelsConfig(_Settings):
     """Label hygiene."""
 
@@ -116,6 +123,7 @@ class AlertflowConfig(_Settings):
     kafka: KafkaClient = KafkaClient()
     scoring: ScoringConfig = ScoringConfig()
     correlation: CorrelationConfig = CorrelationConfig()
+    derived: DerivedSeriesConfig = DerivedSeriesConfig()
     labels: LabelsConfig = LabelsConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()

@@ -1,0 +1,161 @@
+"""Series derived from traces and logs, so the same scorer watches them.
+
+Per service and tumbling event-time window: from server spans the request
+count, error ratio and mean duration (RED); from logs the count of lines per
+level. A window is emitted once the watermark (newest event minus the
+lateness bound) passes its end; events for an already emitted window are
+counted in ``late`` and dropped, since the sample they belong to is out.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from operators.eventclock import EventClock
+from schemas.records import LogEvent, MetricSample, SpanEvent
+from schemas.timefmt import NS_PER_S
+
+_REQUEST_KINDS = ("server", "consumer")
+
+
+@dataclass(slots=True)
+class _Window:
+    requests: int = 0
+    errors: int = 0
+    duration_ns: int = 0
+    log_levels: dict[str, int] = field(default_factory=dict)
+    refs: list[str] = field(default_factory=list)
+    read_ns: int = 0
+
+
+_CLUSTER_ATTRIBUTES = ("cluster", "k8s.cluster.name", "k8s_cluster_name")
+_MAX_ZERO_WINDOWS = 60  # a service silent longer than this is gone, not idle
+
+
+def service_key(event: SpanEvent | LogEvent, default_cluster: str = "default") -> str:
+    """``cluster/service``: the key windows are kept under."""
+    return f"{cluster_of(event, default_cluster)}/{event.service}"
+
+
+def cluster_of(event: SpanEvent | LogEvent, default: str = "default") -> str:
+    """The cluster an event's resource names, by the usual attribute names."""
+    for name in _CLUSTER_ATTRIBUTES:
+        value = event.attributes.get(name)
+        if value:
+            return value
+    return default
+
+
+class ServiceWindows:
+    """One service's open windows of span and log aggregates.
+
+    >>> w = ServiceWindows("cart", "c1", window_s=60, lateness_s=0)
+    >>> span = SpanEvent("t", "s", "", "cart", "GET /", "server", 0, 2 * 10**8, False)
+    >>> w.add([span])
+    []
+    >>> [(s.name, s.value) for s in w.flush()][:2]
+    [('alertflow_requests', 1.0), ('alertflow_request_errors_ratio', 0.0)]
+    """
+
+    def __init__(
+        self, service: str, cluster: str, window_s: float = 60.0, lateness_s: float = 60.0
+    ) -> None:
+        self.service = service
+        self.cluster = cluster
+        self.window_ns = int(window_s * NS_PER_S)
+        self.lateness_ns = int(lateness_s * NS_PER_S)
+        self.windows: dict[int, _Window] = {}
+        self.clock = EventClock(self.lateness_ns)
+        self.closed_before_ns = 0
+        self.seen_requests = False
+        self.late = 0
+
+    def add(self, events: Iterable[SpanEvent | LogEvent], wall_ns: int = 0) -> list[MetricSample]:
+        """Fold events in; return the samples of every window the watermark closed."""
+        for event in events:
+            ts = event.start_ns if isinstance(event, SpanEvent) else event.ts_ns
+            start = ts - ts % self.window_ns
+            if start < self.closed_before_ns:
+                self.late += 1
+                continue
+            window = self.windows.get(start)
+            if window is None:
+                window = self.windows[start] = _Window()
+            self._fold(window, event)
+            self.clock.observe(ts, wall_ns)
+        return self.on_tick(wall_ns)
+
+    def on_tick(self, wall_ns: int) -> list[MetricSample]:
+        """Close the windows the watermark has passed (it advances with idle wall time)."""
+        watermark = self.clock.watermark(wall_ns)
+        return [] if watermark is None else self._close_until(watermark)
+
+    def next_close_wall(self) -> int | None:
+        """Wall time at which the oldest open window closes if nothing newer arrives."""
+        if not self.windows:
+            return None
+        return self.clock.wall_when(min(self.windows) + self.window_ns)
+
+    def flush(self) -> list[MetricSample]:
+        """Emit every open window (end of a bounded input)."""
+        return self._close_until(None)
+
+    def _fold(self, window: _Window, event: SpanEvent | LogEvent) -> None:
+        if isinstance(event, SpanEvent):
+            if event.kind not in _REQUEST_KINDS:
+                return
+            window.requests += 1
+            window.errors += event.is_error
+            window.duration_ns += max(0, event.end_ns - event.start_ns)
+        else:
+            window.log_levels[event.level] = window.log_levels.get(event.level, 0) + 1
+        if len(window.refs) < 4:
+            window.refs.append(event.ref)
+
+    def _close_until(self, watermark: int | None) -> list[MetricSample]:
+        out: list[MetricSample] = []
+        for start in sorted(self.windows):
+            end = start + self.window_ns
+            if watermark is not None and end > watermark:
+                break
+            out.extend(self._silent_windows(start))
+            out.extend(self._samples(end, self.windows.pop(start)))
+            self.closed_before_ns = max(self.closed_before_ns, end)
+        if watermark is not None:
+            # Windows with no event at all close too: no traffic is a signal.
+            last_end = watermark - watermark % self.window_ns
+            out.extend(self._silent_windows(last_end))
+            self.closed_before_ns = max(self.closed_before_ns, last_end)
+        return out
+
+    def _silent_windows(self, until_start: int) -> list[MetricSample]:
+        """Zero-request samples for the empty windows between the last closed one and here."""
+        if not self.seen_requests or not self.closed_before_ns:
+            return []
+        missing = (until_start - self.closed_before_ns) // self.window_ns
+        if not 0 < missing <= _MAX_ZERO_WINDOWS:
+            return []
+        labels = {"service": self.service, "cluster": self.cluster}
+        first_end = self.closed_before_ns + self.window_ns
+        return [
+            MetricSample("alertflow_requests", dict(labels), first_end + i * self.window_ns, 0.0)
+            for i in range(missing)
+        ]
+
+    def _samples(self, end_ns: int, window: _Window) -> list[MetricSample]:
+        labels = {"service": self.service, "cluster": self.cluster}
+        ref = window.refs[0] if window.refs else ""
+        values: list[tuple[str, dict[str, str], float]] = []
+        if window.requests:
+            self.seen_requests = True
+            values += [
+                ("alertflow_requests", labels, float(window.requests)),
+                ("alertflow_request_errors_ratio", labels, window.errors / window.requests),
+                (
+                    "alertflow_request_duration_mean_seconds",
+                    labels,
+                    window.duration_ns / window.requests / NS_PER_S,
+                ),
+            ]
+        for level, count in sorted(window.log_levels.items()):
+            values.append(("alertflow_log_lines", {**labels, "level": level}, float(count)))
+        return [MetricSample(name, dict(lbls), end_ns, value, ref) for name, lbls, value in values]
