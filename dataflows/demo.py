@@ -30,10 +30,8 @@ def run_demo(out_dir: Path, seed: int = 7, out: TextIO | None = None) -> None:
     run(build_flow(config, extra_sinks=(TerminalViewSink(view),)), config.runtime)
     out.write(f"\nDone. {view.summary()}\n")
     _compare_with_truth(outputs / "incidents.jsonl", inputs / "ground_truth.json", out)
-    out.write(
-        f"All outputs: {outputs}/ (anomalies.jsonl, incidents.jsonl, notifications.jsonl, "
-        "dlq.jsonl)\n"
-    )
+    written = ", ".join(sorted(p.name for p in outputs.glob("*.jsonl")))
+    out.write(f"All outputs: {outputs}/ ({written})\n")
 
 
 def _compare_with_truth(incidents_path: Path, truth_path: Path, out: TextIO) -> None:
