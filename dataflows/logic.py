@@ -15,12 +15,16 @@ from operators.anomaly.factory import detector_factory
 from operators.decisions import Decision
 from operators.incidents import IncidentGrouper, IncidentSettings
 from operators.intake import dead_letter, parse_ref
-from operators.normalize import series_key
 from operators.red_metrics import ServiceWindows, cluster_of
-from operators.scoring import LateSample, ScoringSettings, SeriesScorer
+from operators.scoring import LateSample, ScoringSettings, ShardScorer
 from schemas.config import AlertflowConfig, CorrelationConfig
 from schemas.jsoncodec import dumps
 from schemas.records import AlertEvent, LogEvent, MetricSample, SpanEvent
+
+
+def _bundle(items: list) -> list[list]:
+    # Downstream steps take one list per call: the engine's per-item cost is paid once.
+    return [items] if items else []
 
 
 def _wall_datetime(wall_ns: int) -> datetime:
@@ -35,41 +39,40 @@ def late_to_dead_letter(late: LateSample) -> Decision:
     return dead_letter("metrics", topic, partition, offset, raw, late.reason)
 
 
-class SeriesScoringLogic(StatefulBatchLogic[MetricSample, Decision, SeriesScorer]):
-    """One series' scorer; forgotten after ``idle`` of wall time without samples."""
+class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
+    """The scorers of one shard of series; idle series are swept out periodically."""
 
-    def __init__(self, scorer: SeriesScorer | None, make_scorer, idle: timedelta) -> None:
-        self.scorer = scorer
-        self.make_scorer = make_scorer
-        self.idle = idle
-        self.last_wall = datetime.now(tz=UTC)
+    def __init__(self, scorer: ShardScorer | None, config: AlertflowConfig) -> None:
+        self.scorer = scorer or make_shard_scorer(config)
+        self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
+        self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
 
-    def on_batch(self, values: list[MetricSample]) -> tuple[list[Decision], bool]:
-        """Score the series' samples in arrival order."""
-        if self.scorer is None:
-            first = values[0]
-            self.scorer = self.make_scorer(series_key(first.name, first.labels))
-        self.last_wall = datetime.now(tz=UTC)
-        out = []
-        for item in self.scorer.process_many(values):
-            out.append(late_to_dead_letter(item) if isinstance(item, LateSample) else item)
-        return out, False
+    def on_batch(self, values: list[list]) -> tuple[list[list[Decision]], bool]:
+        """Score the shard's micro-batches in arrival order; emit one list of decisions."""
+        wall_ns = time.time_ns()
+        out: list[Decision] = []
+        for items in values:
+            for item in self.scorer.process(items, wall_ns):
+                out.append(late_to_dead_letter(item) if isinstance(item, LateSample) else item)
+        return _bundle(out), False
 
     def notify_at(self) -> datetime:
-        """When the series counts as gone."""
-        return self.last_wall + self.idle
+        """The next sweep for idle series."""
+        return self.next_sweep
 
-    def on_notify(self) -> tuple[list[Decision], bool]:
-        """Idle for too long: discard the state to keep memory bounded."""
-        return [], True
+    def on_notify(self) -> tuple[list[list[Decision]], bool]:
+        """Forget idle series; drop the shard's state entirely once it is empty."""
+        self.scorer.evict_idle(time.time_ns())
+        self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
+        return [], not self.scorer.scorers
 
-    def snapshot(self) -> SeriesScorer:
+    def snapshot(self) -> ShardScorer:
         """A deep copy, as Bytewax requires."""
         return copy.deepcopy(self.scorer)
 
 
-def make_series_scorer(config: AlertflowConfig, key: str) -> SeriesScorer:
-    """A scorer for one series with the configured detector."""
+def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
+    """A shard's scorer with the configured detector and thresholds."""
     scoring = config.scoring
     settings = ScoringSettings(
         threshold=scoring.threshold,
@@ -77,17 +80,18 @@ def make_series_scorer(config: AlertflowConfig, key: str) -> SeriesScorer:
         lateness_s=scoring.lateness_s,
         emit_scores=scoring.emit_scores,
     )
-    return SeriesScorer(key, settings, detector_factory(scoring.detector))
+    idle_ns = int(scoring.series_idle_s * 1e9)
+    return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
 
 
-class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
+class IncidentLogic(StatefulBatchLogic[AlertEvent, list[Decision], IncidentGrouper]):
     """One correlation domain's incident grouper, with a timer for event-time closes."""
 
     def __init__(self, grouper: IncidentGrouper | None, config: CorrelationConfig) -> None:
         self.grouper = grouper
         self.config = config
 
-    def on_batch(self, values: list[AlertEvent]) -> tuple[list[Decision], bool]:
+    def on_batch(self, values: list[AlertEvent]) -> tuple[list[list[Decision]], bool]:
         """Fold the domain's alerts in."""
         if self.grouper is None:
             self.grouper = IncidentGrouper(domain_of(values[0], self.config), settings(self.config))
@@ -95,7 +99,7 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
         out: list[Decision] = []
         for event in values:
             out.extend(self.grouper.on_alert(event, wall_ns))
-        return out, False
+        return _bundle(out), False
 
     def notify_at(self) -> datetime | None:
         """The next wall time at which an incident may close."""
@@ -104,12 +108,12 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
         wall_ns = self.grouper.next_deadline_wall()
         return None if wall_ns is None else _wall_datetime(wall_ns)
 
-    def on_notify(self) -> tuple[list[Decision], bool]:
+    def on_notify(self) -> tuple[list[list[Decision]], bool]:
         """Close what the watermark now allows."""
         assert self.grouper is not None
-        return self.grouper.on_tick(time.time_ns()), False
+        return _bundle(self.grouper.on_tick(time.time_ns())), False
 
-    def on_eof(self) -> tuple[list[Decision], bool]:
+    def on_eof(self) -> tuple[list[list[Decision]], bool]:
         """Bounded input ended: flush every incident that can close.
 
         A stop request also ends the inputs, but a stopped live job has not seen
@@ -117,7 +121,7 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent, Decision, IncidentGrouper]):
         """
         if self.grouper is None or shutdown.REQUESTED.is_set():
             return [], False
-        return self.grouper.flush(), False
+        return _bundle(self.grouper.flush()), False
 
     def snapshot(self) -> IncidentGrouper:
         """A deep copy, as Bytewax requires."""
@@ -139,14 +143,16 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
     )
 
 
-class ServiceWindowLogic(StatefulBatchLogic[SpanEvent | LogEvent, MetricSample, ServiceWindows]):
+class ServiceWindowLogic(
+    StatefulBatchLogic[SpanEvent | LogEvent, list[MetricSample], ServiceWindows]
+):
     """One service's span and log windows, closed by event time or idle wall time."""
 
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
         self.windows = windows
         self.config = config
 
-    def on_batch(self, values: list[SpanEvent | LogEvent]) -> tuple[list[MetricSample], bool]:
+    def on_batch(self, values: list[SpanEvent | LogEvent]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
         if self.windows is None:
             first = values[0]
@@ -157,23 +163,23 @@ class ServiceWindowLogic(StatefulBatchLogic[SpanEvent | LogEvent, MetricSample, 
                 self.config.derived.window_s,
                 self.config.derived.lateness_s,
             )
-        return self.windows.add(values, time.time_ns()), False
+        return _bundle(self.windows.add(values, time.time_ns())), False
 
     def notify_at(self) -> datetime | None:
         """When the oldest open window closes on idle."""
         wall_ns = self.windows.next_close_wall() if self.windows else None
         return None if wall_ns is None else _wall_datetime(wall_ns)
 
-    def on_notify(self) -> tuple[list[MetricSample], bool]:
+    def on_notify(self) -> tuple[list[list[MetricSample]], bool]:
         """Close what idle time has passed."""
         assert self.windows is not None
-        return self.windows.on_tick(time.time_ns()), False
+        return _bundle(self.windows.on_tick(time.time_ns())), False
 
-    def on_eof(self) -> tuple[list[MetricSample], bool]:
+    def on_eof(self) -> tuple[list[list[MetricSample]], bool]:
         """Bounded input ended: emit every open window (not on a stop request)."""
         if self.windows is None or shutdown.REQUESTED.is_set():
             return [], False
-        return self.windows.flush(), False
+        return _bundle(self.windows.flush()), False
 
     def snapshot(self) -> ServiceWindows:
         """A deep copy, as Bytewax requires."""

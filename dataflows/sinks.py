@@ -8,11 +8,15 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from dataflows.uris import parse_location
 from operators.decisions import Decision
 from schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
+from schemas.jsoncodec import dumps
 
 
 def encode(decision: Decision) -> bytes:
     """The record's JSON, as every sink writes it."""
-    return decision.record.model_dump_json().encode()
+    record = decision.record
+    if isinstance(record, dict):
+        return dumps(record)
+    return record.model_dump_json().encode()
 
 
 _SORTED_STREAMS = sorted(OUTPUT_STREAMS)

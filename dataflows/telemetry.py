@@ -64,6 +64,12 @@ class LatencyStats:
             atexit.register(self.dump)
         return decision
 
+    def record_all(self, decisions: list[Decision]) -> list[Decision]:
+        """Count a batch of decisions and pass it on unchanged."""
+        for decision in decisions:
+            self.record(decision)
+        return decisions
+
     def _dump_forever(self) -> None:
         while True:
             self.dump()

@@ -1,6 +1,7 @@
 """What operators hand to the outputs: a record for one output stream, with its provenance."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -16,6 +17,12 @@ class Decision:
 
     stream: str
     key: str
-    record: BaseModel
+    record: BaseModel | dict[str, Any]  # a dict only on per-sample streams, with a model's fields
     inputs: tuple[str, ...] = ()
     read_ns: int = 0
+
+    def field(self, name: str) -> Any:
+        """A field of the record, whichever form it has; None when absent."""
+        if isinstance(self.record, dict):
+            return self.record.get(name)
+        return getattr(self.record, name, None)

@@ -9,8 +9,6 @@ def stable_id(*parts: object) -> str:
     >>> stable_id("cpu{host=\"a\"}", 1795600800000000000)
     '7ba23c01634b1fcfb5a2ef0e326b444a'
     """
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    # Each part is followed by a unit separator, so ("ab", "c") and ("a", "bc") differ.
+    joined = "".join(f"{part}\x1f" for part in parts)
+    return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()

@@ -5,6 +5,7 @@ Prometheus' text notation: ``http_requests_total{job="api",method="GET"}``.
 """
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -68,6 +69,15 @@ def series_key(name: str, labels: dict[str, str]) -> str:
     return f"{name}{{{body}}}"
 
 
+def shard_of(key: str, shards: int) -> str:
+    """The shard a series belongs to; stable across processes, unlike ``hash()``.
+
+    >>> shard_of('up{job="api"}', 64)
+    's28'
+    """
+    return f"s{zlib.crc32(key.encode()) % shards}"
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -80,24 +90,45 @@ class SeriesNormalizer:
     cache is bounded and simply starts over when full.
     """
 
-    def __init__(self, policy: LabelPolicy | None = None, cache_size: int = 200_000) -> None:
+    def __init__(
+        self, policy: LabelPolicy | None = None, cache_size: int = 200_000, shards: int = 64
+    ) -> None:
         self.policy = policy or LabelPolicy()
         self.cache_size = cache_size
-        self._cache: dict[tuple, tuple[str, dict[str, str]]] = {}
+        self.shards = shards
+        self._cache: dict[tuple, tuple[str, dict[str, str], str]] = {}
+
+    def _lookup(self, sample: MetricSample) -> tuple[str, dict[str, str], str]:
+        raw = (sample.name, *sample.labels.items())
+        hit = self._cache.get(raw)
+        if hit is None:
+            labels = clean_labels(sample.labels, self.policy)
+            key = series_key(sample.name, labels)
+            hit = (key, labels, shard_of(key, self.shards))
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            self._cache[raw] = hit
+        return hit
+
+    def shard_batches(
+        self, samples: Iterable[MetricSample]
+    ) -> list[tuple[str, list[tuple[str, MetricSample]]]]:
+        """Normalise, then group ``(series_key, sample)`` pairs by shard, keeping arrival order."""
+        groups: dict[str, list[tuple[str, MetricSample]]] = {}
+        for sample in samples:
+            key, labels, shard = self._lookup(sample)
+            sample.labels = labels
+            group = groups.get(shard)
+            if group is None:
+                group = groups[shard] = []
+            group.append((key, sample))
+        return list(groups.items())
 
     def normalize(self, samples: Iterable[MetricSample]) -> list[tuple[str, MetricSample]]:
         """Clean labels in place (each sample was decoded for this flow alone) and key by series."""
         out = []
-        cache = self._cache
         for sample in samples:
-            raw = (sample.name, *sample.labels.items())
-            hit = cache.get(raw)
-            if hit is None:
-                labels = clean_labels(sample.labels, self.policy)
-                hit = (series_key(sample.name, labels), labels)
-                if len(cache) >= self.cache_size:
-                    cache.clear()
-                cache[raw] = hit
-            sample.labels = hit[1]
-            out.append((hit[0], sample))
+            key, labels, _ = self._lookup(sample)
+            sample.labels = labels
+            out.append((key, sample))
         return out

@@ -97,18 +97,69 @@ class SeriesScorer:
     def _decision(self, stream: str, sample: MetricSample, score: float) -> Decision:
         expectation = self.detector.expectation()
         fired = score >= self.settings.threshold
-        anomaly = Anomaly(
-            id=stable_id(self.key, sample.ts_ns),
-            series=self.key,
-            name=sample.name,
-            labels=sample.labels,
-            ts=format_ns(sample.ts_ns),
-            value=sample.value,
-            score=score,
-            expected=expectation.expected if expectation else sample.value,
-            lower=expectation.lower if expectation else sample.value,
-            upper=expectation.upper if expectation else sample.value,
-            detectors=[self.detector.name] if fired else [],
-            severity="critical" if score >= self.settings.critical_threshold else "warning",
-        )
-        return Decision(stream, self.key, anomaly, (sample.ref,), sample.read_ns)
+        fields = {
+            "id": stable_id(self.key, sample.ts_ns),
+            "series": self.key,
+            "name": sample.name,
+            "labels": sample.labels,
+            "ts": format_ns(sample.ts_ns),
+            "value": sample.value,
+            "score": score,
+            "expected": expectation.expected if expectation else sample.value,
+            "lower": expectation.lower if expectation else sample.value,
+            "upper": expectation.upper if expectation else sample.value,
+            "detectors": [self.detector.name] if fired else [],
+            "severity": "critical" if score >= self.settings.critical_threshold else "warning",
+        }
+        # The per-sample ``scores`` stream stays a plain dict (the same fields): building a
+        # model per sample would cost more than scoring it.
+        record = Anomaly(**fields) if stream == "anomalies" else fields
+        return Decision(stream, self.key, record, (sample.ref,), sample.read_ns)
+
+
+class ShardScorer:
+    """The scorers of every series that hashes to one shard, fed a micro-batch at a time.
+
+    Keying the engine by shard rather than by series lets one call score a whole
+    poll's worth of samples, instead of paying the engine's per-key overhead per
+    sample. Series silent for ``idle_ns`` of wall time are forgotten at the next
+    :meth:`evict_idle`, so memory follows the live series, not all series ever seen.
+    """
+
+    def __init__(
+        self,
+        settings: ScoringSettings,
+        make_detector: Callable[[], AnomalyDetector],
+        idle_ns: int,
+    ) -> None:
+        self.settings = settings
+        self.make_detector = make_detector
+        self.idle_ns = idle_ns
+        self.scorers: dict[str, SeriesScorer] = {}
+        self.last_seen_ns: dict[str, int] = {}
+
+    def process(
+        self, items: Iterable[tuple[str, MetricSample]], wall_ns: int
+    ) -> list[Decision | LateSample]:
+        """Score ``(series_key, sample)`` pairs in arrival order."""
+        out: list[Decision | LateSample] = []
+        scorers = self.scorers
+        seen = self.last_seen_ns
+        for key, sample in items:
+            scorer = scorers.get(key)
+            if scorer is None:
+                scorer = scorers[key] = SeriesScorer(key, self.settings, self.make_detector)
+            seen[key] = wall_ns
+            decisions = scorer.process(sample)
+            if decisions:
+                out.extend(decisions)
+        return out
+
+    def evict_idle(self, wall_ns: int) -> int:
+        """Forget series not seen for ``idle_ns``; returns how many were dropped."""
+        cutoff = wall_ns - self.idle_ns
+        stale = [key for key, seen in self.last_seen_ns.items() if seen < cutoff]
+        for key in stale:
+            del self.scorers[key]
+            del self.last_seen_ns[key]
+        return len(stale)

@@ -24,14 +24,19 @@ class DecisionTracer:
         """Record the span and pass the decision on unchanged."""
         start = decision.read_ns or time.time_ns()
         span = self.tracer.start_span(f"alertflow.{decision.stream}", start_time=start)
-        record = decision.record
         span.set_attribute("alertflow.stream", decision.stream)
         span.set_attribute("alertflow.key", decision.key)
-        span.set_attribute("alertflow.record_id", getattr(record, "id", ""))
+        span.set_attribute("alertflow.record_id", decision.field("id") or "")
         span.set_attribute("alertflow.inputs", list(decision.inputs))
         for name in _TRACED_FIELDS:
-            value = getattr(record, name, None)
+            value = decision.field(name)
             if isinstance(value, str | int | float):
                 span.set_attribute(f"alertflow.{name}", value)
         span.end()
         return decision
+
+    def trace_all(self, decisions: list[Decision]) -> list[Decision]:
+        """Record a span for each decision of a batch."""
+        for decision in decisions:
+            self.trace(decision)
+        return decisions

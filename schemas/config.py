@@ -67,6 +67,11 @@ class ScoringConfig(_Settings):
     series_idle_s: float = Field(
         6 * 3600.0, gt=0, description="Series silent this long (wall time) are forgotten."
     )
+    shards: int = Field(
+        64,
+        ge=1,
+        description="Series are spread over this many keyed shards (fixed per deployment).",
+    )
     detector: DetectorSettings = DetectorSettings()
 
 

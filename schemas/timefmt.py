@@ -51,6 +51,7 @@ def is_zero_time(text: str | None) -> bool:
     return not text or text.startswith(_ZERO_TIME_PREFIX)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_ns(ts_ns: int) -> str:
     """Format epoch nanoseconds as RFC 3339 UTC with millisecond precision.
 

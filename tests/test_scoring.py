@@ -68,3 +68,11 @@ def test_emit_scores_sends_every_scored_sample():
     out = _feed(_scorer(emit_scores=True), [1.0] * 30)
     assert len(out) == 30
     assert {d.stream for d in out} == {"scores"}
+
+
+def test_per_sample_score_records_follow_the_anomaly_schema():
+    out = _feed(_scorer(emit_scores=True), [10.0, 10.5, 9.5] * 20 + [50.0])
+    for decision in out:
+        if decision.stream == "scores":
+            assert isinstance(decision.record, dict)
+            assert Anomaly.model_validate(decision.record).id == decision.record["id"]

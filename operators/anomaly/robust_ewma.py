@@ -58,9 +58,9 @@ class RobustEWMA(AnomalyDetector):
 
     def score_one(self, value: float, ts_ns: int) -> float:
         """Logistic of ``|z| - z_threshold``; 0 during warm-up."""
-        if not self.warmed_up:
+        if self.n < self.warmup:
             return 0.0
-        excess = abs(self.z_score(value)) - self.z_threshold
+        excess = abs(value - self.mean) / self._sigma() - self.z_threshold
         if excess < -20:
             return 0.0
         return 1.0 / (1.0 + math.exp(-2.0 * excess))
@@ -76,7 +76,10 @@ class RobustEWMA(AnomalyDetector):
         deviation = value - self.mean
         if self.n > self.warmup:
             limit = self.clip * self._sigma()
-            deviation = max(-limit, min(limit, deviation))
+            if deviation > limit:
+                deviation = limit
+            elif deviation < -limit:
+                deviation = -limit
         self.mean += rate * deviation
         self.abs_dev += rate * (abs(deviation) - self.abs_dev)
 
