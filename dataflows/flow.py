@@ -12,7 +12,7 @@ from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
 
 from dataflows.logic import IncidentLogic, ServiceWindowLogic, ShardScoringLogic, domain_of
-from dataflows.sinks import JsonlDirSink, build_sink, to_kafka_message
+from dataflows.sinks import JsonlDirSink, build_sink
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
 from operators.decisions import Decision
@@ -38,7 +38,7 @@ def build_flow(
     for stream, uris in config.inputs.items():
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config))
-            # KafkaSourceMessage | KafkaError | FileLine
+            # list[confluent_kafka.Message | FileLine]: one poll
             decoded[stream].append(
                 op.flat_map_batch(f"decode_{stream}_{i}", raw, Intake(stream).decode_batch)
             )  # list[record] | list[Decision(dlq)]
@@ -110,14 +110,8 @@ def _emit(decisions: Stream[Batch], config: AlertflowConfig) -> None:
         by_stream = op.flat_map("by_stream", decisions, _keyed_by_stream)  # (stream, Decision)
         op.output("out", by_stream, sink)
     else:
-        encode = partial(to_kafka_messages, topic_prefix=config.topic_prefix)
-        op.output("out", op.flat_map("to_kafka", decisions, encode), sink)  # KafkaSinkMessage
+        op.output("out", decisions, sink)  # list[Decision], produced one message each
 
 
 def _keyed_by_stream(decisions: Batch) -> list[tuple[str, Decision]]:
     return [(d.stream, d) for d in decisions]
-
-
-def to_kafka_messages(decisions: Batch, topic_prefix: str) -> list:
-    """One Kafka message per decision."""
-    return [to_kafka_message(d, topic_prefix) for d in decisions]

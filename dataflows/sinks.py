@@ -2,22 +2,12 @@
 
 from pathlib import Path
 
-from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from dataflows.kafka_io import KafkaDecisionSink
 from dataflows.uris import parse_location
 from operators.decisions import Decision
 from schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
-from schemas.jsoncodec import dumps
-
-
-def encode(decision: Decision) -> bytes:
-    """The record's JSON, as every sink writes it."""
-    record = decision.record
-    if isinstance(record, dict):
-        return dumps(record)
-    return record.model_dump_json().encode()
-
 
 _SORTED_STREAMS = sorted(OUTPUT_STREAMS)
 
@@ -35,7 +25,7 @@ class _JsonlPartition(StatefulSinkPartition[Decision, int]):
 
     def write_batch(self, items: list[Decision]) -> None:
         # One write call per batch: an interrupt never leaves half a line.
-        self._file.write(b"".join(encode(d) + b"\n" for d in items))
+        self._file.write(b"".join(d.encode() + b"\n" for d in items))
         self._file.flush()
 
     def snapshot(self) -> int:
@@ -74,16 +64,7 @@ class JsonlDirSink(FixedPartitionedSink[Decision, int]):
         return _JsonlPartition(self.directory / f"{for_part}.jsonl", resume_state)
 
 
-def to_kafka_message(decision: Decision, topic_prefix: str) -> KafkaSinkMessage[bytes, bytes]:
-    """A Kafka message for the decision's stream topic, keyed for per-key ordering."""
-    return KafkaSinkMessage(
-        key=decision.key.encode(),
-        value=encode(decision),
-        topic=f"{topic_prefix}{decision.stream}",
-    )
-
-
-def build_sink(config: AlertflowConfig) -> KafkaSink | JsonlDirSink:
+def build_sink(config: AlertflowConfig) -> KafkaDecisionSink | JsonlDirSink:
     """The sink for ``--output``."""
     if not config.output:
         raise ConfigError("no output: give --output kafka://host:port or a directory")
@@ -92,6 +73,4 @@ def build_sink(config: AlertflowConfig) -> KafkaSink | JsonlDirSink:
         if location.exists() and not location.is_dir():
             raise ConfigError(f"output {location} exists and is not a directory")
         return JsonlDirSink(location)
-    return KafkaSink(
-        brokers=list(location.brokers), topic=None, add_config=config.kafka.client_config()
-    )
+    return KafkaDecisionSink(location.brokers, config.kafka.client_config(), config.topic_prefix)

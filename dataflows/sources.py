@@ -1,12 +1,15 @@
-"""Input sources: Kafka topics (Bytewax's connector) and JSONL files."""
+"""Input sources: Kafka topics and JSONL files, each yielding one list of messages per poll.
 
-from dataclasses import dataclass
+Messages of both kinds answer the same calls as ``confluent_kafka.Message``
+(``value()``, ``topic()``, ``partition()``, ``offset()``, ``error()``), so the
+intake reads them alike.
+"""
+
 from pathlib import Path
 
-from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING
 
+from dataflows.kafka_io import KafkaPollSource
 from dataflows.shutdown import StoppableSource
 from dataflows.uris import KafkaLocation, parse_location
 from schemas.config import AlertflowConfig, ConfigError
@@ -14,24 +17,45 @@ from schemas.config import AlertflowConfig, ConfigError
 _LINES_PER_BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
 class FileLine:
-    """One line of a JSONL input, shaped like a Kafka message for the intake."""
+    """One line of a JSONL input, answering the calls a Kafka message answers."""
 
-    topic: str
-    partition: None
-    offset: int  # 1-based line number
-    value: bytes
+    __slots__ = ("_line", "_path", "_value")
+
+    def __init__(self, path: str, line: int, value: bytes) -> None:
+        self._path = path
+        self._line = line
+        self._value = value
+
+    def value(self) -> bytes:
+        """The line without its newline."""
+        return self._value
+
+    def topic(self) -> str:
+        """The file's path."""
+        return self._path
+
+    def partition(self) -> None:
+        """Files have no partitions."""
+        return None
+
+    def offset(self) -> int:
+        """The 1-based line number."""
+        return self._line
+
+    def error(self) -> None:
+        """Reading a line never fails the way a consumer can."""
+        return None
 
 
-class _JsonlPartition(StatefulSourcePartition[FileLine, tuple[int, int]]):
+class _JsonlPartition(StatefulSourcePartition[list, tuple[int, int]]):
     def __init__(self, path: Path, resume: tuple[int, int] | None) -> None:
         self._name = str(path)
         self._file = path.open("rb")
         self._pos, self._line = resume or (0, 0)
         self._file.seek(self._pos)
 
-    def next_batch(self) -> list[FileLine]:
+    def next_batch(self) -> list[list[FileLine]]:
         batch = []
         for _ in range(_LINES_PER_BATCH):
             raw = self._file.readline()
@@ -42,8 +66,8 @@ class _JsonlPartition(StatefulSourcePartition[FileLine, tuple[int, int]]):
             self._line += 1
             self._pos += len(raw)
             if raw.strip():
-                batch.append(FileLine(self._name, None, self._line, raw.rstrip(b"\r\n")))
-        return batch
+                batch.append(FileLine(self._name, self._line, raw.rstrip(b"\r\n")))
+        return [batch] if batch else []
 
     def snapshot(self) -> tuple[int, int]:
         return (self._pos, self._line)
@@ -52,7 +76,7 @@ class _JsonlPartition(StatefulSourcePartition[FileLine, tuple[int, int]]):
         self._file.close()
 
 
-class JsonlSource(FixedPartitionedSource[FileLine, tuple[int, int]]):
+class JsonlSource(FixedPartitionedSource[list, tuple[int, int]]):
     """Reads a file of one message per line; resumes at the byte after the last read line."""
 
     def __init__(self, path: Path) -> None:
@@ -81,14 +105,11 @@ def build_source(uri: str, config: AlertflowConfig) -> StoppableSource:
     return StoppableSource(_kafka_source(location, config))
 
 
-def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaSource:
-    return KafkaSource(
-        brokers=list(location.brokers),
-        topics=[location.topic],
-        tail=not config.kafka.stop_at_end,
-        starting_offset=OFFSET_BEGINNING,
-        add_config=config.kafka.consumer_config(),
+def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaPollSource:
+    return KafkaPollSource(
+        location.brokers,
+        location.topic,
+        config.kafka.consumer_config(),
         batch_size=config.kafka.batch_size,
-        # Consumer errors travel as data to the dead-letter output.
-        raise_on_errors=False,
+        tail=not config.kafka.stop_at_end,
     )

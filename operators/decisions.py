@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from schemas.jsoncodec import dumps
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -20,6 +22,12 @@ class Decision:
     record: BaseModel | dict[str, Any]  # a dict only on per-sample streams, with a model's fields
     inputs: tuple[str, ...] = ()
     read_ns: int = 0
+
+    def encode(self) -> bytes:
+        """The record's JSON, as every sink writes it."""
+        if isinstance(self.record, dict):
+            return dumps(self.record)
+        return self.record.model_dump_json().encode()
 
     def field(self, name: str) -> Any:
         """A field of the record, whichever form it has; None when absent."""

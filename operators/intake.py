@@ -1,8 +1,8 @@
 """Where data enters: raw messages become canonical records or dead letters.
 
-A raw message is anything with ``value``, ``topic``, ``partition`` and
-``offset`` attributes: a Kafka message, or a line of a JSONL file. Errors the
-consumer reports arrive as objects with ``err`` and ``msg`` and become dead
+A raw message is anything answering ``value()``, ``topic()``, ``partition()``,
+``offset()`` and ``error()`` like ``confluent_kafka.Message``: a Kafka message,
+or a line of a JSONL file. Messages carrying a consumer error become dead
 letters too. One bad message never costs the good ones around it.
 """
 
@@ -81,41 +81,43 @@ class Intake:
     def __init__(self, stream: str) -> None:
         self.stream = stream
 
-    def decode_batch(self, messages: Iterable[Any]) -> list[list[InputRecord] | list[Decision]]:
-        """Decode a batch into one list of records and one list of ``dlq`` decisions.
+    def decode_batch(self, polls: Iterable[list]) -> list[list[InputRecord] | list[Decision]]:
+        """Decode polls of messages into one list of records and one of ``dlq`` decisions.
 
-        Either list is left out when empty. Two items per poll instead of one per
+        Either list is left out when empty. Two items per call instead of one per
         message keeps the engine's per-item cost off the hot path.
         """
         read_ns = time.time_ns()
         records: list[InputRecord] = []
         dead: list[Decision] = []
-        for message in messages:
-            err = getattr(message, "err", None)
-            if err is not None:
-                dead.append(self._reject(message.msg, f"consumer error: {err}"))
-                continue
-            ref = message_ref(message.topic, message.partition, message.offset)
-            try:
-                decoded = decode_stream(self.stream, message.value, ref)
-            except DecodeError as exc:
-                dead.append(self._reject(message, exc.reason))
-                continue
-            except RecursionError:
-                dead.append(self._reject(message, "JSON nested too deeply"))
-                continue
-            for record in decoded:
-                if hasattr(record, "read_ns"):
-                    record.read_ns = read_ns
-            records.extend(decoded)
+        stream = self.stream
+        for poll in polls:
+            for message in poll:
+                err = message.error()
+                if err is not None:
+                    dead.append(self._reject(message, f"consumer error: {err}"))
+                    continue
+                ref = message_ref(message.topic(), message.partition(), message.offset())
+                try:
+                    decoded = decode_stream(stream, message.value(), ref)
+                except DecodeError as exc:
+                    dead.append(self._reject(message, exc.reason))
+                    continue
+                except RecursionError:
+                    dead.append(self._reject(message, "JSON nested too deeply"))
+                    continue
+                for record in decoded:
+                    if hasattr(record, "read_ns"):
+                        record.read_ns = read_ns
+                records.extend(decoded)
         return [batch for batch in (records, dead) if batch]
 
     def _reject(self, message: Any, reason: str) -> Decision:
         return dead_letter(
             self.stream,
-            getattr(message, "topic", None),
-            getattr(message, "partition", None),
-            getattr(message, "offset", None),
-            getattr(message, "value", None),
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.value(),
             reason,
         )

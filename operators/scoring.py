@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from operators.anomaly import AnomalyDetector
 from operators.decisions import Decision
-from operators.ids import stable_id
+from operators.ids import sample_id
 from schemas.outputs import Anomaly
 from schemas.records import MetricSample
 from schemas.timefmt import NS_PER_S, format_ns
@@ -98,7 +98,7 @@ class SeriesScorer:
         expectation = self.detector.expectation()
         fired = score >= self.settings.threshold
         fields = {
-            "id": stable_id(self.key, sample.ts_ns),
+            "id": sample_id(self.key, sample.ts_ns),
             "series": self.key,
             "name": sample.name,
             "labels": sample.labels,

@@ -1,5 +1,6 @@
 """Event-time fields of the plain JSON formats, read with the field's name in every error."""
 
+import functools
 from typing import Any
 
 from schemas.errors import DecodeError
@@ -10,6 +11,19 @@ MAX_EPOCH_NS = 2**63 - 1
 
 
 def event_time_ns(value: Any, what: str) -> int:
+    """Read a timestamp field; see :func:`_event_time_ns` (string stamps are cached)."""
+    if type(value) is str:
+        return _text_event_time_ns(value, what)
+    return _event_time_ns(value, what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_event_time_ns(value: str, what: str) -> int:
+    # Every sample of one scrape carries the same timestamp string.
+    return _event_time_ns(value, what)
+
+
+def _event_time_ns(value: Any, what: str) -> int:
     """Read epoch seconds, milliseconds or nanoseconds, or RFC 3339, as epoch nanoseconds.
 
     >>> event_time_ns("2026-11-25T10:00:00Z", "timestamp") == event_time_ns(1795600800, "ts")
