@@ -1,14 +1,14 @@
-"""The generic checks every detector obeys, then behaviour on crafted series."""
+"""The robust level (RobustEWMA) on crafted series.
 
-import copy
+The rules every detector obeys (pickling, determinism, bounded state, bad input) are
+checked for all of them in ``test_detector_suite.py``.
+"""
+
 import math
-import pickle
 
 import pytest
 
 from operators.anomaly import AnomalyDetector, RobustEWMA
-
-DETECTORS = [RobustEWMA]
 
 
 def _series(n=400, seed=0):
@@ -24,53 +24,6 @@ def _scores(det: AnomalyDetector, values):
         out.append(det.score_one(v, i))
         det.learn_one(v, i)
     return out
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_scores_in_unit_interval_and_zero_during_warmup(cls):
-    det = cls()
-    scores = _scores(det, [*_series(), 1000000000.0, -1000000000.0, 0.0])
-    assert all(0.0 <= s <= 1.0 for s in scores)
-    assert scores[0] == 0.0
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_survives_pickling_with_identical_future(cls):
-    det = cls()
-    _scores(det, _series(200))
-    clone = pickle.loads(pickle.dumps(det))
-    rest = _series(100, seed=3)
-    assert _scores(det, rest) == _scores(clone, rest)
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_deterministic(cls):
-    assert _scores(cls(), _series()) == _scores(cls(), _series())
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_input_not_mutated(cls):
-    values = _series()
-    before = copy.deepcopy(values)
-    _scores(cls(), values)
-    assert values == before
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_state_stays_bounded(cls):
-    det = cls()
-    _scores(det, _series(50))
-    size = len(pickle.dumps(det))
-    _scores(det, _series(5000, seed=1))
-    assert len(pickle.dumps(det)) <= size + 64
-
-
-@pytest.mark.parametrize("cls", DETECTORS)
-def test_extreme_values_do_not_break_the_model(cls):
-    det = cls()
-    _scores(det, [*_series(100), 1e308, -1e308])
-    after = _scores(det, _series(50, seed=2))
-    assert all(math.isfinite(s) for s in after)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +52,20 @@ def test_level_shift_is_learned():
     scores = _scores(RobustEWMA(), values)
     assert scores[300] >= 0.5
     assert max(scores[-200:]) < 0.5
+
+
+def test_extreme_values_do_not_break_the_model():
+    det = RobustEWMA()
+    _scores(det, [*_series(100), 1e308, -1e308])
+    after = _scores(det, _series(50, seed=2))
+    assert all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in after)
+
+
+def test_band_is_the_threshold_in_scales_around_the_level():
+    det = RobustEWMA()
+    _scores(det, _series(300))
+    det.score_one(100.0, 300)
+    band = det.expectation()
+    assert band.lower < band.expected < band.upper
+    assert band.upper - band.expected == pytest.approx(band.expected - band.lower)
+    assert 99.0 < band.expected < 101.0 and 2.0 < band.upper - band.expected < 6.0

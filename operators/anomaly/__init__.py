@@ -1,12 +1,39 @@
-"""Univariate streaming anomaly detectors.
+"""Univariate streaming anomaly detectors, one per file, behind :class:`AnomalyDetector`.
 
-Every detector scores a value *before* learning it (``score_one`` then
-``learn_one``), so a score never reflects the point it judges. Scores lie in
-[0, 1]: 0 is ordinary, 0.5 is the detector's own alarm line, 1 is as unusual
-as it can say. During warm-up a detector scores 0.
+Every detector scores a value *before* learning it (``score_one`` then ``learn_one``, or
+``update`` for both in one call, or ``update_many`` over arrays), so a score never
+reflects the point it judges. Scores lie in [0, 1]: 0 is ordinary and during warm-up,
+higher is more unusual. The forecasters, the range detector and the CUSUM put their own
+alarm line at 0.5. The likelihood, the suppression and the ensemble that ``alertflow``
+runs (:class:`StreamingEnsemble`) map evidence ``E`` in log10 units to
+``1 - exp(-E / out_scale)``; the ensemble's NAB-optimal threshold is ≈0.285 (E ≈ 4).
+
+The per-sample work is a numba kernel over a flat float64 state array
+(:mod:`operators.anomaly.compiled` says why and what it costs).
 """
 
-from operators.anomaly.base import AnomalyDetector, Expectation
+from operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
+from operators.anomaly.compiled import CompiledDetector
+from operators.anomaly.ensemble import StreamingEnsemble
+from operators.anomaly.holt import HoltForecaster
+from operators.anomaly.level_shift import LevelShift
+from operators.anomaly.likelihood import AnomalyLikelihood
+from operators.anomaly.range_detector import RangeDetector
 from operators.anomaly.robust_ewma import RobustEWMA
+from operators.anomaly.seasonal import DailyProfile
+from operators.anomaly.suppression import PostDetectionSuppression
 
-__all__ = ["AnomalyDetector", "Expectation", "RobustEWMA"]
+__all__ = [
+    "AnomalyDetector",
+    "AnomalyLikelihood",
+    "CompiledDetector",
+    "DailyProfile",
+    "DetectorError",
+    "Expectation",
+    "HoltForecaster",
+    "LevelShift",
+    "PostDetectionSuppression",
+    "RangeDetector",
+    "RobustEWMA",
+    "StreamingEnsemble",
+]

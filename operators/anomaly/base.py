@@ -3,6 +3,12 @@
 import abc
 from dataclasses import dataclass
 
+from schemas.errors import AlertflowError
+
+
+class DetectorError(AlertflowError, ValueError):
+    """A detector was given settings or input it cannot use."""
+
 
 @dataclass(frozen=True, slots=True)
 class Expectation:

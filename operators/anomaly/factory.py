@@ -3,17 +3,16 @@
 from collections.abc import Callable
 from functools import partial
 
-from operators.anomaly.base import AnomalyDetector
-from operators.anomaly.robust_ewma import RobustEWMA
+from operators.anomaly.ensemble import StreamingEnsemble
 from schemas.config import DetectorSettings
 
 
-def detector_factory(settings: DetectorSettings) -> Callable[[], AnomalyDetector]:
-    """A zero-argument constructor of the configured per-series detector."""
-    return partial(
-        RobustEWMA,
-        alpha=settings.alpha,
-        warmup=settings.warmup,
-        z_threshold=settings.z_threshold,
-        clip=settings.clip,
-    )
+def detector_factory(settings: DetectorSettings) -> Callable[[], StreamingEnsemble]:
+    """A zero-argument constructor of the configured per-series detector.
+
+    >>> make = detector_factory(DetectorSettings(warmup=200))
+    >>> make().warmup, make() is make()
+    (200, False)
+    """
+    return partial(StreamingEnsemble, **settings.model_dump())
+

@@ -1,0 +1,133 @@
+"""HTM-style anomaly likelihood: how unusual the recent mean raw score is, in log10 units."""
+
+import math
+
+import numpy as np
+
+from operators.anomaly.compiled import (
+    HEADER,
+    CompiledDetector,
+    N,
+    clip_value,
+    evidence_score,
+    kernel,
+    no_report,
+    positive,
+    rate,
+    require,
+)
+
+# The calibrator's slots, relative to its segment of a state array; the raw scores follow.
+RI, RSUM, LM, LV = 0, 1, 2, 3  # next ring position, ring sum, long-run mean and variance
+RAWS = 4
+_SQRT2 = math.sqrt(2.0)
+
+
+def likelihood_size(window: int) -> int:
+    """Length of the calibrator's segment."""
+    return RAWS + window
+
+
+@kernel
+def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: float) -> float:
+    """Learn raw score ``z`` (the ``n``-th); returns the recent mean's standardised excess.
+
+    The excess is measured against the long-run statistics *before* this sample updates
+    them; letting an anomaly inflate the variance afterwards is what lets a new regime be
+    absorbed instead of alarming for ever.
+    """
+    window = lik.size - RAWS
+    raw = min(z, zcap)
+    ri = int(lik[RI])
+    lik[RSUM] += raw - lik[RAWS + ri]
+    lik[RAWS + ri] = raw
+    lik[RI] = (ri + 1) % window
+    avg = lik[RSUM] / window
+    al = max(a_lik, 1.0 / n)
+    excess = (avg - lik[LM]) / max(math.sqrt(lik[LV]), 1e-3)
+    dm = avg - lik[LM]
+    lik[LM] += al * dm
+    lik[LV] += al * (dm * dm - lik[LV])
+    return excess
+
+
+@kernel
+def likelihood_evidence(excess: float) -> float:
+    """``-log10`` of the Gaussian upper tail beyond ``excess`` (0 when not above the mean)."""
+    if excess <= 0.0:
+        return 0.0
+    return -math.log10(max(0.5 * math.erfc(excess / _SQRT2), 1e-300))
+
+
+_LIK = HEADER
+_WINDOW, _ZCAP, _A_LIK, _WARM, _OUT = range(5)
+
+
+@kernel
+def _step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> float:
+    if not math.isfinite(x):
+        return 0.0
+    x = clip_value(x)
+    n = int(state[N]) + 1
+    state[N] = n
+    excess = likelihood_learn(state[_LIK:], x, n, p[_ZCAP], p[_A_LIK])
+    if n <= p[_WARM]:
+        return no_report(state, 0.0)
+    return no_report(state, evidence_score(likelihood_evidence(excess), p[_OUT]))
+
+
+@kernel
+def _run(state: np.ndarray, p: np.ndarray, values: np.ndarray, ts_ns: np.ndarray,
+         out: np.ndarray) -> None:
+    for i in range(values.size):
+        out[i] = _step(state, p, values[i], ts_ns[i])
+
+
+class AnomalyLikelihood(CompiledDetector):
+    """Calibrates a raw anomaly score (such as a robust z) into evidence, as HTM does.
+
+    Feed it raw scores, not the metric: each is capped at ``zcap``, the mean of the last
+    ``lik_window`` is compared with its own long-run Gaussian (EW mean and variance, rate
+    ``a_lik``), and the evidence is ``E = -log10`` of the upper tail probability. Averaging
+    makes a run of moderate surprises as telling as one large one; the long-run statistics
+    make "usual" relative to the series. Score: ``1 - exp(-E / out_scale)``.
+
+    >>> det = AnomalyLikelihood()
+    >>> for i in range(500):
+    ...     det.learn_one((i * 37 % 101) / 50, i)  # ordinary surprises, 0 to 2
+    >>> round(det.score_one(1.0, 500), 3), round(det.score_one(5.0, 500), 3)
+    (0.067, 0.35)
+    >>> [round(det.update(5.0, 500 + i), 3) for i in range(3)]  # a run of them
+    [0.35, 0.62, 0.86]
+    """
+
+    name = "likelihood"
+    _step = staticmethod(_step)
+    _run = staticmethod(_run)
+
+    def __init__(
+        self,
+        lik_window: int = 10,
+        zcap: float = 5.0,
+        a_lik: float = 0.001,
+        warmup: int = 150,
+        out_scale: float = 12.0,
+    ) -> None:
+        self.lik_window = lik_window
+        self.zcap = zcap
+        self.a_lik = a_lik
+        self.warmup = warmup
+        self.out_scale = out_scale
+        super().__init__()
+
+    def _pack_params(self) -> np.ndarray:
+        require(1 <= self.lik_window <= 1000, "lik_window", "1 to 1000 samples",
+                self.lik_window)
+        require(self.warmup >= 1, "warmup", "at least 1 sample", self.warmup)
+        return np.array([
+            self.lik_window, positive("zcap", self.zcap), rate("a_lik", self.a_lik),
+            self.warmup, positive("out_scale", self.out_scale),
+        ])
+
+    def _state_size(self) -> int:
+        return _LIK + likelihood_size(self.lik_window)
