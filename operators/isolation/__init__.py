@@ -1,0 +1,14 @@
+"""Isolation-forest detectors: a streaming forest and the per-series detector built on it.
+
+Scores are in [0, 1], higher is more anomalous: ``2 ** (-E[h] / c(ψ))`` from Liu, Ting & Zhou
+(2008), where ``h`` is how many random splits isolate the point. Around 0.5 or below is
+ordinary; a point isolated in a few splits scores towards 1. 0.0 while warming up; NaN for a
+non-finite input, which is never learned.
+"""
+
+from operators.isolation.errors import IsolationError
+from operators.isolation.forest import IsolationForest
+from operators.isolation.scaling import RobustScaler
+from operators.isolation.window import IsolationWindowDetector
+
+__all__ = ["IsolationError", "IsolationForest", "IsolationWindowDetector", "RobustScaler"]

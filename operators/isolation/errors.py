@@ -1,0 +1,7 @@
+"""The one exception the isolation package raises on purpose."""
+
+from schemas.errors import AlertflowError
+
+
+class IsolationError(AlertflowError, ValueError):
+    """Settings or input that an isolation model cannot use; the message names both."""
