@@ -78,13 +78,22 @@ class SeriesScorer:
         self.last_ts_ns = ts
         if self.max_ts_ns is None or ts > self.max_ts_ns:
             self.max_ts_ns = ts
+        update = getattr(self.detector, "update", None)
+        if update is not None:
+            # One call scores, then learns; the detector keeps the expectation it scored against.
+            score = update(sample.value, ts)
+            return self._decisions(sample, score)
         score = self.detector.score_one(sample.value, ts)
+        out = self._decisions(sample, score)
+        self.detector.learn_one(sample.value, ts)
+        return out
+
+    def _decisions(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
         out: list[Decision | LateSample] = []
         if score >= self.settings.threshold:
             out.append(self._decision("anomalies", sample, score))
         if self.settings.emit_scores:
             out.append(self._decision("scores", sample, score))
-        self.detector.learn_one(sample.value, ts)
         return out
 
     def process_many(self, samples: Iterable[MetricSample]) -> list[Decision | LateSample]:
@@ -108,13 +117,19 @@ class SeriesScorer:
             "expected": expectation.expected if expectation else sample.value,
             "lower": expectation.lower if expectation else sample.value,
             "upper": expectation.upper if expectation else sample.value,
-            "detectors": [self.detector.name] if fired else [],
+            "detectors": self._contributors() if fired else [],
             "severity": "critical" if score >= self.settings.critical_threshold else "warning",
         }
         # The per-sample ``scores`` stream stays a plain dict (the same fields): building a
         # model per sample would cost more than scoring it.
         record = Anomaly(**fields) if stream == "anomalies" else fields
         return Decision(stream, self.key, record, (sample.ref,), sample.read_ns)
+
+
+    def _contributors(self) -> list[str]:
+        contributors = getattr(self.detector, "contributors", None)
+        named = contributors() if contributors is not None else []
+        return named or [self.detector.name]
 
 
 class ShardScorer:

@@ -88,7 +88,10 @@ def test_two_processes_match_one_process(broker):
     # Keyed by series, as prometheus-kafka-adapter partitions, so each series stays in order.
     keys = [orjson.loads(line)["labels"]["host"].encode() for line in lines]
     broker.produce(names["metrics"], lines, keys=keys)
-    broker.produce(names["alerts"], alert_lines())
+    # Alerts keyed by cluster (the correlation domain), so each domain's alerts stay in order.
+    alerts = alert_lines()
+    domains = [orjson.loads(a)["alerts"][0]["labels"]["cluster"].encode() for a in alerts]
+    broker.produce(names["alerts"], alerts, keys=domains)
     single = dict(names, prefix=names["prefix"] + "one.")
     broker.create_topics(*(single["prefix"] + s for s in OUTPUTS))
     assert (
