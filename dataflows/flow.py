@@ -11,11 +11,18 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
 
-from dataflows.logic import IncidentLogic, ServiceWindowLogic, ShardScoringLogic, domain_of
+from dataflows.logic import (
+    EntityLogic,
+    IncidentLogic,
+    ServiceWindowLogic,
+    ShardScoringLogic,
+    domain_of,
+)
 from dataflows.sinks import JsonlDirSink, build_sink
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
 from operators.decisions import Decision
+from operators.entity_scoring import by_entity
 from operators.intake import Intake
 from operators.normalize import LabelPolicy, SeriesNormalizer
 from operators.red_metrics import service_key
@@ -54,7 +61,10 @@ def build_flow(
     if service_events:
         series.append(_derived_series(op.merge("service_events", *service_events), config))
     if series:
-        outputs.append(_scoring(op.merge("series", *series), config))
+        merged = op.merge("series", *series)  # list[MetricSample]
+        if config.multivariate.enabled:
+            outputs.append(_entities(merged, config))
+        outputs.append(_scoring(merged, config))
     if "alerts" in valid:
         outputs.append(_correlation(valid["alerts"], config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
@@ -82,6 +92,14 @@ def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     # (shard, list[(series_key, MetricSample)])
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
     return op.key_rm("unkey_scores", scored)  # list[Decision]
+
+
+def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+    policy = LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
+    group = partial(by_entity, by=tuple(config.multivariate.by), policy=policy)
+    keyed = op.flat_map("by_entity", samples, group)  # (entity, (entity, [(metric, v, ts)]))
+    scored = op.stateful_batch("entities", keyed, partial(EntityLogic, config=config.multivariate))
+    return op.key_rm("unkey_entities", scored)  # list[Decision]
 
 
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:

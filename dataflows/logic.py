@@ -13,11 +13,12 @@ from bytewax.operators import StatefulBatchLogic
 from dataflows import shutdown
 from operators.anomaly.factory import detector_factory
 from operators.decisions import Decision
+from operators.entity_scoring import EntityAnomalies
 from operators.incidents import IncidentGrouper, IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.red_metrics import ServiceWindows, cluster_of
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
-from schemas.config import AlertflowConfig, CorrelationConfig
+from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
 from schemas.jsoncodec import dumps
 from schemas.records import AlertEvent, LogEvent, MetricSample, SpanEvent
 
@@ -184,3 +185,37 @@ class ServiceWindowLogic(
     def snapshot(self) -> ServiceWindows:
         """A deep copy, as Bytewax requires."""
         return copy.deepcopy(self.windows)
+
+
+class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):
+    """One entity's multivariate scorer."""
+
+    def __init__(self, state: EntityAnomalies | None, config: MultivariateConfig) -> None:
+        self.state = state
+        self.config = config
+
+    def on_batch(self, values: list[tuple[str, list]]) -> tuple[list[list[Decision]], bool]:
+        """Add the entity's samples; emit anomalies of the windows they close."""
+        if self.state is None:
+            config = self.config
+            self.state = EntityAnomalies(
+                values[0][0],
+                config.threshold,
+                config.window_s,
+                config.lateness_s,
+                config.max_metrics,
+            )
+        out: list[Decision] = []
+        for _, samples in values:
+            out.extend(self.state.add(samples))
+        return _bundle(out), False
+
+    def on_eof(self) -> tuple[list[list[Decision]], bool]:
+        """Bounded input ended: judge the open windows (not on a stop request)."""
+        if self.state is None or shutdown.REQUESTED.is_set():
+            return [], False
+        return _bundle(self.state.flush()), False
+
+    def snapshot(self) -> EntityAnomalies:
+        """A deep copy, as Bytewax requires."""
+        return copy.deepcopy(self.state)
