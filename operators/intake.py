@@ -25,9 +25,14 @@ def message_ref(topic: str | None, partition: int | None, offset: int | None) ->
     >>> message_ref("metrics", 0, 42), message_ref("in/metrics.jsonl", None, 7)
     ('metrics/0@42', 'in/metrics.jsonl:7')
     """
+    return f"{ref_prefix(topic, partition)}{offset}"
+
+
+def ref_prefix(topic: str | None, partition: int | None) -> str:
+    """What every ref of one partition (or file) starts with."""
     if partition is None:
-        return f"{topic}:{offset}"
-    return f"{topic}/{partition}@{offset}"
+        return f"{topic}:"
+    return f"{topic}/{partition}@"
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, int | None]:
@@ -75,6 +80,10 @@ def dead_letter(
     return Decision("dlq", source, record, (message_ref(source, partition, offset),))
 
 
+# The records that carry a read time, for in-job latency.
+_STAMPED_STREAMS = ("metrics", "alerts")
+
+
 class Intake:
     """Decodes one input stream's raw messages, a poll's batch at a time."""
 
@@ -91,13 +100,18 @@ class Intake:
         records: list[InputRecord] = []
         dead: list[Decision] = []
         stream = self.stream
+        stamped = stream in _STAMPED_STREAMS
         for poll in polls:
+            if not poll:
+                continue
+            # Both sources poll one partition (or one file) at a time: one ref prefix a poll.
+            prefix = ref_prefix(poll[0].topic(), poll[0].partition())
             for message in poll:
                 err = message.error()
                 if err is not None:
                     dead.append(self._reject(message, f"consumer error: {err}"))
                     continue
-                ref = message_ref(message.topic(), message.partition(), message.offset())
+                ref = f"{prefix}{message.offset()}"
                 try:
                     decoded = decode_stream(stream, message.value(), ref)
                 except DecodeError as exc:
@@ -106,8 +120,8 @@ class Intake:
                 except RecursionError:
                     dead.append(self._reject(message, "JSON nested too deeply"))
                     continue
-                for record in decoded:
-                    if hasattr(record, "read_ns"):
+                if stamped:
+                    for record in decoded:
                         record.read_ns = read_ns
                 records.extend(decoded)
         return [batch for batch in (records, dead) if batch]

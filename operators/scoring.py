@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from operators.anomaly import AnomalyDetector
 from operators.decisions import Decision
-from operators.ids import sample_id
+from operators.ids import sample_id, series_id_prefix
 from schemas.outputs import Anomaly
 from schemas.records import MetricSample
 from schemas.timefmt import NS_PER_S, format_ns
@@ -63,6 +63,8 @@ class SeriesScorer:
         self.detector = make_detector()
         self.max_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
+        self.lateness_ns = int(settings.lateness_s * NS_PER_S)
+        self.id_prefix = series_id_prefix(key)
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
         """Score then learn one sample."""
@@ -70,7 +72,7 @@ class SeriesScorer:
         if self.max_ts_ns is not None:
             if ts == self.last_ts_ns or ts == self.max_ts_ns:
                 return []
-            watermark = self.max_ts_ns - int(self.settings.lateness_s * NS_PER_S)
+            watermark = self.max_ts_ns - self.lateness_ns
             if ts < watermark:
                 return [LateSample(self.key, sample, watermark)]
         if not math.isfinite(sample.value):
@@ -107,7 +109,7 @@ class SeriesScorer:
         expectation = self.detector.expectation()
         fired = score >= self.settings.threshold
         fields = {
-            "id": sample_id(self.key, sample.ts_ns),
+            "id": sample_id(self.id_prefix, sample.ts_ns),
             "series": self.key,
             "name": sample.name,
             "labels": sample.labels,
