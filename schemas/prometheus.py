@@ -46,6 +46,9 @@ def _sample(item: Any, ref: str) -> MetricSample:
     )
 
 
+_PLAIN = (str, int, float)
+
+
 def _well_formed(item: Any, ref: str) -> MetricSample | None:
     """The adapter's usual shape, read without the per-field checks; None sends it the long way.
 
@@ -60,9 +63,10 @@ def _well_formed(item: Any, ref: str) -> MetricSample | None:
         item.get("timestamp"),
         item.get("value"),
     )
-    if type(name) is not str or not name or type(labels) is not dict or type(value) is not str:
+    if type(name) is not str or not name or type(labels) is not dict:
         return None
-    if type(stamp) is not str:
+    # Exact types: bool (an int subclass) and other oddities take the checked path.
+    if type(value) not in _PLAIN or type(stamp) not in _PLAIN:
         return None
     try:
         "".join(labels.values())  # a C-speed check that every label value is a string
