@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from schemas.jsoncodec import dumps
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen init costs ~2x, once per sample
 class Decision:
     """One output record and the inputs that caused it.
 

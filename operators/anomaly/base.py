@@ -10,7 +10,7 @@ class DetectorError(AlertflowError, ValueError):
     """A detector was given settings or input it cannot use."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen init costs ~2x, once per sample
 class Expectation:
     """What a detector expected a value to be, and the band it considers normal."""
 
