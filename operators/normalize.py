@@ -83,7 +83,7 @@ def _escape(value: str) -> str:
 
 
 class SeriesNormalizer:
-    """Turns decoded samples into ``(series_key, sample)`` pairs with clean labels.
+    """Turns decoded samples into ``(series_key, sample)`` pairs with clean labels, by shard.
 
     The same series arrives again every scrape with the same labels, so the
     cleaned labels and key are cached by the raw name and label items; the
@@ -124,11 +124,3 @@ class SeriesNormalizer:
             group.append((key, sample))
         return list(groups.items())
 
-    def normalize(self, samples: Iterable[MetricSample]) -> list[tuple[str, MetricSample]]:
-        """Clean labels in place (each sample was decoded for this flow alone) and key by series."""
-        out = []
-        for sample in samples:
-            key, labels, _ = self._lookup(sample)
-            sample.labels = labels
-            out.append((key, sample))
-        return out

@@ -98,13 +98,6 @@ class SeriesScorer:
             out.append(self._decision("scores", sample, score))
         return out
 
-    def process_many(self, samples: Iterable[MetricSample]) -> list[Decision | LateSample]:
-        """Process a micro-batch of this series' samples in arrival order."""
-        out: list[Decision | LateSample] = []
-        for sample in samples:
-            out.extend(self.process(sample))
-        return out
-
     def _decision(self, stream: str, sample: MetricSample, score: float) -> Decision:
         expectation = self.detector.expectation()
         fired = score >= self.settings.threshold

@@ -40,13 +40,13 @@ def test_label_order_does_not_change_the_key():
     norm = SeriesNormalizer()
     a = MetricSample("cpu", {"host": "h", "job": "node"}, 1, 1.0)
     b = MetricSample("cpu", {"job": "node", "host": "h"}, 2, 1.0)
-    (ka, _), (kb, _) = norm.normalize([a, b])
+    ((_, [(ka, _), (kb, _)]),) = norm.shard_batches([a, b])
     assert ka == kb == 'cpu{host="h",job="node"}'
 
 
 def test_cache_is_bounded():
     norm = SeriesNormalizer(cache_size=10)
     samples = [MetricSample("m", {"i": str(i)}, 1, 1.0) for i in range(25)]
-    keys = [k for k, _ in norm.normalize(samples)]
+    keys = [k for _, group in norm.shard_batches(samples) for k, _ in group]
     assert len(set(keys)) == 25
     assert len(norm._cache) <= 10
