@@ -66,7 +66,9 @@ def build_flow(
             outputs.append(_entities(merged, config))
         outputs.append(_scoring(merged, config))
     if "alerts" in valid:
-        outputs.append(_correlation(valid["alerts"], config))
+        # Spans reach the correlator too: they teach each domain its call graph.
+        events = [valid[s] for s in ("alerts", "traces") if s in valid]
+        outputs.append(_correlation(op.merge("correlation_events", *events), config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
     provider = tracer_provider or tracer_provider_for(config.tracing)
     if provider is not None:
@@ -111,10 +113,10 @@ def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Ba
     return op.key_rm("unkey_windows", windows)  # list[MetricSample]
 
 
-def _correlation(alerts: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    flat = op.flatten("alert", alerts)  # AlertEvent
+def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent
     keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
-    # (domain, AlertEvent)
+    # (domain, AlertEvent | SpanEvent)
     grouped = op.stateful_batch("group", keyed, partial(IncidentLogic, config=config.correlation))
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
 

@@ -18,6 +18,7 @@ from operators.incidents import IncidentGrouper, IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.red_metrics import ServiceWindows, cluster_of
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
+from operators.topology import read_static_topology
 from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
 from schemas.jsoncodec import dumps
 from schemas.records import AlertEvent, LogEvent, MetricSample, SpanEvent
@@ -85,21 +86,32 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
     return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
 
 
-class IncidentLogic(StatefulBatchLogic[AlertEvent, list[Decision], IncidentGrouper]):
+class IncidentLogic(StatefulBatchLogic[AlertEvent | SpanEvent, list[Decision], IncidentGrouper]):
     """One correlation domain's incident grouper, with a timer for event-time closes."""
 
     def __init__(self, grouper: IncidentGrouper | None, config: CorrelationConfig) -> None:
         self.grouper = grouper
         self.config = config
 
-    def on_batch(self, values: list[AlertEvent]) -> tuple[list[list[Decision]], bool]:
-        """Fold the domain's alerts in."""
+    def on_batch(self, values: list[AlertEvent | SpanEvent]) -> tuple[list[list[Decision]], bool]:
+        """Learn the call graph from spans; fold the alerts in, in arrival order."""
         if self.grouper is None:
             self.grouper = IncidentGrouper(domain_of(values[0], self.config), settings(self.config))
+            if self.config.topology_file is not None:
+                self.grouper.graph.add_static(read_static_topology(self.config.topology_file))
         wall_ns = time.time_ns()
         out: list[Decision] = []
+        spans: list[SpanEvent] = []
         for event in values:
+            if isinstance(event, SpanEvent):
+                spans.append(event)
+                continue
+            if spans:
+                self.grouper.on_spans(spans)
+                spans = []
             out.extend(self.grouper.on_alert(event, wall_ns))
+        if spans:
+            self.grouper.on_spans(spans)
         return _bundle(out), False
 
     def notify_at(self) -> datetime | None:
@@ -129,8 +141,10 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent, list[Decision], IncidentGroup
         return copy.deepcopy(self.grouper)
 
 
-def domain_of(event: AlertEvent, config: CorrelationConfig) -> str:
-    """The correlation domain an alert belongs to."""
+def domain_of(event: AlertEvent | SpanEvent, config: CorrelationConfig) -> str:
+    """The correlation domain an alert (by its label) or a span (by its resource) belongs to."""
+    if isinstance(event, SpanEvent):
+        return cluster_of(event, config.default_domain)
     return event.labels.get(config.domain_label) or config.default_domain
 
 
@@ -141,6 +155,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         quiet_period_s=config.quiet_period_s,
         stale_after_s=config.stale_after_s,
         lateness_s=config.lateness_s,
+        max_hops=config.max_hops,
+        topology_ttl_s=config.topology_ttl_s,
     )
 
 

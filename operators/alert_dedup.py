@@ -34,10 +34,15 @@ class AlertMember:
     @property
     def service(self) -> str | None:
         """The service the alert is about, by the usual label names."""
-        for name in ("service", "service_name", "job", "app", "container"):
-            if name in self.labels:
-                return self.labels[name]
-        return None
+        return service_of(self.labels)
+
+
+def service_of(labels: dict[str, str]) -> str | None:
+    """The service labels name, by the usual label names, first found wins."""
+    for name in ("service", "service_name", "job", "app", "container"):
+        if name in labels:
+            return labels[name]
+    return None
 
 
 MAX_REFS = 8  # enough to trace a member back to its messages without unbounded growth

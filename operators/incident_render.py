@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from operators.ids import stable_id
 from operators.rootcause import rank_by_onset
+from operators.topology import ServiceGraph
 from schemas.outputs import Incident, IncidentMember, Notification, RootCause
 from schemas.timefmt import format_ns
 
@@ -11,10 +12,10 @@ if TYPE_CHECKING:
     from operators.incidents import IncidentState
 
 
-def render_incident(state: "IncidentState") -> Incident:
+def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Incident:
     """The current version of ``state`` as an ``incidents`` record."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
-    causes = rank_by_onset(members)
+    causes = rank_by_onset(members, graph)
     services = sorted({m.service for m in members if m.service})
     status = (
         "resolved"

@@ -1,8 +1,11 @@
 """Alert grouping into incidents: sessions in event time per correlation domain.
 
-A firing alert joins the open incident of its domain that still has a firing
-member and whose newest member started within ``session_gap_s`` before it
-(the most recent such incident); otherwise it opens a new one. Re-sends of
+A firing alert joins an open incident of its domain that still has a firing
+member, whose newest member started within ``session_gap_s`` before it, and
+that is related to it: one of its services within ``max_hops`` of the alert's
+service in the call graph (learned from traces or given statically). When the
+graph knows neither side, time alone decides. The nearest, then most recent,
+such incident wins; otherwise the alert opens a new one. Re-sends of
 firing alerts do not extend a session, so a long-running incident does not
 swallow unrelated later alerts. An incident resolves once every member has
 resolved and ``quiet_period_s`` of event time has passed without a new one.
@@ -12,12 +15,13 @@ resolution are notified.
 
 from dataclasses import dataclass, field
 
-from operators.alert_dedup import AlertMember, Change, apply_event
+from operators.alert_dedup import AlertMember, Change, apply_event, service_of
 from operators.decisions import Decision
 from operators.eventclock import EventClock
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
-from schemas.records import AlertEvent
+from operators.topology import ServiceGraph
+from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -37,6 +41,8 @@ class IncidentSettings:
     quiet_period_s: float = 300.0
     stale_after_s: float = 4 * 3600.0
     lateness_s: float = 60.0
+    max_hops: int = 2
+    topology_ttl_s: float = 24 * 3600.0
 
 
 @dataclass(slots=True)
@@ -88,6 +94,11 @@ class IncidentGrouper:
         self.clock = EventClock(int(self.settings.lateness_s * NS_PER_S))
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
+        self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
+
+    def on_spans(self, spans: list[SpanEvent]) -> None:
+        """Learn the domain's call graph from spans."""
+        self.graph.observe(spans)
 
     def on_alert(self, event: AlertEvent, wall_ns: int) -> list[Decision]:
         """Fold one alert event in, then close what the watermark allows."""
@@ -148,13 +159,32 @@ class IncidentGrouper:
 
     def _session_for(self, event: AlertEvent) -> IncidentState | None:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
-        candidates = [
-            inc
-            for inc in self.incidents.values()
-            if inc.last_onset_ns >= event.starts_ns - gap_ns
-            and any(m.status == "firing" for m in inc.members.values())
-        ]
-        return max(candidates, key=lambda inc: (inc.last_onset_ns, inc.incident_id), default=None)
+        service = service_of(event.labels)
+        best: tuple[int, int, str] | None = None
+        chosen = None
+        for inc in self.incidents.values():
+            if inc.last_onset_ns < event.starts_ns - gap_ns:
+                continue
+            if not any(m.status == "firing" for m in inc.members.values()):
+                continue
+            hops = self._hops(service, inc)
+            if hops is None:
+                continue
+            rank = (hops, -inc.last_onset_ns, inc.incident_id)
+            if best is None or rank < best:
+                best, chosen = rank, inc
+        return chosen
+
+    def _hops(self, service: str | None, incident: IncidentState) -> int | None:
+        """Call-graph distance to the incident's nearest service; 0 when topology can't tell."""
+        services = {m.service for m in incident.members.values() if m.service}
+        if service is None or service in services:
+            return 0
+        if not self.graph.known(service) or not any(self.graph.known(s) for s in services):
+            return 0
+        hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
+        reachable = [h for h in hops if h is not None]
+        return min(reachable) if reachable else None
 
     def _open(self, event: AlertEvent) -> IncidentState:
         incident_id = stable_id(self.domain, event.fingerprint, event.starts_ns)
@@ -191,7 +221,7 @@ class IncidentGrouper:
         self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int
     ) -> list[Decision]:
         incident.version += 1
-        record = render_incident(incident)
+        record = render_incident(incident, self.graph)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None
         if incident.version == 1:

@@ -11,9 +11,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from operators.alert_dedup import AlertMember
+from operators.topology import ServiceGraph
 from schemas.timefmt import NS_PER_S, format_ns
 
 _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
+# Onset order is blurred by monitoring lag; a failing dependency is stronger evidence.
+_SYMPTOM_FACTOR = 0.5
+
+
+def _topology_evidence(callees: list[str], failing: list[str]) -> tuple[str, ...]:
+    if failing:
+        return (f"depends on {', '.join(failing[:3])}, also alerting: likely a symptom",)
+    if callees:
+        return (f"its dependencies are healthy ({', '.join(callees[:3])})",)
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +37,17 @@ class Candidate:
 
 
 def rank_by_onset(
-    members: Iterable[AlertMember], tolerance_ns: int = 120 * NS_PER_S, decay_s: float = 300.0
+    members: Iterable[AlertMember],
+    graph: ServiceGraph | None = None,
+    tolerance_ns: int = 120 * NS_PER_S,
+    decay_s: float = 300.0,
 ) -> list[Candidate]:
-    """Rank services by earliest alert onset, decaying with delay after the first.
+    """Rank services by earliest alert onset, then by what the call graph says.
 
-    >>> from operators.alert_dedup import AlertMember
+    A service that depends (up to three hops) on another alerting service of the incident is
+    more likely a symptom than a cause, so its score is scaled by ``_SYMPTOM_FACTOR``; one whose
+    dependencies are all healthy keeps its score (the evidence says which).
+
     >>> a = AlertMember("f1", {"service": "db", "alertname": "Slow"}, {}, 0, 0, "firing")
     >>> b = AlertMember("f2", {"service": "api", "alertname": "Errors"}, {}, 600 * 10**9,
     ...                 600 * 10**9, "firing")
@@ -40,6 +57,7 @@ def rank_by_onset(
     by_service: dict[str, list[AlertMember]] = {}
     for member in members:
         by_service.setdefault(member.service or "unknown", []).append(member)
+    graph = graph or ServiceGraph()
     if not by_service:
         return []
     first_onset = min(m.first_ns for ms in by_service.values() for m in ms)
@@ -49,7 +67,9 @@ def rank_by_onset(
         delay_ns = max(0, onset - first_onset - tolerance_ns)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
         strength = max(_SEVERITY_WEIGHT.get(m.labels.get("severity", ""), 0.7) for m in ms)
-        score = timing * (0.8 + 0.2 * strength)
+        callees = graph.callees(service)
+        failing = sorted(graph.downstream(service) & by_service.keys())
+        score = timing * (0.8 + 0.2 * strength) * (_SYMPTOM_FACTOR if failing else 1.0)
         names = sorted({m.labels.get("alertname", m.fingerprint) for m in ms})
         evidence = (
             f"first alert at {format_ns(onset)}"
@@ -59,6 +79,7 @@ def rank_by_onset(
                 else f" ({(onset - first_onset) / NS_PER_S:.0f}s after the first)"
             ),
             f"{len(ms)} alert(s): {', '.join(names[:5])}",
+            *_topology_evidence(callees, failing),
         )
         scored.append((score, -onset, service, evidence))
     scored.sort(key=lambda row: (-row[0], -row[1], row[2]))

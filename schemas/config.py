@@ -148,6 +148,15 @@ class CorrelationConfig(_Settings):
     quiet_period_s: float = Field(300.0, ge=0)
     stale_after_s: float = Field(4 * 3600.0, gt=0)
     lateness_s: float = Field(60.0, ge=0)
+    max_hops: int = Field(
+        2, ge=0, description="Alerts join an incident only within this many call-graph hops."
+    )
+    topology_file: Path | None = Field(
+        None, description="Static call graph (adjacency-matrix or caller,callee CSV)."
+    )
+    topology_ttl_s: float = Field(
+        24 * 3600.0, gt=0, description="Edges learned from traces age out after this."
+    )
 
 
 class DerivedSeriesConfig(_Settings):

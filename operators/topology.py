@@ -1,0 +1,163 @@
+"""The service dependency graph, learned from traces and/or read from a static file.
+
+An edge ``caller -> callee`` is seen when a span of one service is the parent of a
+span of another (a client span and the server span it caused). Edges carry the
+event time they were last seen and age out after ``ttl_s``, so a retired
+dependency stops shaping correlation. Spans of one trace may arrive in any order:
+recent spans wait, bounded, for their parent or child.
+"""
+
+import csv
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from pathlib import Path
+
+from schemas.errors import AlertflowError
+from schemas.records import SpanEvent
+from schemas.timefmt import NS_PER_S
+
+
+class TopologyError(AlertflowError):
+    """A static topology file could not be read."""
+
+
+class ServiceGraph:
+    """Caller -> callee edges with last-seen event times; static edges never age out.
+
+    >>> g = ServiceGraph()
+    >>> g.observe([SpanEvent("t", "a1", "", "web", "GET /", "client", 0, 5, False),
+    ...            SpanEvent("t", "b1", "a1", "cart", "GET /", "server", 1, 4, False)])
+    >>> g.callees("web"), g.distance("cart", "web")
+    (['cart'], 1)
+    """
+
+    def __init__(self, ttl_s: float = 24 * 3600.0, max_pending: int = 50_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_pending = max_pending
+        self.edges: dict[tuple[str, str], int] = {}
+        self.static: set[tuple[str, str]] = set()
+        self._span_service: OrderedDict[str, str] = OrderedDict()
+        self._orphans: OrderedDict[str, list[tuple[str, int]]] = OrderedDict()
+        self.newest_ns = 0
+
+    def add_static(self, edges: Iterable[tuple[str, str]]) -> None:
+        """Edges known without tracing (they never age out)."""
+        self.static.update((a, b) for a, b in edges if a != b)
+
+    def observe(self, spans: Iterable[SpanEvent]) -> None:
+        """Learn edges from spans, in any order within the pending bound."""
+        for span in spans:
+            self.newest_ns = max(self.newest_ns, span.start_ns)
+            self._remember(span.span_id, span.service)
+            parent = self._span_service.get(span.parent_span_id) if span.parent_span_id else None
+            if parent is not None:
+                self._edge(parent, span.service, span.start_ns)
+            elif span.parent_span_id:
+                waiting = self._orphans.setdefault(span.parent_span_id, [])
+                waiting.append((span.service, span.start_ns))
+                self._bound(self._orphans)
+            for child, ts in self._orphans.pop(span.span_id, ()):
+                self._edge(span.service, child, ts)
+        self._expire()
+
+    def neighbours(self, service: str) -> set[str]:
+        """Services that call ``service`` or that it calls."""
+        return {b for a, b in self._all() if a == service} | {
+            a for a, b in self._all() if b == service
+        }
+
+    def callees(self, service: str) -> list[str]:
+        """What ``service`` depends on, sorted."""
+        return sorted({b for a, b in self._all() if a == service})
+
+    def downstream(self, service: str, limit: int = 3) -> set[str]:
+        """Everything ``service`` depends on, directly or through up to ``limit`` hops."""
+        calls: dict[str, set[str]] = {}
+        for caller, callee in self._all():
+            calls.setdefault(caller, set()).add(callee)
+        found: set[str] = set()
+        frontier = {service}
+        for _ in range(limit):
+            frontier = {c for s in frontier for c in calls.get(s, ())} - found - {service}
+            if not frontier:
+                break
+            found |= frontier
+        return found
+
+    def distance(self, a: str, b: str, limit: int = 4) -> int | None:
+        """Hops between two services ignoring direction, or None beyond ``limit``."""
+        if a == b:
+            return 0
+        adjacency: dict[str, set[str]] = {}
+        for x, y in self._all():
+            adjacency.setdefault(x, set()).add(y)
+            adjacency.setdefault(y, set()).add(x)
+        seen, frontier = {a}, deque([(a, 0)])
+        while frontier:
+            node, hops = frontier.popleft()
+            if hops == limit:
+                continue
+            for nxt in adjacency.get(node, ()):
+                if nxt == b:
+                    return hops + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append((nxt, hops + 1))
+        return None
+
+    def known(self, service: str) -> bool:
+        """Whether any edge mentions ``service``."""
+        return any(service in edge for edge in self._all())
+
+    def _all(self) -> set[tuple[str, str]]:
+        return self.static | set(self.edges)
+
+    def _edge(self, caller: str, callee: str, ts_ns: int) -> None:
+        if caller != callee:
+            self.edges[(caller, callee)] = max(self.edges.get((caller, callee), 0), ts_ns)
+
+    def _remember(self, span_id: str, service: str) -> None:
+        if span_id:
+            self._span_service[span_id] = service
+            self._bound(self._span_service)
+
+    def _bound(self, table: OrderedDict) -> None:
+        while len(table) > self.max_pending:
+            table.popitem(last=False)
+
+    def _expire(self) -> None:
+        cutoff = self.newest_ns - int(self.ttl_s * NS_PER_S)
+        for edge in [e for e, seen in self.edges.items() if seen < cutoff]:
+            del self.edges[edge]
+
+
+def read_static_topology(path: Path) -> list[tuple[str, str]]:
+    """Edges from a CSV adjacency matrix, or from a ``caller,callee`` edge list.
+
+    The matrix has a header of names after one blank cell, then a row per caller: its
+    name, then numbers; a non-zero cell means the row calls the column.
+    """
+    try:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except OSError as exc:
+        raise TopologyError(f"cannot read topology file {path}: {exc.strerror}") from None
+    if not rows:
+        raise TopologyError(f"topology file {path} is empty")
+    header = [cell.strip() for cell in rows[0]]
+    if len(header) == 2 and header[0].lower() in ("caller", "source", "from"):
+        return [(a.strip(), b.strip()) for a, b, *_ in rows[1:] if a.strip() and b.strip()]
+    callees = header[1:]
+    edges = []
+    for row in rows[1:]:
+        caller = row[0].strip()
+        for callee, cell in zip(callees, row[1:], strict=False):
+            try:
+                linked = float(cell) != 0
+            except ValueError:
+                raise TopologyError(
+                    f"topology file {path}: expected numbers in the matrix, got {cell!r}"
+                ) from None
+            if linked and caller != callee:
+                edges.append((caller, callee))
+    return edges
