@@ -77,15 +77,20 @@ def _score_chunk(chunk: list[list[str]], detector: CompiledDetector, out: TextIO
     except ValueError as exc:
         stamp = exc.args[0]
         index = next(i for i, row in enumerate(chunk) if row[0] == stamp)
-        raise _BadRow(index, "expected an ISO 8601 timestamp such as 2014-04-01 00:00:00 "
-                             f"(UTC unless it names a zone), got {stamp!r}") from None
+        raise _BadRow(
+            index,
+            "expected an ISO 8601 timestamp such as 2014-04-01 00:00:00 "
+            f"(UTC unless it names a zone), got {stamp!r}",
+        ) from None
     scores = detector.update_many(values if everything else values[finite], ts_ns).tolist()
     if everything:
         lines = [f"{row[0]},{row[1]},{s:.6f}\n" for row, s in zip(chunk, scores, strict=True)]
     else:
         it = iter(scores)
-        lines = [f"{row[0]},{row[1]},{next(it):.6f}\n" if ok else f"{row[0]},{row[1]},\n"
-                 for row, ok in zip(chunk, flags, strict=True)]
+        lines = [
+            f"{row[0]},{row[1]},{next(it):.6f}\n" if ok else f"{row[0]},{row[1]},\n"
+            for row, ok in zip(chunk, flags, strict=True)
+        ]
     out.write("".join(lines))
     return len(scores)
 
