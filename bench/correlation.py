@@ -1,0 +1,533 @@
+"""Alert correlation and root-cause quality of alertflow against simulated ground truth.
+
+    .venv/bin/python bench/correlation.py                       # 12 simulated scenarios
+    .venv/bin/python bench/correlation.py --scenarios 4 --seed 7
+    .venv/bin/python bench/correlation.py --petshop /work/shared/datasets/petshop
+    .venv/bin/python bench/correlation.py --record              # also append to BENCHMARKS.md
+
+Each scenario draws its parameters from a seeded RNG (services 8-30, clusters
+1-3, incidents 2-6, noise alerts 3-15, duration 2-6 h), simulates an estate
+with ``operators.simulate.simulate`` and runs ``alertflow run`` on its alerts,
+traces and metrics, exactly as a user would. Incidents are read from
+``incidents.jsonl`` (last version per ``incident_id``). Beside it, an
+Alertmanager-style baseline is computed in-process from ``alerts.jsonl``.
+
+Definitions (per scenario; "pooled" sums the counts over all scenarios):
+
+- alert notifications in: distinct firing alert episodes in ``alerts.jsonl``,
+  i.e. distinct ``(fingerprint, startsAt)`` of alerts with status ``firing``
+  (re-sent payloads of the same episode and resolutions are not counted; the
+  payload count is printed beside it).
+- incidents out: distinct ``incident_id`` in ``incidents.jsonl`` (every
+  incident, whatever its members); baseline: number of groups.
+- noise reduction = 1 - incidents out / alert notifications in.
+- pairwise P/R/F1: over the fingerprints of ground-truth incidents plus the
+  noise fingerprints (noise alerts are singletons in truth, so grouping them
+  with anything costs precision). A fingerprint listed by several true
+  incidents belongs to the first; one in several predicted incidents belongs
+  to the earliest-opened. Fingerprints in no predicted incident are
+  singletons. A pair is positive when both are in the same incident; 0/0 = 1.
+- root cause top-1/top-3: per true incident, the predicted incident holding
+  most of its fingerprints (ties: earliest opened); hit when the true root
+  cause is among the first k services of its ranked ``root_causes``. A true
+  incident with no matching prediction is a miss.
+- delay: seconds from the true fault start to the matched incident's
+  ``opened_at``; medians over matched incidents.
+- baseline: one group per ``(alertname, cluster)`` over the whole run (as
+  Alertmanager's ``group_by``); its root-cause ranking is the group's
+  services ordered by their earliest alert; ``opened_at`` its earliest alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import petshop
+from operators.simulate import SimulationError, simulate
+
+REPO = Path(__file__).resolve().parents[1]
+ALERTFLOW = Path(sys.executable).with_name("alertflow")
+SECTION = "## Correlation"
+TARGETS = {"noise_reduction": 0.95, "f1": 0.90, "top1": 0.80}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One firing alert episode as Alertmanager sent it."""
+
+    fingerprint: str
+    starts_at: str
+    alertname: str
+    cluster: str
+    service: str
+
+
+def parse_ts(text: str) -> float:
+    """RFC 3339 timestamp to unix seconds."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def read_alerts(lines: Iterable[str]) -> tuple[list[Alert], int]:
+    """Distinct firing episodes (fingerprint, startsAt) from webhook payload lines; and payloads."""
+    seen: dict[tuple[str, str], Alert] = {}
+    payloads = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        payloads += 1
+        for a in json.loads(line).get("alerts", []):
+            if a.get("status") != "firing":
+                continue
+            labels = a.get("labels") or {}
+            key = (a["fingerprint"], a["startsAt"])
+            seen.setdefault(
+                key,
+                Alert(
+                    a["fingerprint"],
+                    a["startsAt"],
+                    labels.get("alertname", ""),
+                    labels.get("cluster", ""),
+                    labels.get("service", ""),
+                ),
+            )
+    return sorted(seen.values(), key=lambda x: (parse_ts(x.starts_at), x.fingerprint)), payloads
+
+
+def last_versions(lines: Iterable[str]) -> list[dict]:
+    """The last version of every incident (its state), in order of first appearance."""
+    latest: dict[str, dict] = {}
+    for line in lines:
+        if line.strip():
+            rec = json.loads(line)
+            latest[rec["incident_id"]] = rec
+    return list(latest.values())
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True, slots=True)
+class Predicted:
+    """A predicted incident, reduced to what scoring needs."""
+
+    incident_id: str
+    opened_at: float
+    fingerprints: tuple[str, ...]
+    ranked: tuple[str, ...]
+
+
+def from_incident(rec: Mapping) -> Predicted:
+    """Reduce an alertflow incident record (last version) to a :class:`Predicted`."""
+    fps = tuple(m["id"] for m in rec.get("members") or [] if m.get("kind") == "alert")
+    ranked = tuple(rc["service"] for rc in rec.get("root_causes") or [])
+    return Predicted(rec["incident_id"], parse_ts(rec["opened_at"]), fps, ranked)
+
+
+def noise_reduction(alerts_in: int, incidents_out: int) -> float:
+    """1 - incidents out / alert notifications in (0 when no alert came in)."""
+    return 1.0 - incidents_out / alerts_in if alerts_in else 0.0
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class PairCounts:
+    """Pair counts behind pairwise precision and recall."""
+
+    tp: int
+    pred: int
+    true: int
+
+    def __add__(self, other: PairCounts) -> PairCounts:
+        return PairCounts(self.tp + other.tp, self.pred + other.pred, self.true + other.true)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.pred if self.pred else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.true if self.true else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def pair_counts(truth: Mapping[str, str], pred: Mapping[str, str]) -> PairCounts:
+    """Pair counts over the items of ``truth`` (item -> cluster); items absent from ``pred``
+    are singletons there."""
+    items = list(truth)
+    pred_of = {x: pred.get(x, f"\0singleton:{x}") for x in items}
+    true_sizes = Counter(truth[x] for x in items)
+    pred_sizes = Counter(pred_of[x] for x in items)
+    joint = Counter((truth[x], pred_of[x]) for x in items)
+    return PairCounts(
+        tp=sum(_pairs(n) for n in joint.values()),
+        pred=sum(_pairs(n) for n in pred_sizes.values()),
+        true=sum(_pairs(n) for n in true_sizes.values()),
+    )
+
+
+def pairwise_prf(truth: Mapping[str, str], pred: Mapping[str, str]) -> tuple[float, float, float]:
+    """Pairwise (precision, recall, F1) of ``pred`` against ``truth``."""
+    c = pair_counts(truth, pred)
+    return c.precision, c.recall, c.f1
+
+
+def truth_assignment(ground_truth: Mapping) -> dict[str, str]:
+    """Fingerprint -> true incident id (first listing wins); noise fingerprints are singletons."""
+    out: dict[str, str] = {}
+    for inc in ground_truth["incidents"]:
+        for fp in inc["alert_fingerprints"]:
+            out.setdefault(fp, inc["id"])
+    for fp in ground_truth.get("noise_alert_fingerprints", []):
+        out.setdefault(fp, f"noise:{fp}")
+    return out
+
+
+def pred_assignment(predicted: Sequence[Predicted]) -> dict[str, str]:
+    """Fingerprint -> predicted incident id (the earliest-opened incident holding it)."""
+    out: dict[str, str] = {}
+    for p in sorted(predicted, key=lambda p: (p.opened_at, p.incident_id)):
+        for fp in p.fingerprints:
+            out.setdefault(fp, p.incident_id)
+    return out
+
+
+def topk(ranked: Sequence[str], truth: str, k: int) -> bool:
+    """Whether ``truth`` is among the first ``k`` of ``ranked``."""
+    return truth in list(ranked)[:k]
+
+
+def match(true_fps: Iterable[str], predicted: Sequence[Predicted]) -> Predicted | None:
+    """The predicted incident holding most of ``true_fps`` (ties: earliest opened), or None."""
+    wanted = set(true_fps)
+    best, best_key = None, None
+    for p in predicted:
+        n = len(wanted.intersection(p.fingerprints))
+        if not n:
+            continue
+        key = (-n, p.opened_at, p.incident_id)
+        if best_key is None or key < best_key:
+            best, best_key = p, key
+    return best
+
+
+def baseline_groups(alerts: Sequence[Alert]) -> list[Predicted]:
+    """Alertmanager-style grouping by (alertname, cluster); rank services by earliest alert."""
+    groups: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+    for a in alerts:
+        groups[(a.alertname, a.cluster)].append(a)
+    out = []
+    for (name, cluster), members in groups.items():
+        members = sorted(members, key=lambda a: (parse_ts(a.starts_at), a.fingerprint))
+        ranked = tuple(dict.fromkeys(a.service for a in members))
+        out.append(
+            Predicted(
+                f"{name}/{cluster}",
+                parse_ts(members[0].starts_at),
+                tuple(dict.fromkeys(a.fingerprint for a in members)),
+                ranked,
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
+class Score:
+    """One method's figures on one scenario (counts kept for pooling)."""
+
+    alerts_in: int = 0
+    incidents_out: int = 0
+    pairs: PairCounts = field(default_factory=lambda: PairCounts(0, 0, 0))
+    true_incidents: int = 0
+    top1: int = 0
+    top3: int = 0
+    delays: list[float] = field(default_factory=list)
+
+    @property
+    def nr(self) -> float:
+        return noise_reduction(self.alerts_in, self.incidents_out)
+
+    @property
+    def top1_rate(self) -> float:
+        return self.top1 / self.true_incidents if self.true_incidents else 0.0
+
+    @property
+    def top3_rate(self) -> float:
+        return self.top3 / self.true_incidents if self.true_incidents else 0.0
+
+    @property
+    def delay(self) -> float:
+        return statistics.median(self.delays) if self.delays else float("nan")
+
+    def __add__(self, o: Score) -> Score:
+        return Score(
+            self.alerts_in + o.alerts_in,
+            self.incidents_out + o.incidents_out,
+            self.pairs + o.pairs,
+            self.true_incidents + o.true_incidents,
+            self.top1 + o.top1,
+            self.top3 + o.top3,
+            self.delays + o.delays,
+        )
+
+
+def score(ground_truth: Mapping, alerts_in: int, predicted: Sequence[Predicted]) -> Score:
+    """Score predicted incidents against the simulation's ground truth."""
+    s = Score(alerts_in=alerts_in, incidents_out=len({p.incident_id for p in predicted}))
+    s.pairs = pair_counts(truth_assignment(ground_truth), pred_assignment(predicted))
+    for inc in ground_truth["incidents"]:
+        s.true_incidents += 1
+        m = match(inc["alert_fingerprints"], predicted)
+        if m is None:
+            continue
+        s.top1 += topk(m.ranked, inc["root_cause"], 1)
+        s.top3 += topk(m.ranked, inc["root_cause"], 3)
+        s.delays.append(m.opened_at - parse_ts(inc["start"]))
+    return s
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """One simulated scenario's parameters."""
+
+    seed: int
+    services: int
+    clusters: int
+    incidents: int
+    noise_alerts: int
+    duration_s: int
+
+    def label(self) -> str:
+        return (f"seed {self.seed}: {self.services} svc, {self.clusters} cl, "
+                f"{self.incidents} inc, {self.noise_alerts} noise, {self.duration_s // 3600}h")
+
+
+def draw(rng: random.Random) -> Params:
+    """Draw one scenario's parameters."""
+    return Params(
+        seed=rng.randrange(2**31),
+        services=rng.randint(8, 30),
+        clusters=rng.randint(1, 3),
+        incidents=rng.randint(2, 6),
+        noise_alerts=rng.randint(3, 15),
+        duration_s=rng.randint(2 * 120, 6 * 120) * 30,
+    )
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """Both methods' scores on one scenario."""
+
+    params: Params
+    payloads: int
+    alertflow: Score
+    baseline: Score
+
+
+def run_scenario(p: Params, work: Path) -> ScenarioResult:
+    """Simulate, run alertflow through its CLI, and score it and the baseline."""
+    inp, out = work / "in", work / "out"
+    simulate(
+        inp,
+        seed=p.seed,
+        services=p.services,
+        duration_s=p.duration_s,
+        incidents=p.incidents,
+        noise_alerts=p.noise_alerts,
+        clusters=p.clusters,
+    )
+    proc = subprocess.run(
+        [
+            str(ALERTFLOW), "run",
+            "--input", f"alerts={inp / 'alerts.jsonl'}",
+            "--input", f"traces={inp / 'traces.jsonl'}",
+            "--input", f"metrics={inp / 'metrics.jsonl'}",
+            "--output", str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"alertflow run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    truth = json.loads((inp / "ground_truth.json").read_text())
+    alerts, payloads = read_alerts((inp / "alerts.jsonl").read_text().splitlines())
+    inc_path = out / "incidents.jsonl"
+    records = last_versions(inc_path.read_text().splitlines()) if inc_path.exists() else []
+    predicted = [from_incident(r) for r in records]
+    return ScenarioResult(
+        p,
+        payloads,
+        score(truth, len(alerts), predicted),
+        score(truth, len(alerts), baseline_groups(alerts)),
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _d(x: float) -> str:
+    return "—" if x != x else f"{x:.0f}"
+
+
+def scenario_table(results: Sequence[ScenarioResult]) -> str:
+    """Per-scenario figures, alertflow / baseline."""
+    lines = [
+        "| scenario | alerts in (payloads) | incidents out af/bl | noise red. af/bl "
+        "| pairwise F1 af/bl | top-1 af/bl | top-3 af/bl | delay s af/bl |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        a, b = r.alertflow, r.baseline
+        lines.append(
+            f"| {r.params.label()} | {a.alerts_in} ({r.payloads}) | {a.incidents_out}/"
+            f"{b.incidents_out} | {_pct(a.nr)}/{_pct(b.nr)} | {_f(a.pairs.f1)}/"
+            f"{_f(b.pairs.f1)} | {_f(a.top1_rate)}/{_f(b.top1_rate)} | {_f(a.top3_rate)}/"
+            f"{_f(b.top3_rate)} | {_d(a.delay)}/{_d(b.delay)} |"
+        )
+    return "\n".join(lines)
+
+
+def summary_table(results: Sequence[ScenarioResult]) -> str:
+    """Medians over scenarios and pooled figures, alertflow vs baseline, with targets."""
+
+    def med(vals: list[float]) -> float:
+        vals = [v for v in vals if v == v]
+        return statistics.median(vals) if vals else float("nan")
+
+    def row(name: str, target: str, fn, fmt, pooled_fn) -> str:
+        cells = []
+        for pick in (lambda r: r.alertflow, lambda r: r.baseline):
+            scores = [pick(r) for r in results]
+            pooled = sum(scores[1:], scores[0]) if scores else Score()
+            cells += [fmt(med([fn(s) for s in scores])), fmt(pooled_fn(pooled))]
+        return f"| {name} | {target} | " + " | ".join(cells) + " |"
+
+    lines = [
+        "| metric | target | alertflow median | alertflow pooled "
+        "| baseline median | baseline pooled |",
+        "|---|---|---:|---:|---:|---:|",
+        row("noise reduction", "≥ 95%", lambda s: s.nr, _pct, lambda s: s.nr),
+        row("pairwise precision", "", lambda s: s.pairs.precision, _f,
+            lambda s: s.pairs.precision),
+        row("pairwise recall", "", lambda s: s.pairs.recall, _f, lambda s: s.pairs.recall),
+        row("pairwise F1", "≥ 0.90", lambda s: s.pairs.f1, _f, lambda s: s.pairs.f1),
+        row("root cause top-1", "≥ 0.80", lambda s: s.top1_rate, _f, lambda s: s.top1_rate),
+        row("root cause top-3", "", lambda s: s.top3_rate, _f, lambda s: s.top3_rate),
+        row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
+    ]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}"
+
+
+def command_line(argv: Sequence[str]) -> str:
+    python = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        python = python.relative_to(REPO) if python.is_relative_to(REPO) else python
+    return shlex.join([str(python), "bench/correlation.py", *argv])
+
+
+def record(entry: str) -> None:
+    """Append ``entry`` under the Correlation section; append-only."""
+    path = REPO / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else ""
+    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
+    prefix = "" if headings and headings[-1] == SECTION else f"\n{SECTION}\n"
+    with path.open("a") as out:
+        out.write(prefix + entry)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python bench/correlation.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--petshop", type=Path, default=None,
+                        help="also rank PetShop root causes from DIR/<scenario>/<split>/issue_N")
+    parser.add_argument("--record", action="store_true", help="append to BENCHMARKS.md")
+    args = parser.parse_args(argv)
+
+    rng = random.Random(args.seed)
+    results: list[ScenarioResult] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="correlation-") as tmp:
+        while len(results) < args.scenarios:
+            p = draw(rng)
+            try:
+                results.append(run_scenario(p, Path(tmp) / f"s{len(results) + len(skipped)}"))
+            except SimulationError as exc:
+                skipped.append(f"{p.label()}: {exc}")
+            print(f"scenario {len(results)}/{args.scenarios} done", file=sys.stderr)
+
+    parts = [
+        f"### Simulated scenarios: {len(results)} (seed {args.seed}); "
+        "af = alertflow, bl = Alertmanager-style group_by (alertname, cluster)",
+        "",
+        summary_table(results),
+        "",
+        scenario_table(results),
+    ]
+    if skipped:
+        parts += ["", "Skipped (simulator refused): " + "; ".join(skipped)]
+    if args.petshop is not None:
+        parts += ["", petshop.report(petshop.evaluate(args.petshop), args.petshop)]
+    body = "\n".join(parts)
+    print(body)
+    if args.record:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        record(f"\n### Correlation, {now}\n\nCommand: `{command_line(argv)}`  \n"
+               f"Machine: {machine()}\n\n{body}\n")
+        print("appended to BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
