@@ -117,7 +117,9 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent
     keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
     # (domain, AlertEvent | SpanEvent)
-    grouped = op.stateful_batch("group", keyed, partial(IncidentLogic, config=config.correlation))
+    traces = bool(config.inputs.get("traces"))
+    logic = partial(IncidentLogic, config=config.correlation, traces=traces)
+    grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import shutdown
+from operators.alignment import SpanAlignment
 from operators.anomaly.factory import detector_factory
 from operators.decisions import Decision
 from operators.entity_scoring import EntityAnomalies
@@ -86,12 +87,24 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
     return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
 
 
-class IncidentLogic(StatefulBatchLogic[AlertEvent | SpanEvent, list[Decision], IncidentGrouper]):
-    """One correlation domain's incident grouper, with a timer for event-time closes."""
+CorrelationState = tuple[IncidentGrouper | None, SpanAlignment | None]
 
-    def __init__(self, grouper: IncidentGrouper | None, config: CorrelationConfig) -> None:
-        self.grouper = grouper
+
+class IncidentLogic(StatefulBatchLogic[AlertEvent | SpanEvent, list[Decision], CorrelationState]):
+    """One correlation domain's incident grouper, with a timer for event-time closes.
+
+    With traces among the inputs, alerts first pass a :class:`SpanAlignment`, so the
+    grouper sees the call graph of an alert's moment before the alert itself.
+    """
+
+    def __init__(
+        self, state: CorrelationState | None, config: CorrelationConfig, traces: bool = False
+    ) -> None:
+        self.grouper, self.alignment = state or (None, None)
         self.config = config
+        if self.alignment is None and traces:
+            hold_ns = int(config.trace_wait_s * 1e9)
+            self.alignment = SpanAlignment(hold_ns, int(config.lateness_s * 1e9))
 
     def on_batch(self, values: list[AlertEvent | SpanEvent]) -> tuple[list[list[Decision]], bool]:
         """Learn the call graph from spans; fold the alerts in, in arrival order."""
@@ -107,38 +120,63 @@ class IncidentLogic(StatefulBatchLogic[AlertEvent | SpanEvent, list[Decision], I
                 spans.append(event)
                 continue
             if spans:
-                self.grouper.on_spans(spans)
+                out.extend(self._spans(spans, wall_ns))
                 spans = []
-            out.extend(self.grouper.on_alert(event, wall_ns))
+            out.extend(self._alerts(self._admit(event, wall_ns), wall_ns))
         if spans:
-            self.grouper.on_spans(spans)
+            out.extend(self._spans(spans, wall_ns))
         return _bundle(out), False
 
+    def _admit(self, event: AlertEvent, wall_ns: int) -> list[AlertEvent]:
+        if self.alignment is None:
+            return [event]
+        return self.alignment.add_alert(event, wall_ns)
+
+    def _spans(self, spans: list[SpanEvent], wall_ns: int) -> list[Decision]:
+        self.grouper.on_spans(spans)
+        if self.alignment is None:
+            return []
+        return self._alerts(self.alignment.add_spans(spans, wall_ns), wall_ns)
+
+    def _alerts(self, events: list[AlertEvent], wall_ns: int) -> list[Decision]:
+        out: list[Decision] = []
+        for event in events:
+            out.extend(self.grouper.on_alert(event, wall_ns))
+        return out
+
     def notify_at(self) -> datetime | None:
-        """The next wall time at which an incident may close."""
+        """The next wall time at which a held alert is released or an incident may close."""
         if self.grouper is None:
             return None
-        wall_ns = self.grouper.next_deadline_wall()
-        return None if wall_ns is None else _wall_datetime(wall_ns)
+        due = [self.grouper.next_deadline_wall()]
+        if self.alignment is not None:
+            due.append(self.alignment.next_release_wall())
+        known = [d for d in due if d is not None]
+        return _wall_datetime(min(known)) if known else None
 
     def on_notify(self) -> tuple[list[list[Decision]], bool]:
-        """Close what the watermark now allows."""
+        """Release alerts that waited long enough; close what the watermark allows."""
         assert self.grouper is not None
-        return _bundle(self.grouper.on_tick(time.time_ns())), False
+        wall_ns = time.time_ns()
+        out = self._alerts(self.alignment.release(wall_ns), wall_ns) if self.alignment else []
+        return _bundle(out + self.grouper.on_tick(wall_ns)), False
 
     def on_eof(self) -> tuple[list[list[Decision]], bool]:
-        """Bounded input ended: flush every incident that can close.
+        """Bounded input ended: release held alerts, flush every incident that can close.
 
         A stop request also ends the inputs, but a stopped live job has not seen
         the end of its data, so nothing is closed early then.
         """
         if self.grouper is None or shutdown.REQUESTED.is_set():
             return [], False
-        return _bundle(self.grouper.flush()), False
+        wall_ns = time.time_ns()
+        held = self.alignment.release(wall_ns, everything=True) if self.alignment else []
+        out = self._alerts(held, wall_ns)
+        return _bundle(out + self.grouper.flush()), False
 
-    def snapshot(self) -> IncidentGrouper:
+    def snapshot(self) -> CorrelationState:
         """A deep copy, as Bytewax requires."""
-        return copy.deepcopy(self.grouper)
+        return copy.deepcopy((self.grouper, self.alignment))
 
 
 def domain_of(event: AlertEvent | SpanEvent, config: CorrelationConfig) -> str:

@@ -44,9 +44,10 @@ def rank_by_onset(
 ) -> list[Candidate]:
     """Rank services by earliest alert onset, then by what the call graph says.
 
-    A service that depends (up to three hops) on another alerting service of the incident is
-    more likely a symptom than a cause, so its score is scaled by ``_SYMPTOM_FACTOR``; one whose
-    dependencies are all healthy keeps its score (the evidence says which).
+    A service that depends (up to three hops) on another service of the incident that was
+    already alerting (within the lag tolerance) is more likely a symptom than a cause, so
+    its score is scaled by ``_SYMPTOM_FACTOR``; one whose dependencies are all healthy
+    keeps its score (the evidence says which).
 
     >>> a = AlertMember("f1", {"service": "db", "alertname": "Slow"}, {}, 0, 0, "firing")
     >>> b = AlertMember("f2", {"service": "api", "alertname": "Errors"}, {}, 600 * 10**9,
@@ -68,7 +69,12 @@ def rank_by_onset(
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
         strength = max(_SEVERITY_WEIGHT.get(m.labels.get("severity", ""), 0.7) for m in ms)
         callees = graph.callees(service)
-        failing = sorted(graph.downstream(service) & by_service.keys())
+        # A dependency that started failing only after this service did explains nothing.
+        failing = sorted(
+            dep
+            for dep in graph.downstream(service) & by_service.keys()
+            if min(m.first_ns for m in by_service[dep]) <= onset + tolerance_ns
+        )
         score = timing * (0.8 + 0.2 * strength) * (_SYMPTOM_FACTOR if failing else 1.0)
         names = sorted({m.labels.get("alertname", m.fingerprint) for m in ms})
         evidence = (

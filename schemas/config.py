@@ -157,6 +157,12 @@ class CorrelationConfig(_Settings):
     topology_ttl_s: float = Field(
         24 * 3600.0, gt=0, description="Edges learned from traces age out after this."
     )
+    trace_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="With traces as an input, an alert waits at most this long (wall time) "
+        "for the spans of its moment before it is grouped.",
+    )
 
 
 class DerivedSeriesConfig(_Settings):

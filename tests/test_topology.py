@@ -112,3 +112,24 @@ def test_caller_of_a_failing_dependency_ranks_below_it():
     assert [c.service for c in last.root_causes] == ["db", "api"]
     assert any("likely a symptom" in e for e in last.root_causes[1].evidence)
     assert not any("symptom" in e for e in last.root_causes[0].evidence)
+
+
+def test_a_dependency_failing_only_later_does_not_make_a_symptom():
+    grouper = _grouper()
+    out = grouper.on_alert(alert("1", "api", 0), 0) + grouper.on_alert(alert("2", "db", 400), 0)
+    last = [d.record for d in out if d.stream == "incidents"][-1]
+    assert last.root_causes[0].service == "api"
+
+
+def test_alerts_wait_for_the_spans_of_their_moment():
+    from operators.alignment import SpanAlignment
+
+    align = SpanAlignment(hold_ns=5 * S, lateness_ns=0)
+    early, late = alert("1", "db", 0), alert("2", "db", 100)
+    assert align.add_alert(late, wall_ns=0) == []
+    assert align.add_alert(early, wall_ns=0) == []
+    released = align.add_spans([span("a", "", "web", start=50)], wall_ns=S)
+    assert [e.fingerprint for e in released] == ["1"]
+    assert align.next_release_wall() == 5 * S
+    assert [e.fingerprint for e in align.release(5 * S)] == ["2"]
+    assert align.release(6 * S, everything=True) == []
