@@ -195,6 +195,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         lateness_s=config.lateness_s,
         max_hops=config.max_hops,
         topology_ttl_s=config.topology_ttl_s,
+        notify_after_s=config.notify_after_s,
     )
 
 

@@ -9,8 +9,11 @@ such incident wins; otherwise the alert opens a new one. Re-sends of
 firing alerts do not extend a session, so a long-running incident does not
 swallow unrelated later alerts. An incident resolves once every member has
 resolved and ``quiet_period_s`` of event time has passed without a new one.
-Each change emits a new incident version; only opening, escalation and
-resolution are notified.
+Each change emits a new incident version. Notifications carry only what deserves a
+human: an incident is announced once it has two members, is critical, or has kept
+firing for ``notify_after_s``; after that its escalation and resolution. A lone
+warning that resolves sooner (a flap, a blip) stays in ``incidents`` but is never
+announced, nor is its resolution.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from operators.eventclock import EventClock
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
 from operators.topology import ServiceGraph
+from schemas.outputs import Incident
 from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
@@ -43,6 +47,7 @@ class IncidentSettings:
     lateness_s: float = 60.0
     max_hops: int = 2
     topology_ttl_s: float = 24 * 3600.0
+    notify_after_s: float = 300.0
 
 
 @dataclass(slots=True)
@@ -58,6 +63,7 @@ class IncidentState:
     members: dict[str, AlertMember] = field(default_factory=dict)
     version: int = 0
     notified_severity: str = "info"
+    notified: bool = False
     resolved_ns: int | None = None
 
     @property
@@ -118,7 +124,7 @@ class IncidentGrouper:
         if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
             incident.last_activity_ns = max(incident.last_activity_ns, event.event_ns)
             incident.updated_ns = max(incident.updated_ns, event.event_ns)
-            out.extend(self._emit(incident, (event.ref,), event.read_ns))
+            out.extend(self._emit(incident, (event.ref,), event.read_ns, wall_ns))
         out.extend(self.on_tick(wall_ns))
         return out
 
@@ -133,6 +139,10 @@ class IncidentGrouper:
             deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
             if deadline is not None and deadline <= watermark:
                 out.extend(self._resolve(incident, deadline))
+            elif not incident.notified and self._worth_notifying(incident, watermark):
+                # Kept firing long enough: announce the current version.
+                record = render_incident(incident, self.graph)
+                out.append(self._notification("incident_opened", incident, record, (), 0))
         return out
 
     def flush(self) -> list[Decision]:
@@ -154,6 +164,8 @@ class IncidentGrouper:
             if deadline is None:
                 deadline = min(m.last_ns for m in incident.members.values() if m.status == "firing")
                 deadline += stale_ns
+                if not incident.notified:
+                    deadline = min(deadline, incident.opened_ns + self._notify_after_ns)
             deadlines.append(deadline)
         return self.clock.wall_when(min(deadlines)) if deadlines else None
 
@@ -210,30 +222,54 @@ class IncidentGrouper:
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
         incident.resolved_ns = at_ns
         incident.updated_ns = max(incident.updated_ns, at_ns)
-        out = self._emit(incident, (), 0)
+        out = self._emit(incident, (), 0, None)
         del self.incidents[incident.incident_id]
         for fingerprint in incident.members:
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
                 del self.by_fingerprint[fingerprint]
         return out
 
+    @property
+    def _notify_after_ns(self) -> int:
+        return int(self.settings.notify_after_s * NS_PER_S)
+
+    def _worth_notifying(self, incident: IncidentState, watermark: int | None) -> bool:
+        if len(incident.members) >= 2 or incident.severity == "critical":
+            return True
+        firing = any(m.status == "firing" for m in incident.members.values())
+        lasted = watermark is not None and watermark - incident.opened_ns >= self._notify_after_ns
+        return firing and lasted
+
     def _emit(
-        self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int
+        self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int, wall_ns: int | None
     ) -> list[Decision]:
         incident.version += 1
         record = render_incident(incident, self.graph)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None
-        if incident.version == 1:
-            kind = "incident_opened"
+        if not incident.notified:
+            watermark = self.clock.watermark(wall_ns) if wall_ns is not None else None
+            if incident.resolved_ns is None and self._worth_notifying(incident, watermark):
+                kind = "incident_opened"
         elif incident.resolved_ns is not None:
             kind = "incident_resolved"
         elif SEVERITY_RANK[incident.severity] > SEVERITY_RANK[incident.notified_severity]:
             kind = "incident_escalated"
         if kind is not None:
-            incident.notified_severity = max(
-                incident.severity, incident.notified_severity, key=SEVERITY_RANK.__getitem__
-            )
-            note = render_notification(kind, record)
-            out.append(Decision("notifications", incident.incident_id, note, inputs, read_ns))
+            out.append(self._notification(kind, incident, record, inputs, read_ns))
         return out
+
+    def _notification(
+        self,
+        kind: str,
+        incident: IncidentState,
+        record: Incident,
+        inputs: tuple[str, ...],
+        read_ns: int,
+    ) -> Decision:
+        incident.notified = True
+        incident.notified_severity = max(
+            incident.severity, incident.notified_severity, key=SEVERITY_RANK.__getitem__
+        )
+        note = render_notification(kind, record)
+        return Decision("notifications", incident.incident_id, note, inputs, read_ns)

@@ -157,6 +157,11 @@ class CorrelationConfig(_Settings):
     topology_ttl_s: float = Field(
         24 * 3600.0, gt=0, description="Edges learned from traces age out after this."
     )
+    notify_after_s: float = Field(
+        300.0,
+        ge=0,
+        description="A lone non-critical alert is announced only after firing this long.",
+    )
     trace_wait_s: float = Field(
         10.0,
         ge=0,

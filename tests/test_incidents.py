@@ -1,5 +1,7 @@
 """Alert dedup, sessions and lifecycle, driven with injected time."""
 
+import pytest
+
 from operators.incidents import IncidentGrouper, IncidentSettings
 from schemas.records import AlertEvent
 
@@ -33,7 +35,7 @@ def streams(decisions):
 def test_resend_is_deduplicated():
     g = IncidentGrouper("c")
     out = feed(g, [alert("a"), alert("a"), alert("a")])
-    assert streams(out) == [("incidents", "open"), ("notifications", "incident_opened")]
+    assert streams(out) == [("incidents", "open")]
     (incident,) = g.incidents.values()
     assert incident.members["a"].count == 3
 
@@ -89,7 +91,7 @@ def test_escalation_is_notified_but_plain_updates_are_not():
         g, [alert("b", start=30, severity="warning"), alert("c", start=40, severity="critical")]
     )
     kinds = [d.record.kind for d in out if d.stream == "notifications"]
-    assert kinds == ["incident_escalated"]
+    assert kinds == ["incident_opened", "incident_escalated"]
 
 
 def test_flush_resolves_finished_incidents_only():
@@ -134,3 +136,36 @@ def test_versions_and_ids_are_deterministic():
     one = [d.record.id for d in feed(IncidentGrouper("c"), events)]
     two = [d.record.id for d in feed(IncidentGrouper("c"), events)]
     assert one == two and len(set(one)) == len(one)
+
+
+def notes(decisions):
+    return [d.record.kind for d in decisions if d.stream == "notifications"]
+
+
+def test_lone_warning_is_announced_only_after_firing_a_while():
+    g = IncidentGrouper("c", IncidentSettings(notify_after_s=300, lateness_s=0))
+    assert notes(feed(g, [alert("a")], wall=0)) == []
+    assert g.next_deadline_wall() == 300 * S
+    assert notes(g.on_tick(wall_ns=299 * S)) == []
+    assert notes(g.on_tick(wall_ns=300 * S)) == ["incident_opened"]
+    assert notes(feed(g, [alert("a", "resolved", 0, 400)], wall=400 * S)) == []
+    assert notes(g.flush()) == ["incident_resolved"]
+
+
+def test_a_blip_is_never_announced():
+    g = IncidentGrouper("c", IncidentSettings(notify_after_s=300, lateness_s=0))
+    out = feed(g, [alert("a"), alert("a", "resolved", 0, 60)]) + g.flush()
+    assert notes(out) == []
+    assert [d.record.status for d in out if d.stream == "incidents"][-1] == "resolved"
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([alert("a", severity="critical")], ["incident_opened"]),
+        ([alert("a"), alert("b", start=10, service="db")], ["incident_opened"]),
+        ([alert("a")], []),
+    ],
+)
+def test_what_is_announced_at_once(events, expected):
+    assert notes(feed(IncidentGrouper("c"), events)) == expected
