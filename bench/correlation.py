@@ -45,13 +45,9 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import os
-import platform
 import random
-import shlex
 import statistics
 import subprocess
 import sys
@@ -65,6 +61,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import petshop
+from bench.report import command_line, machine, record
 from operators.simulate import SimulationError, simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -495,31 +492,7 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}"
 
-
-def command_line(argv: Sequence[str]) -> str:
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(REPO) if python.is_relative_to(REPO) else python
-    return shlex.join([str(python), "bench/correlation.py", *argv])
-
-
-def record(entry: str) -> None:
-    """Append ``entry`` under the Correlation section; append-only."""
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
-    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
-    prefix = "" if headings and headings[-1] == SECTION else f"\n{SECTION}\n"
-    with path.open("a") as out:
-        out.write(prefix + entry)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -567,7 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         record(
-            f"\n### Correlation, {now}\n\nCommand: `{command_line(argv)}`  \n"
+            SECTION,
+            f"\n### Correlation, {now}\n\n"
+            f"Command: `{command_line('bench/correlation.py', argv)}`  \n"
             f"Machine: {machine()}\n\n{body}\n"
         )
         print("appended to BENCHMARKS.md")

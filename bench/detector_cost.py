@@ -22,12 +22,8 @@ alone (fastest of 5 runs on a one-row file) reported separately.
 """
 
 import argparse
-import contextlib
 import datetime as dt
-import os
 import pickle
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -42,6 +38,7 @@ if __package__ in (None, ""):  # run as ``python bench/detector_cost.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.nab import alertflow_command
+from bench.report import command_line, machine, record
 from operators.anomaly import StreamingEnsemble
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,27 +123,6 @@ def _wall(command: list[str], path: Path) -> float:
     return time.perf_counter() - began
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    from importlib.metadata import version
-
-    return (f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}, "
-            f"numba {version('numba')}, river {version('river')}, numpy {np.__version__}")
-
-
-def record(entry: str) -> None:
-    """Append ``entry`` under this section; append-only, so others' sections stay intact."""
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
-    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
-    prefix = "" if headings and headings[-1] == SECTION else f"\n{SECTION}\n"
-    with path.open("a") as out:
-        out.write(prefix + entry)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,12 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{md}")
     if args.record:
         today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        python = Path(sys.executable)
-        with contextlib.suppress(ValueError):
-            python = python.relative_to(REPO)
-        command = shlex.join([str(python), "bench/detector_cost.py", *argv])
-        record(f"\n### Detector cost, {today}\n\nCommand: `{command}`  \n"
-               f"Machine: {machine()}\n\n{md}\n")
+        command = command_line("bench/detector_cost.py", argv)
+        record(SECTION, f"\n### Detector cost, {today}\n\nCommand: `{command}`  \n"
+               f"Machine: {machine('numba', 'river', 'numpy')}\n\n{md}\n")
         print("appended to BENCHMARKS.md")
     return 0
 

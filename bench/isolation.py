@@ -33,7 +33,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +40,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as ``python bench/isolation.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.nab import NAB, DataFile, command_line, hst_scores, load_corpus, machine
+from bench.nab import NAB, DataFile, hst_scores, load_corpus
 from bench.nab_scoring import PROFILES, score_corpus
+from bench.report import command_line, machine, record
 from operators.isolation import IsolationWindowDetector
 from operators.isolation.forest import IsolationForest
 from operators.multivariate import EntityScorer
@@ -262,15 +262,6 @@ def multivariate(args: argparse.Namespace) -> tuple[str, str]:
 # --------------------------------------------------------------------------- main
 
 
-def record(entry: str) -> None:
-    """Append ``entry`` under our section; append-only, so others' sections stay intact."""
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
-    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
-    prefix = "" if headings and headings[-1] == SECTION else f"\n{SECTION}\n"
-    with path.open("a") as out:
-        out.write(prefix + entry)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -303,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{md}\n\n(total {time.monotonic() - started:.0f} s)")
     if args.record:
         today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        command = command_line(argv).replace("bench/nab.py", "bench/isolation.py")
-        record(f"\n### Isolation forests, {today}\n\nCommand: `{command}`  \n"
-               f"Machine: {machine()}, numba {version('numba')}  \n\n{md}\n")
+        command = command_line("bench/isolation.py", argv)
+        record(SECTION, f"\n### Isolation forests, {today}\n\nCommand: `{command}`  \n"
+               f"Machine: {machine('river', 'numpy', 'numba')}  \n\n{md}\n")
         print("appended to BENCHMARKS.md")
     return 0
 

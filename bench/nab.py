@@ -24,14 +24,10 @@ exactly. The published figures printed beneath are NAB's full corpus (58 files),
 """
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import json
 import math
-import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -57,6 +53,7 @@ from bench.nab_scoring import (
     threshold_curve,
     window_rows,
 )
+from bench.report import command_line, machine, record
 
 REPO = Path(__file__).resolve().parents[1]
 NAB = REPO.parent / "shared" / "datasets" / "nab"
@@ -353,34 +350,7 @@ def alertflow_detail(corpus: Sequence[LabelledSeries], run: DetectorRun) -> str:
 # --------------------------------------------------------------------------- recording
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    from importlib.metadata import version
 
-    return (f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}, "
-            f"river {version('river')}, numpy {np.__version__}")
-
-
-def command_line(argv: Sequence[str]) -> str:
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(REPO) if python.is_relative_to(REPO) else python
-    return shlex.join([str(python), "bench/nab.py", *argv])
-
-
-def record(entry: str) -> None:
-    """Append ``entry`` under the NAB section; append-only, so others' sections stay intact."""
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
-    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
-    prefix = "" if headings and headings[-1] == SECTION else f"\n{SECTION}\n"
-    with path.open("a") as out:
-        out.write(prefix + entry)
 
 
 # --------------------------------------------------------------------------- main
@@ -434,8 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{settings}\n\n{md}\n\n(total {time.monotonic() - started:.0f} s)")
     if args.record:
         today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        record(f"\n### NAB scores, {today}\n\nCommand: `{command_line(argv)}`  \n"
-               f"Machine: {machine()}  \nData: {settings}.\n\n{md}\n")
+        command = command_line("bench/nab.py", argv)
+        record(SECTION, f"\n### NAB scores, {today}\n\nCommand: `{command}`  \n"
+               f"Machine: {machine('river', 'numpy')}  \nData: {settings}.\n\n{md}\n")
         print("appended to BENCHMARKS.md")
     return 0
 

@@ -73,10 +73,8 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import random
 import resource
-import shlex
 import signal
 import statistics
 import subprocess
@@ -92,6 +90,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from bench.broker import TansuBroker, free_port
+from bench.report import command_line, machine, record
 from schemas.config import OUTPUT_STREAMS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -926,19 +925,6 @@ def table(cfg: Settings, tput: dict, lat: dict) -> str:
     return "\n".join(rows)
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    from importlib.metadata import version
-
-    return (f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}, "
-            f"bytewax {version('bytewax')}, confluent-kafka {version('confluent-kafka')}, "
-            f"broker Tansu (memory storage, loopback)")
-
 
 def revision() -> str:
     """The commit measured, and whether tracked files differed from it (read-only git)."""
@@ -951,16 +937,7 @@ def revision() -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
-def command_line(argv: list[str]) -> str:
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(REPO) if python.is_relative_to(REPO) else python
-    return shlex.join([str(python), "-m", "bench.throughput", *argv])
-
-
-def record(text: str) -> None:
-    with (REPO / "BENCHMARKS.md").open("a") as out:
-        out.write(text)
+SECTION = "## Kafka throughput and latency: alertflow vs passthrough"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1013,9 +990,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         record(
-            f"\n## Kafka throughput and latency: alertflow vs passthrough ({today})\n\n"
-            f"Command: `{command_line(argv)}`  \n"
-            f"Machine: {machine()}  \n"
+            SECTION,
+            f"\n### {today}\n\n"
+            f"Command: `{command_line('-m', ['bench.throughput', *argv])}`  \n"
+            f"Machine: {machine('bytewax', 'confluent-kafka')}, "
+            "broker Tansu (memory storage, loopback)  \n"
             f"Revision: {revision()}  \n"
             f"Settings: {settings}.\n\n{md}\n"
         )
