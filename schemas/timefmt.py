@@ -88,15 +88,9 @@ def coerce_epoch_ns(value: object) -> int:
             return int(value)
         raise DecodeError(f"timestamp {value!r} is out of range")
     if isinstance(value, str):
-        return _coerce_text(value)
+        stripped = value.strip()
+        try:
+            return coerce_epoch_ns(int(stripped))
+        except ValueError:
+            return parse_rfc3339_ns(stripped)
     raise DecodeError(f"expected a timestamp, got {type(value).__name__}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _coerce_text(value: str) -> int:
-    # Every sample of one scrape carries the same timestamp string: parse it once.
-    stripped = value.strip()
-    try:
-        return coerce_epoch_ns(int(stripped))
-    except ValueError:
-        return parse_rfc3339_ns(stripped)
