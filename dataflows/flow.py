@@ -87,9 +87,12 @@ def _is_dead(batch: Batch) -> bool:
     return isinstance(batch[0], Decision)
 
 
+def _label_policy(config: AlertflowConfig) -> LabelPolicy:
+    return LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
+
+
 def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    policy = LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
-    normalizer = SeriesNormalizer(policy, shards=config.scoring.shards)
+    normalizer = SeriesNormalizer(_label_policy(config), shards=config.scoring.shards)
     sharded = op.flat_map("shard", samples, normalizer.shard_batches)
     # (shard, list[(series_key, MetricSample)])
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
@@ -97,8 +100,7 @@ def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 
 
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    policy = LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
-    group = partial(by_entity, by=tuple(config.multivariate.by), policy=policy)
+    group = partial(by_entity, by=tuple(config.multivariate.by), policy=_label_policy(config))
     keyed = op.flat_map("by_entity", samples, group)  # (entity, (entity, [(metric, v, ts)]))
     scored = op.stateful_batch("entities", keyed, partial(EntityLogic, config=config.multivariate))
     return op.key_rm("unkey_entities", scored)  # list[Decision]
