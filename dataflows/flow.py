@@ -21,6 +21,7 @@ from dataflows.logic import (
 from dataflows.sinks import JsonlDirSink, build_sink
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
+from operators.anomaly_dedup import is_anomaly, signal_of
 from operators.decisions import Decision
 from operators.entity_scoring import by_entity
 from operators.intake import Intake
@@ -60,14 +61,18 @@ def build_flow(
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
     if service_events:
         series.append(_derived_series(op.merge("service_events", *service_events), config))
+    correlated: list[Stream[list]] = [valid[s] for s in ("alerts",) if s in valid]
     if series:
         merged = op.merge("series", *series)  # list[MetricSample]
         if config.multivariate.enabled:
             outputs.append(_entities(merged, config))
-        outputs.append(_scoring(merged, config))
-    if "alerts" in valid:
+        scored = _scoring(merged, config)  # list[Decision]
+        outputs.append(scored)
+        if config.correlation.anomalies:
+            correlated.append(op.filter_map("anomaly_signals", scored, _anomaly_signals))
+    if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
-        events = [valid[s] for s in ("alerts", "traces") if s in valid]
+        events = correlated + [valid[s] for s in ("traces",) if s in valid]
         outputs.append(_correlation(op.merge("correlation_events", *events), config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
     provider = tracer_provider or tracer_provider_for(config.tracing)
@@ -81,6 +86,11 @@ def build_flow(
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)
     return flow
+
+
+def _anomaly_signals(decisions: Batch) -> Batch | None:
+    signals = [signal_of(d) for d in decisions if is_anomaly(d)]
+    return signals or None  # list[AnomalySignal]
 
 
 def _is_dead(batch: Batch) -> bool:
@@ -116,9 +126,9 @@ def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Ba
 
 
 def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent
+    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent | AnomalySignal
     keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
-    # (domain, AlertEvent | SpanEvent)
+    # (domain, AlertEvent | SpanEvent | AnomalySignal)
     traces = bool(config.inputs.get("traces"))
     logic = partial(IncidentLogic, config=config.correlation, traces=traces)
     grouped = op.stateful_batch("group", keyed, logic)

@@ -11,18 +11,18 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import shutdown
-from operators.alignment import SpanAlignment
 from operators.anomaly.factory import detector_factory
+from operators.correlator import CorrelationEvent, DomainCorrelator
 from operators.decisions import Decision
 from operators.entity_scoring import EntityAnomalies
-from operators.incidents import IncidentGrouper, IncidentSettings
+from operators.incidents import IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.red_metrics import ServiceWindows, cluster_of
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
 from operators.topology import read_static_topology
 from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
 from schemas.jsoncodec import dumps
-from schemas.records import AlertEvent, LogEvent, MetricSample, SpanEvent
+from schemas.records import LogEvent, MetricSample, SpanEvent
 
 
 def _bundle(items: list) -> list[list]:
@@ -87,100 +87,56 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
     return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
 
 
-CorrelationState = tuple[IncidentGrouper | None, SpanAlignment | None]
-
-
-class IncidentLogic(StatefulBatchLogic[AlertEvent | SpanEvent, list[Decision], CorrelationState]):
-    """One correlation domain's incident grouper, with a timer for event-time closes.
-
-    With traces among the inputs, alerts first pass a :class:`SpanAlignment`, so the
-    grouper sees the call graph of an alert's moment before the alert itself.
-    """
+class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainCorrelator]):
+    """One correlation domain's :class:`DomainCorrelator`, with a timer for event-time closes."""
 
     def __init__(
-        self, state: CorrelationState | None, config: CorrelationConfig, traces: bool = False
+        self, state: DomainCorrelator | None, config: CorrelationConfig, traces: bool = False
     ) -> None:
-        self.grouper, self.alignment = state or (None, None)
+        self.correlator = state
         self.config = config
-        if self.alignment is None and traces:
-            hold_ns = int(config.trace_wait_s * 1e9)
-            self.alignment = SpanAlignment(hold_ns, int(config.lateness_s * 1e9))
+        self.traces = traces
 
-    def on_batch(self, values: list[AlertEvent | SpanEvent]) -> tuple[list[list[Decision]], bool]:
-        """Learn the call graph from spans; fold the alerts in, in arrival order."""
-        if self.grouper is None:
-            self.grouper = IncidentGrouper(domain_of(values[0], self.config), settings(self.config))
-            if self.config.topology_file is not None:
-                self.grouper.graph.add_static(read_static_topology(self.config.topology_file))
-        wall_ns = time.time_ns()
-        out: list[Decision] = []
-        spans: list[SpanEvent] = []
-        for event in values:
-            if isinstance(event, SpanEvent):
-                spans.append(event)
-                continue
-            if spans:
-                out.extend(self._spans(spans, wall_ns))
-                spans = []
-            out.extend(self._alerts(self._admit(event, wall_ns), wall_ns))
-        if spans:
-            out.extend(self._spans(spans, wall_ns))
-        return _bundle(out), False
-
-    def _admit(self, event: AlertEvent, wall_ns: int) -> list[AlertEvent]:
-        if self.alignment is None:
-            return [event]
-        return self.alignment.add_alert(event, wall_ns)
-
-    def _spans(self, spans: list[SpanEvent], wall_ns: int) -> list[Decision]:
-        self.grouper.on_spans(spans)
-        if self.alignment is None:
-            return []
-        return self._alerts(self.alignment.add_spans(spans, wall_ns), wall_ns)
-
-    def _alerts(self, events: list[AlertEvent], wall_ns: int) -> list[Decision]:
-        out: list[Decision] = []
-        for event in events:
-            out.extend(self.grouper.on_alert(event, wall_ns))
-        return out
+    def on_batch(self, values: list[CorrelationEvent]) -> tuple[list[list[Decision]], bool]:
+        """Learn the call graph from spans; hold alerts and anomalies for event-time order."""
+        if self.correlator is None:
+            config = self.config
+            static = read_static_topology(config.topology_file) if config.topology_file else None
+            self.correlator = DomainCorrelator(
+                domain_of(values[0], config),
+                settings(config),
+                trace_wait_s=config.trace_wait_s if self.traces else None,
+                static_edges=static,
+            )
+        return _bundle(self.correlator.on_events(values, time.time_ns())), False
 
     def notify_at(self) -> datetime | None:
-        """The next wall time at which a held alert is released or an incident may close."""
-        if self.grouper is None:
-            return None
-        due = [self.grouper.next_deadline_wall()]
-        if self.alignment is not None:
-            due.append(self.alignment.next_release_wall())
-        known = [d for d in due if d is not None]
-        return _wall_datetime(min(known)) if known else None
+        """The next wall time at which a held event is due or an incident may close."""
+        due = self.correlator.next_wall() if self.correlator is not None else None
+        return None if due is None else _wall_datetime(due)
 
     def on_notify(self) -> tuple[list[list[Decision]], bool]:
-        """Release alerts that waited long enough; close what the watermark allows."""
-        assert self.grouper is not None
-        wall_ns = time.time_ns()
-        out = self._alerts(self.alignment.release(wall_ns), wall_ns) if self.alignment else []
-        return _bundle(out + self.grouper.on_tick(wall_ns)), False
+        """Release what waited long enough; close what the watermark allows."""
+        assert self.correlator is not None
+        return _bundle(self.correlator.on_tick(time.time_ns())), False
 
     def on_eof(self) -> tuple[list[list[Decision]], bool]:
-        """Bounded input ended: release held alerts, flush every incident that can close.
+        """Bounded input ended: apply every held event, flush every incident that can close.
 
         A stop request also ends the inputs, but a stopped live job has not seen
         the end of its data, so nothing is closed early then.
         """
-        if self.grouper is None or shutdown.REQUESTED.is_set():
+        if self.correlator is None or shutdown.REQUESTED.is_set():
             return [], False
-        wall_ns = time.time_ns()
-        held = self.alignment.release(wall_ns, everything=True) if self.alignment else []
-        out = self._alerts(held, wall_ns)
-        return _bundle(out + self.grouper.flush()), False
+        return _bundle(self.correlator.finish(time.time_ns())), False
 
-    def snapshot(self) -> CorrelationState:
+    def snapshot(self) -> DomainCorrelator:
         """A deep copy, as Bytewax requires."""
-        return copy.deepcopy((self.grouper, self.alignment))
+        return copy.deepcopy(self.correlator)
 
 
-def domain_of(event: AlertEvent | SpanEvent, config: CorrelationConfig) -> str:
-    """The correlation domain an alert (by its label) or a span (by its resource) belongs to."""
+def domain_of(event: CorrelationEvent, config: CorrelationConfig) -> str:
+    """The correlation domain of an alert or anomaly (by label) or a span (by its resource)."""
     if isinstance(event, SpanEvent):
         return cluster_of(event, config.default_domain)
     return event.labels.get(config.domain_label) or config.default_domain
@@ -196,6 +152,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         max_hops=config.max_hops,
         topology_ttl_s=config.topology_ttl_s,
         notify_after_s=config.notify_after_s,
+        anomaly_hold_s=config.anomaly_hold_s,
     )
 
 

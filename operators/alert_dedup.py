@@ -1,4 +1,4 @@
-"""Alert deduplication by Alertmanager fingerprint."""
+"""Alert deduplication by Alertmanager fingerprint; the member record incidents are made of."""
 
 from dataclasses import dataclass, field
 from enum import Enum
@@ -18,7 +18,11 @@ class Change(Enum):
 
 @dataclass(slots=True)
 class AlertMember:
-    """One fingerprint's history while it belongs to an incident."""
+    """One fingerprint's history while it belongs to an incident.
+
+    ``kind`` is ``alert`` (an Alertmanager fingerprint) or ``anomaly`` (a series the
+    scorer judged anomalous; ``score`` is its strongest score so far).
+    """
 
     fingerprint: str
     labels: dict[str, str]
@@ -30,11 +34,31 @@ class AlertMember:
     flaps: int = 0
     resolved_ns: int | None = None
     refs: list[str] = field(default_factory=list)
+    kind: str = "alert"
+    severity: str = "warning"
+    score: float = 0.0
+    title: str = ""
 
     @property
     def service(self) -> str | None:
         """The service the alert is about, by the usual label names."""
         return service_of(self.labels)
+
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+_SEVERITY_ALIASES = {
+    "page": "critical",
+    "error": "critical",
+    "high": "critical",
+    "major": "critical",
+}
+
+
+def alert_severity(labels: dict[str, str]) -> str:
+    """Map an alert's ``severity`` label onto info/warning/critical."""
+    raw = labels.get("severity", "warning").lower()
+    raw = _SEVERITY_ALIASES.get(raw, raw)
+    return raw if raw in SEVERITY_RANK else "warning"
 
 
 def service_of(labels: dict[str, str]) -> str | None:
@@ -61,6 +85,8 @@ def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMem
             last_ns=event.event_ns,
             status="firing",
             refs=[event.ref],
+            severity=alert_severity(event.labels),
+            title=event.labels.get("alertname", event.fingerprint),
         )
         return member, Change.NEW
     member.count += 1

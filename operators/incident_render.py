@@ -22,10 +22,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
         if state.resolved_ns is not None
         else ("open" if state.version == 1 else "updated")
     )
-    alertnames = sorted({m.labels.get("alertname", "alert") for m in members})
-    firing = sum(1 for m in members if m.status == "firing")
-    where = ", ".join(services) or "unknown services"
-    summary = f"{len(members)} alert(s) ({firing} firing) on {where}: {', '.join(alertnames[:5])}"
+    summary = _summary(members, services)
     return Incident(
         id=stable_id(state.incident_id, state.version),
         incident_id=state.incident_id,
@@ -38,7 +35,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
         services=services,
         members=[
             IncidentMember(
-                kind="alert",
+                kind=m.kind,
                 id=m.fingerprint,
                 ts=format_ns(m.first_ns),
                 last_seen=format_ns(m.last_ns),
@@ -58,10 +55,22 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
     )
 
 
+def _summary(members: list, services: list[str]) -> str:
+    alerts = [m for m in members if m.kind == "alert"]
+    anomalies = len(members) - len(alerts)
+    firing = sum(1 for m in members if m.status == "firing")
+    parts = [f"{len(alerts)} alert(s)"] if alerts else []
+    if anomalies:
+        parts.append(f"{anomalies} anomalous series")
+    titles = sorted({m.title for m in alerts} or {m.title for m in members})
+    where = ", ".join(services) or "unknown services"
+    return f"{' and '.join(parts)} ({firing} firing) on {where}: {', '.join(titles[:5])}"
+
+
 def _recommendations(members: list, top_service: str | None) -> list[str]:
     out = []
     if top_service:
-        out.append(f"Start with {top_service}: its alerts started first.")
+        out.append(f"Start with {top_service}: ranked first by onset, topology and strength.")
     for member in members:
         runbook = member.annotations.get("runbook_url") or member.annotations.get("runbook")
         if runbook and f"Runbook: {runbook}" not in out:

@@ -1,24 +1,38 @@
-"""Alert grouping into incidents: sessions in event time per correlation domain.
+"""Grouping of alerts and anomalies into incidents: sessions in event time per domain.
 
-A firing alert joins an open incident of its domain that still has a firing
-member, whose newest member started within ``session_gap_s`` before it, and
-that is related to it: one of its services within ``max_hops`` of the alert's
-service in the call graph (learned from traces or given statically). When the
-graph knows neither side, time alone decides. The nearest, then most recent,
-such incident wins; otherwise the alert opens a new one. Re-sends of
-firing alerts do not extend a session, so a long-running incident does not
-swallow unrelated later alerts. An incident resolves once every member has
-resolved and ``quiet_period_s`` of event time has passed without a new one.
-Each change emits a new incident version. Notifications carry only what deserves a
-human: an incident is announced once it has two members, is critical, or has kept
-firing for ``notify_after_s``; after that its escalation and resolution. A lone
-warning that resolves sooner (a flap, a blip) stays in ``incidents`` but is never
-announced, nor is its resolution.
+A firing alert, or an anomalous series, joins an open incident of its domain
+that still has a firing member, whose newest member started within
+``session_gap_s`` before it, and that is related to it: one of its services
+within ``max_hops`` of the new member's service in the call graph (learned from
+traces or given statically). When the graph knows neither side, time alone
+decides. The nearest, then most recent, such incident wins; otherwise the
+member opens a new one. Re-sends of firing alerts and further anomalies of the
+same series are one member and do not extend a session, so a long-running
+incident does not swallow unrelated later events. An anomaly member resolves
+once its series has been quiet for ``anomaly_hold_s``. An incident resolves
+once every member has resolved and ``quiet_period_s`` of event time has passed
+without a new one.
+
+Each change emits a new incident version, once the incident is worth a record:
+it has an alert, or anomalies on at least two services (a lone anomalous series
+is the ``anomalies`` stream's business, not an incident). Notifications carry
+only what deserves a human: an incident with an alert is announced once it has
+two members, is critical, or has kept firing for ``notify_after_s``; one made
+of anomalies alone once it spans two services and one of them is critical;
+after that its escalation and resolution. A lone warning that resolves sooner
+(a flap, a blip) stays in ``incidents`` but is never announced, nor is its
+resolution.
 """
 
 from dataclasses import dataclass, field
 
-from operators.alert_dedup import AlertMember, Change, apply_event, service_of
+from operators.alert_dedup import (
+    SEVERITY_RANK,
+    AlertMember,
+    Change,
+    apply_event,
+)
+from operators.anomaly_dedup import AnomalySignal, apply_anomaly
 from operators.decisions import Decision
 from operators.eventclock import EventClock
 from operators.ids import stable_id
@@ -27,14 +41,6 @@ from operators.topology import ServiceGraph
 from schemas.outputs import Incident
 from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
-
-SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-_SEVERITY_ALIASES = {
-    "page": "critical",
-    "error": "critical",
-    "high": "critical",
-    "major": "critical",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ class IncidentSettings:
     max_hops: int = 2
     topology_ttl_s: float = 24 * 3600.0
     notify_after_s: float = 300.0
+    anomaly_hold_s: float = 600.0
 
 
 @dataclass(slots=True)
@@ -67,14 +74,30 @@ class IncidentState:
     resolved_ns: int | None = None
 
     @property
+    def alerts(self) -> list[AlertMember]:
+        """The members that are alerts."""
+        return [m for m in self.members.values() if m.kind == "alert"]
+
+    @property
     def severity(self) -> str:
-        """The highest severity among members."""
+        """The highest severity among the alerts; among the anomalies when there is none.
+
+        Alerts carry the severity their owners chose; an anomaly's is the scorer's
+        opinion, so it decides only for incidents that no alert speaks for.
+        """
+        deciding = self.alerts or list(self.members.values())
         best = "info"
-        for member in self.members.values():
-            sev = alert_severity(member.labels)
-            if SEVERITY_RANK[sev] > SEVERITY_RANK[best]:
-                best = sev
+        for member in deciding:
+            if SEVERITY_RANK[member.severity] > SEVERITY_RANK[best]:
+                best = member.severity
         return best
+
+    @property
+    def worth_a_record(self) -> bool:
+        """An alert, or anomalies on two services or more."""
+        if self.alerts:
+            return True
+        return len({m.service for m in self.members.values() if m.service}) >= 2
 
     def quiet_deadline(self, quiet_ns: int) -> int | None:
         """When the incident may resolve, if every member has resolved."""
@@ -82,13 +105,6 @@ class IncidentState:
         if any(end is None for end in ends):
             return None
         return max(max(end for end in ends if end is not None), self.last_activity_ns) + quiet_ns
-
-
-def alert_severity(labels: dict[str, str]) -> str:
-    """Map an alert's ``severity`` label onto info/warning/critical."""
-    raw = labels.get("severity", "warning").lower()
-    raw = _SEVERITY_ALIASES.get(raw, raw)
-    return raw if raw in SEVERITY_RANK else "warning"
 
 
 class IncidentGrouper:
@@ -109,22 +125,48 @@ class IncidentGrouper:
     def on_alert(self, event: AlertEvent, wall_ns: int) -> list[Decision]:
         """Fold one alert event in, then close what the watermark allows."""
         self.clock.observe(event.event_ns, wall_ns)
-        incident_id = self.by_fingerprint.get(event.fingerprint)
-        incident = self.incidents.get(incident_id) if incident_id else None
-        member = incident.members.get(event.fingerprint) if incident else None
+        incident, member = self._member_of(event.fingerprint)
         member, change = apply_event(member, event)
+        return self._fold(
+            incident, member, change, event.event_ns, event.ref, event.read_ns, wall_ns
+        )
+
+    def on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
+        """Fold one anomaly record in (its series is the member), then close what is due."""
+        self.clock.observe(signal.ts_ns, wall_ns)
+        incident, member = self._member_of(signal.fingerprint)
+        member, change = apply_anomaly(member, signal)
+        return self._fold(
+            incident, member, change, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
+        )
+
+    def _member_of(self, fingerprint: str) -> tuple[IncidentState | None, AlertMember | None]:
+        incident_id = self.by_fingerprint.get(fingerprint)
+        incident = self.incidents.get(incident_id) if incident_id else None
+        return incident, incident.members.get(fingerprint) if incident else None
+
+    def _fold(
+        self,
+        incident: IncidentState | None,
+        member: AlertMember | None,
+        change: Change,
+        event_ns: int,
+        ref: str,
+        read_ns: int,
+        wall_ns: int,
+    ) -> list[Decision]:
         out: list[Decision] = []
         if change is Change.NEW and member is not None:
-            incident = self._session_for(event)
+            incident = self._session_for(member)
             if incident is None:
-                incident = self._open(event)
-            incident.members[event.fingerprint] = member
-            incident.last_onset_ns = max(incident.last_onset_ns, event.starts_ns)
-            self.by_fingerprint[event.fingerprint] = incident.incident_id
+                incident = self._open(member)
+            incident.members[member.fingerprint] = member
+            incident.last_onset_ns = max(incident.last_onset_ns, member.first_ns)
+            self.by_fingerprint[member.fingerprint] = incident.incident_id
         if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
-            incident.last_activity_ns = max(incident.last_activity_ns, event.event_ns)
-            incident.updated_ns = max(incident.updated_ns, event.event_ns)
-            out.extend(self._emit(incident, (event.ref,), event.read_ns, wall_ns))
+            incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
+            incident.updated_ns = max(incident.updated_ns, event_ns)
+            out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
         out.extend(self.on_tick(wall_ns))
         return out
 
@@ -139,7 +181,11 @@ class IncidentGrouper:
             deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
             if deadline is not None and deadline <= watermark:
                 out.extend(self._resolve(incident, deadline))
-            elif not incident.notified and self._worth_notifying(incident, watermark):
+            elif (
+                incident.version
+                and not incident.notified
+                and self._worth_notifying(incident, watermark)
+            ):
                 # Kept firing long enough: announce the current version.
                 record = render_incident(incident, self.graph)
                 out.append(self._notification("incident_opened", incident, record, (), 0))
@@ -157,25 +203,27 @@ class IncidentGrouper:
     def next_deadline_wall(self) -> int | None:
         """Wall time of the next possible close, for the engine's timer."""
         quiet_ns = int(self.settings.quiet_period_s * NS_PER_S)
-        stale_ns = int(self.settings.stale_after_s * NS_PER_S)
         deadlines = []
         for incident in self.incidents.values():
             deadline = incident.quiet_deadline(quiet_ns)
             if deadline is None:
-                deadline = min(m.last_ns for m in incident.members.values() if m.status == "firing")
-                deadline += stale_ns
+                deadline = min(
+                    m.last_ns + self._horizon_ns(m)
+                    for m in incident.members.values()
+                    if m.status == "firing"
+                )
                 if not incident.notified:
                     deadline = min(deadline, incident.opened_ns + self._notify_after_ns)
             deadlines.append(deadline)
         return self.clock.wall_when(min(deadlines)) if deadlines else None
 
-    def _session_for(self, event: AlertEvent) -> IncidentState | None:
+    def _session_for(self, member: AlertMember) -> IncidentState | None:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
-        service = service_of(event.labels)
+        service = member.service
         best: tuple[int, int, str] | None = None
         chosen = None
         for inc in self.incidents.values():
-            if inc.last_onset_ns < event.starts_ns - gap_ns:
+            if inc.last_onset_ns < member.first_ns - gap_ns:
                 continue
             if not any(m.status == "firing" for m in inc.members.values()):
                 continue
@@ -198,31 +246,41 @@ class IncidentGrouper:
         reachable = [h for h in hops if h is not None]
         return min(reachable) if reachable else None
 
-    def _open(self, event: AlertEvent) -> IncidentState:
-        incident_id = stable_id(self.domain, event.fingerprint, event.starts_ns)
+    def _open(self, member: AlertMember) -> IncidentState:
+        incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)
         incident = IncidentState(
             incident_id=incident_id,
             domain=self.domain,
-            opened_ns=event.starts_ns,
-            updated_ns=event.starts_ns,
-            last_activity_ns=event.starts_ns,
-            last_onset_ns=event.starts_ns,
+            opened_ns=member.first_ns,
+            updated_ns=member.first_ns,
+            last_activity_ns=member.first_ns,
+            last_onset_ns=member.first_ns,
         )
         self.incidents[incident_id] = incident
         return incident
 
     def _expire_stale(self, incident: IncidentState, watermark: int) -> None:
-        stale_ns = int(self.settings.stale_after_s * NS_PER_S)
         for member in incident.members.values():
-            if member.status == "firing" and member.last_ns + stale_ns <= watermark:
-                # Alertmanager re-sends firing alerts; silence this long means the source is gone.
+            horizon = self._horizon_ns(member)
+            if member.status == "firing" and member.last_ns + horizon <= watermark:
+                # Alertmanager re-sends firing alerts; silence this long means the source is
+                # gone. An anomalous series that stopped being anomalous is back to normal.
                 member.status = "resolved"
-                member.resolved_ns = member.last_ns + stale_ns
+                member.resolved_ns = member.last_ns + horizon
+
+    def _horizon_ns(self, member: AlertMember) -> int:
+        seconds = (
+            self.settings.anomaly_hold_s
+            if member.kind == "anomaly"
+            else self.settings.stale_after_s
+        )
+        return int(seconds * NS_PER_S)
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
         incident.resolved_ns = at_ns
         incident.updated_ns = max(incident.updated_ns, at_ns)
-        out = self._emit(incident, (), 0, None)
+        # An incident never worth a record ends as quietly as it lived.
+        out = self._emit(incident, (), 0, None) if incident.version else []
         del self.incidents[incident.incident_id]
         for fingerprint in incident.members:
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
@@ -234,15 +292,19 @@ class IncidentGrouper:
         return int(self.settings.notify_after_s * NS_PER_S)
 
     def _worth_notifying(self, incident: IncidentState, watermark: int | None) -> bool:
+        if not incident.alerts:
+            return incident.worth_a_record and incident.severity == "critical"
         if len(incident.members) >= 2 or incident.severity == "critical":
             return True
-        firing = any(m.status == "firing" for m in incident.members.values())
+        firing = any(m.status == "firing" for m in incident.alerts)
         lasted = watermark is not None and watermark - incident.opened_ns >= self._notify_after_ns
         return firing and lasted
 
     def _emit(
         self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int, wall_ns: int | None
     ) -> list[Decision]:
+        if not incident.worth_a_record and not incident.version:
+            return []
         incident.version += 1
         record = render_incident(incident, self.graph)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]

@@ -1,9 +1,9 @@
-"""First root-cause ranking: the service whose alerts started first, within lag tolerance.
+"""Root-cause ranking: the service whose alerts or anomalies started first, within lag tolerance.
 
 Symptoms trail their cause, so onset order is the strongest signal available
 without topology. Services whose onsets fall within ``tolerance_ns`` of each
 other are near-ties (monitoring lag blurs their order) and are separated by
-severity and alert count.
+strength: an alert's severity, an anomaly's score.
 """
 
 import math
@@ -19,9 +19,15 @@ _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
 _SYMPTOM_FACTOR = 0.5
 
 
+def _strength(member: AlertMember) -> float:
+    if member.kind == "anomaly":
+        return member.score
+    return _SEVERITY_WEIGHT.get(member.severity, 0.7)
+
+
 def _topology_evidence(callees: list[str], failing: list[str]) -> tuple[str, ...]:
     if failing:
-        return (f"depends on {', '.join(failing[:3])}, also alerting: likely a symptom",)
+        return (f"depends on {', '.join(failing[:3])}, also failing: likely a symptom",)
     if callees:
         return (f"its dependencies are healthy ({', '.join(callees[:3])})",)
     return ()
@@ -67,7 +73,7 @@ def rank_by_onset(
         onset = min(m.first_ns for m in ms)
         delay_ns = max(0, onset - first_onset - tolerance_ns)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
-        strength = max(_SEVERITY_WEIGHT.get(m.labels.get("severity", ""), 0.7) for m in ms)
+        strength = max(_strength(m) for m in ms)
         callees = graph.callees(service)
         # A dependency that started failing only after this service did explains nothing.
         failing = sorted(
@@ -76,7 +82,8 @@ def rank_by_onset(
             if min(m.first_ns for m in by_service[dep]) <= onset + tolerance_ns
         )
         score = timing * (0.8 + 0.2 * strength) * (_SYMPTOM_FACTOR if failing else 1.0)
-        names = sorted({m.labels.get("alertname", m.fingerprint) for m in ms})
+        alerts = sorted({m.title for m in ms if m.kind == "alert"})
+        anomalies = sorted((m for m in ms if m.kind == "anomaly"), key=lambda m: -m.score)
         evidence = (
             f"first alert at {format_ns(onset)}"
             + (
@@ -84,7 +91,8 @@ def rank_by_onset(
                 if onset == first_onset
                 else f" ({(onset - first_onset) / NS_PER_S:.0f}s after the first)"
             ),
-            f"{len(ms)} alert(s): {', '.join(names[:5])}",
+            *([f"{len(alerts)} alert(s): {', '.join(alerts[:5])}"] if alerts else []),
+            *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
             *_topology_evidence(callees, failing),
         )
         scored.append((score, -onset, service, evidence))

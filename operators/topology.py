@@ -39,10 +39,14 @@ class ServiceGraph:
         self._span_service: OrderedDict[str, str] = OrderedDict()
         self._orphans: OrderedDict[str, list[tuple[str, int]]] = OrderedDict()
         self.newest_ns = 0
+        # Adjacency views, rebuilt only when the edge set changes (not on every lookup).
+        self._calls: dict[str, set[str]] | None = None
+        self._undirected: dict[str, set[str]] = {}
 
     def add_static(self, edges: Iterable[tuple[str, str]]) -> None:
         """Edges known without tracing (they never age out)."""
         self.static.update((a, b) for a, b in edges if a != b)
+        self._calls = None
 
     def observe(self, spans: Iterable[SpanEvent]) -> None:
         """Learn edges from spans, in any order within the pending bound."""
@@ -62,19 +66,20 @@ class ServiceGraph:
 
     def neighbours(self, service: str) -> set[str]:
         """Services that call ``service`` or that it calls."""
-        return {b for a, b in self._all() if a == service} | {
-            a for a, b in self._all() if b == service
-        }
+        self._index()
+        return set(self._undirected.get(service, ()))
 
     def callees(self, service: str) -> list[str]:
         """What ``service`` depends on, sorted."""
-        return sorted({b for a, b in self._all() if a == service})
+        return sorted(self._index().get(service, ()))
+
+    def callers(self, service: str) -> list[str]:
+        """What depends on ``service`` directly, sorted."""
+        return sorted(self.neighbours(service) - self._index().get(service, set()))
 
     def downstream(self, service: str, limit: int = 3) -> set[str]:
         """Everything ``service`` depends on, directly or through up to ``limit`` hops."""
-        calls: dict[str, set[str]] = {}
-        for caller, callee in self._all():
-            calls.setdefault(caller, set()).add(callee)
+        calls = self._index()
         found: set[str] = set()
         frontier = {service}
         for _ in range(limit):
@@ -88,10 +93,8 @@ class ServiceGraph:
         """Hops between two services ignoring direction, or None beyond ``limit``."""
         if a == b:
             return 0
-        adjacency: dict[str, set[str]] = {}
-        for x, y in self._all():
-            adjacency.setdefault(x, set()).add(y)
-            adjacency.setdefault(y, set()).add(x)
+        self._index()
+        adjacency = self._undirected
         seen, frontier = {a}, deque([(a, 0)])
         while frontier:
             node, hops = frontier.popleft()
@@ -107,14 +110,26 @@ class ServiceGraph:
 
     def known(self, service: str) -> bool:
         """Whether any edge mentions ``service``."""
-        return any(service in edge for edge in self._all())
+        self._index()
+        return service in self._undirected
 
-    def _all(self) -> set[tuple[str, str]]:
-        return self.static | set(self.edges)
+    def _index(self) -> dict[str, set[str]]:
+        if self._calls is None:
+            calls: dict[str, set[str]] = {}
+            undirected: dict[str, set[str]] = {}
+            for caller, callee in self.static | set(self.edges):
+                calls.setdefault(caller, set()).add(callee)
+                undirected.setdefault(caller, set()).add(callee)
+                undirected.setdefault(callee, set()).add(caller)
+            self._calls, self._undirected = calls, undirected
+        return self._calls
 
     def _edge(self, caller: str, callee: str, ts_ns: int) -> None:
         if caller != callee:
-            self.edges[(caller, callee)] = max(self.edges.get((caller, callee), 0), ts_ns)
+            key = (caller, callee)
+            if key not in self.edges:
+                self._calls = None
+            self.edges[key] = max(self.edges.get(key, 0), ts_ns)
 
     def _remember(self, span_id: str, service: str) -> None:
         if span_id:
@@ -129,6 +144,7 @@ class ServiceGraph:
         cutoff = self.newest_ns - int(self.ttl_s * NS_PER_S)
         for edge in [e for e, seen in self.edges.items() if seen < cutoff]:
             del self.edges[edge]
+            self._calls = None
 
 
 def read_static_topology(path: Path) -> list[tuple[str, str]]:

@@ -147,7 +147,14 @@ class CorrelationConfig(_Settings):
     session_gap_s: float = Field(600.0, gt=0)
     quiet_period_s: float = Field(300.0, ge=0)
     stale_after_s: float = Field(4 * 3600.0, gt=0)
-    lateness_s: float = Field(60.0, ge=0)
+    lateness_s: float = Field(
+        60.0,
+        ge=0,
+        description="Alerts and anomalies wait until the domain's event time is this far past "
+        "them, then are grouped in event-time order: any interleaving within the bound gives "
+        "the same incidents. Incident decisions wait this long (event time, or wall time "
+        "when the domain is idle).",
+    )
     max_hops: int = Field(
         2, ge=0, description="Alerts join an incident only within this many call-graph hops."
     )
@@ -167,6 +174,14 @@ class CorrelationConfig(_Settings):
         ge=0,
         description="With traces as an input, an alert waits at most this long (wall time) "
         "for the spans of its moment before it is grouped.",
+    )
+    anomalies: bool = Field(
+        True, description="Anomaly records join incidents as members, beside alerts."
+    )
+    anomaly_hold_s: float = Field(
+        600.0,
+        gt=0,
+        description="An anomalous series counts as recovered after this long without an anomaly.",
     )
 
 

@@ -1,0 +1,101 @@
+"""Anomaly records as incident members: one member per series, however many samples fire.
+
+The scorer emits an anomaly record per anomalous sample. For correlation, the
+consecutive anomalies of one series are one member (first and last seen, count,
+strongest score) keyed by the series, the way an Alertmanager fingerprint keys
+an alert's re-sends. A member has no "resolved" message: it resolves once its
+series has stayed quiet for the hold time (see ``IncidentGrouper``).
+"""
+
+from dataclasses import dataclass
+
+from operators.alert_dedup import AlertMember, Change
+from operators.decisions import Decision
+from schemas.timefmt import parse_rfc3339_ns
+
+ANOMALY_PREFIX = "anomaly:"  # member fingerprints of series, apart from Alertmanager's
+
+
+@dataclass(slots=True, frozen=True)
+class AnomalySignal:
+    """One anomaly record on its way to correlation."""
+
+    series: str
+    name: str
+    labels: dict[str, str]
+    ts_ns: int
+    value: float
+    expected: float
+    score: float
+    severity: str
+    detectors: tuple[str, ...]
+    ref: str = ""
+    read_ns: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        """The member key: the series."""
+        return ANOMALY_PREFIX + self.series
+
+
+def signal_of(decision: Decision) -> AnomalySignal:
+    """The correlation view of an ``anomalies`` decision."""
+    field = decision.field
+    return AnomalySignal(
+        series=field("series"),
+        name=field("name"),
+        labels=field("labels"),
+        ts_ns=parse_rfc3339_ns(field("ts")),
+        value=field("value"),
+        expected=field("expected"),
+        score=field("score"),
+        severity=field("severity"),
+        detectors=tuple(field("detectors") or ()),
+        ref=decision.inputs[0] if decision.inputs else "",
+        read_ns=decision.read_ns,
+    )
+
+
+def is_anomaly(decision: Decision) -> bool:
+    """Whether a decision is an anomaly record (the input of :func:`signal_of`)."""
+    return decision.stream == "anomalies"
+
+
+def describe(signal: AnomalySignal) -> str:
+    """A short human line: which way the value went and how far from the expectation."""
+    direction = "above" if signal.value >= signal.expected else "below"
+    return (
+        f"{signal.name} {signal.value:.4g} {direction} expected {signal.expected:.4g} "
+        f"(score {signal.score:.2f})"
+    )
+
+
+def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[AlertMember, Change]:
+    """Fold one anomaly into its series' member, returning the member and what changed."""
+    if member is None:
+        member = AlertMember(
+            fingerprint=signal.fingerprint,
+            labels=dict(signal.labels),
+            annotations={"description": describe(signal)},
+            first_ns=signal.ts_ns,
+            last_ns=signal.ts_ns,
+            status="firing",
+            refs=[signal.ref],
+            kind="anomaly",
+            severity=signal.severity,
+            score=signal.score,
+            title=signal.name,
+        )
+        return member, Change.NEW
+    member.count += 1
+    member.last_ns = max(member.last_ns, signal.ts_ns)
+    if signal.score > member.score:
+        member.score = signal.score
+        member.severity = signal.severity
+        member.annotations["description"] = describe(signal)
+    if member.status == "firing":
+        return member, Change.REPEAT
+    member.status = "firing"
+    member.flaps += 1
+    member.resolved_ns = None
+    return member, Change.REFIRED
