@@ -88,7 +88,7 @@ class DetectorSettings(_Settings):
     a_lik: float = Field(0.001, gt=0, le=1, description="Rate of the likelihood's statistics.")
     zcap: float = Field(5.0, gt=0, description="Cap of a sample's robust z before averaging.")
     warmup: int = Field(150, ge=1, description="First samples of a series score 0.")
-    sup_tau: float = Field(200.0, gt=0, description="Suppression decay time constant (samples).")
+    sup_tau: float = Field(175.0, gt=0, description="Suppression decay time constant (samples).")
     sup_margin: float = Field(
         1.0, ge=0, description="Evidence margin over the suppression level needed to pass."
     )
@@ -96,6 +96,10 @@ class DetectorSettings(_Settings):
         1.5, ge=0, description="Suppression level after a pass, times the evidence passed."
     )
     sup_damp: float = Field(0.1, ge=0, le=1, description="Multiplier of suppressed evidence.")
+    sup_cross: float = Field(
+        0.3, ge=0, le=1, description="Fraction of a range detection's suppression level that "
+        "also holds back the likelihood (1: one level for both channels)."
+    )
     out_scale: float = Field(12.0, gt=0, description="Score = 1 - exp(-evidence / out_scale).")
 
 
@@ -107,7 +111,7 @@ class ScoringConfig(_Settings):
         gt=0,
         le=1,
         description="Anomaly when the ensemble's score reaches this; 0.28 is where its "
-        "evidence passes 1e-4 tail probability, and NAB's best single threshold (0.285).",
+        "evidence passes 1e-4 tail probability, and NAB's best single threshold (0.281).",
     )
     critical_threshold: float = Field(
         0.6, gt=0, le=1, description="Critical from here: a value outside the learned range."

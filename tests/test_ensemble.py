@@ -17,6 +17,8 @@ DAY = 288
 T0_NS = 1_396_310_400 * 10**9  # 2014-04-01T00:00:00Z
 THRESHOLD = 0.285  # the defaults' NAB-optimal threshold (standard profile, dev subset)
 PROTOTYPE = Path("/tmp/proto/best.py")
+# The prototype kept one suppression level for both channels, decaying over 200 samples.
+PROTOTYPE_SETTINGS = {"sup_cross": 1.0, "sup_tau": 200.0}
 NAB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab" / "data"
 
 
@@ -174,7 +176,7 @@ FIXTURE_HIGH = {
 
 def test_reproduces_the_prototypes_recorded_scores():
     values, stamps = _fixture_series()
-    scores = StreamingEnsemble().update_many(values, stamps * 10**9)
+    scores = StreamingEnsemble(**PROTOTYPE_SETTINGS).update_many(values, stamps * 10**9)
     assert scores.sum() == pytest.approx(FIXTURE_SUM, abs=1e-9)
     assert (np.arange(scores.size) * scores).sum() == pytest.approx(FIXTURE_WEIGHTED_SUM,
                                                                     abs=1e-9)
@@ -204,19 +206,37 @@ def test_matches_the_live_prototype_on_nab(name):
     values = np.array([float(row[1]) for row in rows])
     seconds = np.array([row[0] for row in rows], dtype="datetime64[s]").astype(np.int64)
     expected = best.detect(values, seconds.astype(float))
-    ours = StreamingEnsemble().update_many(values, seconds * 10**9)
+    ours = StreamingEnsemble(**PROTOTYPE_SETTINGS).update_many(values, seconds * 10**9)
     assert np.max(np.abs(ours - expected)) <= 1e-9
     assert (expected > THRESHOLD).any()  # the comparison covers detections, not only zeros
 
 
-def test_defaults_are_the_prototypes():
+def test_defaults_are_the_prototypes_but_for_the_suppression():
     best = _prototype()
     renamed = {"warm": "warmup", "short": "lik_window", "seas_F": "seas_strength",
                "a_F": "a_strength", "spatial": "range_tol", "sp_E": "range_evidence"}
-    ours = DetectorSettings().model_dump()
+    ours = {**DetectorSettings().model_dump(), **PROTOTYPE_SETTINGS}
     for name, value in best.DEFAULTS.items():
         if not name.startswith("use_"):
             assert ours[renamed.get(name, name)] == value, name
+
+
+def test_a_range_detection_holds_the_likelihood_back_only_partly():
+    """Per-channel suppression: a later rise of the average is its own event."""
+    from operators.anomaly.suppression import PAIR_SIZE, suppress_pair
+
+    def passed(cross, e_lik):
+        sup = np.zeros(PAIR_SIZE)
+        suppress_pair(sup, 0.0, 10.0, 1.0, 1.5, 0.1, 1.0, cross)  # range fires: level 15
+        return suppress_pair(sup, e_lik, 0.0, 1.0, 1.5, 0.1, 1.0, cross)
+
+    assert passed(1.0, 6.0) == pytest.approx(0.6)  # one shared level: damped
+    assert passed(0.3, 6.0) == 6.0  # 6 > 0.3 * 15 + 1
+    assert passed(0.3, 5.0) == pytest.approx(0.5)
+    sup = np.zeros(PAIR_SIZE)
+    suppress_pair(sup, 6.0, 0.0, 1.0, 1.5, 0.1, 1.0, 0.3)  # the likelihood fires: level 9
+    assert suppress_pair(sup, 0.0, 10.0, 1.0, 1.5, 0.1, 1.0, 0.3) == pytest.approx(1.0)
+    assert suppress_pair(sup, 0.0, 10.5, 1.0, 1.5, 0.1, 1.0, 0.3) == 10.5  # 10.5 > 9 + 1
 
 
 # --------------------------------------------------------------------------- alertflow detect

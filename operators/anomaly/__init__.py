@@ -6,7 +6,7 @@ reflects the point it judges. Scores lie in [0, 1]: 0 is ordinary and during war
 higher is more unusual. The forecasters, the range detector and the CUSUM put their own
 alarm line at 0.5. The likelihood, the suppression and the ensemble that ``alertflow``
 runs (:class:`StreamingEnsemble`) map evidence ``E`` in log10 units to
-``1 - exp(-E / out_scale)``; the ensemble's NAB-optimal threshold is ≈0.285 (E ≈ 4).
+``1 - exp(-E / out_scale)``; the ensemble's NAB-optimal threshold is ≈0.28 (E ≈ 4).
 
 The per-sample work is a numba kernel over a flat float64 state array
 (:mod:`operators.anomaly.compiled` says why and what it costs).

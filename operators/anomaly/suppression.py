@@ -19,6 +19,9 @@ from operators.anomaly.compiled import (
 # The suppressor's one slot, relative to its segment of a state array.
 SUP = 0
 SUPPRESSION_SIZE = 1
+# Two channels suppressed side by side (see suppress_pair): one level each.
+LIK_SUP, RANGE_SUP = 0, 1
+PAIR_SIZE = 2
 
 
 @kernel
@@ -32,6 +35,33 @@ def suppress(
         evidence *= damp
     sup[SUP] *= decay
     return evidence
+
+
+@kernel
+def suppress_pair(
+    sup: np.ndarray, e_lik: float, e_range: float, margin: float, mult: float, damp: float,
+    decay: float, cross: float,
+) -> float:
+    """``suppress`` for the likelihood and range channels, each with its own level.
+
+    A range detection holds the likelihood back at only ``cross`` of its level: the range
+    says a value is new, not how unusual the recent average is, so a later rise in the
+    average is a separate event. A likelihood detection holds the range back in full.
+    Returns the larger of the two evidences after suppression.
+    """
+    lik_level = max(sup[LIK_SUP], cross * sup[RANGE_SUP])
+    range_level = max(sup[RANGE_SUP], sup[LIK_SUP])
+    if e_lik > lik_level + margin:
+        sup[LIK_SUP] = mult * e_lik
+    else:
+        e_lik *= damp
+    if e_range > range_level + margin:
+        sup[RANGE_SUP] = mult * e_range
+    else:
+        e_range *= damp
+    sup[LIK_SUP] *= decay
+    sup[RANGE_SUP] *= decay
+    return max(e_lik, e_range)
 
 
 _SUP = HEADER
