@@ -1,15 +1,22 @@
 """PetShop root-cause ranking through alertflow's own interface.
 
 For every ``DIR/<scenario>/<split>/issue_N/`` the issue's ``metrics.csv`` is
-converted to prometheus-kafka-adapter JSONL and run through ``alertflow run
---input metrics=FILE``. Components are then ranked from the product's output:
-the ``root_causes`` of its incidents when it opened any ("incidents" path),
-else services ranked by its ``anomalies`` (max score, then earliest onset;
-"anomalies" path), else nothing ("none" path). The rank is compared with
-``target.json``'s ``root_cause.node``.
+converted to prometheus-kafka-adapter JSONL, the issue noticed in ``target.json``
+(component, metric, time) becomes one Alertmanager alert, and both run through
+``alertflow run --input metrics=FILE --input alerts=FILE`` with the scenario's
+``graph.csv`` as ``correlation.topology_file`` and ``correlation.anomalies`` on
+(the only setting that differs from the defaults besides the replay's
+lateness). Components are ranked by the ``root_causes`` of the incident that
+holds the alert ("incident" path); failing that, by every incident's causes
+("incidents"), else by the ``anomalies`` ("anomalies"), else nothing ("none").
+The rank is compared with ``root_cause.node``.
 
-The static call graph (``<scenario>/graph.csv``) is not an input of the product
-yet; :func:`read_graph` turns it into the edge list it could take later.
+Conversion, as a Prometheus recording rule would do it: availability (percent of
+successful calls) becomes an error ratio, ``1 - availability / 100``, so every
+series is one where larger is worse or neutral; latency and requests pass as
+they are. The statistic (Average, p50, p99, Sum...) is a label of the series,
+as Prometheus labels a summary's quantiles. Nothing else about the data, and
+nothing about which components tend to be causes, reaches the product.
 """
 
 from __future__ import annotations
@@ -95,21 +102,54 @@ def to_prometheus_records(
             if not text:
                 continue
             try:
-                float(text)
+                value = float(text)
             except ValueError:
                 continue
-            name = f"petshop_{col.metric}_{col.statistic}"
+            metric = col.metric
+            if metric == "availability":
+                metric, value = "error_ratio", 1.0 - value / 100.0
+            # The statistic is a label, as Prometheus labels a summary's quantiles.
+            name = f"petshop_{metric}"
             yield {
                 "timestamp": stamp,
-                "value": text,
+                "value": repr(value),
                 "name": name,
                 "labels": {
                     "__name__": name,
                     "service": col.service,
-                    "metric": col.metric,
+                    "metric": metric,
                     "statistic": col.statistic,
                 },
             }
+
+
+TARGET_FINGERPRINT = "petshop-target"
+
+
+def target_alert(target: dict) -> dict[str, object]:
+    """The issue as noticed: one firing Alertmanager alert on the target component."""
+    node, metric = target["node"], target["metric"]
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "alertflow",
+        "groupKey": "{}:{}",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": f"{metric.capitalize()}Degraded",
+                    "service": node,
+                    "severity": "warning",
+                },
+                "annotations": {"summary": f"{metric} of {node} degraded"},
+                "startsAt": rfc3339(float(target["timestamp"])),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": TARGET_FINGERPRINT,
+            }
+        ],
+    }
 
 
 def read_graph(path: Path) -> list[tuple[str, str]]:
@@ -173,6 +213,15 @@ def rank_from_anomalies(anomalies: Iterable[dict]) -> list[str]:
 def rank_output(out_dir: Path) -> tuple[list[str], str]:
     """Rank components from an ``alertflow run`` output directory; say which path was used."""
     incidents = _last_versions(out_dir / "incidents.jsonl")
+    holding = [
+        inc
+        for inc in incidents
+        if any(m["id"] == TARGET_FINGERPRINT for m in inc.get("members") or [])
+    ]
+    if holding:
+        ranked = rank_from_incidents(holding)
+        if ranked:
+            return ranked, "incident"
     if incidents:
         ranked = rank_from_incidents(incidents)
         if ranked:
@@ -214,12 +263,20 @@ def run_issue(issue_dir: Path, work: Path) -> IssueResult:
         for rec in to_prometheus_records(columns, data):
             fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
             res.samples += 1
+    alerts_path = work / "alerts.jsonl"
+    alerts_path.write_text(json.dumps(target_alert(target["target"])) + "\n")
+    graph = issue_dir.parent.parent / "graph.csv"
     out = work / "out"
-    subprocess.run(
-        [str(ALERTFLOW), "run", "--input", f"metrics={metrics_path}", "--output", str(out)],
-        check=True,
-        capture_output=True,
-    )
+    cmd = [str(ALERTFLOW), "run", "--input", f"metrics={metrics_path}"]
+    cmd += ["--input", f"alerts={alerts_path}", "--output", str(out)]
+    # A replay: the two files are read independently, so the correlator orders the whole
+    # of it (the default lateness bound is for live streams).
+    cmd += ["--set", "correlation.lateness_s=1e9"]
+    # Nothing alerts on the cause here: only anomaly members can name it (off by default).
+    cmd += ["--set", "correlation.anomalies=true"]
+    if graph.exists():
+        cmd += ["--set", f"correlation.topology_file={graph}"]
+    subprocess.run(cmd, check=True, capture_output=True)
     res.ranked, res.path = rank_output(out)
     return res
 
@@ -243,12 +300,12 @@ def report(results: list[IssueResult], root: Path) -> str:
     lines = [
         f"### PetShop root cause (alertflow, metrics only) — {root}",
         "",
-        "Static topology (graph.csv) is not an input of the product yet: the ranking "
-        "uses metrics alone; `read_graph()` gives the edge list for later. "
+        "Inputs per issue: its metrics (availability as an error ratio), one alert for the "
+        "target component at the target time, and `graph.csv` as the static topology. "
         f"Time steps per issue: {sorted({r.rows for r in results})}; samples sent: "
         f"{sum(r.samples for r in results)}.",
         "",
-        "| scenario/split | issues | top-1 | top-3 | ranking path (incidents/anomalies/none) |",
+        "| scenario/split | issues | top-1 | top-3 | path: incident/incidents/anomalies/none |",
         "|---|---:|---:|---:|---|",
     ]
     groups: dict[str, list[IssueResult]] = {}
@@ -262,7 +319,8 @@ def report(results: list[IssueResult], root: Path) -> str:
         t1 = sum(topk(r.ranked, r.truth, 1) for r in rs) / n
         t3 = sum(topk(r.ranked, r.truth, 3) for r in rs) / n
         paths = "/".join(
-            str(sum(r.path == p for r in rs)) for p in ("incidents", "anomalies", "none")
+            str(sum(r.path == p for r in rs))
+            for p in ("incident", "incidents", "anomalies", "none")
         )
         lines.append(f"| {name} | {n} | {t1:.2f} | {t3:.2f} | {paths} |")
     lines += ["", "| issue | root cause | path | product top-3 |", "|---|---|---|---|"]

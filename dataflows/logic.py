@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import shutdown
+from operators.anomaly.cold_start import ColdStartSettings
 from operators.anomaly.factory import detector_factory
 from operators.correlator import CorrelationEvent, DomainCorrelator
 from operators.decisions import Decision
@@ -82,6 +83,7 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
         critical_threshold=scoring.critical_threshold,
         lateness_s=scoring.lateness_s,
         emit_scores=scoring.emit_scores,
+        cold_start=ColdStartSettings(**scoring.cold_start.model_dump()),
     )
     idle_ns = int(scoring.series_idle_s * 1e9)
     return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
@@ -153,6 +155,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         topology_ttl_s=config.topology_ttl_s,
         notify_after_s=config.notify_after_s,
         anomaly_hold_s=config.anomaly_hold_s,
+        anomaly_incidents=config.anomaly_incidents,
     )
 
 

@@ -13,6 +13,7 @@ class Change(Enum):
     REPEAT = "repeat"  # a re-send with nothing new
     RESOLVED = "resolved"  # a firing member has resolved
     REFIRED = "refired"  # a resolved member fires again (flapping, or a new episode)
+    STRONGER = "stronger"  # a firing member's severity rose (an anomaly scored higher)
     STALE_RESOLVE = "stale_resolve"  # a resolve for something never seen firing
 
 
@@ -21,7 +22,9 @@ class AlertMember:
     """One fingerprint's history while it belongs to an incident.
 
     ``kind`` is ``alert`` (an Alertmanager fingerprint) or ``anomaly`` (a series the
-    scorer judged anomalous; ``score`` is its strongest score so far).
+    scorer judged anomalous; ``score`` is its strongest score so far, ``delta`` its
+    largest distance from the expected value, in the series' own unit, and
+    ``interval_ns`` how often the series is sampled).
     """
 
     fingerprint: str
@@ -38,6 +41,8 @@ class AlertMember:
     severity: str = "warning"
     score: float = 0.0
     title: str = ""
+    delta: float = 0.0
+    interval_ns: int = 0
 
     @property
     def service(self) -> str | None:

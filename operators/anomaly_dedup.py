@@ -9,9 +9,9 @@ series has stayed quiet for the hold time (see ``IncidentGrouper``).
 
 from dataclasses import dataclass
 
-from operators.alert_dedup import AlertMember, Change
+from operators.alert_dedup import SEVERITY_RANK, AlertMember, Change
 from operators.decisions import Decision
-from schemas.timefmt import parse_rfc3339_ns
+from schemas.timefmt import NS_PER_S, parse_rfc3339_ns
 
 ANOMALY_PREFIX = "anomaly:"  # member fingerprints of series, apart from Alertmanager's
 
@@ -29,6 +29,7 @@ class AnomalySignal:
     score: float
     severity: str
     detectors: tuple[str, ...]
+    interval_ns: int = 0  # since the series' previous sample; 0 when unknown
     ref: str = ""
     read_ns: int = 0
 
@@ -51,6 +52,7 @@ def signal_of(decision: Decision) -> AnomalySignal:
         score=field("score"),
         severity=field("severity"),
         detectors=tuple(field("detectors") or ()),
+        interval_ns=round((field("interval_s") or 0.0) * NS_PER_S),
         ref=decision.inputs[0] if decision.inputs else "",
         read_ns=decision.read_ns,
     )
@@ -85,16 +87,22 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
             severity=signal.severity,
             score=signal.score,
             title=signal.name,
+            delta=abs(signal.value - signal.expected),
+            interval_ns=signal.interval_ns,
         )
         return member, Change.NEW
     member.count += 1
     member.last_ns = max(member.last_ns, signal.ts_ns)
+    member.delta = max(member.delta, abs(signal.value - signal.expected))
+    member.interval_ns = max(member.interval_ns, signal.interval_ns)
+    stronger = SEVERITY_RANK[signal.severity] > SEVERITY_RANK[member.severity]
     if signal.score > member.score:
         member.score = signal.score
         member.severity = signal.severity
         member.annotations["description"] = describe(signal)
     if member.status == "firing":
-        return member, Change.REPEAT
+        # A rise in severity is a change worth a version; a stronger score alone is not.
+        return member, Change.STRONGER if stronger else Change.REPEAT
     member.status = "firing"
     member.flaps += 1
     member.resolved_ns = None

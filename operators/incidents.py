@@ -24,6 +24,7 @@ after that its escalation and resolution. A lone warning that resolves sooner
 resolution.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from operators.alert_dedup import (
@@ -55,6 +56,8 @@ class IncidentSettings:
     topology_ttl_s: float = 24 * 3600.0
     notify_after_s: float = 300.0
     anomaly_hold_s: float = 600.0
+    anomaly_incidents: bool = False
+    max_evidence: int = 10_000
 
 
 @dataclass(slots=True)
@@ -116,6 +119,7 @@ class IncidentGrouper:
         self.clock = EventClock(int(self.settings.lateness_s * NS_PER_S))
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
+        self.evidence: OrderedDict[str, AlertMember] = OrderedDict()  # anomalies in no incident
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
@@ -127,18 +131,38 @@ class IncidentGrouper:
         self.clock.observe(event.event_ns, wall_ns)
         incident, member = self._member_of(event.fingerprint)
         member, change = apply_event(member, event)
+        if change is Change.REPEAT and member is not None and member.status == "firing":
+            # A firing re-send carries its startsAt: it says "still firing" as of now.
+            member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
         return self._fold(
             incident, member, change, event.event_ns, event.ref, event.read_ns, wall_ns
         )
 
     def on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
-        """Fold one anomaly record in (its series is the member), then close what is due."""
+        """Fold one anomaly record in (its series is the member), then close what is due.
+
+        An anomaly related to no incident waits as evidence (bounded, for
+        ``anomaly_hold_s`` after its last sample) for an alert to open one; with
+        ``anomaly_incidents`` a non-``info`` one opens an incident of its own instead.
+        """
         self.clock.observe(signal.ts_ns, wall_ns)
-        incident, member = self._member_of(signal.fingerprint)
-        member, change = apply_anomaly(member, signal)
-        return self._fold(
-            incident, member, change, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
-        )
+        fingerprint = signal.fingerprint
+        incident, member = self._member_of(fingerprint)
+        if incident is not None:
+            member, change = apply_anomaly(member, signal)
+            return self._fold(
+                incident, member, change, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
+            )
+        member, change = apply_anomaly(self.evidence.pop(fingerprint, None), signal)
+        opens = self.settings.anomaly_incidents and member.severity != "info"
+        if opens or self._session_for(member) is not None:
+            return self._fold(
+                None, member, Change.NEW, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
+            )
+        self.evidence[fingerprint] = member
+        while len(self.evidence) > self.settings.max_evidence:
+            self.evidence.popitem(last=False)
+        return self.on_tick(wall_ns)
 
     def _member_of(self, fingerprint: str) -> tuple[IncidentState | None, AlertMember | None]:
         incident_id = self.by_fingerprint.get(fingerprint)
@@ -160,9 +184,9 @@ class IncidentGrouper:
             incident = self._session_for(member)
             if incident is None:
                 incident = self._open(member)
-            incident.members[member.fingerprint] = member
-            incident.last_onset_ns = max(incident.last_onset_ns, member.first_ns)
-            self.by_fingerprint[member.fingerprint] = incident.incident_id
+            self._attach(incident, member)
+            if member.kind == "alert":
+                self._gather(incident)
         if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
             incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
             incident.updated_ns = max(incident.updated_ns, event_ns)
@@ -170,11 +194,37 @@ class IncidentGrouper:
         out.extend(self.on_tick(wall_ns))
         return out
 
+    def _attach(self, incident: IncidentState, member: AlertMember) -> None:
+        incident.members[member.fingerprint] = member
+        if member.kind == "alert" or not incident.alerts:
+            # Anomalies extend only sessions of anomalies: around an alert they are evidence.
+            incident.last_onset_ns = max(incident.last_onset_ns, member.first_ns)
+        self.by_fingerprint[member.fingerprint] = incident.incident_id
+
+    def _gather(self, incident: IncidentState) -> None:
+        """Attach waiting anomalies related to the incident, and those related to them."""
+        gap_ns = int(self.settings.session_gap_s * NS_PER_S)
+        found = True
+        while found and self.evidence:
+            found = False
+            for fingerprint, member in list(self.evidence.items()):
+                early = member.last_ns < incident.opened_ns - gap_ns
+                late = member.first_ns > incident.last_onset_ns + gap_ns
+                if early or late or self._hops(member.service, incident, "anomaly") is None:
+                    continue
+                del self.evidence[fingerprint]
+                self._attach(incident, member)
+                found = True
+
     def on_tick(self, wall_ns: int) -> list[Decision]:
         """Resolve stale members and incidents whose quiet period has passed."""
         watermark = self.clock.watermark(wall_ns)
         if watermark is None:
             return []
+        hold_ns = int(self.settings.anomaly_hold_s * NS_PER_S)
+        gone = [f for f, m in self.evidence.items() if m.last_ns + hold_ns <= watermark]
+        for fingerprint in gone:
+            del self.evidence[fingerprint]
         out: list[Decision] = []
         for incident in list(self.incidents.values()):
             self._expire_stale(incident, watermark)
@@ -223,11 +273,18 @@ class IncidentGrouper:
         best: tuple[int, int, str] | None = None
         chosen = None
         for inc in self.incidents.values():
-            if inc.last_onset_ns < member.first_ns - gap_ns:
+            if (
+                inc.last_onset_ns < member.first_ns - gap_ns
+                or member.first_ns < inc.opened_ns - gap_ns
+            ):
                 continue
-            if not any(m.status == "firing" for m in inc.members.values()):
+            if member.kind == "anomaly" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
-            hops = self._hops(service, inc)
+            # An alert joins while an alert is firing; evidence alone does not keep it open.
+            keeping = inc.alerts if member.kind == "alert" and inc.alerts else inc.members.values()
+            if not any(m.status == "firing" for m in keeping):
+                continue
+            hops = self._hops(service, inc, member.kind)
             if hops is None:
                 continue
             rank = (hops, -inc.last_onset_ns, inc.incident_id)
@@ -235,9 +292,16 @@ class IncidentGrouper:
                 best, chosen = rank, inc
         return chosen
 
-    def _hops(self, service: str | None, incident: IncidentState) -> int | None:
-        """Call-graph distance to the incident's nearest service; 0 when topology can't tell."""
-        services = {m.service for m in incident.members.values() if m.service}
+    def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
+        """Call-graph distance to the incident's nearest service; 0 when topology can't tell.
+
+        An alert relates to an incident through the incident's alerts when it has any: the
+        anomalies gathered around them are evidence, not a bridge to further alerts.
+        """
+        related = (
+            incident.alerts if kind == "alert" and incident.alerts else incident.members.values()
+        )
+        services = {m.service for m in related if m.service}
         if service is None or service in services:
             return 0
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):
@@ -294,7 +358,7 @@ class IncidentGrouper:
     def _worth_notifying(self, incident: IncidentState, watermark: int | None) -> bool:
         if not incident.alerts:
             return incident.worth_a_record and incident.severity == "critical"
-        if len(incident.members) >= 2 or incident.severity == "critical":
+        if len(incident.alerts) >= 2 or incident.severity == "critical":
             return True
         firing = any(m.status == "firing" for m in incident.alerts)
         lasted = watermark is not None and watermark - incident.opened_ns >= self._notify_after_ns

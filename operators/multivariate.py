@@ -65,8 +65,12 @@ class _OpenWindow:
 
     @classmethod
     def empty(cls, width: int) -> "_OpenWindow":
-        return cls(np.zeros(width), np.zeros(width, dtype=np.int64),
-                   np.full(width, np.iinfo(np.int64).min), np.full(width, math.nan))
+        return cls(
+            np.zeros(width),
+            np.zeros(width, dtype=np.int64),
+            np.full(width, np.iinfo(np.int64).min),
+            np.full(width, math.nan),
+        )
 
     def add(self, index: int, value: float, ts_ns: int) -> None:
         self.sums[index] += value
@@ -106,12 +110,16 @@ class EntityAligner:
         warmup: int = 10,
     ) -> None:
         if agg not in _AGGREGATES or window_s <= 0 or lateness_s < 0:
-            raise IsolationError(f"EntityAligner: expected agg in {_AGGREGATES}, window_s > 0 "
-                                 f"and lateness_s >= 0, got agg={agg!r}, window_s={window_s}, "
-                                 f"lateness_s={lateness_s}")
+            raise IsolationError(
+                f"EntityAligner: expected agg in {_AGGREGATES}, window_s > 0 "
+                f"and lateness_s >= 0, got agg={agg!r}, window_s={window_s}, "
+                f"lateness_s={lateness_s}"
+            )
         if max_metrics < 1 or max_open_windows < 1:
-            raise IsolationError(f"EntityAligner: expected max_metrics >= 1 and "
-                                 f"max_open_windows >= 1, got {max_metrics}, {max_open_windows}")
+            raise IsolationError(
+                f"EntityAligner: expected max_metrics >= 1 and "
+                f"max_open_windows >= 1, got {max_metrics}, {max_open_windows}"
+            )
         self.entity = entity
         self.window_s = window_s
         self.lateness_s = lateness_s
@@ -181,8 +189,9 @@ class EntityAligner:
 
     def _close(self, start: int, bucket: _OpenWindow) -> EntityVector:
         observed = bucket.counts > 0
-        aggregate = bucket.last if self.agg == "last" else bucket.sums / np.maximum(
-            bucket.counts, 1)
+        aggregate = (
+            bucket.last if self.agg == "last" else bucket.sums / np.maximum(bucket.counts, 1)
+        )
         values = np.where(observed, aggregate, self._carry)
         self._carry = values
         self._closed_until = start + self.window_ns
@@ -191,8 +200,15 @@ class EntityAligner:
         z = np.nan_to_num(self.scaler.transform_one(known), nan=0.0)
         warm = self.scaler.warmed_up()[:width].copy()
         self.scaler.learn_one(known)
-        return EntityVector(self.entity, start + self.window_ns, tuple(self.metrics),
-                            known.copy(), observed[:width].copy(), np.where(warm, z, 0.0), warm)
+        return EntityVector(
+            self.entity,
+            start + self.window_ns,
+            tuple(self.metrics),
+            known.copy(),
+            observed[:width].copy(),
+            np.where(warm, z, 0.0),
+            warm,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,12 +285,23 @@ class EntityScorer:
         self.warmup = warmup
         self.extension_level = extension_level
         self.seed = seed
-        self.aligner = EntityAligner(entity, window_s=window_s, lateness_s=lateness_s, agg=agg,
-                                     max_metrics=max_metrics, warmup=warmup)
+        self.aligner = EntityAligner(
+            entity,
+            window_s=window_s,
+            lateness_s=lateness_s,
+            agg=agg,
+            max_metrics=max_metrics,
+            warmup=warmup,
+        )
         self.whitener = Whitener()
-        self.forest = IsolationForest(n_trees=n_trees, window_size=window_size,
-                                      sample_size=sample_size, warmup=warmup,
-                                      extension_level=extension_level, seed=seed)
+        self.forest = IsolationForest(
+            n_trees=n_trees,
+            window_size=window_size,
+            sample_size=sample_size,
+            warmup=warmup,
+            extension_level=extension_level,
+            seed=seed,
+        )
         self._admitted = np.zeros(max_metrics, dtype=bool)  # metrics the whitener knows
 
     def add(self, metric: str, value: float, ts_ns: int) -> list[EntityScore]:
@@ -309,5 +336,6 @@ class EntityScorer:
         share = np.maximum(scores[0] - scores[1:], 0.0)
         total = share.sum()
         contributions = {m: float(share[i] / total) for i, m in enumerate(names)} if total else {}
-        return EntityScore(vector.entity, vector.window_end_ns, float(scores[0]), contributions,
-                           z, observed)
+        return EntityScore(
+            vector.entity, vector.window_end_ns, float(scores[0]), contributions, z, observed
+        )

@@ -123,4 +123,3 @@ class SeriesNormalizer:
                 group = groups[shard] = []
             group.append((key, sample))
         return list(groups.items())
-

@@ -17,12 +17,45 @@ from schemas.timefmt import NS_PER_S, format_ns
 _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
 # Onset order is blurred by monitoring lag; a failing dependency is stronger evidence.
 _SYMPTOM_FACTOR = 0.5
+# A dependency explains a service's anomaly only if it moved at least this much of it.
+_EXPLAIN_RATIO = 0.5
+# Onset tolerance in sampling intervals of the slowest-sampled anomalous series.
+_INTERVALS_OF_LAG = 1.5
+# Services not on a dependency path from what alerted are rarely the cause.
+_OFF_PATH_FACTOR = 0.5
+# Nor are services whose anomalies are on other metrics than the alerting services' own.
+_UNLIKE_FACTOR = 0.5
+# Nor services without alerts while an alerting service is itself a likely cause.
+_BYSTANDER_FACTOR = 0.5
 
 
 def _strength(member: AlertMember) -> float:
     if member.kind == "anomaly":
         return member.score
     return _SEVERITY_WEIGHT.get(member.severity, 0.7)
+
+
+def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool:
+    """Whether a failing dependency accounts for a service's own failure.
+
+    When both have anomalies on a metric of the same name (latency and latency), the
+    dependency explains the service only if its change is comparable: a callee that
+    slowed by 2 ms does not explain a caller that slowed by 800 ms; anomalies on unlike
+    metrics explain nothing. When the dependency alerts, or either side has no anomaly,
+    a dependency failing no later than the service explains it.
+    """
+    mine: dict[str, float] = {}
+    for m in service:
+        if m.kind == "anomaly":
+            mine[m.title] = max(mine.get(m.title, 0.0), m.delta)
+    theirs: dict[str, float] = {}
+    for m in dependency:
+        if m.kind == "anomaly":
+            theirs[m.title] = max(theirs.get(m.title, 0.0), m.delta)
+    if not mine or not theirs or any(m.kind == "alert" for m in dependency):
+        return True
+    # Unlike metrics (latency against request counts) cannot be compared, so explain nothing.
+    return any(theirs[name] >= _EXPLAIN_RATIO * mine[name] for name in mine.keys() & theirs.keys())
 
 
 def _topology_evidence(callees: list[str], failing: list[str]) -> tuple[str, ...]:
@@ -48,12 +81,21 @@ def rank_by_onset(
     tolerance_ns: int = 120 * NS_PER_S,
     decay_s: float = 300.0,
 ) -> list[Candidate]:
-    """Rank services by earliest alert onset, then by what the call graph says.
+    """Rank services by onset, the call graph and strength: likely causes first.
 
-    A service that depends (up to three hops) on another service of the incident that was
-    already alerting (within the lag tolerance) is more likely a symptom than a cause, so
-    its score is scaled by ``_SYMPTOM_FACTOR``; one whose dependencies are all healthy
-    keeps its score (the evidence says which).
+    - **Anchors**: the services the incident's alerts name (what operators chose to
+      watch); an incident of anomalies alone anchors on all of its services.
+    - **Symptom**: the metrics that moved on the anchors. A cause shows the same kind of
+      symptom further down the call graph, so other services are judged on those metrics
+      (on everything they have when the anchors show no anomaly); a service with
+      anomalies on other metrics only ranks lower (``_UNLIKE_FACTOR``).
+    - **Path**: from the anchors along dependencies, through services of the incident.
+      Services off that path rank after those on it (``_OFF_PATH_FACTOR``).
+    - **Explained**: a service whose dependency (up to three hops) was already failing
+      within the lag tolerance, and accounts for its change (:func:`_explains`), is more
+      likely a symptom than a cause (``_SYMPTOM_FACTOR``).
+    - Within that, earlier onset (beyond the tolerance, decaying over ``decay_s``) and
+      strength (an alert's severity, an anomaly's score) rank higher.
 
     >>> a = AlertMember("f1", {"service": "db", "alertname": "Slow"}, {}, 0, 0, "firing")
     >>> b = AlertMember("f2", {"service": "api", "alertname": "Errors"}, {}, 600 * 10**9,
@@ -67,25 +109,58 @@ def rank_by_onset(
     graph = graph or ServiceGraph()
     if not by_service:
         return []
-    first_onset = min(m.first_ns for ms in by_service.values() for m in ms)
-    scored = []
+    anchors = {s for s, ms in by_service.items() if any(m.kind == "alert" for m in ms)}
+    anchors = anchors or set(by_service)
+    symptom = {m.title for s in anchors for m in by_service[s] if m.kind == "anomaly"}
+    judged = {s: _relevant(ms, symptom) for s, ms in by_service.items()}
+    path = _path_from(anchors, by_service, graph)
+    # Onset order counts from the first alert when there are alerts: anomalies are evidence
+    # around them, and an early stray one must not make every alert look late.
+    timed = [m for ms in by_service.values() for m in ms if m.kind == "alert"] or [
+        m for ms in by_service.values() for m in ms
+    ]
+    first_onset = min(m.first_ns for m in timed)
+    # Onsets are only known to the sampling interval: a series sampled every five minutes
+    # can show a fault up to five minutes after one sampled every ten seconds.
+    sampled = max((m.interval_ns for ms in by_service.values() for m in ms), default=0)
+    tolerance_ns = max(tolerance_ns, int(_INTERVALS_OF_LAG * sampled))
+    facts = {}
     for service, ms in by_service.items():
-        onset = min(m.first_ns for m in ms)
-        delay_ns = max(0, onset - first_onset - tolerance_ns)
-        timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
-        strength = max(_strength(m) for m in ms)
-        callees = graph.callees(service)
+        onset = max(min(m.first_ns for m in ms), first_onset)
+        own = judged[service] or ms
         # A dependency that started failing only after this service did explains nothing.
         failing = sorted(
             dep
             for dep in graph.downstream(service) & by_service.keys()
             if min(m.first_ns for m in by_service[dep]) <= onset + tolerance_ns
+            and _explains(judged[dep] or by_service[dep], own)
         )
-        score = timing * (0.8 + 0.2 * strength) * (_SYMPTOM_FACTOR if failing else 1.0)
+        facts[service] = (onset, own, failing)
+    # While some alerting service's failure is unexplained by its dependencies, it is the
+    # lead; anomalies on services nobody alerted on are context. Once every alerting
+    # service looks like a symptom, the anomalies below them are where the cause is.
+    lead = any(not facts[s][2] for s in anchors) and anchors != set(by_service)
+    scored = []
+    for service, ms in by_service.items():
+        onset, own, failing = facts[service]
+        delay_ns = max(0, onset - first_onset - tolerance_ns)
+        timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
+        strength = max(_strength(m) for m in own)
+        callees = graph.callees(service)
+        factor = _SYMPTOM_FACTOR if failing else 1.0
+        if service not in path:
+            factor *= _OFF_PATH_FACTOR
+        unlike = bool(symptom) and not judged[service] and service not in anchors
+        if unlike:
+            factor *= _UNLIKE_FACTOR
+        bystander = lead and service not in anchors
+        if bystander:
+            factor *= _BYSTANDER_FACTOR
+        score = timing * (0.8 + 0.2 * strength) * factor
         alerts = sorted({m.title for m in ms if m.kind == "alert"})
-        anomalies = sorted((m for m in ms if m.kind == "anomaly"), key=lambda m: -m.score)
+        anomalies = sorted((m for m in own if m.kind == "anomaly"), key=lambda m: -m.score)
         evidence = (
-            f"first alert at {format_ns(onset)}"
+            f"first signal at {format_ns(onset)}"
             + (
                 " (earliest in the incident)"
                 if onset == first_onset
@@ -94,7 +169,33 @@ def rank_by_onset(
             *([f"{len(alerts)} alert(s): {', '.join(alerts[:5])}"] if alerts else []),
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
             *_topology_evidence(callees, failing),
+            *(() if service in path else ("not on a dependency path from the alerting services",)),
+            *(
+                ("its anomalies are on other metrics than the alerting services'",)
+                if unlike
+                else ()
+            ),
+            *(("anomalous, but an alerting service is unexplained: context",) if bystander else ()),
         )
         scored.append((score, -onset, service, evidence))
     scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
     return [Candidate(service, round(score, 4), evidence) for score, _, service, evidence in scored]
+
+
+def _relevant(members: list[AlertMember], symptom: set[str]) -> list[AlertMember]:
+    """Alerts, and anomalies on the symptom's metrics (all anomalies when there is none)."""
+    return [m for m in members if m.kind == "alert" or not symptom or m.title in symptom]
+
+
+def _path_from(
+    anchors: set[str], services: dict[str, list[AlertMember]], graph: ServiceGraph
+) -> set[str]:
+    """The anchors and their dependencies reachable through services of the incident."""
+    path = set(anchors)
+    frontier = list(anchors)
+    while frontier:
+        for callee in graph.callees(frontier.pop()):
+            if callee not in path and callee in services:
+                path.add(callee)
+                frontier.append(callee)
+    return path

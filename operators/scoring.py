@@ -2,9 +2,11 @@
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from operators.anomaly import AnomalyDetector
+from operators.anomaly.base import Expectation
+from operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from operators.decisions import Decision
 from operators.ids import sample_id, series_id_prefix
 from schemas.outputs import Anomaly
@@ -20,6 +22,7 @@ class ScoringSettings:
     critical_threshold: float = 0.999
     lateness_s: float = 300.0
     emit_scores: bool = False  # also emit every scored sample to the ``scores`` stream
+    cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,8 @@ class SeriesScorer:
     A sample at a timestamp already seen is a duplicate and is skipped; one
     older than the newest by more than the lateness bound is returned as a
     :class:`LateSample`; one within the bound is scored and learned. NaN
-    (Prometheus' staleness marker) and infinite values are skipped.
+    (Prometheus' staleness marker) and infinite values are skipped. While the
+    detector warms up, a :class:`ColdStart` judges the samples (``info`` severity).
 
     >>> from operators.anomaly import RobustEWMA
     >>> scorer = SeriesScorer("up", ScoringSettings(), lambda: RobustEWMA(warmup=5))
@@ -65,6 +69,8 @@ class SeriesScorer:
         self.last_ts_ns: int | None = None
         self.lateness_ns = int(settings.lateness_s * NS_PER_S)
         self.id_prefix = series_id_prefix(key)
+        self.cold = ColdStart(settings.cold_start) if settings.cold_start.enabled else None
+        self.interval_ns: int | None = None
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
         """Score then learn one sample."""
@@ -77,6 +83,7 @@ class SeriesScorer:
                 return [LateSample(self.key, sample, watermark)]
         if not math.isfinite(sample.value):
             return []
+        self.interval_ns = None if self.last_ts_ns is None else ts - self.last_ts_ns
         self.last_ts_ns = ts
         if self.max_ts_ns is None or ts > self.max_ts_ns:
             self.max_ts_ns = ts
@@ -84,23 +91,60 @@ class SeriesScorer:
         if update is not None:
             # One call scores, then learns; the detector keeps the expectation it scored against.
             score = update(sample.value, ts)
+            if self.cold is not None:
+                return self._cold_start(sample, score)
             return self._decisions(sample, score)
         score = self.detector.score_one(sample.value, ts)
-        out = self._decisions(sample, score)
+        out = self._cold_start(sample, score) if self.cold else self._decisions(sample, score)
         self.detector.learn_one(sample.value, ts)
+        return out
+
+    def _cold_start(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
+        cold = self.cold
+        assert cold is not None
+        if self.detector.warmed_up:
+            self.cold = None  # the detector speaks from here on; the history is no longer needed
+            return self._decisions(sample, score)
+        z = cold.update(sample.value)
+        out: list[Decision | LateSample] = []
+        if cold.anomalous(z):
+            judged = cold.score(z)
+            expectation = cold.expectation()
+            out.append(
+                self._decision("anomalies", sample, judged, expectation, ["cold_start"], "info")
+            )
+        elif self.settings.emit_scores:
+            judged = cold.score(z)
+            out.append(self._decision("scores", sample, judged, cold.expectation(), [], "info"))
         return out
 
     def _decisions(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
         out: list[Decision | LateSample] = []
-        if score >= self.settings.threshold:
-            out.append(self._decision("anomalies", sample, score))
-        if self.settings.emit_scores:
-            out.append(self._decision("scores", sample, score))
+        fired = score >= self.settings.threshold
+        if fired or self.settings.emit_scores:
+            expectation = self.detector.expectation()
+            detectors = self._contributors() if fired else []
+            critical = score >= self.settings.critical_threshold
+            severity = "critical" if critical else "warning"
+            if fired:
+                out.append(
+                    self._decision("anomalies", sample, score, expectation, detectors, severity)
+                )
+            if self.settings.emit_scores:
+                out.append(
+                    self._decision("scores", sample, score, expectation, detectors, severity)
+                )
         return out
 
-    def _decision(self, stream: str, sample: MetricSample, score: float) -> Decision:
-        expectation = self.detector.expectation()
-        fired = score >= self.settings.threshold
+    def _decision(
+        self,
+        stream: str,
+        sample: MetricSample,
+        score: float,
+        expectation: Expectation | None,
+        detectors: list[str],
+        severity: str,
+    ) -> Decision:
         fields = {
             "id": sample_id(self.id_prefix, sample.ts_ns),
             "series": self.key,
@@ -112,14 +156,14 @@ class SeriesScorer:
             "expected": expectation.expected if expectation else sample.value,
             "lower": expectation.lower if expectation else sample.value,
             "upper": expectation.upper if expectation else sample.value,
-            "detectors": self._contributors() if fired else [],
-            "severity": "critical" if score >= self.settings.critical_threshold else "warning",
+            "detectors": detectors,
+            "severity": severity,
+            "interval_s": None if self.interval_ns is None else self.interval_ns / NS_PER_S,
         }
         # The per-sample ``scores`` stream stays a plain dict (the same fields): building a
         # model per sample would cost more than scoring it.
         record = Anomaly(**fields) if stream == "anomalies" else fields
         return Decision(stream, self.key, record, (sample.ref,), sample.read_ns)
-
 
     def _contributors(self) -> list[str]:
         contributors = getattr(self.detector, "contributors", None)

@@ -26,6 +26,9 @@ class Anomaly(_Output):
     upper: float = Field(description="Upper edge of the expected band.")
     detectors: list[str] = Field(description="Detectors whose score crossed their threshold.")
     severity: Severity
+    interval_s: float | None = Field(
+        None, description="Seconds since the series' previous sample; null for its first."
+    )
 
 
 class IncidentMember(_Output):

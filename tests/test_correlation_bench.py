@@ -179,11 +179,13 @@ def test_read_metrics_csv_and_prometheus_records(tmp_path):
     ]
     assert data == [(1681855320.0, ["0.5", "", "2.0"]), (1681855620.0, ["0.7", "12", ""])]
     recs = list(petshop.to_prometheus_records(columns, data))
-    assert [(r["name"], r["labels"]["service"], r["value"]) for r in recs] == [
-        ("petshop_latency_Average", "svcA", "0.5"),
-        ("petshop_latency_p90", "svcB", "2.0"),
-        ("petshop_latency_Average", "svcA", "0.7"),
-        ("petshop_requests_Sum", "svcA", "12"),
+    assert [
+        (r["name"], r["labels"]["service"], r["labels"]["statistic"], r["value"]) for r in recs
+    ] == [
+        ("petshop_latency", "svcA", "Average", "0.5"),
+        ("petshop_latency", "svcB", "p90", "2.0"),
+        ("petshop_latency", "svcA", "Average", "0.7"),
+        ("petshop_requests", "svcA", "Sum", "12.0"),
     ]
     assert recs[0]["timestamp"] == "2023-04-18T22:02:00.000Z"
 

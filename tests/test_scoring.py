@@ -76,3 +76,28 @@ def test_per_sample_score_records_follow_the_anomaly_schema():
         if decision.stream == "scores":
             assert isinstance(decision.record, dict)
             assert Anomaly.model_validate(decision.record).id == decision.record["id"]
+
+
+def test_cold_start_reports_a_jump_before_the_detector_is_warm():
+    scorer = _scorer()
+    out = _feed(scorer, [1.0, 1.1, 0.9, 5.0])
+    assert [d.record.detectors for d in out] == [["cold_start"]]
+    anomaly = out[0].record
+    assert anomaly.severity == "info" and anomaly.expected == 1.0
+    assert anomaly.lower < 1.0 < anomaly.upper < 5.0
+    assert anomaly.interval_s == 30.0
+
+
+def test_cold_start_stays_quiet_on_a_steady_series_and_ends_with_the_warm_up():
+    scorer = _scorer()
+    assert _feed(scorer, [10.0, 10.5, 9.5, 10.0] * 2) == []
+    assert scorer.cold is not None
+    _feed(scorer, [10.0] * 4, start=8 * 30)
+    assert scorer.cold is None  # the detector speaks from here on
+
+
+def test_cold_start_can_be_switched_off():
+    from operators.anomaly.cold_start import ColdStartSettings
+
+    scorer = _scorer(cold_start=ColdStartSettings(enabled=False))
+    assert _feed(scorer, [1.0, 1.1, 0.9, 5.0]) == []
