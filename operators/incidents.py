@@ -1,27 +1,31 @@
 """Grouping of alerts and anomalies into incidents: sessions in event time per domain.
 
-A firing alert, or an anomalous series, joins an open incident of its domain
-that still has a firing member, whose newest member started within
-``session_gap_s`` before it, and that is related to it: one of its services
-within ``max_hops`` of the new member's service in the call graph (learned from
-traces or given statically). When the graph knows neither side, time alone
-decides. The nearest, then most recent, such incident wins; otherwise the
-member opens a new one. Re-sends of firing alerts and further anomalies of the
-same series are one member and do not extend a session, so a long-running
-incident does not swallow unrelated later events. An anomaly member resolves
-once its series has been quiet for ``anomaly_hold_s``. An incident resolves
-once every member has resolved and ``quiet_period_s`` of event time has passed
-without a new one.
+A firing alert joins an open incident of its domain that still has a firing
+alert, whose newest alert started within ``session_gap_s`` before it, and that
+is related to it: one of its alerting services within ``max_hops`` of the
+alert's service in the call graph (learned from traces or given statically).
+When the graph knows neither side, time alone decides. The nearest, then most
+recent, such incident wins; otherwise the alert opens a new one. Re-sends of
+firing alerts are one member and do not extend a session, so a long-running
+incident does not swallow unrelated later alerts; they do refresh when the
+member was last seen.
+
+An anomalous series is one member however many of its samples fire. It joins a
+related incident that has alerts (through any of its members' services); else
+it waits, bounded, as evidence that an alert opening a related incident
+gathers. Evidence never relates alerts to each other. With ``anomaly_incidents``
+a non-``info`` anomaly opens an incident of its own instead. An anomaly member
+resolves once its series has been quiet for ``anomaly_hold_s``. An incident
+resolves once every member has resolved and ``quiet_period_s`` of event time has
+passed without a new one.
 
 Each change emits a new incident version, once the incident is worth a record:
-it has an alert, or anomalies on at least two services (a lone anomalous series
-is the ``anomalies`` stream's business, not an incident). Notifications carry
-only what deserves a human: an incident with an alert is announced once it has
-two members, is critical, or has kept firing for ``notify_after_s``; one made
-of anomalies alone once it spans two services and one of them is critical;
-after that its escalation and resolution. A lone warning that resolves sooner
-(a flap, a blip) stays in ``incidents`` but is never announced, nor is its
-resolution.
+it has an alert, or anomalies on at least two services. Notifications carry only
+what deserves a human: an incident with alerts is announced once it has two
+alerts, is critical, or has kept firing for ``notify_after_s``; one made of
+anomalies alone once it spans two services and one of them is critical; after
+that its escalation and resolution. A lone warning that resolves sooner (a flap,
+a blip) stays in ``incidents`` but is never announced, nor is its resolution.
 """
 
 from collections import OrderedDict
