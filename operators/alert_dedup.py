@@ -43,6 +43,7 @@ class AlertMember:
     title: str = ""
     delta: float = 0.0
     interval_ns: int = 0
+    expired: bool = False  # resolved by silence, not by its source
 
     @property
     def service(self) -> str | None:
@@ -106,4 +107,5 @@ def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMem
         return member, Change.RESOLVED
     member.flaps += 1
     member.resolved_ns = None
+    member.expired = False
     return member, Change.REFIRED

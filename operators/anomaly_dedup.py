@@ -106,4 +106,5 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
     member.status = "firing"
     member.flaps += 1
     member.resolved_ns = None
+    member.expired = False
     return member, Change.REFIRED

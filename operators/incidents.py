@@ -62,6 +62,7 @@ class IncidentSettings:
     anomaly_hold_s: float = 600.0
     anomaly_incidents: bool = False
     max_evidence: int = 10_000
+    max_closed: int = 10_000
 
 
 @dataclass(slots=True)
@@ -124,6 +125,8 @@ class IncidentGrouper:
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
         self.evidence: OrderedDict[str, AlertMember] = OrderedDict()  # anomalies in no incident
+        # fingerprint -> (startsAt, lifecycles, resolved by its source) of closed episodes
+        self.closed: OrderedDict[str, tuple[int, int, bool]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
@@ -134,6 +137,11 @@ class IncidentGrouper:
         """Fold one alert event in, then close what the watermark allows."""
         self.clock.observe(event.event_ns, wall_ns)
         incident, member = self._member_of(event.fingerprint)
+        closed = self.closed.get(event.fingerprint) if member is None else None
+        straggler = closed is not None and closed[0] == event.starts_ns
+        if straggler and (closed[2] or event.status == "resolved"):
+            # A late copy of an episode whose incident is closed: nothing new.
+            return self.on_tick(wall_ns)
         member, change = apply_event(member, event)
         if change is Change.REPEAT and member is not None and member.status == "firing":
             # A firing re-send carries its startsAt: it says "still firing" as of now.
@@ -266,8 +274,10 @@ class IncidentGrouper:
                     for m in incident.members.values()
                     if m.status == "firing"
                 )
-                if not incident.notified:
-                    deadline = min(deadline, incident.opened_ns + self._notify_after_ns)
+                notify_at = incident.opened_ns + self._notify_after_ns
+                if not incident.notified and notify_at > (self.clock.max_event_ns or 0):
+                    # Only while still ahead: a passed one would keep the timer due forever.
+                    deadline = min(deadline, notify_at)
             deadlines.append(deadline)
         return self.clock.wall_when(min(deadlines)) if deadlines else None
 
@@ -316,6 +326,10 @@ class IncidentGrouper:
 
     def _open(self, member: AlertMember) -> IncidentState:
         incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)
+        closed = self.closed.get(member.fingerprint)
+        if closed is not None and closed[0] == member.first_ns:
+            # The same episode revived after it expired: a new lifecycle needs new ids.
+            incident_id = stable_id(self.domain, member.fingerprint, member.first_ns, closed[1] + 1)
         incident = IncidentState(
             incident_id=incident_id,
             domain=self.domain,
@@ -335,6 +349,7 @@ class IncidentGrouper:
                 # gone. An anomalous series that stopped being anomalous is back to normal.
                 member.status = "resolved"
                 member.resolved_ns = member.last_ns + horizon
+                member.expired = True
 
     def _horizon_ns(self, member: AlertMember) -> int:
         seconds = (
@@ -350,9 +365,16 @@ class IncidentGrouper:
         # An incident never worth a record ends as quietly as it lived.
         out = self._emit(incident, (), 0, None) if incident.version else []
         del self.incidents[incident.incident_id]
-        for fingerprint in incident.members:
+        for fingerprint, member in incident.members.items():
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
                 del self.by_fingerprint[fingerprint]
+            if member.kind == "alert":
+                # Remembered (bounded) so stragglers and revivals of the episode are recognised.
+                lifecycle = self.closed.get(fingerprint, (0, -1, False))[1] + 1
+                self.closed[fingerprint] = (member.first_ns, lifecycle, not member.expired)
+                self.closed.move_to_end(fingerprint)
+        while len(self.closed) > self.settings.max_closed:
+            self.closed.popitem(last=False)
         return out
 
     @property
