@@ -271,6 +271,7 @@ class Score:
     top1: int = 0
     top3: int = 0
     delays: list[float] = field(default_factory=list)
+    announced: int = 0  # true incidents whose incident was announced
 
     @property
     def nr(self) -> float:
@@ -289,6 +290,10 @@ class Score:
         return self.top3 / self.true_incidents if self.true_incidents else 0.0
 
     @property
+    def announced_rate(self) -> float:
+        return self.announced / self.true_incidents if self.true_incidents else 0.0
+
+    @property
     def delay(self) -> float:
         return statistics.median(self.delays) if self.delays else float("nan")
 
@@ -302,6 +307,7 @@ class Score:
             self.top1 + o.top1,
             self.top3 + o.top3,
             self.delays + o.delays,
+            self.announced + o.announced,
         )
 
 
@@ -309,14 +315,15 @@ def score(
     ground_truth: Mapping,
     alerts_in: int,
     predicted: Sequence[Predicted],
-    shown: int | None = None,
+    announced: set[str] | None = None,
     payloads: int = 0,
 ) -> Score:
     """Score predicted incidents against the simulation's ground truth.
 
-    ``shown`` is how many incidents were announced; by default every predicted one.
+    ``announced`` are the incidents that were announced; by default every predicted one.
     """
-    shown = len({p.incident_id for p in predicted}) if shown is None else shown
+    announced = {p.incident_id for p in predicted} if announced is None else announced
+    shown = len(announced)
     s = Score(alerts_in=alerts_in, incidents_out=shown, payloads_in=payloads)
     s.pairs = pair_counts(truth_assignment(ground_truth), pred_assignment(predicted))
     for inc in ground_truth["incidents"]:
@@ -326,6 +333,7 @@ def score(
             continue
         s.top1 += topk(m.ranked, inc["root_cause"], 1)
         s.top3 += topk(m.ranked, inc["root_cause"], 3)
+        s.announced += m.incident_id in announced
         s.delays.append(m.opened_at - parse_ts(inc["start"]))
     return s
 
@@ -417,9 +425,7 @@ def run_scenario(p: Params, work: Path, settings: Sequence[str] = ()) -> Scenari
     predicted = [from_incident(r) for r in records]
     notes_path = out / "notifications.jsonl"
     notes = notes_path.read_text().splitlines() if notes_path.exists() else []
-    shown = len(
-        {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
-    )
+    shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
     return ScenarioResult(
         p,
         payloads,
@@ -493,6 +499,13 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
         row("pairwise F1", "≥ 0.90", lambda s: s.pairs.f1, _f, lambda s: s.pairs.f1),
         row("root cause top-1", "≥ 0.80", lambda s: s.top1_rate, _f, lambda s: s.top1_rate),
         row("root cause top-3", "", lambda s: s.top3_rate, _f, lambda s: s.top3_rate),
+        row(
+            "true incidents announced",
+            "",
+            lambda s: s.announced_rate,
+            _f,
+            lambda s: s.announced_rate,
+        ),
         row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
     ]
     return "\n".join(lines)

@@ -22,7 +22,8 @@ passed without a new one.
 Each change emits a new incident version, once the incident is worth a record:
 it has an alert, or anomalies on at least two services. Notifications carry only
 what deserves a human: an incident with alerts is announced once it has two
-alerts, is critical, or has kept firing for ``notify_after_s``; one made of
+alerts or is critical (and, if ``notify_after_s`` is set, once a lone warning has
+kept firing that long: a lone warning is a record, a ticket, by default); one made of
 anomalies alone once it spans two services and one of them is critical; after
 that its escalation and resolution. A lone warning that resolves sooner (a flap,
 a blip) stays in ``incidents`` but is never announced, nor is its resolution.
@@ -58,7 +59,7 @@ class IncidentSettings:
     lateness_s: float = 60.0
     max_hops: int = 2
     topology_ttl_s: float = 24 * 3600.0
-    notify_after_s: float = 300.0
+    notify_after_s: float | None = None  # lone warnings: announce after this long, or never
     anomaly_hold_s: float = 600.0
     anomaly_incidents: bool = False
     max_evidence: int = 10_000
@@ -239,10 +240,14 @@ class IncidentGrouper:
             del self.evidence[fingerprint]
         out: list[Decision] = []
         for incident in list(self.incidents.values()):
-            self._expire_stale(incident, watermark)
+            expired = self._expire_stale(incident, watermark)
             deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
             if deadline is not None and deadline <= watermark:
                 out.extend(self._resolve(incident, deadline))
+            elif expired is not None and incident.version:
+                # A member resolved by silence is a change like any other: a new version.
+                incident.updated_ns = max(incident.updated_ns, expired)
+                out.extend(self._emit(incident, (), 0, wall_ns))
             elif (
                 incident.version
                 and not incident.notified
@@ -274,8 +279,10 @@ class IncidentGrouper:
                     for m in incident.members.values()
                     if m.status == "firing"
                 )
-                notify_at = incident.opened_ns + self._notify_after_ns
-                if not incident.notified and notify_at > (self.clock.max_event_ns or 0):
+                after = self._notify_after_ns
+                notify_at = None if after is None else incident.opened_ns + after
+                ahead = notify_at is not None and notify_at > (self.clock.max_event_ns or 0)
+                if not incident.notified and ahead:
                     # Only while still ahead: a passed one would keep the timer due forever.
                     deadline = min(deadline, notify_at)
             deadlines.append(deadline)
@@ -341,7 +348,9 @@ class IncidentGrouper:
         self.incidents[incident_id] = incident
         return incident
 
-    def _expire_stale(self, incident: IncidentState, watermark: int) -> None:
+    def _expire_stale(self, incident: IncidentState, watermark: int) -> int | None:
+        """Resolve members silent past their horizon; the latest such end, if any."""
+        latest = None
         for member in incident.members.values():
             horizon = self._horizon_ns(member)
             if member.status == "firing" and member.last_ns + horizon <= watermark:
@@ -350,6 +359,8 @@ class IncidentGrouper:
                 member.status = "resolved"
                 member.resolved_ns = member.last_ns + horizon
                 member.expired = True
+                latest = max(latest or 0, member.resolved_ns)
+        return latest
 
     def _horizon_ns(self, member: AlertMember) -> int:
         seconds = (
@@ -378,17 +389,20 @@ class IncidentGrouper:
         return out
 
     @property
-    def _notify_after_ns(self) -> int:
-        return int(self.settings.notify_after_s * NS_PER_S)
+    def _notify_after_ns(self) -> int | None:
+        after = self.settings.notify_after_s
+        return None if after is None else int(after * NS_PER_S)
 
     def _worth_notifying(self, incident: IncidentState, watermark: int | None) -> bool:
         if not incident.alerts:
             return incident.worth_a_record and incident.severity == "critical"
         if len(incident.alerts) >= 2 or incident.severity == "critical":
             return True
+        after = self._notify_after_ns
+        if after is None or watermark is None:
+            return False
         firing = any(m.status == "firing" for m in incident.alerts)
-        lasted = watermark is not None and watermark - incident.opened_ns >= self._notify_after_ns
-        return firing and lasted
+        return firing and watermark - incident.opened_ns >= after
 
     def _emit(
         self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int, wall_ns: int | None

@@ -184,10 +184,11 @@ class CorrelationConfig(_Settings):
     topology_ttl_s: float = Field(
         24 * 3600.0, gt=0, description="Edges learned from traces age out after this."
     )
-    notify_after_s: float = Field(
-        300.0,
+    notify_after_s: float | None = Field(
+        None,
         ge=0,
-        description="A lone non-critical alert is announced only after firing this long.",
+        description="Announce a lone warning once it has fired this long; by default never: "
+        "a lone warning is an incident record (a ticket), two alerts or a critical one page.",
     )
     trace_wait_s: float = Field(
         10.0,

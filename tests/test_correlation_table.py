@@ -367,12 +367,6 @@ def test_an_anomaly_member_resolves_after_its_hold_and_the_incident_after_quiet(
     assert {m.status for m in first.members} == {"resolved"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="documented 'each change emits a new incident version', but a member that "
-    "resolves by expiry (anomaly hold, stale alert) changes state with no version: the last "
-    "record keeps showing it firing until something else changes",
-)
 def test_a_member_resolving_by_expiry_emits_a_version():
     settings = IncidentSettings(lateness_s=0.0, anomaly_hold_s=600)
     correlator = DomainCorrelator("c", settings, static_edges=SPLIT)
