@@ -4,9 +4,8 @@ For every ``DIR/<scenario>/<split>/issue_N/`` the issue's ``metrics.csv`` is
 converted to prometheus-kafka-adapter JSONL, the issue noticed in ``target.json``
 (component, metric, time) becomes one Alertmanager alert, and both run through
 ``alertflow run --input metrics=FILE --input alerts=FILE`` with the scenario's
-``graph.csv`` as ``correlation.topology_file`` and ``correlation.anomalies`` on
-(the only setting that differs from the defaults besides the replay's
-lateness). Components are ranked by the ``root_causes`` of the incident that
+``graph.csv`` as ``correlation.topology_file`` (the only settings besides the
+replay's lateness). Components are ranked by the ``root_causes`` of the incident that
 holds the alert ("incident" path); failing that, by every incident's causes
 ("incidents"), else by the ``anomalies`` ("anomalies"), else nothing ("none").
 The rank is compared with ``root_cause.node``.
@@ -272,8 +271,6 @@ def run_issue(issue_dir: Path, work: Path) -> IssueResult:
     # A replay: the two files are read independently, so the correlator orders the whole
     # of it (the default lateness bound is for live streams).
     cmd += ["--set", "correlation.lateness_s=1e9"]
-    # Nothing alerts on the cause here: only anomaly members can name it (off by default).
-    cmd += ["--set", "correlation.anomalies=true"]
     if graph.exists():
         cmd += ["--set", f"correlation.topology_file={graph}"]
     subprocess.run(cmd, check=True, capture_output=True)

@@ -42,6 +42,7 @@ class AlertMember:
     score: float = 0.0
     title: str = ""
     delta: float = 0.0
+    change: float = 0.0  # largest |value - expected| / |expected| (inf from an expected 0)
     interval_ns: int = 0
     expired: bool = False  # resolved by silence, not by its source
 

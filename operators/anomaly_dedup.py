@@ -7,6 +7,7 @@ an alert's re-sends. A member has no "resolved" message: it resolves once its
 series has stayed quiet for the hold time (see ``IncidentGrouper``).
 """
 
+import math
 from dataclasses import dataclass
 
 from operators.alert_dedup import SEVERITY_RANK, AlertMember, Change
@@ -72,6 +73,14 @@ def describe(signal: AnomalySignal) -> str:
     )
 
 
+def relative_change(signal: AnomalySignal) -> float:
+    """How far the value is from the expected one, as a fraction of it (inf from 0)."""
+    delta = abs(signal.value - signal.expected)
+    if signal.expected == 0:
+        return math.inf if delta else 0.0
+    return delta / abs(signal.expected)
+
+
 def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[AlertMember, Change]:
     """Fold one anomaly into its series' member, returning the member and what changed."""
     if member is None:
@@ -88,12 +97,14 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
             score=signal.score,
             title=signal.name,
             delta=abs(signal.value - signal.expected),
+            change=relative_change(signal),
             interval_ns=signal.interval_ns,
         )
         return member, Change.NEW
     member.count += 1
     member.last_ns = max(member.last_ns, signal.ts_ns)
     member.delta = max(member.delta, abs(signal.value - signal.expected))
+    member.change = max(member.change, relative_change(signal))
     member.interval_ns = max(member.interval_ns, signal.interval_ns)
     stronger = SEVERITY_RANK[signal.severity] > SEVERITY_RANK[member.severity]
     if signal.score > member.score:

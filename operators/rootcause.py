@@ -19,6 +19,10 @@ _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
 _SYMPTOM_FACTOR = 0.5
 # A dependency explains a service's anomaly only if it moved at least this much of it.
 _EXPLAIN_RATIO = 0.5
+# ...and explains an alert with anomalies alone only if one moved this much (relative).
+_MIN_CHANGE = 0.5
+# An anchor's anomaly names the symptom only when it is clear, not a borderline score.
+_CLEAR_SYMPTOM = 0.6
 # Onset tolerance in sampling intervals of the slowest-sampled anomalous series.
 _INTERVALS_OF_LAG = 1.5
 # Services not on a dependency path from what alerted are rarely the cause.
@@ -41,8 +45,10 @@ def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool
     When both have anomalies on a metric of the same name (latency and latency), the
     dependency explains the service only if its change is comparable: a callee that
     slowed by 2 ms does not explain a caller that slowed by 800 ms; anomalies on unlike
-    metrics explain nothing. When the dependency alerts, or either side has no anomaly,
-    a dependency failing no later than the service explains it.
+    metrics explain nothing. An alerting service is explained by a dependency that only
+    has anomalies if one of them moved by ``_MIN_CHANGE`` of its expected value or more.
+    When the dependency alerts, or either side has no anomaly, a dependency failing no
+    later than the service explains it.
     """
     mine: dict[str, float] = {}
     for m in service:
@@ -52,7 +58,13 @@ def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool
     for m in dependency:
         if m.kind == "anomaly":
             theirs[m.title] = max(theirs.get(m.title, 0.0), m.delta)
-    if not mine or not theirs or any(m.kind == "alert" for m in dependency):
+    if any(m.kind == "alert" for m in dependency):
+        return True
+    moved = max((m.change for m in dependency if m.kind == "anomaly"), default=0.0)
+    if moved < _MIN_CHANGE and any(m.kind == "alert" for m in service):
+        # Small anomalies on a dependency do not make an alerting service a mere symptom.
+        return False
+    if not mine or not theirs:
         return True
     # Unlike metrics (latency against request counts) cannot be compared, so explain nothing.
     return any(theirs[name] >= _EXPLAIN_RATIO * mine[name] for name in mine.keys() & theirs.keys())
@@ -111,7 +123,12 @@ def rank_by_onset(
         return []
     anchors = {s for s, ms in by_service.items() if any(m.kind == "alert" for m in ms)}
     anchors = anchors or set(by_service)
-    symptom = {m.title for s in anchors for m in by_service[s] if m.kind == "anomaly"}
+    symptom = {
+        m.title
+        for s in anchors
+        for m in by_service[s]
+        if m.kind == "anomaly" and m.score >= _CLEAR_SYMPTOM
+    }
     judged = {s: _relevant(ms, symptom) for s, ms in by_service.items()}
     path = _path_from(anchors, by_service, graph)
     # Onset order counts from the first alert when there are alerts: anomalies are evidence

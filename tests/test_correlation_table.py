@@ -37,14 +37,14 @@ def alert(fp, service, start, status="firing", end=None, severity="warning", nam
     )
 
 
-def anomaly(service, t, score=0.9, name="latency_p99"):
+def anomaly(service, t, score=0.9, name="latency_p99", value=2.5, expected=0.2):
     return AnomalySignal(
         series=f'{name}{{service="{service}"}}',
         name=name,
         labels={"service": service, "cluster": "c"},
         ts_ns=T0 + t * S,
-        value=2.5,
-        expected=0.2,
+        value=value,
+        expected=expected,
         score=score,
         severity="critical" if score >= 0.6 else "warning",
         detectors=("ensemble",),
@@ -234,6 +234,25 @@ def test_resends_are_counted_but_emit_no_version():
             ["db", "web"],
             {"web"},
             id="cause-seen-only-as-an-anomaly-ranks-first",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "api", 0, severity="critical"), anomaly("db", 0, value=1.05, expected=1.0)],
+            ["api", "db"],
+            set(),
+            id="a-small-anomaly-below-does-not-make-an-alerting-service-a-symptom",
+        ),
+        pytest.param(
+            CHAIN,
+            [
+                alert("1", "web", 0),
+                anomaly("web", 0),
+                anomaly("api", 0, value=2.4),
+                anomaly("db", 0, score=0.5, value=0.3),
+            ],
+            ["api", "db", "web"],
+            {"web"},
+            id="only-a-comparable-change-below-explains-a-service",
         ),
         pytest.param(
             (),
