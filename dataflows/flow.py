@@ -21,7 +21,7 @@ from dataflows.logic import (
 from dataflows.sinks import JsonlDirSink, build_sink
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
-from operators.anomaly_dedup import is_anomaly, signal_of
+from operators.anomaly_dedup import signal_of
 from operators.decisions import Decision
 from operators.entity_scoring import by_entity
 from operators.intake import Intake
@@ -89,7 +89,7 @@ def build_flow(
 
 
 def _anomaly_signals(decisions: Batch) -> Batch | None:
-    signals = [signal_of(d) for d in decisions if is_anomaly(d)]
+    signals = [signal_of(d) for d in decisions if d.stream == "anomalies"]
     return signals or None  # list[AnomalySignal]
 
 

@@ -59,11 +59,6 @@ def signal_of(decision: Decision) -> AnomalySignal:
     )
 
 
-def is_anomaly(decision: Decision) -> bool:
-    """Whether a decision is an anomaly record (the input of :func:`signal_of`)."""
-    return decision.stream == "anomalies"
-
-
 def describe(signal: AnomalySignal) -> str:
     """A short human line: which way the value went and how far from the expectation."""
     direction = "above" if signal.value >= signal.expected else "below"

@@ -70,6 +70,8 @@ class SeriesScorer:
         self.lateness_ns = int(settings.lateness_s * NS_PER_S)
         self.id_prefix = series_id_prefix(key)
         self.cold = ColdStart(settings.cold_start) if settings.cold_start.enabled else None
+        # Samples until the detector is warm, counted here: cheaper than asking it each time.
+        self.cold_left: int | None = getattr(self.detector, "warmup", None)
         self.interval_ns: int | None = None
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
@@ -102,7 +104,12 @@ class SeriesScorer:
     def _cold_start(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
         cold = self.cold
         assert cold is not None
-        if self.detector.warmed_up:
+        if self.cold_left is not None:
+            self.cold_left -= 1
+            warm = self.cold_left <= 0
+        else:
+            warm = self.detector.warmed_up
+        if warm:
             self.cold = None  # the detector speaks from here on; the history is no longer needed
             return self._decisions(sample, score)
         z = cold.update(sample.value)
