@@ -165,8 +165,10 @@ class SeriesScorer:
             "upper": expectation.upper if expectation else sample.value,
             "detectors": detectors,
             "severity": severity,
-            "interval_s": None if self.interval_ns is None else self.interval_ns / NS_PER_S,
         }
+        if stream == "anomalies" and self.interval_ns is not None:
+            # Correlation's lag tolerance needs it; per-sample ``scores`` stay lean.
+            fields["interval_s"] = self.interval_ns / NS_PER_S
         # The per-sample ``scores`` stream stays a plain dict (the same fields): building a
         # model per sample would cost more than scoring it.
         record = Anomaly(**fields) if stream == "anomalies" else fields
