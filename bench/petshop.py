@@ -295,7 +295,7 @@ def evaluate(root: Path) -> list[IssueResult]:
 def report(results: list[IssueResult], root: Path) -> str:
     """Markdown: top-1/top-3 per scenario/split and overall, with the ranking path used."""
     lines = [
-        f"### PetShop root cause (alertflow, metrics only) — {root}",
+        f"### PetShop root cause (alertflow: metrics, the issue as an alert, graph) — {root}",
         "",
         "Inputs per issue: its metrics (availability as an error ratio), one alert for the "
         "target component at the target time, and `graph.csv` as the static topology. "

@@ -64,6 +64,7 @@ class IncidentSettings:
     anomaly_incidents: bool = False
     max_evidence: int = 10_000
     max_closed: int = 10_000
+    evidence_interval_s: float = 300.0  # anomalies joining: at most one version per this
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ class IncidentState:
     notified_severity: str = "info"
     notified: bool = False
     resolved_ns: int | None = None
+    versioned_ns: int = 0  # event time of the last version
+    pending_evidence: bool = False  # anomalies joined since the last version
 
     @property
     def alerts(self) -> list[AlertMember]:
@@ -203,9 +206,19 @@ class IncidentGrouper:
         if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
             incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
             incident.updated_ns = max(incident.updated_ns, event_ns)
-            out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
+            # Around alerts, anomalies are evidence: they never change the incident's severity.
+            evidence = member is not None and member.kind == "anomaly" and bool(incident.alerts)
+            if evidence and incident.version and event_ns < self._next_evidence_ns(incident):
+                # More evidence for a recorded incident: folded into a version at most every
+                # evidence_interval_s, so a busy incident does not re-render per series.
+                incident.pending_evidence = True
+            else:
+                out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
         out.extend(self.on_tick(wall_ns))
         return out
+
+    def _next_evidence_ns(self, incident: IncidentState) -> int:
+        return incident.versioned_ns + int(self.settings.evidence_interval_s * NS_PER_S)
 
     def _attach(self, incident: IncidentState, member: AlertMember) -> None:
         incident.members[member.fingerprint] = member
@@ -248,6 +261,8 @@ class IncidentGrouper:
                 # A member resolved by silence is a change like any other: a new version.
                 incident.updated_ns = max(incident.updated_ns, expired)
                 out.extend(self._emit(incident, (), 0, wall_ns))
+            elif incident.pending_evidence and self._next_evidence_ns(incident) <= watermark:
+                out.extend(self._emit(incident, (), 0, wall_ns))
             elif (
                 incident.version
                 and not incident.notified
@@ -259,12 +274,17 @@ class IncidentGrouper:
         return out
 
     def flush(self) -> list[Decision]:
-        """End of a bounded input: resolve every incident whose members have all resolved."""
+        """End of a bounded input: resolve every incident whose members have all resolved.
+
+        The others get a last version if evidence joined since their previous one.
+        """
         out: list[Decision] = []
         for incident in list(self.incidents.values()):
             deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
             if deadline is not None:
                 out.extend(self._resolve(incident, deadline))
+            elif incident.pending_evidence:
+                out.extend(self._emit(incident, (), 0, None))
         return out
 
     def next_deadline_wall(self) -> int | None:
@@ -285,6 +305,8 @@ class IncidentGrouper:
                 if not incident.notified and ahead:
                     # Only while still ahead: a passed one would keep the timer due forever.
                     deadline = min(deadline, notify_at)
+            if incident.pending_evidence:
+                deadline = min(deadline, self._next_evidence_ns(incident))
             deadlines.append(deadline)
         return self.clock.wall_when(min(deadlines)) if deadlines else None
 
@@ -349,7 +371,7 @@ class IncidentGrouper:
         return incident
 
     def _expire_stale(self, incident: IncidentState, watermark: int) -> int | None:
-        """Resolve members silent past their horizon; the latest such end, if any."""
+        """Resolve members silent past their horizon; the latest end of an alert among them."""
         latest = None
         for member in incident.members.values():
             horizon = self._horizon_ns(member)
@@ -359,7 +381,9 @@ class IncidentGrouper:
                 member.status = "resolved"
                 member.resolved_ns = member.last_ns + horizon
                 member.expired = True
-                latest = max(latest or 0, member.resolved_ns)
+                if member.kind == "alert":
+                    # Evidence comes and goes; the next version shows it, without one of its own.
+                    latest = max(latest or 0, member.resolved_ns)
         return latest
 
     def _horizon_ns(self, member: AlertMember) -> int:
@@ -410,6 +434,8 @@ class IncidentGrouper:
         if not incident.worth_a_record and not incident.version:
             return []
         incident.version += 1
+        incident.versioned_ns = max(incident.versioned_ns, incident.updated_ns)
+        incident.pending_evidence = False
         record = render_incident(incident, self.graph)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None

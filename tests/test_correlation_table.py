@@ -386,11 +386,23 @@ def test_an_anomaly_member_resolves_after_its_hold_and_the_incident_after_quiet(
     assert {m.status for m in first.members} == {"resolved"}
 
 
-def test_a_member_resolving_by_expiry_emits_a_version():
-    settings = IncidentSettings(lateness_s=0.0, anomaly_hold_s=600)
+def test_an_alert_resolving_by_silence_emits_a_version():
+    settings = IncidentSettings(lateness_s=0.0, stale_after_s=600)
+    correlator = DomainCorrelator("c", settings, static_edges=SPLIT)
+    out = correlator.on_events([alert("1", "api", 10), alert("9", "queue", 2000)], wall_ns=0)
+    first = latest(out)[0]
+    assert dict((m.id, m.status) for m in first.members)["1"] == "resolved"
+
+
+def test_an_anomaly_resolving_by_silence_waits_for_the_next_version():
+    # Evidence comes and goes all the time; a version per quiet series would flood the stream.
+    settings = IncidentSettings(lateness_s=0.0, anomaly_hold_s=600, stale_after_s=10**6)
     correlator = DomainCorrelator("c", settings, static_edges=SPLIT)
     out = correlator.on_events(
         [anomaly("db", 0), alert("1", "api", 10), alert("9", "queue", 2000)], wall_ns=0
     )
     first = latest(out)[0]
-    assert dict((m.id, m.status) for m in first.members)[member("db")] == "resolved"
+    assert dict((m.id, m.status) for m in first.members)[member("db")] == "firing"
+    assert correlator.grouper.incidents[first.incident_id].members[member("db")].status == (
+        "resolved"
+    )
