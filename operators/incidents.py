@@ -129,8 +129,8 @@ class IncidentGrouper:
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
         self.evidence: OrderedDict[str, AlertMember] = OrderedDict()  # anomalies in no incident
-        # fingerprint -> (startsAt, lifecycles, resolved by its source) of closed episodes
-        self.closed: OrderedDict[str, tuple[int, int, bool]] = OrderedDict()
+        # (fingerprint, startsAt) of closed episodes -> (lifecycles, resolved by its source)
+        self.closed: OrderedDict[tuple[str, int], tuple[int, bool]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
@@ -141,9 +141,15 @@ class IncidentGrouper:
         """Fold one alert event in, then close what the watermark allows."""
         self.clock.observe(event.event_ns, wall_ns)
         incident, member = self._member_of(event.fingerprint)
-        closed = self.closed.get(event.fingerprint) if member is None else None
-        straggler = closed is not None and closed[0] == event.starts_ns
-        if straggler and (closed[2] or event.status == "resolved"):
+        closed = self.closed.get((event.fingerprint, event.starts_ns)) if member is None else None
+        stale_copy = (
+            member is not None
+            and member.status == "resolved"
+            and not member.expired
+            and event.status == "firing"
+            and event.starts_ns == member.first_ns
+        )  # a re-fire carries a new startsAt; the same one is a copy from before the resolve
+        if stale_copy or (closed is not None and (closed[1] or event.status == "resolved")):
             # A late copy of an episode whose incident is closed: nothing new.
             return self.on_tick(wall_ns)
         member, change = apply_event(member, event)
@@ -355,10 +361,10 @@ class IncidentGrouper:
 
     def _open(self, member: AlertMember) -> IncidentState:
         incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)
-        closed = self.closed.get(member.fingerprint)
-        if closed is not None and closed[0] == member.first_ns:
+        closed = self.closed.get((member.fingerprint, member.first_ns))
+        if closed is not None:
             # The same episode revived after it expired: a new lifecycle needs new ids.
-            incident_id = stable_id(self.domain, member.fingerprint, member.first_ns, closed[1] + 1)
+            incident_id = stable_id(self.domain, member.fingerprint, member.first_ns, closed[0] + 1)
         incident = IncidentState(
             incident_id=incident_id,
             domain=self.domain,
@@ -405,9 +411,10 @@ class IncidentGrouper:
                 del self.by_fingerprint[fingerprint]
             if member.kind == "alert":
                 # Remembered (bounded) so stragglers and revivals of the episode are recognised.
-                lifecycle = self.closed.get(fingerprint, (0, -1, False))[1] + 1
-                self.closed[fingerprint] = (member.first_ns, lifecycle, not member.expired)
-                self.closed.move_to_end(fingerprint)
+                episode = (fingerprint, member.first_ns)
+                lifecycle = self.closed.get(episode, (-1, False))[0] + 1
+                self.closed[episode] = (lifecycle, not member.expired)
+                self.closed.move_to_end(episode)
         while len(self.closed) > self.settings.max_closed:
             self.closed.popitem(last=False)
         return out

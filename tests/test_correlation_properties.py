@@ -375,6 +375,35 @@ def test_a_late_resend_after_its_incident_closed_changes_nothing():
     assert len(ids) == len(set(ids)), _statuses(out)
 
 
+def test_late_copies_of_an_earlier_episode_open_nothing_after_a_later_one_closed():
+    # Found by bench/correlation_scale.py: a flapping alert's first episode kept being
+    # re-opened under its old id once its second episode had closed.
+    labels = {"alertname": "Errors", "service": "db", "severity": "critical", "cluster": "c"}
+    other = {"alertname": "Lag", "service": "queue", "severity": "warning", "cluster": "c"}
+    c = DomainCorrelator("c", IncidentSettings(lateness_s=60), static_edges=EDGES)
+    out = c.on_events([alert("a", "firing", labels, 0), alert("a", "resolved", labels, 0, 100)], 0)
+    out += c.on_events(
+        [
+            alert("w", "firing", other, 700),  # moves time on: the first episode's incident closes
+            alert("a", "firing", labels, 1000),
+            alert("a", "resolved", labels, 1000, 1100),
+        ],
+        0,
+    )
+    out += c.on_events([alert("z", "firing", other, 3000), alert("y", "firing", other, 3100)], 0)
+    for ref in ("copy-1", "copy-2"):
+        out += c.on_events([alert("a", "firing", labels, 0, ref=ref)], 0)
+        out += c.on_events([alert("x", "firing", other, 3200)], 0)
+    ids = [d.record.id for d in out]
+    assert len(ids) == len(set(ids)), _statuses(out)
+    opened = [
+        d.record.incident_id
+        for d in out
+        if d.stream == "notifications" and d.record.kind == "incident_opened"
+    ]
+    assert len(opened) == len(set(opened))
+
+
 def test_a_notification_agrees_with_the_version_it_names():
     def signal(service, t, score):
         return AnomalySignal(
