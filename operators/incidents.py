@@ -48,6 +48,8 @@ from schemas.outputs import Incident
 from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
+_NEVER = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentSettings:
@@ -129,6 +131,9 @@ class IncidentGrouper:
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
         self.evidence: OrderedDict[str, AlertMember] = OrderedDict()  # anomalies in no incident
+        # Lower bounds on when on_tick has work: it skips the scan of every incident before.
+        self._due_ns = _NEVER
+        self._evidence_due_ns = _NEVER
         # (fingerprint, startsAt) of closed episodes -> (lifecycles, resolved by its source)
         self.closed: OrderedDict[tuple[str, int], tuple[int, bool]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
@@ -182,6 +187,8 @@ class IncidentGrouper:
                 None, member, Change.NEW, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
             )
         self.evidence[fingerprint] = member
+        hold_ns = int(self.settings.anomaly_hold_s * NS_PER_S)
+        self._evidence_due_ns = min(self._evidence_due_ns, member.last_ns + hold_ns)
         while len(self.evidence) > self.settings.max_evidence:
             self.evidence.popitem(last=False)
         return self.on_tick(wall_ns)
@@ -220,6 +227,8 @@ class IncidentGrouper:
                 incident.pending_evidence = True
             else:
                 out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
+        if incident is not None:
+            self._touched(incident)
         out.extend(self.on_tick(wall_ns))
         return out
 
@@ -254,10 +263,17 @@ class IncidentGrouper:
         if watermark is None:
             return []
         hold_ns = int(self.settings.anomaly_hold_s * NS_PER_S)
-        gone = [f for f, m in self.evidence.items() if m.last_ns + hold_ns <= watermark]
-        for fingerprint in gone:
-            del self.evidence[fingerprint]
+        if self.evidence and self._evidence_due_ns <= watermark:
+            gone = [f for f, m in self.evidence.items() if m.last_ns + hold_ns <= watermark]
+            for fingerprint in gone:
+                del self.evidence[fingerprint]
+            self._evidence_due_ns = min(
+                (m.last_ns + hold_ns for m in self.evidence.values()), default=_NEVER
+            )
         out: list[Decision] = []
+        if watermark < self._due_ns:
+            # Nothing can expire, resolve or be announced before then: skip the scan.
+            return out
         for incident in list(self.incidents.values()):
             expired = self._expire_stale(incident, watermark)
             deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
@@ -277,7 +293,32 @@ class IncidentGrouper:
                 # Kept firing long enough: announce the current version.
                 record = render_incident(incident, self.graph)
                 out.append(self._notification("incident_opened", incident, record, (), 0))
+        self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
+
+    def _due(self, incident: IncidentState) -> int:
+        """Event time of the incident's next expiry, close, evidence version or announcement."""
+        due = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
+        if due is None:
+            due = min(
+                (
+                    m.last_ns + self._horizon_ns(m)
+                    for m in incident.members.values()
+                    if m.status == "firing"
+                ),
+                default=_NEVER,
+            )
+            after = self._notify_after_ns
+            if incident.version and not incident.notified and after is not None:
+                due = min(due, incident.opened_ns + after)
+        if incident.pending_evidence:
+            due = min(due, self._next_evidence_ns(incident))
+        return due
+
+    def _touched(self, incident: IncidentState) -> None:
+        """An incident changed: its next due time may now come before the others'."""
+        if incident.incident_id in self.incidents:
+            self._due_ns = min(self._due_ns, self._due(incident))
 
     def flush(self) -> list[Decision]:
         """End of a bounded input: resolve every incident whose members have all resolved.
