@@ -66,6 +66,7 @@ class IncidentSettings:
     anomaly_incidents: bool = False
     max_evidence: int = 10_000
     max_closed: int = 10_000
+    closed_memory_s: float = 24 * 3600.0
     evidence_interval_s: float = 300.0  # anomalies joining: at most one version per this
 
 
@@ -134,8 +135,9 @@ class IncidentGrouper:
         # Lower bounds on when on_tick has work: it skips the scan of every incident before.
         self._due_ns = _NEVER
         self._evidence_due_ns = _NEVER
-        # (fingerprint, startsAt) of closed episodes -> (lifecycles, resolved by its source)
-        self.closed: OrderedDict[tuple[str, int], tuple[int, bool]] = OrderedDict()
+        # (fingerprint, startsAt) of closed episodes -> (lifecycles, resolved by its source,
+        # when its incident closed), oldest close first
+        self.closed: OrderedDict[tuple[str, int], tuple[int, bool, int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
@@ -453,10 +455,15 @@ class IncidentGrouper:
             if member.kind == "alert":
                 # Remembered (bounded) so stragglers and revivals of the episode are recognised.
                 episode = (fingerprint, member.first_ns)
-                lifecycle = self.closed.get(episode, (-1, False))[0] + 1
-                self.closed[episode] = (lifecycle, not member.expired)
+                lifecycle = self.closed.get(episode, (-1, False, 0))[0] + 1
+                self.closed[episode] = (lifecycle, not member.expired, at_ns)
                 self.closed.move_to_end(episode)
-        while len(self.closed) > self.settings.max_closed:
+        # Late copies and revivals come within hours; a day of closes is remembered (bounded).
+        horizon = at_ns - int(self.settings.closed_memory_s * NS_PER_S)
+        while self.closed and (
+            len(self.closed) > self.settings.max_closed
+            or next(iter(self.closed.values()))[2] < horizon
+        ):
             self.closed.popitem(last=False)
         return out
 
