@@ -151,25 +151,6 @@ def target_alert(target: dict) -> dict[str, object]:
     }
 
 
-def read_graph(path: Path) -> list[tuple[str, str]]:
-    """Read a PetShop adjacency-matrix graph.csv (row calls column) as (caller, callee) edges."""
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        return []
-    callees = rows[0][1:]
-    edges = []
-    for row in rows[1:]:
-        if not row:
-            continue
-        caller = row[0]
-        for callee, cell in zip(callees, row[1:], strict=False):
-            text = cell.strip()
-            if text and text not in {"0", "0.0", "False", "false"}:
-                edges.append((caller, callee))
-    return edges
-
-
 def _last_versions(path: Path) -> list[dict]:
     latest: dict[str, dict] = {}
     if path.exists():

@@ -30,6 +30,7 @@ a blip) stays in ``incidents`` but is never announced, nor is its resolution.
 """
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from operators.alert_dedup import (
@@ -49,6 +50,14 @@ from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
 _NEVER = 2**63 - 1
+
+
+def _relating(incident: "IncidentState", kind: str) -> Iterable[AlertMember]:
+    """The members a newcomer of ``kind`` relates to: an alert only to alerts, if any.
+
+    Anomalies gathered around alerts are evidence, not a bridge to further alerts.
+    """
+    return incident.alerts if kind == "alert" and incident.alerts else incident.members.values()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +198,9 @@ class IncidentGrouper:
                 None, member, Change.NEW, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
             )
         self.evidence[fingerprint] = member
-        hold_ns = int(self.settings.anomaly_hold_s * NS_PER_S)
-        self._evidence_due_ns = min(self._evidence_due_ns, member.last_ns + hold_ns)
+        self._evidence_due_ns = min(
+            self._evidence_due_ns, member.last_ns + self._horizon_ns(member)
+        )
         while len(self.evidence) > self.settings.max_evidence:
             self.evidence.popitem(last=False)
         return self.on_tick(wall_ns)
@@ -264,13 +274,12 @@ class IncidentGrouper:
         watermark = self.clock.watermark(wall_ns)
         if watermark is None:
             return []
-        hold_ns = int(self.settings.anomaly_hold_s * NS_PER_S)
         if self.evidence and self._evidence_due_ns <= watermark:
-            gone = [f for f, m in self.evidence.items() if m.last_ns + hold_ns <= watermark]
-            for fingerprint in gone:
+            ends = {f: m.last_ns + self._horizon_ns(m) for f, m in self.evidence.items()}
+            for fingerprint in [f for f, end in ends.items() if end <= watermark]:
                 del self.evidence[fingerprint]
             self._evidence_due_ns = min(
-                (m.last_ns + hold_ns for m in self.evidence.values()), default=_NEVER
+                (end for end in ends.values() if end > watermark), default=_NEVER
             )
         out: list[Decision] = []
         if watermark < self._due_ns:
@@ -298,7 +307,7 @@ class IncidentGrouper:
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
 
-    def _due(self, incident: IncidentState) -> int:
+    def _due(self, incident: IncidentState, timer: bool = False) -> int:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
         due = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
         if due is None:
@@ -312,7 +321,10 @@ class IncidentGrouper:
             )
             after = self._notify_after_ns
             if incident.version and not incident.notified and after is not None:
-                due = min(due, incident.opened_ns + after)
+                notify_at = incident.opened_ns + after
+                if not timer or notify_at > (self.clock.max_event_ns or 0):
+                    # For the engine's timer only while ahead: a passed one keeps it due forever.
+                    due = min(due, notify_at)
         if incident.pending_evidence:
             due = min(due, self._next_evidence_ns(incident))
         return due
@@ -338,26 +350,8 @@ class IncidentGrouper:
 
     def next_deadline_wall(self) -> int | None:
         """Wall time of the next possible close, for the engine's timer."""
-        quiet_ns = int(self.settings.quiet_period_s * NS_PER_S)
-        deadlines = []
-        for incident in self.incidents.values():
-            deadline = incident.quiet_deadline(quiet_ns)
-            if deadline is None:
-                deadline = min(
-                    m.last_ns + self._horizon_ns(m)
-                    for m in incident.members.values()
-                    if m.status == "firing"
-                )
-                after = self._notify_after_ns
-                notify_at = None if after is None else incident.opened_ns + after
-                ahead = notify_at is not None and notify_at > (self.clock.max_event_ns or 0)
-                if not incident.notified and ahead:
-                    # Only while still ahead: a passed one would keep the timer due forever.
-                    deadline = min(deadline, notify_at)
-            if incident.pending_evidence:
-                deadline = min(deadline, self._next_evidence_ns(incident))
-            deadlines.append(deadline)
-        return self.clock.wall_when(min(deadlines)) if deadlines else None
+        due = min((self._due(i, timer=True) for i in self.incidents.values()), default=_NEVER)
+        return None if due == _NEVER else self.clock.wall_when(due)
 
     def _session_for(self, member: AlertMember) -> IncidentState | None:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
@@ -373,8 +367,7 @@ class IncidentGrouper:
             if member.kind == "anomaly" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.
-            keeping = inc.alerts if member.kind == "alert" and inc.alerts else inc.members.values()
-            if not any(m.status == "firing" for m in keeping):
+            if not any(m.status == "firing" for m in _relating(inc, member.kind)):
                 continue
             hops = self._hops(service, inc, member.kind)
             if hops is None:
@@ -385,15 +378,11 @@ class IncidentGrouper:
         return chosen
 
     def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
-        """Call-graph distance to the incident's nearest service; 0 when topology can't tell.
+        """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
-        An alert relates to an incident through the incident's alerts when it has any: the
-        anomalies gathered around them are evidence, not a bridge to further alerts.
+        0 when topology can't tell.
         """
-        related = (
-            incident.alerts if kind == "alert" and incident.alerts else incident.members.values()
-        )
-        services = {m.service for m in related if m.service}
+        services = {m.service for m in _relating(incident, kind) if m.service}
         if service is None or service in services:
             return 0
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):

@@ -39,6 +39,15 @@ def _strength(member: AlertMember) -> float:
     return _SEVERITY_WEIGHT.get(member.severity, 0.7)
 
 
+def _moves(members: list[AlertMember]) -> dict[str, float]:
+    """The largest change from the expected value per anomalous metric."""
+    moves: dict[str, float] = {}
+    for m in members:
+        if m.kind == "anomaly":
+            moves[m.title] = max(moves.get(m.title, 0.0), m.delta)
+    return moves
+
+
 def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool:
     """Whether a failing dependency accounts for a service's own failure.
 
@@ -50,14 +59,7 @@ def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool
     When the dependency alerts, or either side has no anomaly, a dependency failing no
     later than the service explains it.
     """
-    mine: dict[str, float] = {}
-    for m in service:
-        if m.kind == "anomaly":
-            mine[m.title] = max(mine.get(m.title, 0.0), m.delta)
-    theirs: dict[str, float] = {}
-    for m in dependency:
-        if m.kind == "anomaly":
-            theirs[m.title] = max(theirs.get(m.title, 0.0), m.delta)
+    mine, theirs = _moves(service), _moves(dependency)
     if any(m.kind == "alert" for m in dependency):
         return True
     moved = max((m.change for m in dependency if m.kind == "anomaly"), default=0.0)
@@ -141,16 +143,16 @@ def rank_by_onset(
     # can show a fault up to five minutes after one sampled every ten seconds.
     sampled = max((m.interval_ns for ms in by_service.values() for m in ms), default=0)
     tolerance_ns = max(tolerance_ns, int(_INTERVALS_OF_LAG * sampled))
+    first = {s: min(m.first_ns for m in ms) for s, ms in by_service.items()}
     facts = {}
     for service, ms in by_service.items():
-        onset = max(min(m.first_ns for m in ms), first_onset)
+        onset = max(first[service], first_onset)
         own = judged[service] or ms
         # A dependency that started failing only after this service did explains nothing.
         failing = sorted(
             dep
             for dep in graph.downstream(service) & by_service.keys()
-            if min(m.first_ns for m in by_service[dep]) <= onset + tolerance_ns
-            and _explains(judged[dep] or by_service[dep], own)
+            if first[dep] <= onset + tolerance_ns and _explains(judged[dep] or by_service[dep], own)
         )
         facts[service] = (onset, own, failing)
     # While some alerting service's failure is unexplained by its dependencies, it is the

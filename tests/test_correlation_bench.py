@@ -6,6 +6,7 @@ import pytest
 
 from bench import correlation as cb
 from bench import petshop
+from operators.topology import read_static_topology
 
 
 @pytest.mark.parametrize(
@@ -190,10 +191,11 @@ def test_read_metrics_csv_and_prometheus_records(tmp_path):
     assert recs[0]["timestamp"] == "2023-04-18T22:02:00.000Z"
 
 
-def test_read_graph_row_calls_column(tmp_path):
+def test_petshop_graph_reads_as_the_products_static_topology(tmp_path):
+    # The bench hands graph.csv to alertflow as correlation.topology_file: row calls column.
     path = tmp_path / "graph.csv"
     path.write_text(",a,b,c\na,0.0,1.0,0.0\nb,0.0,0.0,1.0\nc,0.0,0.0,0.0\n")
-    assert petshop.read_graph(path) == [("a", "b"), ("b", "c")]
+    assert read_static_topology(path) == [("a", "b"), ("b", "c")]
 
 
 @pytest.mark.parametrize(
