@@ -156,6 +156,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         notify_after_s=config.notify_after_s,
         anomaly_hold_s=config.anomaly_hold_s,
         anomaly_incidents=config.anomaly_incidents,
+        flap_window_s=config.flap_window_s,
+        flap_hold_max_s=config.flap_hold_max_s,
     )
 
 

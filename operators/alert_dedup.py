@@ -45,6 +45,9 @@ class AlertMember:
     change: float = 0.0  # largest |value - expected| / |expected| (inf from an expected 0)
     interval_ns: int = 0
     expired: bool = False  # resolved by silence, not by its source
+    starts_ns: int = 0  # startsAt of the current episode (first_ns is the first one's)
+    episodes: int = 1  # episodes that started within the flap window, this one included
+    hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
 
     @property
     def service(self) -> str | None:
@@ -94,6 +97,7 @@ def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMem
             refs=[event.ref],
             severity=alert_severity(event.labels),
             title=event.labels.get("alertname", event.fingerprint),
+            starts_ns=event.starts_ns,
         )
         return member, Change.NEW
     member.count += 1
@@ -107,6 +111,7 @@ def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMem
         member.resolved_ns = event.event_ns
         return member, Change.RESOLVED
     member.flaps += 1
+    member.starts_ns = max(member.starts_ns, event.starts_ns)
     member.resolved_ns = None
     member.expired = False
     return member, Change.REFIRED

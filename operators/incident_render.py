@@ -40,6 +40,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
                 ts=format_ns(m.first_ns),
                 last_seen=format_ns(m.last_ns),
                 count=m.count,
+                episodes=m.episodes if m.kind == "alert" else 1,
                 status="firing" if m.status == "firing" else "resolved",
                 service=m.service,
                 labels=m.labels,
@@ -64,7 +65,11 @@ def _summary(members: list, services: list[str]) -> str:
         parts.append(f"{anomalies} anomalous series")
     titles = sorted({m.title for m in alerts} or {m.title for m in members})
     where = ", ".join(services) or "unknown services"
-    return f"{' and '.join(parts)} ({firing} firing) on {where}: {', '.join(titles[:5])}"
+    text = f"{' and '.join(parts)} ({firing} firing) on {where}: {', '.join(titles[:5])}"
+    flapping = sorted({f"{m.title} ({m.episodes}x)" for m in alerts if m.episodes > 1})
+    if flapping:
+        text += f"; flapping: {', '.join(flapping[:5])}"
+    return text
 
 
 def _recommendations(members: list, top_service: str | None) -> list[str]:

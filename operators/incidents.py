@@ -19,6 +19,13 @@ resolves once its series has been quiet for ``anomaly_hold_s``. An incident
 resolves once every member has resolved and ``quiet_period_s`` of event time has
 passed without a new one.
 
+Flapping alerts are damped. An alert whose episode (a startsAt) is not its first
+within ``flap_window_s`` is flapping: its incident waits, after the alert resolves,
+one and a half times the longest gap between those episodes' starts (at least
+``quiet_period_s``, at most ``flap_hold_max_s``). The next episode then re-fires the
+member of an incident still open, instead of opening and announcing a new incident
+each time; the incident resolves once the alert has stayed resolved that long.
+
 Each change emits a new incident version, once the incident is worth a record:
 it has an alert, or anomalies on at least two services. Notifications carry only
 what deserves a human: an incident with alerts is announced once it has two
@@ -77,6 +84,9 @@ class IncidentSettings:
     max_closed: int = 10_000
     closed_memory_s: float = 24 * 3600.0
     evidence_interval_s: float = 300.0  # anomalies joining: at most one version per this
+    flap_window_s: float = 3600.0  # episodes of one alert started within this are flapping
+    flap_hold_max_s: float = 3600.0  # the longest quiet a flapping alert holds its incident
+    max_starts: int = 8  # episode starts remembered per fingerprint
 
 
 @dataclass(slots=True)
@@ -124,11 +134,15 @@ class IncidentState:
         return len({m.service for m in self.members.values() if m.service}) >= 2
 
     def quiet_deadline(self, quiet_ns: int) -> int | None:
-        """When the incident may resolve, if every member has resolved."""
+        """When the incident may resolve, if every member has resolved.
+
+        A flapping member holds it longer (its ``hold_ns``): the flap damping.
+        """
         ends = [m.resolved_ns for m in self.members.values()]
         if any(end is None for end in ends):
             return None
-        return max(max(end for end in ends if end is not None), self.last_activity_ns) + quiet_ns
+        hold = max(quiet_ns, max(m.hold_ns for m in self.members.values()))
+        return max(max(end for end in ends if end is not None), self.last_activity_ns) + hold
 
 
 class IncidentGrouper:
@@ -147,6 +161,8 @@ class IncidentGrouper:
         # (fingerprint, startsAt) of closed episodes -> (lifecycles, resolved by its source,
         # when its incident closed), oldest close first
         self.closed: OrderedDict[tuple[str, int], tuple[int, bool, int]] = OrderedDict()
+        # fingerprint -> startsAt of its latest episodes (ascending), least recently fired first
+        self.starts: OrderedDict[str, list[int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
@@ -154,8 +170,13 @@ class IncidentGrouper:
         self.graph.observe(spans)
 
     def on_alert(self, event: AlertEvent, wall_ns: int) -> list[Decision]:
-        """Fold one alert event in, then close what the watermark allows."""
+        """Close what the watermark allows, fold one alert event in, then close again."""
         self.clock.observe(event.event_ns, wall_ns)
+        # What closed before this event's time is gone first: a re-fire then opens anew.
+        due = self.on_tick(wall_ns)
+        return due + self._on_alert(event, wall_ns)
+
+    def _on_alert(self, event: AlertEvent, wall_ns: int) -> list[Decision]:
         incident, member = self._member_of(event.fingerprint)
         closed = self.closed.get((event.fingerprint, event.starts_ns)) if member is None else None
         stale_copy = (
@@ -163,8 +184,8 @@ class IncidentGrouper:
             and member.status == "resolved"
             and not member.expired
             and event.status == "firing"
-            and event.starts_ns == member.first_ns
-        )  # a re-fire carries a new startsAt; the same one is a copy from before the resolve
+            and event.starts_ns <= member.starts_ns
+        )  # a re-fire carries a new startsAt; an older one is a copy from before the resolve
         if stale_copy or (closed is not None and (closed[1] or event.status == "resolved")):
             # A late copy of an episode whose incident is closed: nothing new.
             return self.on_tick(wall_ns)
@@ -172,9 +193,35 @@ class IncidentGrouper:
         if change is Change.REPEAT and member is not None and member.status == "firing":
             # A firing re-send carries its startsAt: it says "still firing" as of now.
             member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
+        elif change in (Change.NEW, Change.REFIRED) and member is not None:
+            self._episode(member, event.starts_ns)
         return self._fold(
             incident, member, change, event.event_ns, event.ref, event.read_ns, wall_ns
         )
+
+    def _episode(self, member: AlertMember, starts_ns: int) -> None:
+        """Record an episode start of an alert; a flapping one holds its incident open longer."""
+        starts = self.starts.pop(member.fingerprint, [])
+        if starts_ns not in starts:
+            starts.append(starts_ns)
+            starts.sort()
+            del starts[: -self.settings.max_starts]
+        self.starts[member.fingerprint] = starts
+        while len(self.starts) > self.settings.max_closed:
+            self.starts.popitem(last=False)
+        window = [s for s in starts if starts_ns - self.flap_window_ns <= s <= starts_ns]
+        member.episodes = len(window)
+        if len(window) < 2:
+            member.hold_ns = 0
+            return
+        gap = max(b - a for a, b in zip(window, window[1:], strict=False))
+        hold = max(int(self.settings.quiet_period_s * NS_PER_S), gap * 3 // 2)
+        member.hold_ns = min(hold, int(self.settings.flap_hold_max_s * NS_PER_S))
+
+    @property
+    def flap_window_ns(self) -> int:
+        """Episodes of one alert that start within this span of each other are flapping."""
+        return int(self.settings.flap_window_s * NS_PER_S)
 
     def on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
         """Fold one anomaly record in (its series is the member), then close what is due.
@@ -184,6 +231,10 @@ class IncidentGrouper:
         ``anomaly_incidents`` a non-``info`` one opens an incident of its own instead.
         """
         self.clock.observe(signal.ts_ns, wall_ns)
+        due = self.on_tick(wall_ns)
+        return due + self._on_anomaly(signal, wall_ns)
+
+    def _on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
         fingerprint = signal.fingerprint
         incident, member = self._member_of(fingerprint)
         if incident is not None:
@@ -442,11 +493,13 @@ class IncidentGrouper:
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
                 del self.by_fingerprint[fingerprint]
             if member.kind == "alert":
-                # Remembered (bounded) so stragglers and revivals of the episode are recognised.
-                episode = (fingerprint, member.first_ns)
-                lifecycle = self.closed.get(episode, (-1, False, 0))[0] + 1
-                self.closed[episode] = (lifecycle, not member.expired, at_ns)
-                self.closed.move_to_end(episode)
+                # Remembered (bounded) so stragglers and revivals of its episodes are recognised.
+                starts = self.starts.get(fingerprint, ())
+                for start in sorted({member.first_ns, *(s for s in starts if s > member.first_ns)}):
+                    episode = (fingerprint, start)
+                    lifecycle = self.closed.get(episode, (-1, False, 0))[0] + 1
+                    self.closed[episode] = (lifecycle, not member.expired, at_ns)
+                    self.closed.move_to_end(episode)
         # Late copies and revivals come within hours; a day of closes is remembered (bounded).
         horizon = at_ns - int(self.settings.closed_memory_s * NS_PER_S)
         while self.closed and (

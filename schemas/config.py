@@ -206,6 +206,18 @@ class CorrelationConfig(_Settings):
         gt=0,
         description="An anomalous series counts as recovered after this long without an anomaly.",
     )
+    flap_window_s: float = Field(
+        3600.0,
+        gt=0,
+        description="An alert that starts a new episode within this long of an earlier one is "
+        "flapping: its incident stays open through its next episodes (see flap_hold_max_s).",
+    )
+    flap_hold_max_s: float = Field(
+        3600.0,
+        ge=0,
+        description="A flapping alert holds its incident open for 1.5x the longest gap between "
+        "its episodes after it resolves, at least quiet_period_s and at most this long.",
+    )
     anomaly_incidents: bool = Field(
         False,
         description="Anomalies related to no alert open incidents of their own (for estates "

@@ -39,6 +39,12 @@ class IncidentMember(_Output):
     ts: str = Field(description="First seen, event time.")
     last_seen: str
     count: int = Field(ge=1, description="Times it was received (re-sends included).")
+    episodes: int = Field(
+        1,
+        ge=1,
+        description="An alert's episodes (each a new startsAt) within correlation.flap_window_s,"
+        " the current one included: 2 or more is a flapping alert.",
+    )
     status: Literal["firing", "resolved"]
     service: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)

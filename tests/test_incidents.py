@@ -169,3 +169,59 @@ def test_a_blip_is_never_announced():
 )
 def test_what_is_announced_at_once(events, expected):
     assert notes(feed(IncidentGrouper("c"), events)) == expected
+
+
+def _flapping(period_s, episodes, up_s=300):
+    """A critical alert that fires for ``up_s`` every ``period_s``, as a badly tuned rule does."""
+    events = []
+    for k in range(episodes):
+        start = k * period_s
+        events += [
+            alert("f", start=start, severity="critical", name="Flappy"),
+            alert("f", "resolved", start, start + up_s, severity="critical", name="Flappy"),
+        ]
+    return events
+
+
+def _opened(out):
+    return [d.record.incident_id for d in out if d.stream == "notifications"
+            and d.record.kind == "incident_opened"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("window_s", "incidents"), [(3600.0, 2), (1.0, 6)])
+def test_a_flapping_alert_is_damped_into_one_open_incident(window_s, incidents):
+    settings = IncidentSettings(quiet_period_s=300, lateness_s=0, flap_window_s=window_s)
+    g = IncidentGrouper("c", settings)
+    out = feed(g, _flapping(period_s=1200, episodes=6))
+    out += g.flush()
+    opened = _opened(out)
+    assert len(opened) == len(set(opened)) == incidents
+    last = [d.record for d in out if d.stream == "incidents"][-1]
+    assert last.status == "resolved"
+    if window_s > 1:
+        # The second episode marks it flapping; the next ones re-fire the same incident.
+        (member,) = last.members
+        assert member.episodes == 4  # the starts within the hour before the last one
+        assert "flapping: Flappy (4x)" in last.summary
+
+
+def test_a_flapping_incident_waits_its_hold_then_resolves():
+    g = IncidentGrouper("c", IncidentSettings(quiet_period_s=300, lateness_s=0))
+    feed(g, _flapping(period_s=1200, episodes=2))
+    (incident,) = g.incidents.values()
+    assert incident.members["f"].hold_ns == 1800 * S  # 1.5x the 1,200 s between its starts
+    # Quiet for less than the hold: still open; past it: resolved.
+    assert feed(g, [alert("z", start=1500 + 1700, service="web")]) and len(g.incidents) == 2
+    out = feed(g, [alert("y", start=1500 + 1801, service="web")])
+    resolved = [d.record for d in out if d.stream == "incidents" and d.record.status == "resolved"]
+    assert [r.members[0].id for r in resolved] == ["f"]
+
+
+def test_a_late_copy_of_a_flapping_alerts_last_episode_opens_nothing():
+    g = IncidentGrouper("c", IncidentSettings(quiet_period_s=300, lateness_s=0))
+    out = feed(g, _flapping(period_s=1200, episodes=3))
+    out += feed(g, [alert("z", start=9000, service="web")])  # past every hold: all closed
+    assert "f" not in g.by_fingerprint
+    late = feed(g, [alert("f", start=2400, severity="critical", name="Flappy")])
+    assert "f" not in g.by_fingerprint
+    assert not _opened(late)
