@@ -158,6 +158,9 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         anomaly_incidents=config.anomaly_incidents,
         flap_window_s=config.flap_window_s,
         flap_hold_max_s=config.flap_hold_max_s,
+        join_labels=tuple(config.join_labels),
+        similar_window_s=config.similar_window_s,
+        similarity=config.similarity,
     )
 
 

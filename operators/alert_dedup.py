@@ -48,6 +48,7 @@ class AlertMember:
     starts_ns: int = 0  # startsAt of the current episode (first_ns is the first one's)
     episodes: int = 1  # episodes that started within the flap window, this one included
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
+    kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
 
     @property
     def service(self) -> str | None:

@@ -4,7 +4,11 @@ A firing alert joins an open incident of its domain that still has a firing
 alert, whose newest alert started within ``session_gap_s`` before it, and that
 is related to it: one of its alerting services within ``max_hops`` of the
 alert's service in the call graph (learned from traces or given statically).
-When the graph knows neither side, time alone decides. The nearest, then most
+When the graph knows neither side, time alone decides. Where the graph says the
+alert is unrelated, it still joins an incident with an alert that shares one of
+its ``join_labels`` values (the same node, say), or an alert of the same kind
+(``operators.alert_clusters``) that started within ``similar_window_s`` of it: an
+alert storm shares a cause the call graph does not show. The nearest, then most
 recent, such incident wins; otherwise the alert opens a new one. Re-sends of
 firing alerts are one member and do not extend a session, so a long-running
 incident does not swallow unrelated later alerts; they do refresh when the
@@ -39,7 +43,9 @@ a blip) stays in ``incidents`` but is never announced, nor is its resolution.
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
+from operators.alert_clusters import AlertClusters
 from operators.alert_dedup import (
     SEVERITY_RANK,
     AlertMember,
@@ -87,6 +93,9 @@ class IncidentSettings:
     flap_window_s: float = 3600.0  # episodes of one alert started within this are flapping
     flap_hold_max_s: float = 3600.0  # the longest quiet a flapping alert holds its incident
     max_starts: int = 8  # episode starts remembered per fingerprint
+    join_labels: tuple[str, ...] = ("node",)  # alerts sharing a value of one are related
+    similar_window_s: float = 120.0  # alerts of one kind starting this close are related
+    similarity: float = 0.6  # Jaccard of the words of two alerts of one kind
 
 
 @dataclass(slots=True)
@@ -164,6 +173,7 @@ class IncidentGrouper:
         # fingerprint -> startsAt of its latest episodes (ascending), least recently fired first
         self.starts: OrderedDict[str, list[int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
+        self.kinds = AlertClusters(self.settings.similarity)
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
         """Learn the domain's call graph from spans."""
@@ -190,6 +200,8 @@ class IncidentGrouper:
             # A late copy of an episode whose incident is closed: nothing new.
             return self.on_tick(wall_ns)
         member, change = apply_event(member, event)
+        if change is Change.NEW and member is not None and self.settings.similar_window_s > 0:
+            member.kind_id = self.kinds.assign(event.labels, event.annotations)
         if change is Change.REPEAT and member is not None and member.status == "firing":
             # A firing re-send carries its startsAt: it says "still firing" as of now.
             member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
@@ -214,7 +226,7 @@ class IncidentGrouper:
         if len(window) < 2:
             member.hold_ns = 0
             return
-        gap = max(b - a for a, b in zip(window, window[1:], strict=False))
+        gap = max(b - a for a, b in pairwise(window))
         hold = max(int(self.settings.quiet_period_s * NS_PER_S), gap * 3 // 2)
         member.hold_ns = min(hold, int(self.settings.flap_hold_max_s * NS_PER_S))
 
@@ -422,11 +434,29 @@ class IncidentGrouper:
                 continue
             hops = self._hops(service, inc, member.kind)
             if hops is None:
-                continue
+                if member.kind != "alert" or not self._alike(member, inc):
+                    continue
+                hops = self.settings.max_hops + 1  # beyond the graph's reach: ranks after it
+
             rank = (hops, -inc.last_onset_ns, inc.incident_id)
             if best is None or rank < best:
                 best, chosen = rank, inc
         return chosen
+
+    def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
+        """An alert shares a join label's value, or its kind at about its start, with one there."""
+        window = int(self.settings.similar_window_s * NS_PER_S)
+        shared = [(k, v) for k in self.settings.join_labels if (v := member.labels.get(k))]
+        for other in incident.alerts:
+            if any(other.labels.get(k) == v for k, v in shared):
+                return True
+            if (
+                member.kind_id
+                and other.kind_id == member.kind_id
+                and abs(other.first_ns - member.first_ns) <= window
+            ):
+                return True
+        return False
 
     def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).

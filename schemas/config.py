@@ -97,8 +97,11 @@ class DetectorSettings(_Settings):
     )
     sup_damp: float = Field(0.1, ge=0, le=1, description="Multiplier of suppressed evidence.")
     sup_cross: float = Field(
-        0.3, ge=0, le=1, description="Fraction of a range detection's suppression level that "
-        "also holds back the likelihood (1: one level for both channels)."
+        0.3,
+        ge=0,
+        le=1,
+        description="Fraction of a range detection's suppression level that "
+        "also holds back the likelihood (1: one level for both channels).",
     )
     out_scale: float = Field(12.0, gt=0, description="Score = 1 - exp(-evidence / out_scale).")
 
@@ -205,6 +208,21 @@ class CorrelationConfig(_Settings):
         600.0,
         gt=0,
         description="An anomalous series counts as recovered after this long without an anomaly.",
+    )
+    join_labels: list[str] = Field(
+        default_factory=lambda: ["node"],
+        description="Alerts that share a value of one of these labels are related even where "
+        "the call graph says they are not (the same node, say).",
+    )
+    similar_window_s: float = Field(
+        120.0,
+        ge=0,
+        description="Alerts of one kind (similar name and summary words) that start within "
+        "this long of each other are related even where the call graph says they are not: an "
+        "alert storm shares a cause the graph does not show. 0 turns this off.",
+    )
+    similarity: float = Field(
+        0.6, gt=0, le=1, description="Word-set (Jaccard) similarity of alerts of one kind."
     )
     flap_window_s: float = Field(
         3600.0,

@@ -1,5 +1,7 @@
 """Alert dedup, sessions and lifecycle, driven with injected time."""
 
+import dataclasses
+
 import pytest
 
 from operators.incidents import IncidentGrouper, IncidentSettings
@@ -225,3 +227,35 @@ def test_a_late_copy_of_a_flapping_alerts_last_episode_opens_nothing():
     late = feed(g, [alert("f", start=2400, severity="critical", name="Flappy")])
     assert "f" not in g.by_fingerprint
     assert not _opened(late)
+
+
+def _apart():
+    """Two call chains with nothing between them: the graph says api and batch are unrelated."""
+    g = IncidentGrouper("c", IncidentSettings(lateness_s=0, max_hops=2))
+    g.graph.add_static([("web", "api"), ("cron", "batch")])
+    return g
+
+
+def _labelled(fp, start, service, name="HighErrorRate", **labels):
+    event = alert(fp, start=start, service=service, name=name)
+    return dataclasses.replace(event, labels={**event.labels, **labels})
+
+
+@pytest.mark.parametrize(
+    ("second", "together"),
+    [
+        (_labelled("b", 60, "batch", name="DiskFull"), False),  # unrelated in the graph, other kind
+        (_labelled("b", 60, "batch", name="DiskFull", node="n1"), True),  # the same node
+        (_labelled("b", 60, "batch", name="DiskFull", node="n2"), False),  # another node
+        (
+            _labelled("b", 60, "batch", name="HighErrorRate"),
+            True,
+        ),  # the same kind, 60 s apart: a storm
+        (_labelled("b", 600, "batch", name="HighErrorRate"), False),  # the same kind, too far apart
+    ],
+)
+def test_alerts_unrelated_in_the_graph_join_by_a_shared_node_or_their_kind(second, together):
+    g = _apart()
+    first = _labelled("a", 0, "api", name="HighErrorRate", node="n1")
+    feed(g, [first, second])
+    assert (len(g.incidents) == 1) is together

@@ -1,0 +1,83 @@
+"""Online clustering of alerts by what they say, so an alert storm of one kind is one incident.
+
+Many services firing the same kind of alert at once ("HighErrorRate" on fifteen
+services) usually share a cause the call graph does not show: DNS, a network
+partition, a shared database nobody traces, a bad config pushed everywhere.
+Each alert is reduced to a set of words: its alert name split into words, and its
+summary with the alert's own service, numbers and ids taken out. An alert joins
+the most similar cluster whose representative words it shares by at least
+``threshold`` (Jaccard), else it starts one: leader clustering, one pass, no
+training. Clusters are keyed per correlation domain, bounded, least recently hit
+evicted first, and their ids are derived from their representative words, so a
+replay gives the same clusters.
+
+>>> clusters = AlertClusters(threshold=0.6)
+>>> a = clusters.assign({"alertname": "HighErrorRate", "service": "cart"},
+...                     {"summary": "cart returns errors (5.2% of requests)"})
+>>> b = clusters.assign({"alertname": "HighErrorRate", "service": "auth"},
+...                     {"summary": "auth returns errors (12% of requests)"})
+>>> c = clusters.assign({"alertname": "DiskFull", "service": "cart"}, {})
+>>> a == b, a == c
+(True, False)
+"""
+
+import re
+from collections import OrderedDict
+
+from operators.alert_dedup import service_of
+from operators.ids import stable_id
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-\s./:]+")
+_WORD = re.compile(r"[a-z][a-z]+")
+# Labels that say where an alert is, not what it says: never words of its kind.
+_WHERE = frozenset({"service", "service_name", "job", "app", "container", "pod", "instance",
+                    "node", "cluster", "namespace", "severity", "alertname"})  # fmt: skip
+
+
+def alert_words(labels: dict[str, str], annotations: dict[str, str]) -> frozenset[str]:
+    """The words an alert's kind is made of: its name's words and its summary's, not where."""
+    name = labels.get("alertname", "")
+    words = {w.lower() for w in _CAMEL.split(name) if len(w) > 1}
+    own = {v.lower() for k, v in labels.items() if k in _WHERE}
+    summary = annotations.get("summary", "").lower()
+    words.update(w for w in _WORD.findall(summary) if w not in own)
+    return frozenset(words)
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two word sets (0 when both are empty)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+class AlertClusters:
+    """One domain's clusters of alert kinds: leader clustering, bounded."""
+
+    def __init__(self, threshold: float = 0.6, max_clusters: int = 1_000) -> None:
+        self.threshold = threshold
+        self.max_clusters = max_clusters
+        self.leaders: OrderedDict[str, frozenset[str]] = OrderedDict()  # id -> words
+
+    def assign(self, labels: dict[str, str], annotations: dict[str, str]) -> str:
+        """The cluster id of an alert; a new cluster when none is similar enough."""
+        words = alert_words(labels, annotations)
+        if not words:
+            # Nothing to compare: a cluster of its own, that of its service and name.
+            return stable_id("alert", service_of(labels), labels.get("alertname"))
+        best, best_sim = None, self.threshold
+        for cluster_id, leader in self.leaders.items():
+            sim = similarity(words, leader)
+            if sim >= best_sim and (best is None or sim > best_sim):
+                best, best_sim = cluster_id, sim
+        if best is None:
+            best = stable_id("cluster", *sorted(words))
+            self.leaders[best] = words
+            while len(self.leaders) > self.max_clusters:
+                self.leaders.popitem(last=False)
+        self.leaders.move_to_end(best)
+        return best
+
+    def describe(self, cluster_id: str) -> str:
+        """The cluster's words, for evidence."""
+        return " ".join(sorted(self.leaders.get(cluster_id, ())))
