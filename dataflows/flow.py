@@ -130,7 +130,8 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
     # (domain, AlertEvent | SpanEvent | AnomalySignal)
     traces = bool(config.inputs.get("traces"))
-    logic = partial(IncidentLogic, config=config.correlation, traces=traces)
+    recovery = config.runtime.recovery_dir is not None
+    logic = partial(IncidentLogic, config=config.correlation, traces=traces, recovery=recovery)
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
 

@@ -40,7 +40,7 @@ class TerminalView:
         """Print one decision (or count it silently)."""
         self.counts[decision.stream] += 1
         record = decision.record
-        if isinstance(record, Incident):
+        if decision.stream == "incidents":
             self._incident(record)
         elif isinstance(record, Anomaly) and decision.stream == "anomalies":
             self.shown_per_series[record.series] += 1

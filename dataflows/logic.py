@@ -7,6 +7,7 @@ input, snapshot) and the operator's methods; the operator holds the state.
 import copy
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -25,10 +26,22 @@ from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfi
 from schemas.jsoncodec import dumps
 from schemas.records import LogEvent, MetricSample, SpanEvent
 
+_S = TypeVar("_S")
+
 
 def _bundle(items: list) -> list[list]:
     # Downstream steps take one list per call: the engine's per-item cost is paid once.
     return [items] if items else []
+
+
+def _snapshot(state: _S, recovery: bool) -> _S:
+    """A deep copy of ``state`` for the recovery store; without one, the state itself.
+
+    Bytewax asks for snapshots at every epoch with or without recovery, and drops
+    them unread without it (``tests/test_recovery.py``); a deep copy of a busy
+    correlation domain every epoch was a twentieth of ``alertflow run``'s time.
+    """
+    return copy.deepcopy(state) if recovery else state
 
 
 def _wall_datetime(wall_ns: int) -> datetime:
@@ -48,6 +61,7 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
 
     def __init__(self, scorer: ShardScorer | None, config: AlertflowConfig) -> None:
         self.scorer = scorer or make_shard_scorer(config)
+        self.recovery = config.runtime.recovery_dir is not None
         self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
         self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
 
@@ -71,8 +85,8 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
         return [], not self.scorer.scorers
 
     def snapshot(self) -> ShardScorer:
-        """A deep copy, as Bytewax requires."""
-        return copy.deepcopy(self.scorer)
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.scorer, self.recovery)
 
 
 def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
@@ -93,11 +107,16 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
     """One correlation domain's :class:`DomainCorrelator`, with a timer for event-time closes."""
 
     def __init__(
-        self, state: DomainCorrelator | None, config: CorrelationConfig, traces: bool = False
+        self,
+        state: DomainCorrelator | None,
+        config: CorrelationConfig,
+        traces: bool = False,
+        recovery: bool = True,
     ) -> None:
         self.correlator = state
         self.config = config
         self.traces = traces
+        self.recovery = recovery
 
     def on_batch(self, values: list[CorrelationEvent]) -> tuple[list[list[Decision]], bool]:
         """Learn the call graph from spans; hold alerts and anomalies for event-time order."""
@@ -133,8 +152,8 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         return _bundle(self.correlator.finish(time.time_ns())), False
 
     def snapshot(self) -> DomainCorrelator:
-        """A deep copy, as Bytewax requires."""
-        return copy.deepcopy(self.correlator)
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.correlator, self.recovery)
 
 
 def domain_of(event: CorrelationEvent, config: CorrelationConfig) -> str:
@@ -172,6 +191,7 @@ class ServiceWindowLogic(
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
         self.windows = windows
         self.config = config
+        self.recovery = config.runtime.recovery_dir is not None
 
     def on_batch(self, values: list[SpanEvent | LogEvent]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
@@ -203,8 +223,8 @@ class ServiceWindowLogic(
         return _bundle(self.windows.flush()), False
 
     def snapshot(self) -> ServiceWindows:
-        """A deep copy, as Bytewax requires."""
-        return copy.deepcopy(self.windows)
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.windows, self.recovery)
 
 
 class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):

@@ -2,20 +2,24 @@
 
 from typing import TYPE_CHECKING
 
+from operators.decisions import Record
 from operators.ids import stable_id
 from operators.rootcause import rank_by_onset
 from operators.topology import ServiceGraph
-from schemas.outputs import Incident, IncidentMember, Notification, RootCause
+from schemas.outputs import Notification
 from schemas.timefmt import format_ns
 
 if TYPE_CHECKING:
     from operators.incidents import IncidentState
 
+# Candidates per version: an on-call engineer reads the first few; every service is scored.
+MAX_CAUSES = 10
 
-def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Incident:
-    """The current version of ``state`` as an ``incidents`` record."""
+
+def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Record:
+    """The current version of ``state`` as an ``incidents`` record (``Incident``'s fields)."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
-    causes = rank_by_onset(members, graph)
+    causes = rank_by_onset(members, graph, limit=MAX_CAUSES)
     services = sorted({m.service for m in members if m.service})
     status = (
         "resolved"
@@ -23,36 +27,42 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
         else ("open" if state.version == 1 else "updated")
     )
     summary = _summary(members, services)
-    return Incident(
-        id=stable_id(state.incident_id, state.version),
-        incident_id=state.incident_id,
-        version=state.version,
-        status=status,
-        domain=state.domain,
-        opened_at=format_ns(state.opened_ns),
-        updated_at=format_ns(state.updated_ns),
-        resolved_at=format_ns(state.resolved_ns) if state.resolved_ns is not None else None,
-        services=services,
-        members=[
-            IncidentMember(
-                kind=m.kind,
-                id=m.fingerprint,
-                ts=format_ns(m.first_ns),
-                last_seen=format_ns(m.last_ns),
-                count=m.count,
-                episodes=m.episodes if m.kind == "alert" else 1,
-                status="firing" if m.status == "firing" else "resolved",
-                service=m.service,
-                labels=m.labels,
-            )
-            for m in members
-        ],
-        root_causes=[
-            RootCause(service=c.service, score=c.score, evidence=list(c.evidence)) for c in causes
-        ],
-        severity=state.severity,
-        summary=summary,
-        recommendations=_recommendations(members, causes[0].service if causes else None),
+    return Record(
+        {
+            "id": stable_id(state.incident_id, state.version),
+            "incident_id": state.incident_id,
+            "version": state.version,
+            "status": status,
+            "domain": state.domain,
+            "opened_at": format_ns(state.opened_ns),
+            "updated_at": format_ns(state.updated_ns),
+            "resolved_at": (
+                format_ns(state.resolved_ns) if state.resolved_ns is not None else None
+            ),
+            "services": services,
+            "members": [
+                Record(
+                    {
+                        "kind": m.kind,
+                        "id": m.fingerprint,
+                        "ts": format_ns(m.first_ns),
+                        "last_seen": format_ns(m.last_ns),
+                        "count": m.count,
+                        "episodes": m.episodes if m.kind == "alert" else 1,
+                        "status": "firing" if m.status == "firing" else "resolved",
+                        "service": m.service,
+                        "labels": m.labels,
+                    }
+                )
+                for m in members
+            ],
+            "root_causes": [
+                Record(service=c.service, score=c.score, evidence=list(c.evidence)) for c in causes
+            ],
+            "severity": state.severity,
+            "summary": summary,
+            "recommendations": _recommendations(members, causes[0].service if causes else None),
+        }
     )
 
 
@@ -83,7 +93,7 @@ def _recommendations(members: list, top_service: str | None) -> list[str]:
     return out
 
 
-def render_notification(kind: str, incident: Incident) -> Notification:
+def render_notification(kind: str, incident: Record) -> Notification:
     """The notification for an incident version worth a human's attention."""
     verb = {
         "incident_opened": "Opened",

@@ -53,12 +53,11 @@ from operators.alert_dedup import (
     apply_event,
 )
 from operators.anomaly_dedup import AnomalySignal, apply_anomaly
-from operators.decisions import Decision
+from operators.decisions import Decision, Record
 from operators.eventclock import EventClock
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
 from operators.topology import ServiceGraph
-from schemas.outputs import Incident
 from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
@@ -582,7 +581,7 @@ class IncidentGrouper:
         self,
         kind: str,
         incident: IncidentState,
-        record: Incident,
+        record: Record,
         inputs: tuple[str, ...],
         read_ns: int,
     ) -> Decision:

@@ -48,7 +48,21 @@ def _moves(members: list[AlertMember]) -> dict[str, float]:
     return moves
 
 
-def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """What :func:`_explains` compares of a service's members, computed once per ranking."""
+
+    moves: dict[str, float]  # the largest change per anomalous metric
+    alerting: bool
+    moved: float  # the largest relative change of an anomaly (0 without one)
+
+    @classmethod
+    def of(cls, members: list[AlertMember]) -> "_Signals":
+        moved = max((m.change for m in members if m.kind == "anomaly"), default=0.0)
+        return cls(_moves(members), any(m.kind == "alert" for m in members), moved)
+
+
+def _explains(dependency: _Signals, service: _Signals) -> bool:
     """Whether a failing dependency accounts for a service's own failure.
 
     When both have anomalies on a metric of the same name (latency and latency), the
@@ -59,11 +73,10 @@ def _explains(dependency: list[AlertMember], service: list[AlertMember]) -> bool
     When the dependency alerts, or either side has no anomaly, a dependency failing no
     later than the service explains it.
     """
-    mine, theirs = _moves(service), _moves(dependency)
-    if any(m.kind == "alert" for m in dependency):
+    mine, theirs = service.moves, dependency.moves
+    if dependency.alerting:
         return True
-    moved = max((m.change for m in dependency if m.kind == "anomaly"), default=0.0)
-    if moved < _MIN_CHANGE and any(m.kind == "alert" for m in service):
+    if dependency.moved < _MIN_CHANGE and service.alerting:
         # Small anomalies on a dependency do not make an alerting service a mere symptom.
         return False
     if not mine or not theirs:
@@ -94,6 +107,7 @@ def rank_by_onset(
     graph: ServiceGraph | None = None,
     tolerance_ns: int = 120 * NS_PER_S,
     decay_s: float = 300.0,
+    limit: int | None = None,
 ) -> list[Candidate]:
     """Rank services by onset, the call graph and strength: likely causes first.
 
@@ -110,6 +124,8 @@ def rank_by_onset(
       likely a symptom than a cause (``_SYMPTOM_FACTOR``).
     - Within that, earlier onset (beyond the tolerance, decaying over ``decay_s``) and
       strength (an alert's severity, an anomaly's score) rank higher.
+
+    ``limit`` keeps the first candidates only (every service is still scored).
 
     >>> a = AlertMember("f1", {"service": "db", "alertname": "Slow"}, {}, 0, 0, "firing")
     >>> b = AlertMember("f2", {"service": "api", "alertname": "Errors"}, {}, 600 * 10**9,
@@ -144,15 +160,16 @@ def rank_by_onset(
     sampled = max((m.interval_ns for ms in by_service.values() for m in ms), default=0)
     tolerance_ns = max(tolerance_ns, int(_INTERVALS_OF_LAG * sampled))
     first = {s: min(m.first_ns for m in ms) for s, ms in by_service.items()}
+    own_of = {s: judged[s] or ms for s, ms in by_service.items()}
+    signals = {s: _Signals.of(own) for s, own in own_of.items()}
     facts = {}
-    for service, ms in by_service.items():
+    for service, own in own_of.items():
         onset = max(first[service], first_onset)
-        own = judged[service] or ms
         # A dependency that started failing only after this service did explains nothing.
         failing = sorted(
             dep
             for dep in graph.downstream(service) & by_service.keys()
-            if first[dep] <= onset + tolerance_ns and _explains(judged[dep] or by_service[dep], own)
+            if first[dep] <= onset + tolerance_ns and _explains(signals[dep], signals[service])
         )
         facts[service] = (onset, own, failing)
     # While some alerting service's failure is unexplained by its dependencies, it is the
@@ -160,22 +177,27 @@ def rank_by_onset(
     # service looks like a symptom, the anomalies below them are where the cause is.
     lead = any(not facts[s][2] for s in anchors) and anchors != set(by_service)
     scored = []
-    for service, ms in by_service.items():
-        onset, own, failing = facts[service]
+    for service, (onset, own, failing) in facts.items():
         delay_ns = max(0, onset - first_onset - tolerance_ns)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
         strength = max(_strength(m) for m in own)
-        callees = graph.callees(service)
         factor = _SYMPTOM_FACTOR if failing else 1.0
         if service not in path:
             factor *= _OFF_PATH_FACTOR
-        unlike = bool(symptom) and not judged[service] and service not in anchors
-        if unlike:
+        if bool(symptom) and not judged[service] and service not in anchors:
             factor *= _UNLIKE_FACTOR
-        bystander = lead and service not in anchors
-        if bystander:
+        if lead and service not in anchors:
             factor *= _BYSTANDER_FACTOR
-        score = timing * (0.8 + 0.2 * strength) * factor
+        scored.append((timing * (0.8 + 0.2 * strength) * factor, -onset, service))
+    scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
+    out = []
+    for score, _, service in scored[:limit]:
+        # Evidence only for the candidates kept: it is most of the ranking's cost.
+        onset, own, failing = facts[service]
+        ms = by_service[service]
+        callees = graph.callees(service)
+        unlike = bool(symptom) and not judged[service] and service not in anchors
+        bystander = lead and service not in anchors
         alerts = sorted({m.title for m in ms if m.kind == "alert"})
         anomalies = sorted((m for m in own if m.kind == "anomaly"), key=lambda m: -m.score)
         evidence = (
@@ -196,9 +218,8 @@ def rank_by_onset(
             ),
             *(("anomalous, but an alerting service is unexplained: context",) if bystander else ()),
         )
-        scored.append((score, -onset, service, evidence))
-    scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
-    return [Candidate(service, round(score, 4), evidence) for score, _, service, evidence in scored]
+        out.append(Candidate(service, round(score, 4), evidence))
+    return out
 
 
 def _relevant(members: list[AlertMember], symptom: set[str]) -> list[AlertMember]:

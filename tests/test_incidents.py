@@ -5,6 +5,8 @@ import dataclasses
 import pytest
 
 from operators.incidents import IncidentGrouper, IncidentSettings
+from schemas.jsoncodec import loads
+from schemas.outputs import Incident, Notification
 from schemas.records import AlertEvent
 
 S = 10**9
@@ -259,3 +261,17 @@ def test_alerts_unrelated_in_the_graph_join_by_a_shared_node_or_their_kind(secon
     first = _labelled("a", 0, "api", name="HighErrorRate", node="n1")
     feed(g, [first, second])
     assert (len(g.incidents) == 1) is together
+
+
+def test_records_built_unvalidated_still_pass_their_schema():
+    # render_incident skips pydantic's validation for speed; the records must not need it.
+    g = _apart()
+    out = feed(g, [_labelled("a", 0, "api", node="n1"), _labelled("b", 60, "batch", node="n1")])
+    out += feed(g, _flapping(period_s=1200, episodes=3)) + g.flush()
+    models = {"incidents": Incident, "notifications": Notification}
+    for decision in out:
+        model = models[decision.stream]
+        from_json = model.model_validate_json(decision.encode())
+        record = decision.record
+        assert from_json == (model.model_validate(record) if isinstance(record, dict) else record)
+        assert from_json.model_dump(mode="json") == loads(decision.encode())

@@ -34,3 +34,36 @@ def test_resumed_run_equals_one_uninterrupted_run(tmp_path):
             (r["id"], r["score"]) for r in reference
         )
     assert 0 < first < len(lines)
+
+
+def test_without_recovery_the_engine_drops_snapshots_unread():
+    # dataflows.logic hands Bytewax its live state instead of a deep copy when there is no
+    # recovery store. That is safe only while the engine neither pickles nor keeps it.
+    import threading
+    from datetime import timedelta
+
+    import bytewax.operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import TestingSink, TestingSource, run_main
+
+    class Counting(op.StatefulBatchLogic):
+        snapshots = 0
+
+        def __init__(self, _state):
+            self.n = 0
+
+        def on_batch(self, values):
+            self.n += len(values)
+            return [self.n], False
+
+        def snapshot(self):
+            Counting.snapshots += 1
+            return threading.Lock()  # cannot be pickled
+
+    flow = Dataflow("snapshots")
+    items = op.input("in", flow, TestingSource([("k", i) for i in range(500)], batch_size=10))
+    out: list = []
+    op.output("out", op.stateful_batch("count", items, Counting), TestingSink(out))
+    run_main(flow, epoch_interval=timedelta(microseconds=1))
+    assert out[-1] == ("k", 500)
+    assert Counting.snapshots > 0  # asked for, and dropped without pickling
