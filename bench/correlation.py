@@ -386,7 +386,9 @@ class ScenarioResult:
 REPLAY_SETTINGS = ("correlation.lateness_s=1e9",)
 
 
-def run_scenario(p: Params, work: Path, settings: Sequence[str] = ()) -> ScenarioResult:
+def run_scenario(
+    p: Params, work: Path, settings: Sequence[str] = (), logs: bool = False
+) -> ScenarioResult:
     """Simulate, run alertflow through its CLI, and score it and the baseline."""
     inp, out = work / "in", work / "out"
     simulate(
@@ -408,6 +410,7 @@ def run_scenario(p: Params, work: Path, settings: Sequence[str] = ()) -> Scenari
             f"traces={inp / 'traces.jsonl'}",
             "--input",
             f"metrics={inp / 'metrics.jsonl'}",
+            *(("--input", f"logs={inp / 'logs.jsonl'}") if logs else ()),
             "--output",
             str(out),
             *(arg for setting in (*REPLAY_SETTINGS, *settings) for arg in ("--set", setting)),
@@ -511,9 +514,6 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
-
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -534,6 +534,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra alertflow setting for every scenario (e.g. correlation.anomalies=false)",
     )
+    parser.add_argument(
+        "--logs",
+        action="store_true",
+        help="feed the scenarios' logs too (log-level series and log template bursts)",
+    )
     parser.add_argument("--record", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args(argv)
 
@@ -545,13 +550,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             p = draw(rng)
             try:
                 work = Path(tmp) / f"s{len(results) + len(skipped)}"
-                results.append(run_scenario(p, work, args.set))
+                results.append(run_scenario(p, work, args.set, args.logs))
             except SimulationError as exc:
                 skipped.append(f"{p.label()}: {exc}")
             print(f"scenario {len(results)}/{args.scenarios} done", file=sys.stderr)
 
     parts = [
-        f"### Simulated scenarios: {len(results)} (seed {args.seed}); "
+        f"### Simulated scenarios: {len(results)} (seed {args.seed}"
+        + (", logs fed too" if args.logs else "")
+        + "); "
         "af = alertflow, bl = Alertmanager-style group_by (alertname, cluster)",
         "",
         summary_table(results),
@@ -570,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             SECTION,
             f"\n### Correlation, {now}\n\n"
             f"Command: `{command_line('bench/correlation.py', argv)}`  \n"
-            f"Machine: {machine()}\n\n{body}\n"
+            f"Machine: {machine()}\n\n{body}\n",
         )
         print("appended to BENCHMARKS.md")
     return 0

@@ -14,6 +14,7 @@ from opentelemetry.trace import TracerProvider
 from dataflows.logic import (
     EntityLogic,
     IncidentLogic,
+    LogPatternLogic,
     ServiceWindowLogic,
     ShardScoringLogic,
     domain_of,
@@ -70,6 +71,8 @@ def build_flow(
         outputs.append(scored)
         if config.correlation.anomalies:
             correlated.append(op.filter_map("anomaly_signals", scored, _anomaly_signals))
+    if "logs" in valid and config.log_patterns.enabled:
+        correlated.append(_log_bursts(valid["logs"], config))  # list[LogSignal]
     if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
@@ -125,8 +128,17 @@ def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Ba
     return op.key_rm("unkey_windows", windows)  # list[MetricSample]
 
 
+def _log_bursts(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+    default = config.correlation.default_domain
+    flat = op.flatten("log_event", logs)  # LogEvent
+    keyed = op.key_on("logs_by_service", flat, partial(service_key, default_cluster=default))
+    # (cluster/service, LogEvent)
+    bursts = op.stateful_batch("log_patterns", keyed, partial(LogPatternLogic, config=config))
+    return op.key_rm("unkey_log_bursts", bursts)  # list[LogSignal]
+
+
 def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent | AnomalySignal
+    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent | *Signal
     keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
     # (domain, AlertEvent | SpanEvent | AnomalySignal)
     traces = bool(config.inputs.get("traces"))

@@ -19,6 +19,7 @@ from operators.decisions import Decision
 from operators.entity_scoring import EntityAnomalies
 from operators.incidents import IncidentSettings
 from operators.intake import dead_letter, parse_ref
+from operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
 from operators.red_metrics import ServiceWindows, cluster_of
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
 from operators.topology import read_static_topology
@@ -157,9 +158,11 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
 
 
 def domain_of(event: CorrelationEvent, config: CorrelationConfig) -> str:
-    """The correlation domain of an alert or anomaly (by label) or a span (by its resource)."""
+    """The correlation domain of an alert or anomaly (by label), a span or log burst (resource)."""
     if isinstance(event, SpanEvent):
         return cluster_of(event, config.default_domain)
+    if isinstance(event, LogSignal):
+        return event.cluster
     return event.labels.get(config.domain_label) or config.default_domain
 
 
@@ -225,6 +228,43 @@ class ServiceWindowLogic(
     def snapshot(self) -> ServiceWindows:
         """A deep copy for the recovery store (see ``_snapshot``)."""
         return _snapshot(self.windows, self.recovery)
+
+
+class LogPatternLogic(StatefulBatchLogic[LogEvent, list[LogSignal], LogPatterns]):
+    """One service's log templates; emits the bursts that are evidence for correlation."""
+
+    def __init__(self, patterns: LogPatterns | None, config: AlertflowConfig) -> None:
+        self.patterns = patterns
+        self.config = config
+        self.recovery = config.runtime.recovery_dir is not None
+
+    def on_batch(self, values: list[LogEvent]) -> tuple[list[list[LogSignal]], bool]:
+        """Mine the service's lines in arrival order."""
+        if self.patterns is None:
+            first, found = values[0], self.config.log_patterns
+            self.patterns = LogPatterns(
+                cluster_of(first, self.config.correlation.default_domain),
+                first.service,
+                LogPatternSettings(
+                    bucket_s=found.bucket_s,
+                    warmup_s=found.warmup_s,
+                    ratio=found.ratio,
+                    min_count=found.min_count,
+                    new_min_count=found.new_min_count,
+                    max_templates=found.max_templates,
+                ),
+            )
+        return _bundle(self.patterns.on_logs(values, time.time_ns())), False
+
+    def on_eof(self) -> tuple[list[list[LogSignal]], bool]:
+        """Bounded input ended: the bursts' last counts (not on a stop request)."""
+        if self.patterns is None or shutdown.REQUESTED.is_set():
+            return [], False
+        return _bundle(self.patterns.flush(time.time_ns())), False
+
+    def snapshot(self) -> LogPatterns:
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.patterns, self.recovery)
 
 
 class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):

@@ -17,16 +17,20 @@ from operators.alignment import SpanAlignment
 from operators.anomaly_dedup import AnomalySignal
 from operators.decisions import Decision
 from operators.incidents import IncidentGrouper, IncidentSettings
+from operators.log_patterns import LogSignal
 from operators.reorder import EventTimeOrder
 from schemas.records import AlertEvent, SpanEvent
 
-CorrelationEvent = AlertEvent | SpanEvent | AnomalySignal
+Signal = AlertEvent | AnomalySignal | LogSignal  # what the grouper is fed, in event-time order
+CorrelationEvent = Signal | SpanEvent
 
 
-def order_key(event: AlertEvent | AnomalySignal) -> tuple[int, tuple[str, int]]:
+def order_key(event: Signal) -> tuple[int, tuple[str, int]]:
     """Event time, then a tie-break that does not depend on arrival: fingerprint, firing first."""
     if isinstance(event, AnomalySignal):
         return event.ts_ns, (event.fingerprint, 0)
+    if isinstance(event, LogSignal):
+        return event.last_ns, (event.fingerprint, 0)
     return event.event_ns, (event.fingerprint, 0 if event.status == "firing" else 1)
 
 
@@ -48,7 +52,7 @@ class DomainCorrelator:
         self.grouper = IncidentGrouper(domain, replace(settings, lateness_s=0.0))
         if static_edges:
             self.grouper.graph.add_static(static_edges)
-        self.order: EventTimeOrder[AlertEvent | AnomalySignal] = EventTimeOrder(lateness_ns)
+        self.order: EventTimeOrder[Signal] = EventTimeOrder(lateness_ns)
         self.alignment = (
             SpanAlignment(int(trace_wait_s * 1e9), lateness_ns)
             if trace_wait_s is not None
@@ -103,17 +107,19 @@ class DomainCorrelator:
             return []
         return self._ordered(self.alignment.add_spans(spans, wall_ns), wall_ns)
 
-    def _ordered(self, events: list[AlertEvent | AnomalySignal], wall_ns: int) -> list[Decision]:
-        due: list[AlertEvent | AnomalySignal] = []
+    def _ordered(self, events: list[Signal], wall_ns: int) -> list[Decision]:
+        due: list[Signal] = []
         for event in events:
             due.extend(self.order.add(*order_key(event), event, wall_ns))
         return self._apply(due, wall_ns)
 
-    def _apply(self, events: list[AlertEvent | AnomalySignal], wall_ns: int) -> list[Decision]:
+    def _apply(self, events: list[Signal], wall_ns: int) -> list[Decision]:
         out: list[Decision] = []
         for event in events:
             if isinstance(event, AnomalySignal):
                 out.extend(self.grouper.on_anomaly(event, wall_ns))
+            elif isinstance(event, LogSignal):
+                out.extend(self.grouper.on_log(event, wall_ns))
             else:
                 out.extend(self.grouper.on_alert(event, wall_ns))
         return out

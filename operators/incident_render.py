@@ -68,11 +68,14 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
 
 def _summary(members: list, services: list[str]) -> str:
     alerts = [m for m in members if m.kind == "alert"]
-    anomalies = len(members) - len(alerts)
+    logs = sum(1 for m in members if m.kind == "log")
+    anomalies = len(members) - len(alerts) - logs
     firing = sum(1 for m in members if m.status == "firing")
     parts = [f"{len(alerts)} alert(s)"] if alerts else []
     if anomalies:
         parts.append(f"{anomalies} anomalous series")
+    if logs:
+        parts.append(f"{logs} log pattern(s)")
     titles = sorted({m.title for m in alerts} or {m.title for m in members})
     where = ", ".join(services) or "unknown services"
     text = f"{' and '.join(parts)} ({firing} firing) on {where}: {', '.join(titles[:5])}"

@@ -57,6 +57,7 @@ from operators.decisions import Decision, Record
 from operators.eventclock import EventClock
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
+from operators.log_patterns import LogSignal, apply_log
 from operators.topology import ServiceGraph
 from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
@@ -245,20 +246,44 @@ class IncidentGrouper:
         due = self.on_tick(wall_ns)
         return due + self._on_anomaly(signal, wall_ns)
 
+    def on_log(self, signal: LogSignal, wall_ns: int) -> list[Decision]:
+        """Fold one log template's burst in (the template is the member), like an anomaly.
+
+        A burst is evidence only: it joins a related incident with alerts, or waits for
+        one, and never opens an incident of its own.
+        """
+        self.clock.observe(signal.last_ns, wall_ns)
+        due = self.on_tick(wall_ns)
+        incident, member = self._member_of(signal.fingerprint)
+        folded = apply_log(member if incident else self.evidence.get(signal.fingerprint), signal)
+        return due + self._on_evidence(signal, folded, signal.last_ns, wall_ns)
+
     def _on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
+        incident, member = self._member_of(signal.fingerprint)
+        member = member if incident else self.evidence.get(signal.fingerprint)
+        folded = apply_anomaly(member, signal)
+        return self._on_evidence(signal, folded, signal.ts_ns, wall_ns)
+
+    def _on_evidence(
+        self,
+        signal: AnomalySignal | LogSignal,
+        folded: tuple[AlertMember, Change],
+        ts_ns: int,
+        wall_ns: int,
+    ) -> list[Decision]:
         fingerprint = signal.fingerprint
-        incident, member = self._member_of(fingerprint)
+        incident, _ = self._member_of(fingerprint)
+        member, change = folded
         if incident is not None:
-            member, change = apply_anomaly(member, signal)
-            return self._fold(
-                incident, member, change, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
-            )
-        member, change = apply_anomaly(self.evidence.pop(fingerprint, None), signal)
-        opens = self.settings.anomaly_incidents and member.severity != "info"
+            return self._fold(incident, member, change, ts_ns, signal.ref, signal.read_ns, wall_ns)
+        self.evidence.pop(fingerprint, None)
+        opens = (
+            self.settings.anomaly_incidents
+            and member.kind == "anomaly"
+            and member.severity != "info"
+        )
         if opens or self._session_for(member) is not None:
-            return self._fold(
-                None, member, Change.NEW, signal.ts_ns, signal.ref, signal.read_ns, wall_ns
-            )
+            return self._fold(None, member, Change.NEW, ts_ns, signal.ref, signal.read_ns, wall_ns)
         self.evidence[fingerprint] = member
         self._evidence_due_ns = min(
             self._evidence_due_ns, member.last_ns + self._horizon_ns(member)
@@ -294,7 +319,7 @@ class IncidentGrouper:
             incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
             incident.updated_ns = max(incident.updated_ns, event_ns)
             # Around alerts, anomalies are evidence: they never change the incident's severity.
-            evidence = member is not None and member.kind == "anomaly" and bool(incident.alerts)
+            evidence = member is not None and member.kind != "alert" and bool(incident.alerts)
             if evidence and incident.version and event_ns < self._next_evidence_ns(incident):
                 # More evidence for a recorded incident: folded into a version at most every
                 # evidence_interval_s, so a busy incident does not re-render per series.
@@ -426,7 +451,7 @@ class IncidentGrouper:
                 or member.first_ns < inc.opened_ns - gap_ns
             ):
                 continue
-            if member.kind == "anomaly" and not inc.alerts and not self.settings.anomaly_incidents:
+            if member.kind != "alert" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.
             if not any(m.status == "firing" for m in _relating(inc, member.kind)):
@@ -506,9 +531,7 @@ class IncidentGrouper:
 
     def _horizon_ns(self, member: AlertMember) -> int:
         seconds = (
-            self.settings.anomaly_hold_s
-            if member.kind == "anomaly"
-            else self.settings.stale_after_s
+            self.settings.anomaly_hold_s if member.kind != "alert" else self.settings.stale_after_s
         )
         return int(seconds * NS_PER_S)
 

@@ -34,8 +34,8 @@ _BYSTANDER_FACTOR = 0.5
 
 
 def _strength(member: AlertMember) -> float:
-    if member.kind == "anomaly":
-        return member.score
+    if member.kind != "alert":
+        return member.score  # an anomaly's score, a log burst's (operators.log_patterns)
     return _SEVERITY_WEIGHT.get(member.severity, 0.7)
 
 
@@ -159,7 +159,12 @@ def rank_by_onset(
     # can show a fault up to five minutes after one sampled every ten seconds.
     sampled = max((m.interval_ns for ms in by_service.values() for m in ms), default=0)
     tolerance_ns = max(tolerance_ns, int(_INTERVALS_OF_LAG * sampled))
-    first = {s: min(m.first_ns for m in ms) for s, ms in by_service.items()}
+    # Log bursts often start before the alert rules' `for:` has passed, on callers as on the
+    # cause: they date a service only when it has nothing else, or they would blur the order.
+    first = {
+        s: min(m.first_ns for m in ([m for m in ms if m.kind != "log"] or ms))
+        for s, ms in by_service.items()
+    }
     own_of = {s: judged[s] or ms for s, ms in by_service.items()}
     signals = {s: _Signals.of(own) for s, own in own_of.items()}
     facts = {}
@@ -209,6 +214,7 @@ def rank_by_onset(
             ),
             *([f"{len(alerts)} alert(s): {', '.join(alerts[:5])}"] if alerts else []),
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
+            *[f"logs: {m.annotations.get('description', m.title)}" for m in _bursts(ms)[:2]],
             *_topology_evidence(callees, failing),
             *(() if service in path else ("not on a dependency path from the alerting services",)),
             *(
@@ -220,6 +226,11 @@ def rank_by_onset(
         )
         out.append(Candidate(service, round(score, 4), evidence))
     return out
+
+
+def _bursts(members: list[AlertMember]) -> list[AlertMember]:
+    """A service's log template bursts, largest first."""
+    return sorted((m for m in members if m.kind == "log"), key=lambda m: (-m.count, m.title))
 
 
 def _relevant(members: list[AlertMember], symptom: set[str]) -> list[AlertMember]:

@@ -243,6 +243,24 @@ class CorrelationConfig(_Settings):
     )
 
 
+class LogPatternsConfig(_Settings):
+    """Log template bursts as incident evidence (``operators.log_patterns``)."""
+
+    enabled: bool = Field(
+        True,
+        description="WARN-and-above log lines are mined into templates per service; a template "
+        "bursting (or new) joins related incidents as one member, with its counts.",
+    )
+    bucket_s: float = Field(60.0, gt=0, description="Event-time bucket lines are counted in.")
+    warmup_s: float = Field(
+        900.0, ge=0, description="A service's first templates are learned, not judged, this long."
+    )
+    ratio: float = Field(3.0, gt=0, description="A burst: lines per bucket >= ratio * baseline ...")
+    min_count: int = Field(5, ge=1, description="... plus this many.")
+    new_min_count: int = Field(3, ge=1, description="The same for a template new after warm-up.")
+    max_templates: int = Field(1000, ge=1, description="Per service; least recently seen go.")
+
+
 class DerivedSeriesConfig(_Settings):
     """Series derived from traces (requests, errors, duration) and logs (lines per level)."""
 
@@ -286,6 +304,7 @@ class AlertflowConfig(_Settings):
     scoring: ScoringConfig = ScoringConfig()
     correlation: CorrelationConfig = CorrelationConfig()
     derived: DerivedSeriesConfig = DerivedSeriesConfig()
+    log_patterns: LogPatternsConfig = LogPatternsConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
     labels: LabelsConfig = LabelsConfig()
     tracing: TracingConfig = TracingConfig()

@@ -2,7 +2,9 @@
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 
+import orjson
 from bytewax.testing import run_main
 
 from bench.broker import free_port
@@ -91,3 +93,47 @@ def test_two_processes_give_the_same_outputs_as_one(tmp_path):
     for stream in ("anomalies", "incidents", "notifications", "dlq"):
         multi = read_jsonl(tmp_path / "multi" / f"{stream}.jsonl")
         assert sorted(r["id"] for r in multi) == sorted(r["id"] for r in single[stream]), stream
+
+
+def _log_line(ts_s, service, level, message, cluster="c1"):
+    return orjson.dumps(
+        {
+            "timestamp": f"{_iso(ts_s)}",
+            "service": service,
+            "level": level,
+            "message": message,
+            "cluster": cluster,
+        }
+    )
+
+
+def _iso(ts_s):
+    return datetime.fromtimestamp(ts_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_log_template_burst_joins_the_incident_as_one_member(tmp_path):
+    t0 = datetime(2026, 11, 25, 9, 30, tzinfo=UTC).timestamp()  # half an hour of quiet first
+    lines = [
+        _log_line(t0 + 60 * i, "db", "warn", f"slow query took {200 + i}ms") for i in range(30)
+    ]
+    # From 10:00, db logs a new error 40 times a minute: one template, one member.
+    burst = t0 + 1800
+    lines += [
+        _log_line(burst + 1.5 * i, "db", "error", f"deadlock detected on txn {1000 + i:x}ab12ef34")
+        for i in range(200)
+    ]
+    inputs = {
+        "alerts": [str(write_lines(tmp_path / "alerts.jsonl", alert_lines()))],
+        "logs": [str(write_lines(tmp_path / "logs.jsonl", lines))],
+    }
+    outputs = _run(tmp_path, inputs)
+    last = {}
+    for version in outputs["incidents"]:
+        last[version["incident_id"]] = version
+    db = next(i for i in last.values() if "db" in i["services"] and i["domain"] == "c1")
+    logs = [m for m in db["members"] if m["kind"] == "log"]
+    assert len(logs) == 1, db["members"]
+    assert logs[0]["count"] >= 100  # the burst's lines, not one member per line
+    assert "log pattern" in db["summary"]
+    evidence = [e for c in db["root_causes"] if c["service"] == "db" for e in c["evidence"]]
+    assert any(e.startswith('logs: log "deadlock detected on txn <*>"') for e in evidence), evidence

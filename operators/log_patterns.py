@@ -1,0 +1,411 @@
+"""Log templates per service: one template repeating is one member, and its bursts are evidence.
+
+Only WARN-and-above lines are mined. Their variable parts (numbers with units,
+hex ids, UUIDs, IPs with ports, durations) are masked to ``<*>``, then Drain
+(the ``drain3`` package) groups the masked lines into templates. Per template
+a few numbers are kept: lines in the current event-time bucket, an EWMA of
+lines per bucket (the baseline), first and last seen, total.
+
+In a service's first ``warmup_s`` its templates are only learned. Then a
+template turns *notable* on the line that brings its bucket to
+``min_count + ratio * baseline`` lines (``new_min_count`` instead of
+``min_count`` while a template first seen after the warm-up is younger than
+``warmup_s``), and a ``LogSignal`` goes out on that very line. While
+notable, one refresh per bucket carries the lines since the last signal, sent
+when the bucket closes (the service's newest line is in a later bucket); the
+burst ends with the first bucket that closes below its threshold. The sum of
+a burst's signal counts is the number of lines in its buckets from the one it
+turned notable in.
+
+Template ids: ``stable_id`` of the masked line that founded the Drain cluster.
+Drain may later widen the template text (a token becomes ``<*>``) but the
+founding line, and so the id, stays; a replay in the same order founds the
+same clusters with the same lines, and a template evicted and seen again is
+usually founded by the same masked text, so it keeps its id. A pickled miner
+goes on matching into the same clusters.
+"""
+
+import math
+import re
+from collections.abc import Container
+from dataclasses import dataclass
+
+from drain3.drain import Drain, LogCluster, Node
+
+from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change
+from operators.ids import stable_id
+from schemas.errors import AlertflowError
+from schemas.records import LogEvent
+from schemas.timefmt import NS_PER_S
+
+LOG_PREFIX = "log:"  # member fingerprints of log templates
+PARAM = "<*>"
+MAX_EXAMPLE = 300
+
+# A token that starts with a digit (a number, with its unit, fraction, port or
+# path: 123ms 4.5s 10.0.0.1:5432 2/3 2026-11-25T10:00:00Z), or a hex id of 8+
+# digits with a digit in it (a3f90c12be45, UUIDs), and not the tail of a word
+# such as auth-2 or v1.2. The leading lookahead only makes most positions fail fast.
+_VARIABLE = re.compile(
+    r"(?=[-\da-fA-F])(?<![\w.\-])(?:-?\d|(?=[a-fA-F]*\d)[0-9a-fA-F]{8})[\w%]*(?:[.:/\-][\w%]+)*"
+)
+
+_SIGNAL_LEVELS = ("warning", "error", "critical")
+_LEVEL_NAMES = {
+    "warning": ("warn", "warning"),
+    "error": ("error", "err"),
+    "critical": ("fatal", "critical", "crit", "alert", "emergency", "emerg", "panic"),
+}
+# Raw level name -> index in _SIGNAL_LEVELS; anything else (info, debug, ...) is skipped.
+_LEVELS = {
+    variant: _SIGNAL_LEVELS.index(level)
+    for level, names in _LEVEL_NAMES.items()
+    for name in names
+    for variant in (name, name.upper(), name.capitalize())
+}
+
+
+def mask(message: str) -> str:
+    """Replace the variable parts of a message with ``<*>``.
+
+    >>> mask("dial tcp 10.1.2.3:5432: connect: connection refused after 250ms (attempt 2/3)")
+    'dial tcp <*>: connect: connection refused after <*> (attempt <*>)'
+    """
+    return _VARIABLE.sub(PARAM, message)
+
+
+class LogPatternError(AlertflowError, ValueError):
+    """Log pattern settings out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogPatternSettings:
+    """When a template's lines count as a burst, and how much is remembered.
+
+    Set on the simulator's logs and on Poisson chatter: no signal in 120
+    service-hours of 0.3 to 30 WARN lines a minute over 3 templates (a known
+    template at 1 line a minute needs 8 in a minute), while every injected
+    incident's root service signals, most within a minute of the first line.
+    """
+
+    bucket_s: float = 60.0
+    warmup_s: float = 900.0  # templates first seen in a service's first 15 min are baseline
+    ratio: float = 3.0
+    min_count: int = 5  # lines in one bucket beyond ratio * baseline
+    new_min_count: int = 3  # the same for a template new after the warm-up, in its first warmup_s
+    halflife_s: float = 3600.0  # of the baseline's EWMA
+    max_templates: int = 1000  # per service, least recently seen evicted
+    max_chars: int = 512  # of a message, before masking and mining
+    sim_th: float = 0.4  # Drain: share of equal tokens to join a template
+    depth: int = 4  # Drain: prefix tree depth
+    max_children: int = 100  # Drain: children per tree node
+
+    def __post_init__(self) -> None:
+        if self.bucket_s <= 0 or self.halflife_s <= 0 or self.warmup_s < 0:
+            raise LogPatternError("bucket_s and halflife_s must be positive, warmup_s not negative")
+        if self.ratio < 0 or self.min_count < 1 or self.new_min_count < 1:
+            raise LogPatternError("ratio must not be negative, min counts must be at least 1")
+        if self.max_templates < 1 or self.max_chars < 1:
+            raise LogPatternError("max_templates and max_chars must be at least 1")
+
+
+@dataclass(slots=True, frozen=True)
+class LogSignal:
+    """A template's burst on its way to correlation: its start, or a refresh of it."""
+
+    cluster: str
+    service: str
+    template_id: str
+    template: str
+    level: str  # "warning" | "error" | "critical": the highest among the lines covered
+    first_ns: int  # first line of this burst
+    last_ns: int  # latest line covered
+    count: int  # lines covered by this signal
+    baseline: float  # lines per minute before the burst (0 for a new template)
+    example: str  # one raw message, truncated
+    ref: str  # of the latest line covered
+    read_ns: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        """The member key: the template within its service."""
+        return f"{LOG_PREFIX}{self.cluster}/{self.service}:{self.template_id}"
+
+
+@dataclass(slots=True)
+class _Template:
+    template_id: str
+    cluster: LogCluster  # Drain's, shared with the miner: its text widens as lines join
+    bucket: int  # index of the current bucket (event time // bucket)
+    threshold: float  # lines in the current bucket that make it notable
+    first_ns: int
+    new_until_ns: int  # new (judged by new_min_count) before this; 0 if seen in the warm-up
+    last_ns: int = 0
+    count: int = 0  # lines in the current bucket
+    bucket_first_ns: int = 0
+    ewma: float = 0.0  # of lines per bucket over closed buckets, from 0 at the service's start
+    baseline: float = 0.0  # the EWMA corrected for its start at 0 (see _roll)
+    total: int = 0
+    notable: bool = False
+    burst_first_ns: int = 0
+    burst_baseline: float = 0.0
+    pending: int = 0  # lines since the last signal, while notable
+    rank: int = 0  # highest level index since the last signal or bucket start
+    message: str = ""
+    ref: str = ""
+
+
+class LogPatterns:
+    """One service's log templates and their bursts.
+
+    >>> lp = LogPatterns("c1", "cart", LogPatternSettings(warmup_s=0))
+    >>> lines = [LogEvent(i * 10**9, "cart", "error", f"upstream db returned 500 for {i:x}0ff3c1")
+    ...          for i in range(4)]
+    >>> [(s.template, s.count, s.ref) for s in lp.on_logs(lines)]  # on the third line
+    [('upstream db returned <*> for <*>', 3, '')]
+    >>> [(s.count, s.first_ns, s.last_ns) for s in lp.flush()]
+    [(1, 0, 3000000000)]
+    """
+
+    def __init__(
+        self, cluster: str, service: str, settings: LogPatternSettings | None = None
+    ) -> None:
+        self.cluster = cluster
+        self.service = service
+        self.settings = settings = settings or LogPatternSettings()
+        self.drain = Drain(
+            depth=settings.depth,
+            sim_th=settings.sim_th,
+            max_children=settings.max_children,
+            max_clusters=settings.max_templates,
+            param_str=PARAM,
+        )
+        self.bucket_ns = int(settings.bucket_s * NS_PER_S)
+        self.keep = 0.5 ** (settings.bucket_s / settings.halflife_s)  # EWMA weight of the past
+        self.templates: dict[int, _Template] = {}  # by Drain cluster id, least recently seen first
+        self.notable: dict[int, _Template] = {}
+        self.warm_ns: int | None = None  # the warm-up's end
+        self.warm = False  # past it (to the bucket): templates are judged, and new ones new
+        self.first_bucket = 0  # of the service's first line
+        self.seen_ns = 0  # a line of the service's newest bucket, any level (for idleness)
+        self.next_bucket_ns = -(2**63)
+        self.created = 0  # clusters founded since the miner's tree was last pruned
+
+    def on_logs(self, events: list[LogEvent], read_ns: int = 0) -> list[LogSignal]:
+        """Fold a batch of the service's lines in arrival order; return the signals due."""
+        out: list[LogSignal] = []
+        for event in events:
+            if event.ts_ns >= self.next_bucket_ns:
+                self._enter(event.ts_ns, out, read_ns)
+            rank = _LEVELS.get(event.level)
+            if rank is not None:
+                self._fold(event, rank, out, read_ns)
+        return out
+
+    def flush(self, read_ns: int = 0) -> list[LogSignal]:
+        """Signal the lines of open bursts not yet covered (end of a bounded input)."""
+        out = [self._signal(tpl, read_ns) for tpl in self.notable.values() if tpl.pending]
+        for tpl in self.notable.values():
+            tpl.pending = tpl.rank = 0
+        return out
+
+    def template_of(self, message: str) -> tuple[str, str] | None:
+        """The (template id, template) a message fits now, without learning from it."""
+        cluster = self.drain.match(mask(message[: self.settings.max_chars]), "fallback")
+        tpl = None if cluster is None else self.templates.get(cluster.cluster_id)
+        return None if tpl is None else (tpl.template_id, tpl.cluster.get_template())
+
+    def advance(self, now_ns: int, read_ns: int = 0) -> list[LogSignal]:
+        """Close the buckets event time ``now_ns`` is past; return the refreshes due.
+
+        ``on_logs`` does this with every line; call it (with a watermark) only to
+        send the refreshes of a service that has gone quiet.
+        """
+        out: list[LogSignal] = []
+        self._close_before(now_ns // self.bucket_ns, out, read_ns)
+        return out
+
+    def _enter(self, ts_ns: int, out: list[LogSignal], read_ns: int) -> None:
+        """The service's newest line is in a later bucket."""
+        bucket = ts_ns // self.bucket_ns
+        if self.warm_ns is None:
+            self.warm_ns = ts_ns + int(self.settings.warmup_s * NS_PER_S)
+            self.first_bucket = bucket
+        self.warm = ts_ns >= self.warm_ns
+        self.seen_ns = ts_ns
+        self.next_bucket_ns = (bucket + 1) * self.bucket_ns
+        self._close_before(bucket, out, read_ns)
+
+    def _close_before(self, bucket: int, out: list[LogSignal], read_ns: int) -> None:
+        """Close notable templates' buckets before ``bucket``: a refresh each, bursts end."""
+        for key, tpl in list(self.notable.items()):
+            if tpl.bucket >= bucket:
+                continue
+            if tpl.pending:
+                out.append(self._signal(tpl, read_ns))
+            if tpl.count < tpl.threshold:
+                tpl.notable = False
+                del self.notable[key]
+            self._roll(tpl, bucket)
+
+    def _fold(self, event: LogEvent, rank: int, out: list[LogSignal], read_ns: int) -> None:
+        cluster, _ = self.drain.add_log_message(mask(event.message[: self.settings.max_chars]))
+        tpl = self.templates.pop(cluster.cluster_id, None)
+        bucket = event.ts_ns // self.bucket_ns
+        if tpl is None:
+            tpl = self._found(cluster, event.ts_ns, bucket)
+        self.templates[cluster.cluster_id] = tpl  # most recently seen last, as in Drain's LRU
+        if bucket > tpl.bucket:
+            self._roll(tpl, bucket)
+        if tpl.count == 0:
+            tpl.bucket_first_ns = event.ts_ns
+        tpl.count += 1
+        tpl.total += 1
+        tpl.last_ns = max(tpl.last_ns, event.ts_ns)
+        tpl.rank = max(tpl.rank, rank)
+        tpl.message = event.message[:MAX_EXAMPLE]  # no copy when shorter
+        tpl.ref = event.ref
+        if tpl.notable:
+            tpl.pending += 1
+        elif tpl.count >= tpl.threshold and self.warm:
+            tpl.notable = True
+            tpl.burst_first_ns = tpl.bucket_first_ns
+            tpl.burst_baseline = tpl.baseline
+            tpl.pending = tpl.count
+            self.notable[cluster.cluster_id] = tpl
+            out.append(self._signal(tpl, read_ns))
+
+    def _found(self, cluster: LogCluster, ts_ns: int, bucket: int) -> _Template:
+        """State for a cluster Drain just founded (or one whose state was evicted)."""
+        settings = self.settings
+        new_until_ns = ts_ns + int(settings.warmup_s * NS_PER_S) if self.warm else 0
+        # A just-founded cluster's template is the masked line itself; its current
+        # text only if our state was dropped while Drain kept the cluster (not expected).
+        tpl = _Template(
+            template_id=stable_id(cluster.get_template())[:16],
+            cluster=cluster,
+            bucket=bucket,
+            threshold=settings.new_min_count if self.warm else settings.min_count,
+            first_ns=ts_ns,
+            new_until_ns=new_until_ns,
+        )
+        if len(self.templates) >= settings.max_templates:
+            evicted = next(iter(self.templates))  # Drain's LRU drops the same cluster
+            del self.templates[evicted]
+            self.notable.pop(evicted, None)
+        self.created += 1
+        if self.created >= settings.max_templates:
+            _prune(self.drain.root_node, self.drain.id_to_cluster)
+            self.created = 0
+        return tpl
+
+    def _roll(self, tpl: _Template, bucket: int) -> None:
+        """Close the template's bucket into its baseline and start ``bucket``."""
+        past = tpl.ewma * self.keep + (1.0 - self.keep) * tpl.count
+        tpl.ewma = past * self.keep ** (bucket - tpl.bucket - 1)
+        # An EWMA from 0 under-reads until it has seen a few half-lives; dividing by the
+        # weight its buckets carry so far (the service's, a template absent before its
+        # birth counts 0 there) makes it the weighted mean from the first minute.
+        seen = 1.0 - self.keep ** max(1, bucket - self.first_bucket)
+        tpl.baseline = tpl.ewma / seen
+        tpl.bucket = bucket
+        tpl.count = 0
+        settings = self.settings
+        least = (
+            settings.new_min_count
+            if bucket * self.bucket_ns < tpl.new_until_ns
+            else settings.min_count
+        )
+        tpl.threshold = least + settings.ratio * tpl.baseline
+        if not tpl.notable:
+            tpl.rank = 0
+
+    def _signal(self, tpl: _Template, read_ns: int) -> LogSignal:
+        signal = LogSignal(
+            cluster=self.cluster,
+            service=self.service,
+            template_id=tpl.template_id,
+            template=tpl.cluster.get_template(),
+            level=_SIGNAL_LEVELS[tpl.rank],
+            first_ns=tpl.burst_first_ns,
+            last_ns=tpl.last_ns,
+            count=tpl.pending,
+            baseline=tpl.burst_baseline * 60.0 / self.settings.bucket_s,
+            example=tpl.message,
+            ref=tpl.ref,
+            read_ns=read_ns,
+        )
+        tpl.pending = tpl.rank = 0
+        return signal
+
+
+def _prune(node: Node, live: Container[int]) -> bool:
+    """Drop evicted clusters' ids and emptied branches from Drain's tree; True if empty."""
+    node.cluster_ids = [cid for cid in node.cluster_ids if cid in live]
+    children = node.key_to_child_node
+    for token in [t for t, child in children.items() if _prune(child, live)]:
+        del children[token]
+    return not node.cluster_ids and not children
+
+
+def member_severity(level: str) -> str:
+    """Log lines are evidence, not pages: an error burst is a warning, a warning one info."""
+    return "info" if level == "warning" else "warning"
+
+
+def burst_score(count: int, baseline: float) -> float:
+    """In [0, 1): ``1 - 2 ** (-lift / 10)``, lift = lines / (1 + baseline per minute).
+
+    Ten lines of a new template score 0.5, thirty 0.875; a template that
+    normally logs 5 lines a minute needs six times as many for the same score.
+    """
+    return 1.0 - math.pow(2.0, -count / (1.0 + baseline) / 10.0)
+
+
+def describe(template: str, count: int, baseline: float) -> str:
+    """A short human line: the template, how many lines, and its usual rate."""
+    shown = template if len(template) <= 120 else template[:119] + "…"
+    return f'log "{shown}" {count}x (baseline {baseline:.1f}/min)'
+
+
+def apply_log(member: AlertMember | None, signal: LogSignal) -> tuple[AlertMember, Change]:
+    """Fold one signal into the template's member (kind ``log``), returning it and what changed."""
+    severity = member_severity(signal.level)
+    if member is None:
+        member = AlertMember(
+            fingerprint=signal.fingerprint,
+            labels={"service": signal.service, "cluster": signal.cluster},
+            annotations={
+                "description": describe(signal.template, signal.count, signal.baseline),
+                "example": signal.example,
+            },
+            first_ns=signal.first_ns,
+            last_ns=signal.last_ns,
+            status="firing",
+            count=signal.count,
+            refs=[signal.ref],
+            kind="log",
+            severity=severity,
+            score=burst_score(signal.count, signal.baseline),
+            title=signal.template,
+        )
+        return member, Change.NEW
+    member.count += signal.count
+    member.first_ns = min(member.first_ns, signal.first_ns)
+    member.last_ns = max(member.last_ns, signal.last_ns)
+    if len(member.refs) < MAX_REFS:
+        member.refs.append(signal.ref)
+    member.title = signal.template  # Drain may have widened it
+    member.annotations["description"] = describe(signal.template, member.count, signal.baseline)
+    member.annotations["example"] = signal.example
+    member.score = max(member.score, burst_score(member.count, signal.baseline))
+    stronger = SEVERITY_RANK[severity] > SEVERITY_RANK[member.severity]
+    if stronger:
+        member.severity = severity
+    if member.status == "firing":
+        return member, Change.STRONGER if stronger else Change.REPEAT
+    member.status = "firing"
+    member.flaps += 1
+    member.resolved_ns = None
+    member.expired = False
+    return member, Change.REFIRED
