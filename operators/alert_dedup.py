@@ -49,11 +49,11 @@ class AlertMember:
     episodes: int = 1  # episodes that started within the flap window, this one included
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
     kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
+    # The service the labels name (service_of), kept: ranking asks for it ~100 times a version.
+    service: str | None = field(init=False, default=None)
 
-    @property
-    def service(self) -> str | None:
-        """The service the alert is about, by the usual label names."""
-        return service_of(self.labels)
+    def __post_init__(self) -> None:
+        self.service = service_of(self.labels)
 
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from operators.decisions import Record
 from operators.ids import stable_id
-from operators.rootcause import rank_by_onset
+from operators.rootcause import Candidate, rank_by_onset
 from operators.topology import ServiceGraph
 from schemas.outputs import Notification
 from schemas.timefmt import format_ns
@@ -19,7 +19,7 @@ MAX_CAUSES = 10
 def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Record:
     """The current version of ``state`` as an ``incidents`` record (``Incident``'s fields)."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
-    causes = rank_by_onset(members, graph, limit=MAX_CAUSES)
+    causes = _causes(state, members, graph)
     services = sorted({m.service for m in members if m.service})
     status = (
         "resolved"
@@ -64,6 +64,22 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
             "recommendations": _recommendations(members, causes[0].service if causes else None),
         }
     )
+
+
+def _causes(state: "IncidentState", members: list, graph: ServiceGraph | None) -> list[Candidate]:
+    """The ranking, again only when what it reads changed: most versions are status flips."""
+    # Kept as a hash (64 bits; the process's own, so a restored state just ranks again).
+    read = hash((
+        graph.revision if graph is not None else -1,
+        *((m.fingerprint, m.kind, m.first_ns, m.title, m.severity, m.score, m.delta, m.change,
+           m.interval_ns, m.annotations.get("description"))
+          for m in members),
+    ))  # fmt: skip
+    if state.ranked is not None and state.ranked[0] == read:
+        return state.ranked[1]
+    causes = rank_by_onset(members, graph, limit=MAX_CAUSES)
+    state.ranked = (read, causes)
+    return causes
 
 
 def _summary(members: list, services: list[str]) -> str:

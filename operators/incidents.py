@@ -115,6 +115,7 @@ class IncidentState:
     resolved_ns: int | None = None
     versioned_ns: int = 0  # event time of the last version
     pending_evidence: bool = False  # anomalies joined since the last version
+    ranked: tuple | None = None  # (hash of what the ranking read, its causes): incident_render
 
     @property
     def alerts(self) -> list[AlertMember]:
@@ -327,7 +328,8 @@ class IncidentGrouper:
             else:
                 out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
         if incident is not None:
-            self._touched(incident)
+            # A new member may have gathered evidence: only a known one takes the short path.
+            self._touched(incident, member if change is not Change.NEW else None)
         out.extend(self.on_tick(wall_ns))
         return out
 
@@ -416,9 +418,22 @@ class IncidentGrouper:
             due = min(due, self._next_evidence_ns(incident))
         return due
 
-    def _touched(self, incident: IncidentState) -> None:
-        """An incident changed: its next due time may now come before the others'."""
-        if incident.incident_id in self.incidents:
+    def _touched(self, incident: IncidentState, member: AlertMember | None = None) -> None:
+        """An incident changed: its next due time may now come before the others'.
+
+        ``_due_ns`` is a lower bound, so a member still firing only adds its own expiry;
+        anything else (a resolve, pending evidence, an announcement timer) rescans the incident.
+        """
+        if incident.incident_id not in self.incidents:
+            return
+        if (
+            member is not None
+            and member.status == "firing"
+            and not incident.pending_evidence
+            and (incident.notified or self._notify_after_ns is None)
+        ):
+            self._due_ns = min(self._due_ns, member.last_ns + self._horizon_ns(member))
+        else:
             self._due_ns = min(self._due_ns, self._due(incident))
 
     def flush(self) -> list[Decision]:
@@ -530,10 +545,11 @@ class IncidentGrouper:
         return latest
 
     def _horizon_ns(self, member: AlertMember) -> int:
-        seconds = (
-            self.settings.anomaly_hold_s if member.kind != "alert" else self.settings.stale_after_s
+        settings = self.settings
+        return int(
+            (settings.stale_after_s if member.kind == "alert" else settings.anomaly_hold_s)
+            * NS_PER_S
         )
-        return int(seconds * NS_PER_S)
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
         incident.resolved_ns = at_ns

@@ -42,6 +42,8 @@ class ServiceGraph:
         # Adjacency views, rebuilt only when the edge set changes (not on every lookup).
         self._calls: dict[str, set[str]] | None = None
         self._undirected: dict[str, set[str]] = {}
+        self._downstream: dict[tuple[str, int], frozenset[str]] = {}
+        self._revision = 0  # changes whenever the edge set does
 
     def add_static(self, edges: Iterable[tuple[str, str]]) -> None:
         """Edges known without tracing (they never age out)."""
@@ -77,9 +79,12 @@ class ServiceGraph:
         """What depends on ``service`` directly, sorted."""
         return sorted(self.neighbours(service) - self._index().get(service, set()))
 
-    def downstream(self, service: str, limit: int = 3) -> set[str]:
+    def downstream(self, service: str, limit: int = 3) -> frozenset[str]:
         """Everything ``service`` depends on, directly or through up to ``limit`` hops."""
         calls = self._index()
+        cached = self._downstream.get((service, limit))
+        if cached is not None:
+            return cached
         found: set[str] = set()
         frontier = {service}
         for _ in range(limit):
@@ -87,7 +92,8 @@ class ServiceGraph:
             if not frontier:
                 break
             found |= frontier
-        return found
+        self._downstream[(service, limit)] = frozen = frozenset(found)
+        return frozen
 
     def distance(self, a: str, b: str, limit: int = 4) -> int | None:
         """Hops between two services ignoring direction, or None beyond ``limit``."""
@@ -108,6 +114,12 @@ class ServiceGraph:
                     frontier.append((nxt, hops + 1))
         return None
 
+    @property
+    def revision(self) -> int:
+        """A number that changes whenever the edge set does: for caches of what it implies."""
+        self._index()
+        return self._revision
+
     def known(self, service: str) -> bool:
         """Whether any edge mentions ``service``."""
         self._index()
@@ -122,6 +134,8 @@ class ServiceGraph:
                 undirected.setdefault(caller, set()).add(callee)
                 undirected.setdefault(callee, set()).add(caller)
             self._calls, self._undirected = calls, undirected
+            self._downstream = {}
+            self._revision += 1
         return self._calls
 
     def _edge(self, caller: str, callee: str, ts_ns: int) -> None:
