@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from operators.anomaly import AnomalyDetector
-from operators.anomaly.base import Expectation
 from operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from operators.decisions import Decision
 from operators.ids import sample_id, series_id_prefix
@@ -113,34 +112,39 @@ class SeriesScorer:
             self.cold = None  # the detector speaks from here on; the history is no longer needed
             return self._decisions(sample, score)
         z = cold.update(sample.value)
-        out: list[Decision | LateSample] = []
-        if cold.anomalous(z):
-            judged = cold.score(z)
-            expectation = cold.expectation()
-            out.append(
-                self._decision("anomalies", sample, judged, expectation, ["cold_start"], "info")
-            )
-        elif self.settings.emit_scores:
-            judged = cold.score(z)
-            out.append(self._decision("scores", sample, judged, cold.expectation(), [], "info"))
-        return out
+        anomalous = cold.anomalous(z)
+        # Most samples are normal and, without emit_scores, cost nothing more than this.
+        if not (anomalous or self.settings.emit_scores):
+            return []
+        expected, lower, upper = cold.band(sample.value)
+        stream, detectors = ("anomalies", ["cold_start"]) if anomalous else ("scores", [])
+        decision = self._decision(
+            stream, sample, cold.score(z), expected, lower, upper, detectors, "info"
+        )
+        return [decision]
 
     def _decisions(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
-        out: list[Decision | LateSample] = []
         fired = score >= self.settings.threshold
-        if fired or self.settings.emit_scores:
-            expectation = self.detector.expectation()
-            detectors = self._contributors() if fired else []
-            critical = score >= self.settings.critical_threshold
-            severity = "critical" if critical else "warning"
-            if fired:
-                out.append(
-                    self._decision("anomalies", sample, score, expectation, detectors, severity)
+        if not (fired or self.settings.emit_scores):
+            return []
+        out: list[Decision | LateSample] = []
+        expectation = self.detector.expectation()
+        if expectation is None:
+            expected = lower = upper = sample.value
+        else:
+            expected, lower, upper = expectation.expected, expectation.lower, expectation.upper
+        detectors = self._contributors() if fired else []
+        severity = "critical" if score >= self.settings.critical_threshold else "warning"
+        if fired:
+            out.append(
+                self._decision(
+                    "anomalies", sample, score, expected, lower, upper, detectors, severity
                 )
-            if self.settings.emit_scores:
-                out.append(
-                    self._decision("scores", sample, score, expectation, detectors, severity)
-                )
+            )
+        if self.settings.emit_scores:
+            out.append(
+                self._decision("scores", sample, score, expected, lower, upper, detectors, severity)
+            )
         return out
 
     def _decision(
@@ -148,7 +152,9 @@ class SeriesScorer:
         stream: str,
         sample: MetricSample,
         score: float,
-        expectation: Expectation | None,
+        expected: float,
+        lower: float,
+        upper: float,
         detectors: list[str],
         severity: str,
     ) -> Decision:
@@ -160,9 +166,9 @@ class SeriesScorer:
             "ts": format_ns(sample.ts_ns),
             "value": sample.value,
             "score": score,
-            "expected": expectation.expected if expectation else sample.value,
-            "lower": expectation.lower if expectation else sample.value,
-            "upper": expectation.upper if expectation else sample.value,
+            "expected": expected,
+            "lower": lower,
+            "upper": upper,
             "detectors": detectors,
             "severity": severity,
         }

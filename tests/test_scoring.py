@@ -101,3 +101,46 @@ def test_cold_start_can_be_switched_off():
 
     scorer = _scorer(cold_start=ColdStartSettings(enabled=False))
     assert _feed(scorer, [1.0, 1.1, 0.9, 5.0]) == []
+
+
+def test_cold_start_records_follow_the_reference_sample_by_sample():
+    from operators.anomaly.cold_start import ColdStartSettings
+    from tests.test_cold_start_kernel import ReferenceColdStart
+
+    values = [100.0, 101.5, 98.7, 200.0, 100.2, 99.1, 0.0, 100.4, 100.1]
+    out = _feed(_scorer(emit_scores=True), values)
+    ref = ReferenceColdStart(ColdStartSettings())
+    assert len(out) == len(values)  # the detector speaks from the 10th sample on
+    for decision, x in zip(out, values, strict=True):
+        z = ref.update(x)
+        band = ref.expectation() or (x, x, x)
+        anomalous = abs(z) >= 3.0
+        record = decision.record
+        fields = record if isinstance(record, dict) else record.model_dump()
+        assert decision.stream == ("anomalies" if anomalous else "scores")
+        assert fields["score"] == abs(z) / (abs(z) + 3.0)
+        assert (fields["expected"], fields["lower"], fields["upper"]) == band
+        assert fields["severity"] == "info"
+        assert fields["detectors"] == (["cold_start"] if anomalous else [])
+    assert [d.stream for d in out].count("anomalies") == 2
+
+
+def test_a_normal_cold_start_sample_builds_no_record(monkeypatch):
+    def no_record(*args):
+        raise AssertionError("a record was built for a normal sample")
+
+    scorer = _scorer()
+    monkeypatch.setattr(scorer, "_decision", no_record)
+    assert _feed(scorer, [10.0, 10.5, 9.5, 10.0, 10.2, 9.8]) == []
+    assert scorer.cold is not None
+
+
+def test_a_scorer_snapshot_mid_warm_up_resumes_where_it_stopped():
+    import pickle
+
+    values = [10.0, 10.5, 9.5, 10.0, 30.0, 10.2, 9.8, 10.1, 45.0, 10.0, 9.9, 60.0]
+    scorer = _scorer(emit_scores=True)
+    _feed(scorer, values[:5])
+    twin = pickle.loads(pickle.dumps(scorer))
+    rest = [d.record for d in _feed(scorer, values[5:], start=5 * 30)]
+    assert [d.record for d in _feed(twin, values[5:], start=5 * 30)] == rest
