@@ -183,6 +183,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         join_labels=tuple(config.join_labels),
         similar_window_s=config.similar_window_s,
         similarity=config.similarity,
+        learned_inhibition=config.learned_inhibition,
+        inhibition_window_s=config.inhibition_window_s,
     )
 
 

@@ -49,6 +49,7 @@ class AlertMember:
     episodes: int = 1  # episodes that started within the flap window, this one included
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
     kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
+    learned: str = ""  # why it joined as a learned symptom (operators.inhibition), if it did
     # The service the labels name (service_of), kept: ranking asks for it ~100 times a version.
     service: str | None = field(init=False, default=None)
 

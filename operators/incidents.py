@@ -8,8 +8,10 @@ When the graph knows neither side, time alone decides. Where the graph says the
 alert is unrelated, it still joins an incident with an alert that shares one of
 its ``join_labels`` values (the same node, say), or an alert of the same kind
 (``operators.alert_clusters``) that started within ``similar_window_s`` of it: an
-alert storm shares a cause the call graph does not show. The nearest, then most
-recent, such incident wins; otherwise the alert opens a new one. Re-sends of
+alert storm shares a cause the call graph does not show. So does an alert that,
+in this domain's history, has kept starting shortly after one firing there: an
+inhibit rule learned instead of written (``operators.inhibition``). The nearest,
+then most recent, such incident wins; otherwise the alert opens a new one. Re-sends of
 firing alerts are one member and do not extend a session, so a long-running
 incident does not swallow unrelated later alerts; they do refresh when the
 member was last seen.
@@ -57,6 +59,7 @@ from operators.decisions import Decision, Record
 from operators.eventclock import EventClock
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
+from operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from operators.log_patterns import LogSignal, apply_log
 from operators.topology import ServiceGraph
 from schemas.records import AlertEvent, SpanEvent
@@ -96,6 +99,8 @@ class IncidentSettings:
     join_labels: tuple[str, ...] = ("node",)  # alerts sharing a value of one are related
     similar_window_s: float = 120.0  # alerts of one kind starting this close are related
     similarity: float = 0.6  # Jaccard of the words of two alerts of one kind
+    learned_inhibition: bool = True  # learn "B follows A" rules and relate by them
+    inhibition_window_s: float = 300.0  # B follows A when it starts within this after A
 
 
 @dataclass(slots=True)
@@ -175,6 +180,9 @@ class IncidentGrouper:
         self.starts: OrderedDict[str, list[int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
         self.kinds = AlertClusters(self.settings.similarity)
+        self.learned = LearnedInhibition(
+            InhibitionSettings(window_s=self.settings.inhibition_window_s)
+        )
 
     def on_spans(self, spans: list[SpanEvent]) -> None:
         """Learn the domain's call graph from spans."""
@@ -208,9 +216,14 @@ class IncidentGrouper:
             member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
         elif change in (Change.NEW, Change.REFIRED) and member is not None:
             self._episode(member, event.starts_ns)
-        return self._fold(
+        out = self._fold(
             incident, member, change, event.event_ns, event.ref, event.read_ns, wall_ns
         )
+        if self.settings.learned_inhibition and change in (Change.NEW, Change.REFIRED):
+            # Learned after it was placed: an episode never counts for its own rule.
+            assert member is not None
+            self.learned.observe(alert_kind(member.labels), event.starts_ns)
+        return out
 
     def _episode(self, member: AlertMember, starts_ns: int) -> None:
         """Record an episode start of an alert; a flapping one holds its incident open longer."""
@@ -483,9 +496,14 @@ class IncidentGrouper:
         return chosen
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
-        """An alert shares a join label's value, or its kind at about its start, with one there."""
+        """An alert shares a join label's value, or its kind at about its start, with one there.
+
+        Or it is a learned symptom of one firing there (``member.learned`` says so).
+        """
         window = int(self.settings.similar_window_s * NS_PER_S)
         shared = [(k, v) for k in self.settings.join_labels if (v := member.labels.get(k))]
+        if self.settings.learned_inhibition and self._learned_symptom(member, incident):
+            return True
         for other in incident.alerts:
             if any(other.labels.get(k) == v for k, v in shared):
                 return True
@@ -494,6 +512,19 @@ class IncidentGrouper:
                 and other.kind_id == member.kind_id
                 and abs(other.first_ns - member.first_ns) <= window
             ):
+                return True
+        return False
+
+    def _learned_symptom(self, member: AlertMember, incident: IncidentState) -> bool:
+        window = int(self.settings.inhibition_window_s * NS_PER_S)
+        symptom = alert_kind(member.labels)
+        for other in incident.alerts:
+            started = other.starts_ns or other.first_ns
+            if other.status != "firing" or not 0 < member.first_ns - started <= window:
+                continue
+            evidence = self.learned.evidence(alert_kind(other.labels), symptom)
+            if evidence is not None:
+                member.learned = evidence
                 return True
         return False
 

@@ -186,7 +186,9 @@ def rank_by_onset(
         delay_ns = max(0, onset - first_onset - tolerance_ns)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
         strength = max(_strength(m) for m in own)
-        factor = _SYMPTOM_FACTOR if failing else 1.0
+        # A learned inhibit rule names it a symptom of something firing before it.
+        learned = any(m.learned for m in own)
+        factor = _SYMPTOM_FACTOR if failing or learned else 1.0
         if service not in path:
             factor *= _OFF_PATH_FACTOR
         if bool(symptom) and not judged[service] and service not in anchors:
@@ -216,6 +218,7 @@ def rank_by_onset(
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
             *[f"logs: {m.annotations.get('description', m.title)}" for m in _bursts(ms)[:2]],
             *_topology_evidence(callees, failing),
+            *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
             *(
                 ("its anomalies are on other metrics than the alerting services'",)

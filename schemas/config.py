@@ -224,6 +224,13 @@ class CorrelationConfig(_Settings):
     similarity: float = Field(
         0.6, gt=0, le=1, description="Word-set (Jaccard) similarity of alerts of one kind."
     )
+    learned_inhibition: bool = Field(
+        True,
+        description="Learn inhibit rules from history: an alert kind (alertname@service) that "
+        "has kept starting within inhibition_window_s after another (support 3, confidence "
+        "0.6, lift 2) joins that one's incident as its symptom, graph or not.",
+    )
+    inhibition_window_s: float = Field(300.0, gt=0)
     flap_window_s: float = Field(
         3600.0,
         gt=0,

@@ -275,3 +275,36 @@ def test_records_built_unvalidated_still_pass_their_schema():
         record = decision.record
         assert from_json == (model.model_validate(record) if isinstance(record, dict) else record)
         assert from_json.model_dump(mode="json") == loads(decision.encode())
+
+
+def _outage(g, hour, fp_suffix):
+    """db goes down, api slows 60 s later, both resolve 10 minutes on: one more occasion."""
+    t = hour * 3600
+    events = [
+        _labelled(f"db{fp_suffix}", t, "db", name="DBDown"),
+        _labelled(f"api{fp_suffix}", t + 60, "api", name="HighLatency"),
+        alert(f"db{fp_suffix}", "resolved", t, t + 600, service="db", name="DBDown"),
+        alert(f"api{fp_suffix}", "resolved", t + 60, t + 620, service="api", name="HighLatency"),
+    ]
+    return feed(g, events)
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_a_learned_inhibit_rule_attaches_the_usual_symptom_the_graph_cannot(learned):
+    settings = IncidentSettings(lateness_s=0, max_hops=2, learned_inhibition=learned)
+    g = IncidentGrouper("c", settings)
+    g.graph.add_static([("web", "api"), ("cron", "db")])  # the graph says: unrelated
+    for hour in range(3):  # three occasions teach the rule (support 3)
+        _outage(g, hour * 2, hour)
+        assert all(len({m[:2] for m in i.members}) == 1 for i in g.incidents.values())
+    out = _outage(g, 8, "x")
+    last = {d.record.incident_id: d.record for d in out if d.stream == "incidents"}
+    with_api = [r for r in last.values() if any(m.id == "apix" for m in r.members)]
+    together = any(m.id == "dbx" for m in with_api[0].members)
+    assert together is learned
+    if learned:
+        (record,) = with_api
+        assert record.root_causes[0].service == "db"
+        api = next(c for c in record.root_causes if c.service == "api")
+        # The fourth DBDown is counted; its window, holding this HighLatency, is still open.
+        assert "learned: HighLatency@api followed DBDown@db in 3 of 4 episodes" in api.evidence
