@@ -149,15 +149,21 @@ class IncidentState:
         return len({m.service for m in self.members.values() if m.service}) >= 2
 
     def quiet_deadline(self, quiet_ns: int) -> int | None:
-        """When the incident may resolve, if every member has resolved.
+        """When the incident may resolve, if every member that decides has resolved.
 
-        A flapping member holds it longer (its ``hold_ns``): the flap damping.
+        Around alerts the alerts decide: evidence that keeps re-firing (a series anomalous
+        every few minutes) must not keep an incident open once its alerts are over. A
+        flapping member holds it longer (its ``hold_ns``): the flap damping.
         """
-        ends = [m.resolved_ns for m in self.members.values()]
+        deciding = self.alerts or list(self.members.values())
+        ends = [m.resolved_ns for m in deciding]
         if any(end is None for end in ends):
             return None
-        hold = max(quiet_ns, max(m.hold_ns for m in self.members.values()))
-        return max(max(end for end in ends if end is not None), self.last_activity_ns) + hold
+        quiet = max(max(end for end in ends if end is not None), self.last_activity_ns) + quiet_ns
+        # The hold runs from the flapping alert's own end: activity of other members (evidence
+        # re-firing) restarts the quiet period only, or a busy incident would never close.
+        held = (m.resolved_ns + m.hold_ns for m in deciding if m.hold_ns and m.resolved_ns)
+        return max([quiet, *held])
 
 
 class IncidentGrouper:
@@ -330,7 +336,9 @@ class IncidentGrouper:
             if member.kind == "alert":
                 self._gather(incident)
         if incident is not None and change not in (Change.STALE_RESOLVE, Change.REPEAT):
-            incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
+            if member is None or member.kind == "alert" or not incident.alerts:
+                # Evidence does not extend an alert incident's life (see quiet_deadline).
+                incident.last_activity_ns = max(incident.last_activity_ns, event_ns)
             incident.updated_ns = max(incident.updated_ns, event_ns)
             # Around alerts, anomalies are evidence: they never change the incident's severity.
             evidence = member is not None and member.kind != "alert" and bool(incident.alerts)
@@ -583,6 +591,9 @@ class IncidentGrouper:
         )
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
+        for member in incident.members.values():
+            if member.status == "firing":  # evidence still firing: it ends with the incident
+                member.status, member.resolved_ns, member.expired = "resolved", at_ns, True
         incident.resolved_ns = at_ns
         incident.updated_ns = max(incident.updated_ns, at_ns)
         # An incident never worth a record ends as quietly as it lived.

@@ -51,7 +51,7 @@ domains. ``observe`` costs O(starts within ``window_s`` of it).
 'learned: HighLatency@api followed DBDown@db in 5 of 6 episodes'
 """
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -111,21 +111,6 @@ class _Kind:
     followers: dict[str, _Pair] = field(default_factory=dict)  # symptom -> counts, oldest first
 
 
-@dataclass(slots=True)
-class _Start:
-    """A buffered episode start, with the kinds already counted against it."""
-
-    starts_ns: int
-    kind: str
-    born: int  # its kind's birth: the start is dead once the kind is forgotten
-    followers: set[str] = field(default_factory=set)  # kinds counted as following it
-    causes: set[str] = field(default_factory=set)  # kinds counted as preceding it
-
-
-def _start_ns(start: _Start) -> int:
-    return start.starts_ns
-
-
 def alert_kind(labels: dict[str, str]) -> str:
     """The kind rules are learned over: ``alertname@service``, or the alertname alone.
 
@@ -145,7 +130,7 @@ class LearnedInhibition:
         self.window_ns = int(self.settings.window_s * NS_PER_S)
         self.kinds: OrderedDict[str, _Kind] = OrderedDict()  # least recently seen first
         self.births = 0
-        self.recent: list[_Start] = []  # by start time
+        self.recent: list[tuple[int, str, int]] = []  # (starts_ns, kind, its birth), sorted
         self.first_ns: int | None = None
         self.newest_ns: int | None = None
         self.late = 0  # starts ignored for arriving more than window_s late
@@ -162,28 +147,30 @@ class LearnedInhibition:
         this = self._seen(kind)
         self.first_ns = starts_ns if self.first_ns is None else min(self.first_ns, starts_ns)
         self.newest_ns = starts_ns if self.newest_ns is None else max(self.newest_ns, starts_ns)
-        new = _Start(starts_ns, kind, this.born)
-        recent, kinds = self.recent, self.kinds
-        lo = bisect_left(recent, starts_ns - window, key=_start_ns)
-        hi = bisect_right(recent, starts_ns + window, key=_start_ns)
-        before = after = None  # the kind's nearest starts around this one
-        for i in range(lo, hi):
-            other = recent[i]
-            other_kind = kinds.get(other.kind)
-            if other_kind is None or other_kind.born != other.born:
-                continue  # its kind was forgotten since
-            if other_kind is this:
-                if other.starts_ns <= starts_ns:
-                    before = other.starts_ns
-                elif after is None:
-                    after = other.starts_ns
-            elif other.starts_ns < starts_ns:
-                self._count(other_kind, other, new)
-            elif other.starts_ns > starts_ns:
-                self._count(this, new, other)
+        before, after, others = self._around(this, starts_ns)
         self._cover(this, starts_ns, before, after)
-        insort(recent, new, key=_start_ns)
-        del recent[: bisect_left(recent, self.newest_ns - 2 * window, key=_start_ns)]
+        # What the new start adds to an older start's counts follows from where this
+        # kind's other starts lie (before, after): no set per buffered start is kept.
+        causes: set[str] = set()  # kinds counted as preceding the new start
+        followers: set[str] = set()  # kinds counted as following it
+        for other_ns, other, counts in others:
+            if other_ns < starts_ns:
+                # That episode was followed by this kind already if another start of it
+                # lies in (other_ns, other_ns + window].
+                done = (before is not None and before > other_ns) or (
+                    after is not None and after <= other_ns + window
+                )
+                self._count(counts, kind, this.born, not done, other not in causes)
+                causes.add(other)
+            else:  # ... preceded by it already if one lies in [other_ns - window, other_ns)
+                done = (before is not None and before >= other_ns - window) or (
+                    after is not None and after < other_ns
+                )
+                self._count(this, other, counts.born, other not in followers, not done)
+                followers.add(other)
+        recent = self.recent
+        insort(recent, (starts_ns, kind, this.born))
+        del recent[: bisect_left(recent, (self.newest_ns - 2 * window,))]
         del recent[: max(0, len(recent) - self.settings.max_recent)]
 
     def explains(self, cause: str, symptom: str) -> float | None:
@@ -247,6 +234,31 @@ class LearnedInhibition:
             self.kinds.popitem(last=False)  # its pairs as a symptom die with its birth
         return counts
 
+    def _around(
+        self, this: _Kind, starts_ns: int
+    ) -> tuple[int | None, int | None, list[tuple[int, str, _Kind]]]:
+        """Its kind's nearest starts before (or at) and after a start, within a window.
+
+        And the other kinds' starts within a window, but those at the same instant.
+        """
+        window, kinds = self.window_ns, self.kinds
+        before = after = None
+        others = []
+        lo = bisect_left(self.recent, (starts_ns - window,))
+        hi = bisect_left(self.recent, (starts_ns + window + 1,))
+        for other_ns, other, born in self.recent[lo:hi]:
+            counts = kinds.get(other)
+            if counts is None or counts.born != born:
+                continue  # its kind was forgotten since
+            if counts is this:
+                if other_ns <= starts_ns:
+                    before = other_ns
+                elif after is None:
+                    after = other_ns
+            elif other_ns != starts_ns:  # starting together says nothing of direction
+                others.append((other_ns, other, counts))
+        return before, after, others
+
     def _cover(self, counts: _Kind, starts_ns: int, before: int | None, after: int | None) -> None:
         """Add a start's window to its kind's union of windows.
 
@@ -260,40 +272,36 @@ class LearnedInhibition:
             gain += min(window, after - starts_ns) - was
         counts.covered_ns += gain
 
-    def _count(self, counts: _Kind, cause: _Start, symptom: _Start) -> None:
-        followed = symptom.kind not in cause.followers
-        preceded = cause.kind not in symptom.causes
+    def _count(self, cause: _Kind, symptom: str, born: int, followed: bool, preceded: bool) -> None:
+        """Count a cause episode followed by ``symptom`` and/or a symptom episode preceded.
+
+        A new pair needs room: the weaker half is forgotten at once, so making room
+        costs O(log max_followers) a pair, amortised.
+        """
         if not (followed or preceded):
             return
-        cause.followers.add(symptom.kind)
-        symptom.causes.add(cause.kind)
-        pair = self._pair(counts.followers, symptom)
+        followers = cause.followers
+        pair = followers.get(symptom)
+        if pair is None or pair.born != born:
+            if pair is not None:
+                del followers[symptom]  # counts from a forgotten namesake
+            elif len(followers) >= self.settings.max_followers:
+                self._make_room(followers)
+            pair = followers[symptom] = _Pair(born)
         pair.followed += followed
         pair.preceded += preceded
 
-    def _pair(self, followers: dict[str, _Pair], symptom: _Start) -> _Pair:
-        """The pair's counts; room is made for a new one by forgetting the weaker half.
-
-        Half at once, so making room costs O(log max_followers) a pair, amortised.
-        """
-        pair = followers.get(symptom.kind)
-        if pair is not None and pair.born == symptom.born:
-            return pair
-        if pair is not None:
-            del followers[symptom.kind]  # counts from a forgotten namesake
-        elif len(followers) >= self.settings.max_followers:
-            self._make_room(followers)
-        pair = followers[symptom.kind] = _Pair(symptom.born)
-        return pair
-
     def _make_room(self, followers: dict[str, _Pair]) -> None:
-        def strength(symptom: str) -> tuple[bool, int, int, int]:
+        kinds = self.kinds
+
+        def strength(item: tuple[str, _Pair]) -> tuple[bool, int, int, int]:
             # Dead first, then fewest occasions, then the likeliest by chance (highest
             # base rate); the sort is stable, so among equals the oldest goes first.
-            pair = followers[symptom]
-            if not self._live(pair, symptom):
+            symptom, pair = item
+            counts = kinds.get(symptom)
+            if counts is None or counts.born != pair.born:
                 return False, 0, 0, 0
-            return True, pair.support, pair.followed, -self.kinds[symptom].covered_ns
+            return True, min(pair.followed, pair.preceded), pair.followed, -counts.covered_ns
 
-        for weak in sorted(followers, key=strength)[: max(1, len(followers) // 2)]:
+        for weak, _ in sorted(followers.items(), key=strength)[: max(1, len(followers) // 2)]:
             del followers[weak]

@@ -367,7 +367,7 @@ def test_what_is_recorded_and_announced(edges, events, records, severity, announ
     assert notes(out) == announced
 
 
-def test_an_anomaly_member_resolves_after_its_hold_and_the_incident_after_quiet():
+def test_an_alert_incident_resolves_after_quiet_from_its_alerts_and_ends_its_evidence():
     out = correlate(
         [
             anomaly("db", 0),
@@ -381,9 +381,21 @@ def test_an_anomaly_member_resolves_after_its_hold_and_the_incident_after_quiet(
     )
     first = latest(out)[0]
     assert first.status == "resolved"
-    # max(anomaly quiet since 0 + 600 s hold, alert resolved at 100) + 300 s quiet
-    assert first.resolved_at == "2026-11-25T10:15:00.000Z"
+    # The alert decides: resolved at 100 s, + 300 s quiet. The anomaly (still within its
+    # 600 s hold) ends with the incident: evidence never keeps an alert incident open.
+    assert first.resolved_at == "2026-11-25T10:06:40.000Z"
     assert {m.status for m in first.members} == {"resolved"}
+
+
+def test_evidence_re_firing_does_not_keep_an_alert_incident_open():
+    # Found by bench/correlation_scale.py: a series anomalous every few minutes kept its
+    # incident open for 19 h, gathering every alert nearby.
+    events = [anomaly("db", 0), alert("1", "api", 10), alert("1", "api", 10, "resolved", 100)]
+    events += [anomaly("db", t) for t in range(200, 3000, 240)]
+    out = correlate([*events, alert("9", "queue", 4000)], SPLIT, anomaly_hold_s=600)
+    first = latest(out)[0]
+    assert first.status == "resolved"
+    assert first.resolved_at == "2026-11-25T10:06:40.000Z"
 
 
 def test_an_alert_resolving_by_silence_emits_a_version():
