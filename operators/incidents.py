@@ -148,21 +148,30 @@ class IncidentState:
             return True
         return len({m.service for m in self.members.values() if m.service}) >= 2
 
-    def quiet_deadline(self, quiet_ns: int) -> int | None:
+    def quiet_deadline(self, quiet_ns: int, linger_ns: int = 0) -> int | None:
         """When the incident may resolve, if every member that decides has resolved.
 
-        Around alerts the alerts decide: evidence that keeps re-firing (a series anomalous
-        every few minutes) must not keep an incident open once its alerts are over. A
-        flapping member holds it longer (its ``hold_ns``): the flap damping.
+        Around alerts the alerts decide. Evidence still active when they end keeps the
+        incident open a while longer, until it quiets down too, but at most ``linger_ns``
+        past the alerts' last end: a series anomalous every few minutes must not keep an
+        incident open for ever (bench/correlation_scale.py once showed 64 h). A flapping
+        alert holds it longer from its own end (its ``hold_ns``): the flap damping.
         """
-        deciding = self.alerts or list(self.members.values())
+        alerts = self.alerts
+        deciding = alerts or list(self.members.values())
         ends = [m.resolved_ns for m in deciding]
         if any(end is None for end in ends):
             return None
-        quiet = max(max(end for end in ends if end is not None), self.last_activity_ns) + quiet_ns
-        # The hold runs from the flapping alert's own end: activity of other members (evidence
-        # re-firing) restarts the quiet period only, or a busy incident would never close.
-        held = (m.resolved_ns + m.hold_ns for m in deciding if m.hold_ns and m.resolved_ns)
+        last_end = max(end for end in ends if end is not None)
+        quiet = max(last_end, self.last_activity_ns) + quiet_ns
+        held = [m.resolved_ns + m.hold_ns for m in deciding if m.hold_ns and m.resolved_ns]
+        if alerts and len(alerts) < len(self.members):
+            evidence = [m.resolved_ns for m in self.members.values() if m.kind != "alert"]
+            linger = last_end + linger_ns
+            if any(end is None for end in evidence):
+                held.append(linger)
+            else:
+                held.append(min(linger, max(e for e in evidence if e is not None) + quiet_ns))
         return max([quiet, *held])
 
 
@@ -397,7 +406,10 @@ class IncidentGrouper:
             return out
         for incident in list(self.incidents.values()):
             expired = self._expire_stale(incident, watermark)
-            deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
+            deadline = incident.quiet_deadline(
+                int(self.settings.quiet_period_s * NS_PER_S),
+                int(self.settings.session_gap_s * NS_PER_S),
+            )
             if deadline is not None and deadline <= watermark:
                 out.extend(self._resolve(incident, deadline))
             elif expired is not None and incident.version:
@@ -419,7 +431,10 @@ class IncidentGrouper:
 
     def _due(self, incident: IncidentState, timer: bool = False) -> int:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
-        due = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
+        due = incident.quiet_deadline(
+            int(self.settings.quiet_period_s * NS_PER_S),
+            int(self.settings.session_gap_s * NS_PER_S),
+        )
         if due is None:
             due = min(
                 (
@@ -464,7 +479,10 @@ class IncidentGrouper:
         """
         out: list[Decision] = []
         for incident in list(self.incidents.values()):
-            deadline = incident.quiet_deadline(int(self.settings.quiet_period_s * NS_PER_S))
+            deadline = incident.quiet_deadline(
+                int(self.settings.quiet_period_s * NS_PER_S),
+                int(self.settings.session_gap_s * NS_PER_S),
+            )
             if deadline is not None:
                 out.extend(self._resolve(incident, deadline))
             elif incident.pending_evidence:

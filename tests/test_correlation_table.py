@@ -381,9 +381,10 @@ def test_an_alert_incident_resolves_after_quiet_from_its_alerts_and_ends_its_evi
     )
     first = latest(out)[0]
     assert first.status == "resolved"
-    # The alert decides: resolved at 100 s, + 300 s quiet. The anomaly (still within its
-    # 600 s hold) ends with the incident: evidence never keeps an alert incident open.
-    assert first.resolved_at == "2026-11-25T10:06:40.000Z"
+    # The alert decides: it resolved at 100 s. The anomaly, quiet since 0 s, counts as
+    # recovered at 600 s + 300 s quiet, but evidence lingers at most session_gap_s (600 s)
+    # past the alerts' end: 700 s. It ends with the incident.
+    assert first.resolved_at == "2026-11-25T10:11:40.000Z"
     assert {m.status for m in first.members} == {"resolved"}
 
 
@@ -395,7 +396,7 @@ def test_evidence_re_firing_does_not_keep_an_alert_incident_open():
     out = correlate([*events, alert("9", "queue", 4000)], SPLIT, anomaly_hold_s=600)
     first = latest(out)[0]
     assert first.status == "resolved"
-    assert first.resolved_at == "2026-11-25T10:06:40.000Z"
+    assert first.resolved_at == "2026-11-25T10:11:40.000Z"  # the alert's end + 600 s at most
 
 
 def test_an_alert_resolving_by_silence_emits_a_version():
