@@ -84,6 +84,22 @@ def service_of(labels: dict[str, str]) -> str | None:
 MAX_REFS = 8  # enough to trace a member back to its messages without unbounded growth
 
 
+def evidence_change(member: AlertMember, stronger: bool) -> Change:
+    """What one more sign of evidence (an anomaly, a log burst) means for its member.
+
+    A member still firing repeats, or grows stronger when its severity rose; a
+    resolved one fires again.
+    """
+    if member.status == "firing":
+        # A rise in severity is a change worth a version; a stronger score alone is not.
+        return Change.STRONGER if stronger else Change.REPEAT
+    member.status = "firing"
+    member.flaps += 1
+    member.resolved_ns = None
+    member.expired = False
+    return Change.REFIRED
+
+
 def apply_event(member: AlertMember | None, event: AlertEvent) -> tuple[AlertMember | None, Change]:
     """Fold one event into its member, returning the member and what changed."""
     if member is None:

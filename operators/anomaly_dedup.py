@@ -10,7 +10,7 @@ series has stayed quiet for the hold time (see ``IncidentGrouper``).
 import math
 from dataclasses import dataclass
 
-from operators.alert_dedup import SEVERITY_RANK, AlertMember, Change
+from operators.alert_dedup import SEVERITY_RANK, AlertMember, Change, evidence_change
 from operators.decisions import Decision
 from schemas.timefmt import NS_PER_S, parse_rfc3339_ns
 
@@ -106,11 +106,4 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
         member.score = signal.score
         member.severity = signal.severity
         member.annotations["description"] = describe(signal)
-    if member.status == "firing":
-        # A rise in severity is a change worth a version; a stronger score alone is not.
-        return member, Change.STRONGER if stronger else Change.REPEAT
-    member.status = "firing"
-    member.flaps += 1
-    member.resolved_ns = None
-    member.expired = False
-    return member, Change.REFIRED
+    return member, evidence_change(member, stronger)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from drain3.drain import Drain, LogCluster, Node
 
-from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change
+from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change, evidence_change
 from operators.ids import stable_id
 from schemas.errors import AlertflowError
 from schemas.records import LogEvent
@@ -402,10 +402,4 @@ def apply_log(member: AlertMember | None, signal: LogSignal) -> tuple[AlertMembe
     stronger = SEVERITY_RANK[severity] > SEVERITY_RANK[member.severity]
     if stronger:
         member.severity = severity
-    if member.status == "firing":
-        return member, Change.STRONGER if stronger else Change.REPEAT
-    member.status = "firing"
-    member.flaps += 1
-    member.resolved_ns = None
-    member.expired = False
-    return member, Change.REFIRED
+    return member, evidence_change(member, stronger)
