@@ -182,6 +182,9 @@ def rank_by_onset(
     # service looks like a symptom, the anomalies below them are where the cause is.
     lead = any(not facts[s][2] for s in anchors) and anchors != set(by_service)
     scored = []
+    # Services judged only on other metrics than the anchors' symptom; mere context.
+    unlike = {s for s in by_service if symptom and not judged[s] and s not in anchors}
+    bystanders = set(by_service) - anchors if lead else set()
     for service, (onset, own, failing) in facts.items():
         delay_ns = max(0, onset - first_onset - tolerance_ns)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
@@ -191,9 +194,9 @@ def rank_by_onset(
         factor = _SYMPTOM_FACTOR if failing or learned else 1.0
         if service not in path:
             factor *= _OFF_PATH_FACTOR
-        if bool(symptom) and not judged[service] and service not in anchors:
+        if service in unlike:
             factor *= _UNLIKE_FACTOR
-        if lead and service not in anchors:
+        if service in bystanders:
             factor *= _BYSTANDER_FACTOR
         scored.append((timing * (0.8 + 0.2 * strength) * factor, -onset, service))
     scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
@@ -203,8 +206,6 @@ def rank_by_onset(
         onset, own, failing = facts[service]
         ms = by_service[service]
         callees = graph.callees(service)
-        unlike = bool(symptom) and not judged[service] and service not in anchors
-        bystander = lead and service not in anchors
         alerts = sorted({m.title for m in ms if m.kind == "alert"})
         anomalies = sorted((m for m in own if m.kind == "anomaly"), key=lambda m: -m.score)
         evidence = (
@@ -222,10 +223,14 @@ def rank_by_onset(
             *(() if service in path else ("not on a dependency path from the alerting services",)),
             *(
                 ("its anomalies are on other metrics than the alerting services'",)
-                if unlike
+                if service in unlike
                 else ()
             ),
-            *(("anomalous, but an alerting service is unexplained: context",) if bystander else ()),
+            *(
+                ("anomalous, but an alerting service is unexplained: context",)
+                if service in bystanders
+                else ()
+            ),
         )
         out.append(Candidate(service, round(score, 4), evidence))
     return out
