@@ -43,7 +43,7 @@ a blip) stays in ``incidents`` but is never announced, nor is its resolution.
 """
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -273,7 +273,7 @@ class IncidentGrouper:
         """
         self.clock.observe(signal.ts_ns, wall_ns)
         due = self.on_tick(wall_ns)
-        return due + self._on_anomaly(signal, wall_ns)
+        return due + self._on_evidence(signal, apply_anomaly, signal.ts_ns, wall_ns)
 
     def on_log(self, signal: LogSignal, wall_ns: int) -> list[Decision]:
         """Fold one log template's burst in (the template is the member), like an anomaly.
@@ -283,26 +283,19 @@ class IncidentGrouper:
         """
         self.clock.observe(signal.last_ns, wall_ns)
         due = self.on_tick(wall_ns)
-        incident, member = self._member_of(signal.fingerprint)
-        folded = apply_log(member if incident else self.evidence.get(signal.fingerprint), signal)
-        return due + self._on_evidence(signal, folded, signal.last_ns, wall_ns)
-
-    def _on_anomaly(self, signal: AnomalySignal, wall_ns: int) -> list[Decision]:
-        incident, member = self._member_of(signal.fingerprint)
-        member = member if incident else self.evidence.get(signal.fingerprint)
-        folded = apply_anomaly(member, signal)
-        return self._on_evidence(signal, folded, signal.ts_ns, wall_ns)
+        return due + self._on_evidence(signal, apply_log, signal.last_ns, wall_ns)
 
     def _on_evidence(
         self,
         signal: AnomalySignal | LogSignal,
-        folded: tuple[AlertMember, Change],
+        apply: Callable[..., tuple[AlertMember, Change]],  # apply_anomaly or apply_log
         ts_ns: int,
         wall_ns: int,
     ) -> list[Decision]:
+        """Fold an anomaly or log burst into its member: in its incident, or as evidence."""
         fingerprint = signal.fingerprint
-        incident, _ = self._member_of(fingerprint)
-        member, change = folded
+        incident, member = self._member_of(fingerprint)
+        member, change = apply(member if incident else self.evidence.get(fingerprint), signal)
         if incident is not None:
             return self._fold(incident, member, change, ts_ns, signal.ref, signal.read_ns, wall_ns)
         self.evidence.pop(fingerprint, None)
@@ -406,10 +399,7 @@ class IncidentGrouper:
             return out
         for incident in list(self.incidents.values()):
             expired = self._expire_stale(incident, watermark)
-            deadline = incident.quiet_deadline(
-                int(self.settings.quiet_period_s * NS_PER_S),
-                int(self.settings.session_gap_s * NS_PER_S),
-            )
+            deadline = self._quiet_deadline(incident)
             if deadline is not None and deadline <= watermark:
                 out.extend(self._resolve(incident, deadline))
             elif expired is not None and incident.version:
@@ -429,12 +419,15 @@ class IncidentGrouper:
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
 
+    def _quiet_deadline(self, incident: IncidentState) -> int | None:
+        settings = self.settings
+        return incident.quiet_deadline(
+            int(settings.quiet_period_s * NS_PER_S), int(settings.session_gap_s * NS_PER_S)
+        )
+
     def _due(self, incident: IncidentState, timer: bool = False) -> int:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
-        due = incident.quiet_deadline(
-            int(self.settings.quiet_period_s * NS_PER_S),
-            int(self.settings.session_gap_s * NS_PER_S),
-        )
+        due = self._quiet_deadline(incident)
         if due is None:
             due = min(
                 (
@@ -479,10 +472,7 @@ class IncidentGrouper:
         """
         out: list[Decision] = []
         for incident in list(self.incidents.values()):
-            deadline = incident.quiet_deadline(
-                int(self.settings.quiet_period_s * NS_PER_S),
-                int(self.settings.session_gap_s * NS_PER_S),
-            )
+            deadline = self._quiet_deadline(incident)
             if deadline is not None:
                 out.extend(self._resolve(incident, deadline))
             elif incident.pending_evidence:
@@ -498,7 +488,7 @@ class IncidentGrouper:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
         service = member.service
         best: tuple[int, int, str] | None = None
-        chosen = None
+        chosen, chosen_learned = None, ""
         for inc in self.incidents.values():
             if (
                 inc.last_onset_ns < member.first_ns - gap_ns
@@ -511,25 +501,26 @@ class IncidentGrouper:
             if not any(m.status == "firing" for m in _relating(inc, member.kind)):
                 continue
             hops = self._hops(service, inc, member.kind)
+            learned = ""
             if hops is None:
-                if member.kind != "alert" or not self._alike(member, inc):
+                if member.kind != "alert":
+                    continue
+                learned = self._learned_symptom(member, inc)
+                if not learned and not self._alike(member, inc):
                     continue
                 hops = self.settings.max_hops + 1  # beyond the graph's reach: ranks after it
 
             rank = (hops, -inc.last_onset_ns, inc.incident_id)
             if best is None or rank < best:
-                best, chosen = rank, inc
+                best, chosen, chosen_learned = rank, inc, learned
+        if chosen is not None and member.kind == "alert":
+            member.learned = chosen_learned  # the rule, only where it is what relates them
         return chosen
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
-        """An alert shares a join label's value, or its kind at about its start, with one there.
-
-        Or it is a learned symptom of one firing there (``member.learned`` says so).
-        """
+        """An alert shares a join label's value, or its kind at about its start, with one there."""
         window = int(self.settings.similar_window_s * NS_PER_S)
         shared = [(k, v) for k in self.settings.join_labels if (v := member.labels.get(k))]
-        if self.settings.learned_inhibition and self._learned_symptom(member, incident):
-            return True
         for other in incident.alerts:
             if any(other.labels.get(k) == v for k, v in shared):
                 return True
@@ -541,7 +532,10 @@ class IncidentGrouper:
                 return True
         return False
 
-    def _learned_symptom(self, member: AlertMember, incident: IncidentState) -> bool:
+    def _learned_symptom(self, member: AlertMember, incident: IncidentState) -> str:
+        """The learned rule that makes an alert a symptom of one firing there, or ""."""
+        if not self.settings.learned_inhibition:
+            return ""
         window = int(self.settings.inhibition_window_s * NS_PER_S)
         symptom = alert_kind(member.labels)
         for other in incident.alerts:
@@ -550,9 +544,8 @@ class IncidentGrouper:
                 continue
             evidence = self.learned.evidence(alert_kind(other.labels), symptom)
             if evidence is not None:
-                member.learned = evidence
-                return True
-        return False
+                return evidence
+        return ""
 
     def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
