@@ -243,18 +243,12 @@ class LogPatternLogic(StatefulBatchLogic[LogEvent, list[LogSignal], LogPatterns]
     def on_batch(self, values: list[LogEvent]) -> tuple[list[list[LogSignal]], bool]:
         """Mine the service's lines in arrival order."""
         if self.patterns is None:
-            first, found = values[0], self.config.log_patterns
+            first = values[0]
+            found = self.config.log_patterns.model_dump(exclude={"enabled"})
             self.patterns = LogPatterns(
                 cluster_of(first, self.config.correlation.default_domain),
                 first.service,
-                LogPatternSettings(
-                    bucket_s=found.bucket_s,
-                    warmup_s=found.warmup_s,
-                    ratio=found.ratio,
-                    min_count=found.min_count,
-                    new_min_count=found.new_min_count,
-                    max_templates=found.max_templates,
-                ),
+                LogPatternSettings(**found),
             )
         return _bundle(self.patterns.on_logs(values, time.time_ns())), False
 
