@@ -77,7 +77,3 @@ class AlertClusters:
                 self.leaders.popitem(last=False)
         self.leaders.move_to_end(best)
         return best
-
-    def describe(self, cluster_id: str) -> str:
-        """The cluster's words, for evidence."""
-        return " ".join(sorted(self.leaders.get(cluster_id, ())))
