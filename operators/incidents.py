@@ -304,8 +304,11 @@ class IncidentGrouper:
             and member.kind == "anomaly"
             and member.severity != "info"
         )
-        if opens or self._session_for(member) is not None:
-            return self._fold(None, member, Change.NEW, ts_ns, signal.ref, signal.read_ns, wall_ns)
+        session = self._session_for(member)
+        if opens or session is not None:
+            return self._fold(
+                session, member, Change.NEW, ts_ns, signal.ref, signal.read_ns, wall_ns
+            )
         self.evidence[fingerprint] = member
         self._evidence_due_ns = min(
             self._evidence_due_ns, member.last_ns + self._horizon_ns(member)
@@ -331,7 +334,8 @@ class IncidentGrouper:
     ) -> list[Decision]:
         out: list[Decision] = []
         if change is Change.NEW and member is not None:
-            incident = self._session_for(member)
+            # A new member joins the session its caller found (evidence), or the one found here.
+            incident = incident if incident is not None else self._session_for(member)
             if incident is None:
                 incident = self._open(member)
             self._attach(incident, member)
