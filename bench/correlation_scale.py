@@ -84,7 +84,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.report import command_line, machine, record
+from bench.report import command_line, machine, record, revision
 from dataflows.logic import domain_of, settings
 from operators.anomaly_dedup import AnomalySignal
 from operators.correlator import CorrelationEvent, DomainCorrelator
@@ -982,17 +982,6 @@ def product_table(tiny: ProductRun, full: ProductRun) -> str:
     elif full.error:
         rows += ["", f"**The run failed** (rc {full.rc}): {full.error.strip()[-600:]}"]
     return "\n".join(rows)
-
-
-def revision() -> str:
-    """The commit measured, and whether tracked files differed from it (read-only git)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 # --------------------------------------------------------------------------- main

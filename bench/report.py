@@ -4,6 +4,7 @@ import contextlib
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -31,6 +32,19 @@ def command_line(script: str, argv: Sequence[str]) -> str:
     with contextlib.suppress(ValueError):
         python = python.relative_to(REPO) if python.is_relative_to(REPO) else python
     return shlex.join([str(python), script, *argv])
+
+
+def revision() -> str:
+    """The commit measured, and whether tracked files differed from it (read-only git)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 def record(section: str, entry: str) -> None:

@@ -90,7 +90,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from bench.broker import TansuBroker, free_port
-from bench.report import command_line, machine, record
+from bench.report import command_line, machine, record, revision
 from schemas.config import OUTPUT_STREAMS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -923,18 +923,6 @@ def table(cfg: Settings, tput: dict, lat: dict) -> str:
             f"{_fmt(a_off)} ({a_miss:,}) | {_fmt(b_off)} ({b_miss:,}) | — | — | |"
         )
     return "\n".join(rows)
-
-
-
-def revision() -> str:
-    """The commit measured, and whether tracked files differed from it (read-only git)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 SECTION = "## Kafka throughput and latency: alertflow vs passthrough"
