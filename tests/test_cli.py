@@ -8,6 +8,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from dataflows.cli import main
+from schemas.config import ScoringConfig
 from tests.flowkit import read_jsonl
 
 
@@ -33,8 +34,9 @@ def test_detect_scores_every_row_before_learning_it(tmp_path):
     assert len(lines) == 1 + len(values)
     scores = [float(line.split(",")[2]) for line in lines[1:]]
     assert scores[0] == 0.0
-    assert scores[300] >= 0.5
-    assert max(scores[:300]) < 0.28
+    threshold = ScoringConfig().threshold
+    assert scores[300] >= threshold  # a per-second series: rarity per hour discounts 3.6
+    assert max(scores[:300]) < threshold
     assert lines[301].startswith("2014-04-01 00:05:00,50.0,")
 
 

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
 from operators.anomaly.compiled import (
     HEADER,
     SCORE,
@@ -41,6 +42,7 @@ from operators.anomaly.compiled import (
     require,
     seconds,
 )
+from operators.anomaly.distribution import DIST_SIZE, dist_evidence, dist_init, dist_learn
 from operators.anomaly.holt import HOLT_SIZE, HS, B, L, holt_forecast, holt_init, holt_learn
 from operators.anomaly.level_shift import SHIFT_SIZE, shift_init, shift_learn
 from operators.anomaly.likelihood import (
@@ -71,17 +73,21 @@ _HOLT = _LEVEL + LEVEL_SIZE
 _SHIFT = _HOLT + HOLT_SIZE
 _RANGE = _SHIFT + SHIFT_SIZE
 _SUP = _RANGE + RANGE_SIZE
-_LIK = _SUP + PAIR_SIZE
+_CLOCK = _SUP + PAIR_SIZE
+_DIST = _CLOCK + CLOCK_SIZE
+_LIK = _DIST + DIST_SIZE
 
 SETTINGS = (
     "a_loc", "a_sc", "a_lsc", "floor_frac", "huber", "holt_a", "holt_b", "nbins", "a_seas",
     "a_off", "seas_strength", "a_strength", "cusum_k", "cusum_h", "range_tol",
     "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
-    "sup_mult", "sup_damp", "sup_cross", "out_scale",
+    "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
+    "dist_weight", "a_dist",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
- SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE) = range(len(SETTINGS))
+ SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
+ DIST_WEIGHT, A_DIST) = range(len(SETTINGS))
 
 
 @kernel
@@ -96,7 +102,9 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     holt = state[_HOLT:_SHIFT]
     shift = state[_SHIFT:_RANGE]
     rng = state[_RANGE:_SUP]
-    sup = state[_SUP:_LIK]
+    sup = state[_SUP:_CLOCK]
+    clock = state[_CLOCK:_DIST]
+    dist = state[_DIST:_LIK]
     lik = state[_LIK:seas_at]
     seas = state[seas_at:]
     n = int(state[N]) + 1
@@ -107,6 +115,8 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         range_init(rng, x)
         seasonal_init(seas, x, t)
         shift_init(shift, x)
+        dist_init(dist, x)
+        clock_init(clock, t)
         return no_report(state, 0.0)
 
     # ---- score: nothing has learnt x yet
@@ -125,6 +135,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     else:
         z, model, expected, scale = z_level, LEVEL_MODEL, m, s
     fired = n > p[WARMUP] and range_fired(rng, x, p[RANGE_TOL])
+    e_dist = dist_evidence(dist, x)
 
     # ---- learn
     d = level_learn(level, x, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
@@ -142,7 +153,9 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         level[M] = restart
         holt[L] = restart
         holt[B] = 0.0
-    excess = likelihood_learn(lik, z, n, p[ZCAP], p[A_LIK])
+    span = samples_in(clock, t, p[LIK_SPAN_S], int(p[LIK_WINDOW]))
+    excess = likelihood_learn(lik, z, n, p[ZCAP], p[A_LIK], span)
+    dist_learn(dist, x, n, p[A_DIST])
     state[MODEL] = model
     if n <= p[WARMUP]:
         state[E_LIK] = 0.0
@@ -150,12 +163,16 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         return no_report(state, 0.0)
 
     # ---- combine, suppress, map to [0, 1)
-    e_lik = likelihood_evidence(excess)
+    e_lik = max(likelihood_evidence(excess), p[DIST_WEIGHT] * e_dist)
     e_range = p[RANGE_EVIDENCE] if fired else 0.0
     state[E_LIK] = e_lik
     state[E_RANGE] = e_range
     evidence = suppress_pair(sup, e_lik, e_range, p[SUP_MARGIN], p[SUP_MULT], p[SUP_DAMP],
                              p[SUP_DECAY], p[SUP_CROSS])
+    if p[RARITY_PERIOD_S] > 0.0 and clock[INTERVAL] > 0.0:
+        # Rarity per unit of time, not per sample: a 1-in-100 sample is hourly news on a
+        # per-minute series and a 4-day event on an hourly one.
+        evidence = max(0.0, evidence - math.log10(max(1.0, p[RARITY_PERIOD_S] / clock[INTERVAL])))
     score = 1.0 - math.exp(-evidence / p[OUT_SCALE])
     return report(state, score, expected, p[ZCAP] * scale)
 
@@ -177,12 +194,12 @@ class StreamingEnsemble(CompiledDetector):
     expectation is the model in use's forecast ± ``zcap`` of its scales (beyond that one
     sample's surprise is capped); :meth:`contributors` says which channels fired.
 
-    >>> det = StreamingEnsemble()
+    >>> det = StreamingEnsemble()  # a per-minute series: rarity per hour discounts 1.78
     >>> minute = 60 * 10**9
     >>> for i in range(300):
     ...     det.learn_one(50.0 + (i * 37 % 101) / 50, i * minute)
     >>> round(det.score_one(51.0, 300 * minute), 3), round(det.score_one(90.0, 300 * minute), 3)
-    (0.0, 0.565)
+    (0.0, 0.496)
     >>> det.contributors()
     ['range']
     """
@@ -219,6 +236,10 @@ class StreamingEnsemble(CompiledDetector):
         sup_damp: float = 0.1,
         sup_cross: float = 0.3,
         out_scale: float = 12.0,
+        lik_span_s: float = 3000.0,
+        rarity_period_s: float = 3600.0,
+        dist_weight: float = 0.0,
+        a_dist: float = 0.001,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -246,6 +267,10 @@ class StreamingEnsemble(CompiledDetector):
         self.sup_damp = sup_damp
         self.sup_cross = sup_cross
         self.out_scale = out_scale
+        self.lik_span_s = lik_span_s
+        self.rarity_period_s = rarity_period_s
+        self.dist_weight = dist_weight
+        self.a_dist = a_dist
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -261,8 +286,10 @@ class StreamingEnsemble(CompiledDetector):
         require(self.sup_mult >= 0, "sup_mult", "a multiplier >= 0", self.sup_mult)
         require(0 <= self.sup_damp <= 1, "sup_damp", "a multiplier in [0, 1]", self.sup_damp)
         require(0 <= self.sup_cross <= 1, "sup_cross", "a fraction in [0, 1]", self.sup_cross)
+        require(self.lik_span_s >= 0, "lik_span_s", "seconds >= 0", self.lik_span_s)
+        require(self.dist_weight >= 0, "dist_weight", "a weight >= 0", self.dist_weight)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
-                     "a_strength", "a_lik"):
+                     "a_strength", "a_lik", "a_dist"):
             rate(name, getattr(self, name))
         for name in ("huber", "cusum_h", "range_tol", "zcap", "sup_tau", "out_scale"):
             positive(name, getattr(self, name))

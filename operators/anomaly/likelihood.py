@@ -29,12 +29,14 @@ def likelihood_size(window: int) -> int:
 
 
 @kernel
-def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: float) -> float:
+def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: float,
+                     span: int = 0) -> float:
     """Learn raw score ``z`` (the ``n``-th); returns the recent mean's standardised excess.
 
-    The excess is measured against the long-run statistics *before* this sample updates
-    them; letting an anomaly inflate the variance afterwards is what lets a new regime be
-    absorbed instead of alarming for ever.
+    The mean is over the last ``span`` raw scores (``1 <= span <= window``), or over the
+    whole ring when ``span`` is 0 or not smaller. The excess is measured against the
+    long-run statistics *before* this sample updates them; letting an anomaly inflate the
+    variance afterwards is what lets a new regime be absorbed instead of alarming for ever.
     """
     window = lik.size - RAWS
     raw = min(z, zcap)
@@ -42,7 +44,13 @@ def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: floa
     lik[RSUM] += raw - lik[RAWS + ri]
     lik[RAWS + ri] = raw
     lik[RI] = (ri + 1) % window
-    avg = lik[RSUM] / window
+    if 0 < span < window:
+        total = 0.0
+        for back in range(span):
+            total += lik[RAWS + (ri - back) % window]
+        avg = total / span
+    else:
+        avg = lik[RSUM] / window
     al = max(a_lik, 1.0 / n)
     excess = (avg - lik[LM]) / max(math.sqrt(lik[LV]), 1e-3)
     dm = avg - lik[LM]

@@ -1,0 +1,244 @@
+"""Detection defaults chosen by cross-validation over every labelled development dataset.
+
+Run from the repository root::
+
+    .venv/bin/python bench/nab_cv.py            # NAB dev subset + ops (cloud monitoring)
+    .venv/bin/python bench/nab_cv.py --no-peers # skip River HST and the windowed Gaussian
+    .venv/bin/python bench/nab_cv.py --record   # also write the tables to BENCHMARKS.md
+
+Protocol (the one BENCHMARKS.md records):
+
+- Candidates: the detector's shipped defaults with each combination of the settings in
+  ``GRID`` changed (every candidate is scored on every file once, in-process, through the
+  same ``update_many`` path as ``alertflow detect``).
+- The objective on a set of training files: the mean over the datasets they come from of
+  each dataset's NAB standard score on its training files, at that part's own best
+  threshold (NAB's sweep). Datasets weigh the same whatever their size.
+- Folds: leave one dataset out ({nab, ops}), then leave one category out inside each
+  dataset (training on every other file of both datasets). Per fold the candidate with the
+  best training objective is scored on the held-out files: *out-of-fold* at the held-out
+  files' own swept threshold (how NAB, and the unseen-data check, score a corpus), and
+  *carried* at the threshold chosen on the training files (what one shipped threshold
+  gives). *In-sample* is the shipped default's score on the same files.
+- A change of the shipped defaults counts only if it raises the out-of-fold scores across
+  folds, not one file or category.
+"""
+
+import argparse
+import datetime as dt
+import itertools
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.detection_data import DATASETS, Dataset, Part, detect, load_all, part
+from bench.nab import _finite_only, hst_scores, windowed_gaussian_scores
+from bench.nab_scoring import PROFILES, STANDARD
+from bench.report import command_line, machine, record
+from schemas.config import DetectorSettings
+
+SECTION = "## Detection defaults by cross-validation"
+# What cross-validation may change. Each is a capability that can be switched off (the
+# first value is the shipped default before cross-validation chose).
+GRID: dict[str, tuple[float, ...]] = {
+    "lik_span_s": (0.0, 3000.0, 6000.0, 12000.0),
+    "rarity_period_s": (0.0, 3600.0),
+    "dist_weight": (0.0, 0.5),
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Held-out files, by dataset and (optionally) category."""
+
+    name: str
+    dataset: str
+    category: str | None
+
+    def held(self, dataset: str, category: str) -> bool:
+        return dataset == self.dataset and self.category in (None, category)
+
+
+def candidates(grid: dict[str, tuple[float, ...]]) -> list[dict[str, float]]:
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def label(overrides: dict[str, float]) -> str:
+    shipped = DetectorSettings().model_dump()
+    changed = [f"{k}={v:g}" for k, v in overrides.items() if shipped[k] != v]
+    return ", ".join(changed) or "shipped defaults"
+
+
+def objective(datasets: Sequence[Dataset], scores: dict[str, list[np.ndarray]],
+              keep: "callable") -> float:
+    """Mean over datasets of the standard score of the kept files (NaN-free parts only)."""
+    values = []
+    for ds in datasets:
+        p = part(datasets, scores, lambda n, c, ds=ds: n == ds.name and keep(n, c))
+        if p.series and math.isfinite(value := p.best(STANDARD)[0]):
+            values.append(value)
+    return float(np.mean(values)) if values else math.nan
+
+
+def folds(datasets: Sequence[Dataset]) -> list[Fold]:
+    out = [Fold(f"dataset {ds.name}", ds.name, None) for ds in datasets] if len(datasets) > 1 \
+        else []
+    for ds in datasets:
+        out.extend(Fold(f"{ds.name}/{c}", ds.name, c) for c in sorted(set(ds.categories)))
+    return out
+
+
+def cross_validate(datasets: Sequence[Dataset], runs: list[dict[str, list[np.ndarray]]],
+                   shipped: int) -> list[dict]:
+    rows = []
+    for fold in folds(datasets):
+        def train(n: str, c: str, fold: Fold = fold) -> bool:
+            return not fold.held(n, c)
+
+        def test(n: str, c: str, fold: Fold = fold) -> bool:
+            return fold.held(n, c)
+
+        gains = [objective(datasets, run, train) for run in runs]
+        chosen = int(np.nanargmax(gains))
+        held: Part = part(datasets, runs[chosen], test)
+        if not any(len(w) for s in held.series for w in [s.scored_windows]):
+            continue  # nothing to find (artificialNoAnomaly): no score, only FPs
+        pooled = part(datasets, runs[chosen], train)
+        carried = held.at(pooled.best(STANDARD)[1], STANDARD)
+        rows.append({
+            "fold": fold.name,
+            "chosen": chosen,
+            "train": gains[chosen],
+            "in_sample": part(datasets, runs[shipped], test).best(STANDARD)[0],
+            "out_of_fold": held.best(STANDARD)[0],
+            "carried": carried,
+        })
+    return rows
+
+
+def peer_scores(datasets: Sequence[Dataset], seed: int) -> dict[str, dict[str, list]]:
+    hst = {ds.name: [_finite_only(f.values, lambda v: hst_scores(v, 25, 8, 250, seed))
+                     for f in ds.files] for ds in datasets}
+    gauss = {ds.name: [_finite_only(f.values, windowed_gaussian_scores) for f in ds.files]
+             for ds in datasets}
+    return {"River HST": hst, "windowed Gaussian": gauss}
+
+
+def dataset_table(datasets: Sequence[Dataset], detectors: dict[str, dict]) -> str:
+    names = list(detectors)
+    rows = ["| dataset | category | files | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 3)]
+    for ds in datasets:
+        groups = [(None, "all")] + [(c, c) for c in sorted(set(ds.categories))]
+        for cat, shown in groups:
+            files = sum(1 for c in ds.categories if cat in (None, c))
+            cells = []
+            for name in names:
+                p = part(datasets, detectors[name],
+                         lambda n, c, ds=ds, cat=cat: n == ds.name and cat in (None, c))
+                value = p.best(STANDARD)[0]
+                cells.append("—" if math.isnan(value) else f"{value:.1f}")
+            rows.append(f"| {ds.name} | {shown} | {files} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def profile_table(datasets: Sequence[Dataset], detectors: dict[str, dict]) -> str:
+    rows = ["| dataset | detector | " + " | ".join(p.name for p in PROFILES) + " |",
+            "|" + "---|" * (len(PROFILES) + 2)]
+    for ds in datasets:
+        for name, scores in detectors.items():
+            p = part(datasets, scores, lambda n, c, ds=ds: n == ds.name)
+            rows.append(f"| {ds.name} | {name} | "
+                        + " | ".join(f"{p.best(prof)[0]:.1f}" for prof in PROFILES) + " |")
+    return "\n".join(rows)
+
+
+def threshold_table(datasets: Sequence[Dataset], scores: dict[str, list]) -> str:
+    """How the best threshold varies, and what one pooled threshold costs each part."""
+    pooled = part(datasets, scores, lambda n, c: True).best(STANDARD)[1]
+    rows = [f"Pooled threshold over every file: ≥{pooled:.4g}.", "",
+            "| dataset | category | best threshold | score there | score at pooled |",
+            "|---|---|---|---|---|"]
+    for ds in datasets:
+        for cat in [None, *sorted(set(ds.categories))]:
+            p = part(datasets, scores,
+                     lambda n, c, ds=ds, cat=cat: n == ds.name and cat in (None, c))
+            best, threshold = p.best(STANDARD)
+            if math.isnan(best):
+                continue
+            rows.append(f"| {ds.name} | {cat or 'all'} | {threshold:.4g} | {best:.1f} | "
+                        f"{p.at(pooled, STANDARD):.1f} |")
+    return "\n".join(rows)
+
+
+def cv_table(rows: list[dict], grid: list[dict[str, float]]) -> str:
+    out = ["| held-out fold | chosen on the rest | training objective | in-sample (shipped) "
+           "| out-of-fold | out-of-fold, carried threshold |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['fold']} | {label(grid[r['chosen']])} | {r['train']:.1f} | "
+                   f"{r['in_sample']:.1f} | {r['out_of_fold']:.1f} | {r['carried']:.1f} |")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python bench/nab_cv.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help=f"comma-separated, from {','.join(DATASETS)}")
+    parser.add_argument("--no-peers", action="store_true", help="skip River HST and Gaussian")
+    parser.add_argument("--seed", type=int, default=42, help="River HST's seed")
+    parser.add_argument("--record", action="store_true", help="write the tables to BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    datasets = load_all([d.strip() for d in args.datasets.split(",") if d.strip()])
+    grid = candidates(GRID)
+    shipped_settings = DetectorSettings().model_dump()
+    shipped = next(i for i, c in enumerate(grid)
+                   if all(shipped_settings[k] == v for k, v in c.items()))
+    runs = [{ds.name: detect(ds, c) for ds in datasets} for c in grid]
+    print(f"{len(grid)} candidates scored in {time.monotonic() - started:.0f} s",
+          file=sys.stderr)
+    everywhere = [objective(datasets, run, lambda n, c: True) for run in runs]
+    best_all = int(np.nanargmax(everywhere))
+    detectors = {"alertflow (shipped)": runs[shipped]}
+    if best_all != shipped:
+        detectors[f"alertflow ({label(grid[best_all])})"] = runs[best_all]
+    if not args.no_peers:
+        detectors.update(peer_scores(datasets, args.seed))
+    cv = cross_validate(datasets, runs, shipped)
+    files = sum(len(ds.files) for ds in datasets)
+    md = "\n\n".join([
+        f"{files} files in {', '.join(ds.name for ds in datasets)}; {len(grid)} candidates "
+        f"over {', '.join(GRID)}; shipped defaults: {label(grid[shipped])}.",
+        "Standard profile per dataset and category (each part at its own swept threshold):",
+        dataset_table(datasets, detectors),
+        "All three profiles per dataset:",
+        profile_table(datasets, detectors),
+        "Cross-validation (standard profile):",
+        cv_table(cv, grid),
+        f"Chosen on every file: {label(grid[best_all])} (objective {everywhere[best_all]:.1f}; "
+        f"shipped {everywhere[shipped]:.1f}). Thresholds of the shipped defaults:",
+        threshold_table(datasets, runs[shipped]),
+    ])
+    print(f"\n{md}\n\n(total {time.monotonic() - started:.0f} s)")
+    if args.record:
+        today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        record(SECTION, f"\n### Cross-validated detection, {today}\n\nCommand: "
+               f"`{command_line('bench/nab_cv.py', argv)}`  \nMachine: "
+               f"{machine('river', 'numpy')}\n\n{md}\n")
+        print("appended to BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
