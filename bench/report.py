@@ -3,6 +3,7 @@
 import contextlib
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -47,11 +48,45 @@ def revision() -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
-def record(section: str, entry: str) -> None:
-    """Append ``entry`` to BENCHMARKS.md under ``section``; append-only, others' stay intact."""
+_RUN = re.compile(r"^### .*\d{4}-\d{2}-\d{2}")
+
+
+def record(section: str, entry: str, keep: int = 2) -> None:
+    """Add ``entry`` to BENCHMARKS.md's ``section``, keeping only its ``keep`` newest runs.
+
+    A run starts at a ``###`` heading with a date; what a section holds before its first run
+    stays, and so does every other section. Older runs are in git's history, not the file:
+    the file opens with the latest figures and must stay readable.
+    """
     path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
-    headings = [line.strip() for line in text.splitlines() if line.startswith("## ")]
-    prefix = "" if headings and headings[-1] == section else f"\n{section}\n"
-    with path.open("a") as out:
-        out.write(prefix + entry)
+    preamble, sections = split_sections(path.read_text() if path.exists() else "")
+    sections[section] = trim_runs(sections.get(section, "") + entry, keep)
+    body = "".join(f"\n{title}\n{text.strip(chr(10))}\n" for title, text in sections.items())
+    path.write_text(preamble.rstrip("\n") + "\n" + body)
+
+
+def split_sections(text: str) -> tuple[str, dict[str, str]]:
+    """The text before the first ``## `` heading, and each section's body by heading.
+
+    A heading that occurs twice is one section, its bodies in order.
+    """
+    preamble, sections, current = [], {}, None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            current = line.strip()
+            sections.setdefault(current, "")
+        elif current is None:
+            preamble.append(line)
+        else:
+            sections[current] += line
+    return "".join(preamble), sections
+
+
+def trim_runs(body: str, keep: int) -> str:
+    """``body`` with only its last ``keep`` runs (and whatever precedes the first run)."""
+    lines = body.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if _RUN.match(line)]
+    if len(starts) <= keep:
+        return body
+    cut = starts[-keep] if keep > 0 else len(lines)
+    return "".join(lines[: starts[0]] + lines[cut:])

@@ -120,6 +120,18 @@ class DetectorSettings(_Settings):
     dist_weight: float = Field(
         0.0, ge=0, description="Weight of the long-run distribution's tail evidence."
     )
+    sup_tau_s: float = Field(
+        0.0,
+        ge=0,
+        description="Suppression decay time constant in seconds of the series' sampling "
+        "(replaces sup_tau when set; 0: sup_tau samples).",
+    )
+    grain_frac: float = Field(
+        1.0,
+        ge=0,
+        description="Every scale is at least this fraction of the series' resolution (the "
+        "smallest step between its values: 1 for counts); 0: no such floor.",
+    )
     a_dist: float = Field(0.001, gt=0, le=1, description="Rate of the long-run distribution.")
 
 

@@ -52,7 +52,8 @@ def per_sample(det, values, stamps):
 def test_discovery_finds_every_detector():
     names = {cls.__name__ for cls in DETECTORS}
     assert {"RobustEWMA", "StreamingEnsemble", "HoltForecaster", "DailyProfile", "LevelShift",
-            "RangeDetector", "AnomalyLikelihood", "PostDetectionSuppression"} <= names
+            "RangeDetector", "AnomalyLikelihood", "PostDetectionSuppression",
+            "LongRunDistribution"} <= names
 
 
 @pytest.fixture(params=DETECTORS, ids=lambda cls: cls.__name__)

@@ -15,11 +15,12 @@ from schemas.config import DetectorSettings
 STEP_NS = 300 * 10**9  # five-minute samples, NAB's usual spacing
 DAY = 288
 T0_NS = 1_396_310_400 * 10**9  # 2014-04-01T00:00:00Z
-THRESHOLD = 0.285  # the defaults' NAB-optimal threshold (standard profile, dev subset)
+THRESHOLD = 0.214  # the defaults' NAB-optimal threshold (standard profile, dev subset)
 PROTOTYPE = Path("/tmp/proto/best.py")
-# The prototype kept one suppression level for both channels, decaying over 200 samples.
-# The research prototype: one suppression level, the likelihood over 10 samples, per-sample rarity.
-PROTOTYPE_SETTINGS = {"sup_cross": 1.0, "sup_tau": 200.0, "lik_span_s": 0.0, "rarity_period_s": 0.0}
+# The research prototype: one suppression level decaying over 200 samples, the likelihood over
+# 10 samples, rarity per sample, no resolution floor.
+PROTOTYPE_SETTINGS = {"sup_cross": 1.0, "sup_tau": 200.0, "lik_span_s": 0.0, "rarity_period_s": 0.0,
+                      "grain_frac": 0.0}
 NAB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab" / "data"
 
 

@@ -6,7 +6,9 @@ reflects the point it judges. Scores lie in [0, 1]: 0 is ordinary and during war
 higher is more unusual. The forecasters, the range detector and the CUSUM put their own
 alarm line at 0.5. The likelihood, the suppression and the ensemble that ``alertflow``
 runs (:class:`StreamingEnsemble`) map evidence ``E`` in log10 units to
-``1 - exp(-E / out_scale)``; the ensemble's NAB-optimal threshold is ≈0.28 (E ≈ 4).
+``1 - exp(-E / out_scale)``. The ensemble counts rarity per hour of the series' sampling
+(not per sample), so its threshold of 0.21 (E ≈ 2.9) means the same on per-minute, 5-minute
+and hourly series; ``bench/nab_cv.py`` chooses its defaults by cross-validation.
 
 The per-sample work is a numba kernel over a flat float64 state array
 (:mod:`operators.anomaly.compiled` says why and what it costs).
@@ -14,6 +16,7 @@ The per-sample work is a numba kernel over a flat float64 state array
 
 from operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
 from operators.anomaly.compiled import CompiledDetector
+from operators.anomaly.distribution import LongRunDistribution
 from operators.anomaly.ensemble import StreamingEnsemble
 from operators.anomaly.holt import HoltForecaster
 from operators.anomaly.level_shift import LevelShift
@@ -32,6 +35,7 @@ __all__ = [
     "Expectation",
     "HoltForecaster",
     "LevelShift",
+    "LongRunDistribution",
     "PostDetectionSuppression",
     "RangeDetector",
     "RobustEWMA",
