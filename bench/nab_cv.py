@@ -43,19 +43,21 @@ from bench.detection_data import DATASETS, Dataset, Part, detect, load_all, part
 from bench.nab import _finite_only, hst_scores, windowed_gaussian_scores
 from bench.nab_scoring import PROFILES, STANDARD
 from bench.report import command_line, machine, record
-from schemas.config import DetectorSettings
+from schemas.config import DetectorSettings, ScoringConfig
 
 SECTION = "## Detection defaults by cross-validation"
-# What cross-validation may change; each is a capability that 0 switches off.
+# What cross-validation may change; each is a capability that 0 switches off, or (warmup)
+# a count of samples.
 GRID: dict[str, tuple[float, ...]] = {
     "lik_span_s": (0.0, 1800.0, 3000.0, 6000.0),
     "rarity_period_s": (0.0, 3600.0),
     "sup_tau_s": (0.0, 52500.0),
     "grain_frac": (0.0, 1.0),
     "dist_weight": (0.0, 0.5),
+    "warmup": (150.0, 100.0),
 }
 # The defaults before cross-validation chose (issue 9): every capability above off.
-BEFORE = {name: 0.0 for name in GRID}
+BEFORE = {name: 0.0 for name in GRID} | {"warmup": 150.0}
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,13 @@ def profile_table(datasets: Sequence[Dataset], detectors: dict[str, dict]) -> st
 
 
 def threshold_table(datasets: Sequence[Dataset], scores: dict[str, list]) -> str:
-    """How the best threshold varies, and what one pooled threshold costs each part."""
+    """How the best threshold varies, and what one pooled or the product's threshold costs."""
     pooled = part(datasets, scores, lambda n, c: True).best(STANDARD)[1]
-    rows = [f"Pooled threshold over every file: ≥{pooled:.4g}.", "",
-            "| dataset | category | best threshold | score there | score at pooled |",
-            "|---|---|---|---|---|"]
+    product = ScoringConfig().threshold
+    rows = [f"Pooled threshold over every file: ≥{pooled:.4g}; the product's "
+            f"`scoring.threshold`: ≥{product:g}.", "",
+            "| dataset | category | best threshold | score there | score at pooled "
+            "| score at scoring.threshold |", "|---|---|---|---|---|---|"]
     for ds in datasets:
         for cat in [None, *sorted(set(ds.categories))]:
             p = part(datasets, scores,
@@ -180,7 +184,7 @@ def threshold_table(datasets: Sequence[Dataset], scores: dict[str, list]) -> str
             if math.isnan(best):
                 continue
             rows.append(f"| {ds.name} | {cat or 'all'} | {threshold:.4g} | {best:.1f} | "
-                        f"{p.at(pooled, STANDARD):.1f} |")
+                        f"{p.at(pooled, STANDARD):.1f} | {p.at(product, STANDARD):.1f} |")
     return "\n".join(rows)
 
 

@@ -87,7 +87,7 @@ class DetectorSettings(_Settings):
     )
     a_lik: float = Field(0.001, gt=0, le=1, description="Rate of the likelihood's statistics.")
     zcap: float = Field(5.0, gt=0, description="Cap of a sample's robust z before averaging.")
-    warmup: int = Field(150, ge=1, description="First samples of a series score 0.")
+    warmup: int = Field(100, ge=1, description="First samples of a series score 0.")
     sup_tau: float = Field(175.0, gt=0, description="Suppression decay time constant (samples).")
     sup_margin: float = Field(
         1.0, ge=0, description="Evidence margin over the suppression level needed to pass."

@@ -1,9 +1,6 @@
 """The streaming ensemble: behaviour on crafted series, and equality with the prototype."""
 
-import csv
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +13,11 @@ STEP_NS = 300 * 10**9  # five-minute samples, NAB's usual spacing
 DAY = 288
 T0_NS = 1_396_310_400 * 10**9  # 2014-04-01T00:00:00Z
 THRESHOLD = 0.214  # the defaults' NAB-optimal threshold (standard profile, dev subset)
-PROTOTYPE = Path("/tmp/proto/best.py")
 # The research prototype: one suppression level decaying over 200 samples, the likelihood over
 # 10 samples, rarity per sample, no resolution floor.
 PROTOTYPE_SETTINGS = {"sup_cross": 1.0, "sup_tau": 200.0, "lik_span_s": 0.0, "rarity_period_s": 0.0,
+                      "warmup": 150,
                       "grain_frac": 0.0}
-NAB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab" / "data"
 
 
 def _noise(n, seed=0):
@@ -95,7 +91,9 @@ def test_behaviour(name, values, alarm, quiet, channel):
 
 def test_near_zero_bursty_series_does_not_explode():
     scores, _ = _run(_bursty())
-    assert (scores >= THRESHOLD).sum() <= 3  # of 3000 rows, 60 of them bursts
+    # Of 3000 rows, 60 of them bursts: a handful of alarms, not hundreds. (Four since the
+    # warm-up is 100 samples: a burst at row 135 now beats a range learnt on three bursts.)
+    assert (scores >= THRESHOLD).sum() <= 4
 
 
 def test_the_profile_is_used_only_when_the_series_is_seasonal():
@@ -185,42 +183,6 @@ def test_reproduces_the_prototypes_recorded_scores():
     high = {int(i): float(scores[i]) for i in np.flatnonzero(scores > 0.1)}
     assert high.keys() == FIXTURE_HIGH.keys()
     assert list(high.values()) == pytest.approx(list(FIXTURE_HIGH.values()), abs=1e-9)
-
-
-def _prototype():
-    if not PROTOTYPE.exists():
-        pytest.skip(f"{PROTOTYPE} is gone; the recorded fixture above still checks equality")
-    spec = importlib.util.spec_from_file_location("prototype_best", PROTOTYPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("name", ["artificialWithAnomaly/art_daily_jumpsup.csv",
-                                  "realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv"])
-def test_matches_the_live_prototype_on_nab(name):
-    best = _prototype()
-    path = NAB / name
-    if not path.exists():
-        pytest.skip(f"{path} is not here")
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))[1:]
-    values = np.array([float(row[1]) for row in rows])
-    seconds = np.array([row[0] for row in rows], dtype="datetime64[s]").astype(np.int64)
-    expected = best.detect(values, seconds.astype(float))
-    ours = StreamingEnsemble(**PROTOTYPE_SETTINGS).update_many(values, seconds * 10**9)
-    assert np.max(np.abs(ours - expected)) <= 1e-9
-    assert (expected > THRESHOLD).any()  # the comparison covers detections, not only zeros
-
-
-def test_defaults_are_the_prototypes_but_for_the_suppression():
-    best = _prototype()
-    renamed = {"warm": "warmup", "short": "lik_window", "seas_F": "seas_strength",
-               "a_F": "a_strength", "spatial": "range_tol", "sp_E": "range_evidence"}
-    ours = {**DetectorSettings().model_dump(), **PROTOTYPE_SETTINGS}
-    for name, value in best.DEFAULTS.items():
-        if not name.startswith("use_"):
-            assert ours[renamed.get(name, name)] == value, name
 
 
 def test_a_range_detection_holds_the_likelihood_back_only_partly():

@@ -1,6 +1,6 @@
 """Scoring a series the ensemble has not learned yet: deviation from its first few values.
 
-The ensemble needs its warm-up (150 samples by default) before it scores; a
+The ensemble needs its warm-up (100 samples by default) before it scores; a
 series that is new, or sampled every five minutes, would be silent for hours.
 Until then, each sample is compared with the mean of the series' recent normal
 values (the last ``size`` that were not anomalous, so an ongoing anomaly does not

@@ -253,7 +253,7 @@ class StreamingEnsemble(CompiledDetector):
         lik_window: int = 10,
         a_lik: float = 0.001,
         zcap: float = 5.0,
-        warmup: int = 150,
+        warmup: int = 100,
         sup_tau: float = 175.0,
         sup_margin: float = 1.0,
         sup_mult: float = 1.5,
