@@ -287,10 +287,6 @@ def test_template_ids_do_not_depend_on_the_process():
     assert out.stdout.strip() == str(sorted(t.template_id for t in lp.templates.values()))
 
 
-def tree_size(node):
-    return 1 + sum(tree_size(child) for child in node.key_to_child_node.values())
-
-
 _WORD = st.text("abcdefghijklmnopqrstuvwxyz0123456789:/=-_.", min_size=1, max_size=8)
 
 
@@ -302,9 +298,11 @@ def test_memory_stays_bounded_under_a_flood_of_distinct_messages(messages):
     for i, words in enumerate(messages * 3):
         lp.on_logs([line(i, " ".join(words), "error")])
         assert len(lp.templates) <= limit and len(lp.notable) <= limit
-    assert set(lp.templates) == set(lp.drain.id_to_cluster.keys())
-    # Pruned every `limit` new clusters: live ones, and those founded since, a path each.
-    assert tree_size(lp.drain.root_node) <= 1 + (lp.settings.depth - 1) * 2 * limit
+    miner = lp.miner
+    assert set(lp.templates) <= set(miner.templates) and len(miner.templates) <= limit
+    # Every index holds the live templates only; the line cache has its own bound.
+    assert sum(len(b) for b in miner.index.values()) == len(miner.templates) == len(miner.by_text)
+    assert len(miner.cache) <= miner.max_cache and len(miner.dropped) == 0
 
 
 def test_a_flood_does_not_grow_the_pickled_state():
@@ -320,7 +318,7 @@ def test_a_flood_does_not_grow_the_pickled_state():
     lp.on_logs(distinct(0, 3000))
     size = len(pickle.dumps(lp))
     lp.on_logs(distinct(3000, 20000))
-    assert len(lp.drain.id_to_cluster) == 100
+    assert len(lp.miner.templates) == 100
     assert len(pickle.dumps(lp)) < 1.5 * size
 
 

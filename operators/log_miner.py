@@ -1,0 +1,260 @@
+"""An online log template miner: Drain's fixed-depth grouping, with masking that still matches.
+
+A message is masked (numbers with what is glued to them: units, IPs with
+ports, timestamps, hex ids; a run of them is one ``MASK``) and split on
+whitespace. Templates of the same token count whose first ``prefix`` tokens
+agree (a token with a digit counts as any) are candidates; the message joins
+the candidate it shares the most tokens with, if that share is at least
+``sim_th``, and the template's differing tokens become ``WILD``. Unlike Drain
+fed ``<*>``-masked text, a masked token equals a masked token, so lines that
+are mostly parameters join their template instead of each opening one.
+
+One rule Drain lacks: once a template has ``settle`` lines, a word (no digit)
+that all of them had is a constant, and a line with another word there is
+another template (``... HTTPS`` and ``... SOCKS5``; ``client WindowsUpdateAgent``
+and ``client SPP``). A template widened into another's text merges into it.
+
+The exact masked text of a line seen recently maps straight to its template
+(the fast path: most lines repeat a known shape). Template ids are
+``stable_id`` of the founding masked text: lines whose variable parts are all
+masked get the same id in any process and any order.
+"""
+
+import re
+from collections.abc import Container
+from dataclasses import dataclass
+
+from operators.ids import stable_id
+
+# Chosen by leave-one-system-out cross-validation on Loghub (bench/logs.py).
+SIM_TH = 0.7
+PREFIX = 1
+SETTLE = 10
+
+PARAM = "<*>"  # how a parameter is written in templates shown to people
+MASK = "\x1a"  # a masked parameter inside the miner: equal to another masked parameter
+WILD = "\x1b"  # a position where the template's lines differed: matches anything
+_DIGIT = re.compile(r"\d")
+
+_UNIT = r"(?:[KMGTP]i?B|bytes|ms|sec|secs|seconds|mins|minutes|hours|days)"
+# Every alternative starts at a digit (or a '-' or hex letter before one), so the regex engine
+# skips the rest of the line fast. A number is a parameter with what is glued to it (unit,
+# fraction, port, path: 250ms 10.0.0.7:5432 2/3 0x7ffe 4.10), not a word's tail (wl0, v1.2,
+# auth-2); a run of such tokens is one parameter (a date: Jul 24 02:38:22 2005), and so is a
+# size with its unit and restatement (2034 bytes (1.98 KB)).
+_VALUE = (
+    r"[\w%]*(?:[.:/\-][\w%]+)*"
+    rf"(?: {_UNIT}(?![\w]))?(?: \(\d[\d.]* ?{_UNIT}\))?"
+)
+# Day and month names vary like the numbers they stand beside (Sun Jul 24 02:38:22 2005).
+_CALENDAR = frozenset(
+    {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May"}
+    | {"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+)
+_MASK = re.compile(
+    rf"(?:\d(?<![\w.\-]\d)|-\d(?<![\w.\-]-\d)"
+    rf"|[a-fA-F](?<![\w.\-][a-fA-F])(?=[a-fA-F]*\d)(?=[0-9a-fA-F]{{7}}))"
+    rf"{_VALUE}(?: +-?\d{_VALUE})*"
+)
+
+
+def mask(message: str) -> str:
+    """The message with its parameters as ``MASK`` (shown as ``<*>``).
+
+    >>> show(mask("timeout 250ms 10.0.0.7:5432 via /10.0.0.9 after 2034 bytes (1.98 KB), v1.2"))
+    'timeout <*> via <*> after <*>, v1.2'
+    """
+    masked = _MASK.sub(MASK, message)
+    # The '/' Java writes before an IP address is part of the parameter.
+    return masked.replace(" /" + MASK, " " + MASK) if "/" + MASK in masked else masked
+
+
+def show(text: str) -> str:
+    """Template text for people: masked and wildcard positions as ``<*>``."""
+    return text.replace(MASK, PARAM).replace(WILD, PARAM)
+
+
+@dataclass(slots=True, eq=False)
+class Template:
+    """A group of lines: its tokens (``WILD`` where they differed) and how many joined."""
+
+    template_id: str
+    tokens: list[str]
+    key: tuple[str, ...]  # where it sits in the miner's index
+    text: str  # the tokens joined: two templates never share it
+    count: int = 1
+    merged_into: "Template | None" = None
+
+    def template(self) -> str:
+        """The template as people read it, parameters as ``<*>``."""
+        return show(self.text)
+
+
+class TemplateMiner:
+    """Groups messages into templates online, holding at most ``max_templates``.
+
+    >>> miner = TemplateMiner()
+    >>> a = miner.add("timeout 250ms 10.0.0.7:5432")
+    >>> b = miner.add("timeout 1.5s 10.0.0.8:5432")
+    >>> a is b, a.template(), a.count
+    (True, 'timeout <*>', 2)
+    """
+
+    def __init__(
+        self,
+        sim_th: float = SIM_TH,
+        prefix: int = PREFIX,
+        settle: int = SETTLE,
+        max_templates: int = 1000,
+        max_cache: int = 4096,
+    ) -> None:
+        self.sim_th = sim_th
+        self.prefix = prefix
+        self.settle = settle  # 0: never
+        self.max_templates = max_templates
+        self.max_cache = max_cache
+        self.templates: dict[str, Template] = {}  # by id, least recently seen first
+        self.index: dict[tuple[str, ...], list[Template]] = {}
+        self.by_text: dict[str, Template] = {}
+        self.cache: dict[str, Template] = {}  # masked line -> the template it joined
+        self.dropped: list[str] = []  # ids evicted or merged away; the caller clears it
+
+    def add(self, message: str, keep: Container[str] = ()) -> Template:
+        """Fold one message in and return its template.
+
+        ``keep``: ids of templates never evicted to make room (e.g. in a live burst).
+        """
+        masked = mask(message)
+        tpl = self._cached(masked)
+        if tpl is None:
+            tokens = _tokens(masked)
+            key = self._key(tokens)
+            tpl = self._best(self.index.get(key, ()), tokens)
+            if tpl is None:
+                tpl = self._found(tokens, key, keep)
+            else:
+                tpl = self._widen(tpl, tokens)
+                tpl.count += 1
+            if len(self.cache) >= self.max_cache:
+                self.cache.clear()  # cheaper than an LRU; it refills with the lines that repeat
+            self.cache[masked] = tpl
+        else:
+            tpl.count += 1
+        del self.templates[tpl.template_id]  # most recently seen last
+        self.templates[tpl.template_id] = tpl
+        return tpl
+
+    def match(self, message: str) -> Template | None:
+        """The template a message would join now, without learning from it."""
+        masked = mask(message)
+        tpl = self._cached(masked)
+        if tpl is None:
+            tokens = _tokens(masked)
+            tpl = self._best(self.index.get(self._key(tokens), ()), tokens)
+        return tpl
+
+    def _cached(self, masked: str) -> Template | None:
+        tpl = self.cache.get(masked)
+        if tpl is None:
+            return None
+        while tpl.merged_into is not None:
+            tpl = tpl.merged_into
+        return tpl if self.templates.get(tpl.template_id) is tpl else None
+
+    def _key(self, tokens: list[str]) -> tuple[str, ...]:
+        # A token with a digit (or masked) is likely a parameter: it must not route.
+        head = tokens[: self.prefix]
+        return (str(len(tokens)), *("" if _DIGIT.search(t) or MASK in t else t for t in head))
+
+    def _best(self, candidates: list[Template] | tuple, tokens: list[str]) -> Template | None:
+        best, best_sim, n = None, -1.0, len(tokens) or 1
+        for tpl in candidates:
+            same = wild = 0
+            for t, w in zip(tpl.tokens, tokens, strict=True):
+                if t == w:
+                    same += 1
+                elif t == WILD:
+                    wild += 1
+            sim = same / n
+            if sim <= best_sim:
+                continue
+            pairs = zip(tpl.tokens, tokens, strict=True)
+            if (
+                self.settle
+                and tpl.count >= self.settle
+                and same + wild < n
+                and any(t != w and t != WILD and _is_word(t) for t, w in pairs)
+            ):
+                continue  # it would widen a settled constant word: another template
+            best, best_sim = tpl, sim
+        return best if best_sim >= self.sim_th else None
+
+    def _widen(self, tpl: Template, tokens: list[str]) -> Template:
+        """Make the template's differing tokens ``WILD``; return it, or the one it merged into."""
+        if tpl.text == " ".join(tokens):
+            return tpl
+        tpl.tokens = [t if t == w else WILD for t, w in zip(tpl.tokens, tokens, strict=True)]
+        text = " ".join(tpl.tokens)
+        if text == tpl.text:
+            return tpl
+        del self.by_text[tpl.text]
+        tpl.text = text
+        other = self.by_text.get(text)
+        if other is None:
+            self.by_text[text] = tpl
+            return tpl
+        other.count += tpl.count  # one template now, under the elder's id
+        tpl.merged_into = other
+        self._drop(tpl)
+        return other
+
+    def _found(self, tokens: list[str], key: tuple[str, ...], keep: Container[str]) -> Template:
+        text = " ".join(tokens)
+        tpl = self.by_text.get(text)
+        if tpl is not None:  # only if the message held WILD's own character
+            return tpl
+        tpl = Template(stable_id(text)[:16], tokens, key, text)
+        self.templates[tpl.template_id] = tpl
+        self.index.setdefault(key, []).append(tpl)
+        self.by_text[text] = tpl
+        if len(self.templates) > self.max_templates:
+            self._evict(tpl, keep)
+        return tpl
+
+    def _evict(self, newest: Template, keep: Container[str]) -> None:
+        """Drop the rarest of the 8 least recently seen templates not kept.
+
+        Only if every other template is kept does the least recently seen go anyway:
+        the bound holds.
+        """
+        victims = []
+        for tid, tpl in self.templates.items():
+            if tpl is not newest and tid not in keep:
+                victims.append(tpl)
+                if len(victims) == 8:
+                    break
+        if victims:
+            self._drop(min(victims, key=lambda t: t.count))
+        else:
+            self._drop(next(iter(self.templates.values())))
+
+    def _drop(self, tpl: Template) -> None:
+        del self.templates[tpl.template_id]
+        bucket = self.index[tpl.key]
+        bucket.remove(tpl)
+        if not bucket:
+            del self.index[tpl.key]
+        if self.by_text.get(tpl.text) is tpl:
+            del self.by_text[tpl.text]
+        self.dropped.append(tpl.template_id)
+        if len(self.dropped) > self.max_templates:  # nobody clears it: keep the newest
+            del self.dropped[: -self.max_templates]
+
+
+def _tokens(masked: str) -> list[str]:
+    # Day and month names are parameters too (the cache hit path never gets here).
+    return [MASK if t in _CALENDAR else t for t in masked.split()]
+
+
+def _is_word(token: str) -> bool:
+    return MASK not in token and not _DIGIT.search(token)
