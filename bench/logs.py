@@ -114,19 +114,14 @@ def parsing_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
 
 
 def ours(**settings: float) -> Parse:
-    """Our miner; each line's final template (after merges)."""
+    """Our miner; each line's final template."""
 
     def parse(messages: Sequence[str]) -> tuple[list[object], list[str]]:
         miner = TemplateMiner(**settings)  # type: ignore[arg-type]
         found: list[Template] = []
         for message in messages:
             found.append(miner.add(message))
-        final = []
-        for tpl in found:
-            while tpl.merged_into is not None:
-                tpl = tpl.merged_into
-            final.append(tpl)
-        return [t.template_id for t in final], [t.template() for t in final]
+        return [t.template_id for t in found], [t.template() for t in found]
 
     return parse
 

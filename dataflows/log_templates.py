@@ -2,8 +2,8 @@
 
 A line is one message, or, when it starts with ``{``, a JSON log the flow accepts (a plain
 JSON line or an OTLP logs document; every record counts, mined per service). Each line gets
-the template it has after the whole file was read: a template that widened later, or merged
-into another, is shown as it ended. A line that cannot be read (bad JSON, a missing field)
+the template it has after the whole file was read: a template that widened later is shown
+as it ended. A line that cannot be read (bad JSON, a missing field)
 keeps its place with the reason, and the rest goes on.
 """
 
@@ -54,12 +54,7 @@ def mine_file(path: Path) -> list[Mined]:
                     miner = miners[service] = TemplateMiner(max_templates=MAX_TEMPLATES)
                 out.append(Mined(number, service, miner.add(message)))
                 miner.dropped.clear()
-    for mined in out:  # as assigned after the whole file: follow merges
-        tpl = mined.template
-        while tpl is not None and tpl.merged_into is not None:
-            tpl = tpl.merged_into
-        mined.template = tpl
-    return out
+    return out  # each Template object holds its final text
 
 
 def _records(text: str) -> list[tuple[str, str]]:

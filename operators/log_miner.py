@@ -12,7 +12,9 @@ are mostly parameters join their template instead of each opening one.
 One rule Drain lacks: once a template has ``settle`` lines, a word (no digit)
 that all of them had is a constant, and a line with another word there is
 another template (``... HTTPS`` and ``... SOCKS5``; ``client WindowsUpdateAgent``
-and ``client SPP``). A template widened into another's text merges into it.
+and ``client SPP``). Two templates never widen into one text: a line that
+agrees with a template on ``sim_th`` of its tokens joins it (or, if settled,
+differs on a word the template can never widen), so there is nothing to merge.
 
 The exact masked text of a line seen recently maps straight to its template
 (the fast path: most lines repeat a known shape). Template ids are
@@ -81,9 +83,8 @@ class Template:
     template_id: str
     tokens: list[str]
     key: tuple[str, ...]  # where it sits in the miner's index
-    text: str  # the tokens joined: two templates never share it
+    text: str  # the tokens joined
     count: int = 1
-    merged_into: "Template | None" = None
 
     def template(self) -> str:
         """The template as people read it, parameters as ``<*>``."""
@@ -115,9 +116,8 @@ class TemplateMiner:
         self.max_cache = max_cache
         self.templates: dict[str, Template] = {}  # by id, least recently seen first
         self.index: dict[tuple[str, ...], list[Template]] = {}
-        self.by_text: dict[str, Template] = {}
         self.cache: dict[str, Template] = {}  # masked line -> the template it joined
-        self.dropped: list[str] = []  # ids evicted or merged away; the caller clears it
+        self.dropped: list[str] = []  # ids evicted; the caller may clear it
 
     def add(self, message: str, keep: Container[str] = ()) -> Template:
         """Fold one message in and return its template.
@@ -133,7 +133,7 @@ class TemplateMiner:
             if tpl is None:
                 tpl = self._found(tokens, key, keep)
             else:
-                tpl = self._widen(tpl, tokens)
+                self._widen(tpl, tokens)
                 tpl.count += 1
             if len(self.cache) >= self.max_cache:
                 self.cache.clear()  # cheaper than an LRU; it refills with the lines that repeat
@@ -157,8 +157,6 @@ class TemplateMiner:
         tpl = self.cache.get(masked)
         if tpl is None:
             return None
-        while tpl.merged_into is not None:
-            tpl = tpl.merged_into
         return tpl if self.templates.get(tpl.template_id) is tpl else None
 
     def _key(self, tokens: list[str]) -> tuple[str, ...]:
@@ -189,34 +187,17 @@ class TemplateMiner:
             best, best_sim = tpl, sim
         return best if best_sim >= self.sim_th else None
 
-    def _widen(self, tpl: Template, tokens: list[str]) -> Template:
-        """Make the template's differing tokens ``WILD``; return it, or the one it merged into."""
-        if tpl.text == " ".join(tokens):
-            return tpl
-        tpl.tokens = [t if t == w else WILD for t, w in zip(tpl.tokens, tokens, strict=True)]
-        text = " ".join(tpl.tokens)
-        if text == tpl.text:
-            return tpl
-        del self.by_text[tpl.text]
-        tpl.text = text
-        other = self.by_text.get(text)
-        if other is None:
-            self.by_text[text] = tpl
-            return tpl
-        other.count += tpl.count  # one template now, under the elder's id
-        tpl.merged_into = other
-        self._drop(tpl)
-        return other
+    def _widen(self, tpl: Template, tokens: list[str]) -> None:
+        """Make the template's tokens that differ from the line's ``WILD``."""
+        if tpl.text != " ".join(tokens):
+            tpl.tokens = [t if t == w else WILD for t, w in zip(tpl.tokens, tokens, strict=True)]
+            tpl.text = " ".join(tpl.tokens)
 
     def _found(self, tokens: list[str], key: tuple[str, ...], keep: Container[str]) -> Template:
         text = " ".join(tokens)
-        tpl = self.by_text.get(text)
-        if tpl is not None:  # only if the message held WILD's own character
-            return tpl
         tpl = Template(stable_id(text)[:16], tokens, key, text)
         self.templates[tpl.template_id] = tpl
         self.index.setdefault(key, []).append(tpl)
-        self.by_text[text] = tpl
         if len(self.templates) > self.max_templates:
             self._evict(tpl, keep)
         return tpl
@@ -244,8 +225,6 @@ class TemplateMiner:
         bucket.remove(tpl)
         if not bucket:
             del self.index[tpl.key]
-        if self.by_text.get(tpl.text) is tpl:
-            del self.by_text[tpl.text]
         self.dropped.append(tpl.template_id)
         if len(self.dropped) > self.max_templates:  # nobody clears it: keep the newest
             del self.dropped[: -self.max_templates]

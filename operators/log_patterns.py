@@ -237,7 +237,7 @@ class LogPatterns:
 
     def _fold(self, event: LogEvent, rank: int, out: list[LogSignal], read_ns: int) -> None:
         found = self.miner.add(event.message[: self.settings.max_chars], self.notable)
-        if self.miner.dropped:  # evicted, or merged into the template this line joined
+        if self.miner.dropped:  # evicted to make room
             for gone in self.miner.dropped:
                 self.templates.pop(gone, None)
                 self.notable.pop(gone, None)
