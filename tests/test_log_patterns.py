@@ -167,7 +167,9 @@ def test_burst_signals_at_once_then_at_most_once_per_bucket():
     "storm",
     [
         lambda rng: f"timeout {rng.randint(5, 900)}ms {rng.choice(['10.0.0.7', '10.0.3.9'])}:5432",
-        lambda rng: f"{rng.randint(1, 99)} {rng.randint(100, 999)}ms 10.0.{rng.randint(0, 9)}.7:5432",
+        lambda rng: (
+            f"{rng.randint(1, 99)} {rng.randint(100, 999)}ms 10.0.{rng.randint(0, 9)}.7:5432"
+        ),
         lambda rng: f"upstream postgres at 10.0.0.7:5432 timed out after {rng.randint(5, 900)}ms",
     ],
     ids=["mostly-parameters", "only-parameters", "wordy"],
