@@ -39,6 +39,7 @@ PARAM = "<*>"  # how a parameter is written in templates shown to people
 MASK = "\x1a"  # a masked parameter inside the miner: equal to another masked parameter
 WILD = "\x1b"  # a position where the template's lines differed: matches anything
 _DIGIT = re.compile(r"\d")
+_VARIES = re.compile(r"\d|\w\.\w+\.\w")  # a digit, or a dotted name (com.apple.x, a.b.com)
 
 _UNIT = r"(?:[KMGTP]i?B|bytes|ms|sec|secs|seconds|mins|minutes|hours|days)"
 # Every alternative starts at a digit (or a '-' or hex letter before one), so the regex engine
@@ -55,9 +56,10 @@ _CALENDAR = frozenset(
     {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May"}
     | {"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 )
+_FLAGS = re.compile(r"(?<![\w.\-])(?:true|false|null)(?![\w.\-])")
 _MASK = re.compile(
     rf"(?:\d(?<![\w.\-]\d)|[-<]\d(?<![\w.\-][-<]\d)"
-    rf"|[a-fA-F](?<![\w.\-][a-fA-F])(?=[a-fA-F]*\d)(?=[0-9a-fA-F]{{7}}))"
+    rf"|[a-fA-F](?=[0-9a-fA-F]{{7}})(?<![\w.\-][a-fA-F])(?=[a-fA-F]*\d))"
     rf"{_VALUE}(?: +-?\d{_VALUE})*"
 )
 
@@ -86,7 +88,7 @@ class Template:
     tokens: list[str]
     key: tuple[str, ...]  # where it sits in the miner's index
     text: str  # the tokens joined
-    count: int = 1
+    count: int = 0  # lines that joined
 
     def template(self) -> str:
         """The template as people read it, parameters as ``<*>``."""
@@ -109,7 +111,7 @@ class TemplateMiner:
         prefix: int = PREFIX,
         settle: int = SETTLE,
         max_templates: int = 1000,
-        max_cache: int = 4096,
+        max_cache: int = 1024,
     ) -> None:
         self.sim_th = sim_th
         self.prefix = prefix
@@ -118,7 +120,7 @@ class TemplateMiner:
         self.max_cache = max_cache
         self.templates: dict[str, Template] = {}  # by id, least recently seen first
         self.index: dict[tuple[str, ...], list[Template]] = {}
-        self.cache: dict[str, Template] = {}  # masked line -> the template it joined
+        self.cache: dict[str, Template] = {}  # raw and masked line -> the template it joined
         self.dropped: list[str] = []  # ids evicted; the caller may clear it
 
     def add(self, message: str, keep: Container[str] = ()) -> Template:
@@ -126,37 +128,39 @@ class TemplateMiner:
 
         ``keep``: ids of templates never evicted to make room (e.g. in a live burst).
         """
-        masked = mask(message)
-        tpl = self._cached(masked)
+        tpl = self._cached(message)  # the same message again: no masking at all
         if tpl is None:
-            tokens = _tokens(masked)
-            key = self._key(tokens)
-            tpl = self._best(self.index.get(key, ()), tokens)
+            masked = mask(message)
+            tpl = self._cached(masked)
             if tpl is None:
-                tpl = self._found(tokens, key, keep)
-            else:
-                self._widen(tpl, tokens)
-                tpl.count += 1
+                tokens = _tokens(masked)
+                key = self._key(tokens)
+                tpl = self._best(self.index.get(key, ()), tokens)
+                if tpl is None:
+                    tpl = self._found(tokens, key, keep)
+                else:
+                    self._widen(tpl, tokens)
             if len(self.cache) >= self.max_cache:
                 self.cache.clear()  # cheaper than an LRU; it refills with the lines that repeat
-            self.cache[masked] = tpl
-        else:
-            tpl.count += 1
+            self.cache[masked] = self.cache[message] = tpl
+        tpl.count += 1
         del self.templates[tpl.template_id]  # most recently seen last
         self.templates[tpl.template_id] = tpl
         return tpl
 
     def match(self, message: str) -> Template | None:
         """The template a message would join now, without learning from it."""
-        masked = mask(message)
-        tpl = self._cached(masked)
+        tpl = self._cached(message)
         if tpl is None:
-            tokens = _tokens(masked)
-            tpl = self._best(self.index.get(self._key(tokens), ()), tokens)
+            masked = mask(message)
+            tpl = self._cached(masked)
+            if tpl is None:
+                tokens = _tokens(masked)
+                tpl = self._best(self.index.get(self._key(tokens), ()), tokens)
         return tpl
 
-    def _cached(self, masked: str) -> Template | None:
-        tpl = self.cache.get(masked)
+    def _cached(self, text: str) -> Template | None:
+        tpl = self.cache.get(text)
         if tpl is None:
             return None
         return tpl if self.templates.get(tpl.template_id) is tpl else None
@@ -164,7 +168,7 @@ class TemplateMiner:
     def _key(self, tokens: list[str]) -> tuple[str, ...]:
         # A token with a digit (or masked) is likely a parameter: it must not route.
         head = tokens[: self.prefix]
-        return (str(len(tokens)), *("" if _DIGIT.search(t) or MASK in t else t for t in head))
+        return (str(len(tokens)), *("" if _VARIES.search(t) or MASK in t else t for t in head))
 
     def _best(self, candidates: list[Template] | tuple, tokens: list[str]) -> Template | None:
         best, best_sim, n = None, -1.0, len(tokens) or 1
@@ -233,9 +237,10 @@ class TemplateMiner:
 
 
 def _tokens(masked: str) -> list[str]:
-    # Day and month names are parameters too (the cache hit path never gets here).
-    return [MASK if t in _CALENDAR else t for t in masked.split()]
+    # Booleans, nulls and day and month names are values too; only the slow path (a line
+    # not in the cache) pays for finding them.
+    return [MASK if t in _CALENDAR else t for t in _FLAGS.sub(MASK, masked).split()]
 
 
 def _is_word(token: str) -> bool:
-    return MASK not in token and not _DIGIT.search(token)
+    return MASK not in token and not _VARIES.search(token)
