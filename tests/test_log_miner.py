@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from operators.log_miner import MASK, TemplateMiner, mask, show
+from operators.log_miner import MASK, WILD, TemplateMiner, _tokens, mask, show
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,3 +126,18 @@ def test_mask_character_in_a_message_does_not_break_it():
     miner = TemplateMiner()
     a = miner.add(f"odd {MASK} value 12")
     assert miner.add(f"odd {MASK} value 13") is a
+
+
+_TOKEN = st.sampled_from(["GET", "POST", "/cart", "id=7", "42ms", "10.0.0.1:80", "ok", "true", "x"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_TOKEN, min_size=1, max_size=6).map(" ".join), max_size=150))
+def test_every_line_fits_the_template_it_ended_in(lines):
+    miner = TemplateMiner(max_templates=10**6)
+    joined = [(line, miner.add(line)) for line in lines]
+    for line, tpl in joined:
+        tokens = _tokens(mask(line))
+        assert len(tokens) == len(tpl.tokens)
+        assert all(t in (w, WILD) for t, w in zip(tpl.tokens, tokens, strict=True))
+    assert sum(t.count for t in miner.templates.values()) == len(lines)

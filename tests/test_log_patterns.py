@@ -330,6 +330,23 @@ def test_memory_stays_bounded_under_a_flood_of_distinct_messages(messages):
     assert len(miner.cache) <= miner.max_cache and len(miner.dropped) == 0
 
 
+def test_new_templates_never_evict_a_live_burst():
+    lp = LogPatterns("c1", "cart", LogPatternSettings(max_templates=10, warmup_s=0))
+    rng = random.Random(4)
+    others = [f"queue q{i}x drained by worker w{i}y" for i in range(9)]
+    events = [line(2 * i + k, m, "warn") for i, m in enumerate(others) for k in (0, 1)]
+    events += [line(60 + i, fill(rng, ROOT_ERROR), "error") for i in range(3)]  # a burst starts
+    # The others as often as the burst, and seen since: without the burst kept, the burst
+    # would be the least recently seen of the rarest, and go when a new template comes.
+    events += [line(63 + i, m, "warn") for i, m in enumerate(others)]
+    events += [line(80, "a brand new kind of line", "warn")]
+    events += [line(90 + i, fill(rng, ROOT_ERROR), "error") for i in range(4)]
+    signals = lp.on_logs(events) + lp.flush()
+    burst = [s for s in signals if s.template.startswith("unhandled exception")]
+    assert len({s.template_id for s in burst}) == 1 and sum(s.count for s in burst) == 7
+    assert burst[0].template_id in lp.notable and len(lp.templates) <= 10
+
+
 def test_a_flood_does_not_grow_the_pickled_state():
     rng = random.Random(9)
     lp = LogPatterns("c1", "cart", LogPatternSettings(max_templates=100, warmup_s=0))
