@@ -3,7 +3,7 @@
 A message is masked (numbers with what is glued to them: units, IPs with
 ports, timestamps, hex ids; a run of them is one ``MASK``) and split on
 whitespace. Templates of the same token count whose first ``prefix`` tokens
-agree (a token with a digit counts as any) are candidates; the message joins
+agree (a token with a digit, or a dotted name, counts as any) are candidates; the message joins
 the candidate it shares the most tokens with, if that share is at least
 ``sim_th``, and the template's differing tokens become ``WILD``. Unlike Drain
 fed ``<*>``-masked text, a masked token equals a masked token, so lines that
@@ -16,8 +16,8 @@ and ``client SPP``). Two templates never widen into one text: a line that
 agrees with a template on ``sim_th`` of its tokens joins it (or, if settled,
 differs on a word the template can never widen), so there is nothing to merge.
 
-The exact masked text of a line seen recently maps straight to its template
-(the fast path: most lines repeat a known shape). Template ids are
+A line seen recently, raw or masked, maps straight to its template (the fast
+path: most lines repeat a known shape). Template ids are
 ``stable_id`` of the founding masked text: lines whose variable parts are all
 masked get the same id in any process and any order.
 """
@@ -166,7 +166,7 @@ class TemplateMiner:
         return tpl if self.templates.get(tpl.template_id) is tpl else None
 
     def _key(self, tokens: list[str]) -> tuple[str, ...]:
-        # A token with a digit (or masked) is likely a parameter: it must not route.
+        # A token with a digit, a mask or dotted name is likely a parameter: it must not route.
         head = tokens[: self.prefix]
         return (str(len(tokens)), *("" if _VARIES.search(t) or MASK in t else t for t in head))
 
@@ -201,6 +201,8 @@ class TemplateMiner:
 
     def _found(self, tokens: list[str], key: tuple[str, ...], keep: Container[str]) -> Template:
         text = " ".join(tokens)
+        # No live template has this id: its founding line, were it live, would have matched
+        # it (a template keeps the line's tokens where it has constants, sim_th of them).
         tpl = Template(stable_id(text)[:16], tokens, key, text)
         self.templates[tpl.template_id] = tpl
         self.index.setdefault(key, []).append(tpl)
@@ -232,7 +234,7 @@ class TemplateMiner:
         if not bucket:
             del self.index[tpl.key]
         self.dropped.append(tpl.template_id)
-        if len(self.dropped) > self.max_templates:  # nobody clears it: keep the newest
+        if len(self.dropped) > self.max_templates:  # if nobody clears it: keep the newest
             del self.dropped[: -self.max_templates]
 
 
