@@ -188,6 +188,22 @@ def test_a_storm_of_mostly_parameter_lines_after_warm_up_is_a_burst(storm):
     assert signals[0].level == "error" and signals[0].count == 3  # at its third line
 
 
+def test_a_storm_of_new_words_where_the_warm_up_had_one_is_still_a_burst():
+    # During warm-up the user was always "admin" (a settled word); the storm's users differ,
+    # so they found one new template, which takes every other user as a parameter.
+    lp = LogPatterns("c1", "cart")
+    rng = random.Random(9)
+    warm = [line(60 * m + 5, "authentication failed for user admin from vpn") for m in range(60)]
+    assert feed(lp, sorted(chatter(6, 0, 60) + warm, key=lambda e: e.ts_ns), batch=32) == []
+    users = ["".join(rng.choice("abcdefghijklmnop") for _ in range(6)) for _ in range(70)]
+    storm = [line(3600 + i, f"authentication failed for user {u} from vpn", "error")
+             for i, u in enumerate(users)]  # fmt: skip
+    signals = lp.on_logs(storm) + lp.flush()
+    assert len({s.template_id for s in signals}) == 1
+    assert signals[0].template == "authentication failed for user <*> from vpn"
+    assert sum(s.count for s in signals) == len(storm)
+
+
 def test_a_known_template_surging_is_a_burst_over_its_baseline():
     lp = LogPatterns("c1", "cart")
     rng = random.Random(5)
