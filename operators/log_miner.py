@@ -120,7 +120,10 @@ class TemplateMiner:
         self.max_cache = max_cache
         self.templates: dict[str, Template] = {}  # by id, least recently seen first
         self.index: dict[tuple[str, ...], list[Template]] = {}
-        self.cache: dict[str, Template] = {}  # raw and masked line -> the template it joined
+        self.cache: dict[str, Template] = {}  # masked line -> the template it joined
+        # Raw line -> the same: only saves masking (the masked entry gives the same template),
+        # so it is left out of snapshots.
+        self.seen: dict[str, Template] = {}
         self.dropped: list[str] = []  # ids evicted; the caller may clear it
 
     def add(self, message: str, keep: Container[str] = ()) -> Template:
@@ -128,10 +131,10 @@ class TemplateMiner:
 
         ``keep``: ids of templates never evicted to make room (e.g. in a live burst).
         """
-        tpl = self._cached(message)  # the same message again: no masking at all
+        tpl = self._cached(self.seen, message)  # the same message again: no masking at all
         if tpl is None:
             masked = mask(message)
-            tpl = self._cached(masked)
+            tpl = self._cached(self.cache, masked)
             if tpl is None:
                 tokens = _tokens(masked)
                 key = self._key(tokens)
@@ -140,9 +143,12 @@ class TemplateMiner:
                     tpl = self._found(tokens, key, keep)
                 else:
                     self._widen(tpl, tokens)
-            if len(self.cache) >= self.max_cache:
-                self.cache.clear()  # cheaper than an LRU; it refills with the lines that repeat
-            self.cache[masked] = self.cache[message] = tpl
+                if len(self.cache) >= self.max_cache:
+                    self.cache.clear()  # cheaper than an LRU; it refills with lines that repeat
+                self.cache[masked] = tpl
+            if len(self.seen) >= self.max_cache:
+                self.seen.clear()
+            self.seen[message] = tpl
         tpl.count += 1
         del self.templates[tpl.template_id]  # most recently seen last
         self.templates[tpl.template_id] = tpl
@@ -150,17 +156,21 @@ class TemplateMiner:
 
     def match(self, message: str) -> Template | None:
         """The template a message would join now, without learning from it."""
-        tpl = self._cached(message)
+        tpl = self._cached(self.seen, message)
         if tpl is None:
             masked = mask(message)
-            tpl = self._cached(masked)
+            tpl = self._cached(self.cache, masked)
             if tpl is None:
                 tokens = _tokens(masked)
                 tpl = self._best(self.index.get(self._key(tokens), ()), tokens)
         return tpl
 
-    def _cached(self, text: str) -> Template | None:
-        tpl = self.cache.get(text)
+    def __getstate__(self) -> dict:
+        """Pickled without ``seen``: it only saves work."""
+        return {**self.__dict__, "seen": {}}
+
+    def _cached(self, cache: dict[str, Template], text: str) -> Template | None:
+        tpl = cache.get(text)
         if tpl is None:
             return None
         return tpl if self.templates.get(tpl.template_id) is tpl else None
