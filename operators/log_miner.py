@@ -2,7 +2,8 @@
 
 A message is masked (numbers with what is glued to them: units, IPs with
 ports, timestamps, hex ids; a run of them is one ``MASK``) and split on
-whitespace. Templates of the same token count whose first ``prefix`` tokens
+whitespace; paths, booleans, HTTP methods and day and month names are values
+too. Templates of the same token count whose first ``prefix`` tokens
 agree (a token with a digit, or a dotted name, counts as any) are candidates; the message joins
 the candidate it shares the most tokens with, if that share is at least
 ``sim_th``, and the template's differing tokens become ``WILD``. Unlike Drain
@@ -31,7 +32,7 @@ from operators.ids import stable_id
 # The grid point best over the development systems (eight Loghub systems and the simulator's
 # logs), as bench/logs.py's leave-one-system-out cross-validation chooses; its out-of-fold GA
 # is the estimate for systems not seen.
-SIM_TH = 0.7
+SIM_TH = 0.8
 PREFIX = 1
 SETTLE = 10
 
@@ -51,12 +52,17 @@ _VALUE = (
     r"[\w%]*(?:[.:/\-][\w%]+)*"
     rf"(?: {_UNIT}(?![\w]))?(?: \(\d[\d.]* ?{_UNIT}\))?"
 )
-# Day and month names vary like the numbers they stand beside (Sun Jul 24 02:38:22 2005).
-_CALENDAR = frozenset(
+# Words that are values: day and month names beside a time (Sun Jul 24 02:38:22 2005), and
+# HTTP methods, which with a path name the request a service logs about (GET /cart).
+_VALUE_WORDS = frozenset(
     {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May"}
     | {"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+    | {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 )
-_FLAGS = re.compile(r"(?<![\w.\-])(?:true|false|null)(?![\w.\-])")
+# Booleans, nulls, and paths (/cart, /private/var/run/x.sock) are values too.
+_VALUE_TEXT = re.compile(
+    r"(?<![\w.\-])(?:true|false|null)(?![\w.\-])|(?<![\w.])/[\w.\-]+(?:/[\w.\-]+)*"
+)
 _MASK = re.compile(
     rf"(?:\d(?<![\w.\-]\d)|[-<]\d(?<![\w.\-][-<]\d)"
     rf"|[a-fA-F](?=[0-9a-fA-F]{{7}})(?<![\w.\-][a-fA-F])(?=[a-fA-F]*\d))"
@@ -249,9 +255,8 @@ class TemplateMiner:
 
 
 def _tokens(masked: str) -> list[str]:
-    # Booleans, nulls and day and month names are values too; only the slow path (a line
-    # not in the cache) pays for finding them.
-    return [MASK if t in _CALENDAR else t for t in _FLAGS.sub(MASK, masked).split()]
+    # Only the slow path (a line not in the cache) pays for the words that are values.
+    return [MASK if t in _VALUE_WORDS else t for t in _VALUE_TEXT.sub(MASK, masked).split()]
 
 
 def _is_word(token: str) -> bool:

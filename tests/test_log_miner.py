@@ -35,6 +35,20 @@ def test_mask(raw, masked):
     assert show(mask(raw)) == masked
 
 
+@pytest.mark.parametrize(
+    ("raw", "tokens"),
+    [
+        ("slow GET /cart: took 12ms", ["slow", MASK, MASK + ":", "took", MASK]),
+        ("overlap:false ret=null on true", ["overlap:" + MASK, "ret=" + MASK, "on", MASK]),
+        ("at Sun Jul 24 02:38:22 2005", ["at", MASK, MASK, MASK]),
+        ("deny /private/var/run/x.sock ok", ["deny", MASK, "ok"]),
+        ("GETTER trueish a/b", ["GETTER", "trueish", "a/b"]),
+    ],
+)
+def test_words_and_paths_that_are_values(raw, tokens):
+    assert _tokens(mask(raw)) == tokens
+
+
 def test_mostly_parameter_lines_join_one_template():
     miner = TemplateMiner()
     rng = random.Random(1)
