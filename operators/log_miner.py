@@ -50,7 +50,7 @@ _UNIT = r"(?:[KMGTP]i?B|bytes|ms|sec|secs|seconds|mins|minutes|hours|days)"
 # size with its unit and restatement (2034 bytes (1.98 KB)).
 _VALUE = (
     r"[\w%]*(?:[.:/\-][\w%]+)*"
-    rf"(?: {_UNIT}(?![\w]))?(?: \(\d[\d.]* ?{_UNIT}\))?"
+    rf"(?: {_UNIT}(?=[\s,;.)]|$))?(?: \(\d[\d.]* ?{_UNIT}\))?"
 )
 # Words that are values: day and month names beside a time (Sun Jul 24 02:38:22 2005), and
 # HTTP methods, which with a path name the request a service logs about (GET /cart).

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("connection from /10.3.4.5 refused", "connection from <*> refused"),  # no '/' left
         ("Received connection request /10.10.34.11:45307", "Received connection request <*>"),
         ("close, 2034 bytes (1.98 KB) sent, 785 bytes received", "close, <*> sent, <*> received"),
+        ("served status=200 bytes=123 in 4 ms.", "served status=<*> bytes=<*> in <*>."),  # a key
         ("at Sun Jul 24 02:38:22 2005 done", "at Sun Jul <*> done"),  # names: in the tokens
         ("took 1.5s, retry in 2m30s (attempt 2/3)", "took <*>, retry in <*> (attempt <*>)"),
         ("getTopPadding=333.0, Translation=-487.0", "getTopPadding=<*>, Translation=<*>"),
