@@ -10,7 +10,9 @@ In a service's first ``warmup_s`` its templates are only learned. Then a
 template turns *notable* on the line that brings its bucket to
 ``min_count + ratio * baseline`` lines (``new_min_count`` instead of
 ``min_count`` while a template first seen after the warm-up is younger than
-``warmup_s``), and a ``LogSignal`` goes out on that very line. While
+``warmup_s``), and a ``LogSignal`` goes out on that very line. A template
+first seen after the warm-up on an error-or-worse line is a novelty: notable
+on that first line (``novelty``). While
 notable, one refresh per bucket carries the lines since the last signal, sent
 when the bucket closes (the service's newest line is in a later bucket); the
 burst ends with the first bucket that closes below its threshold. The sum of
@@ -38,6 +40,7 @@ LOG_PREFIX = "log:"  # member fingerprints of log templates
 MAX_EXAMPLE = 300
 
 _SIGNAL_LEVELS = ("warning", "error", "critical")
+_ERROR = _SIGNAL_LEVELS.index("error")
 _LEVEL_NAMES = {
     "warning": ("warn", "warning"),
     "error": ("error", "err"),
@@ -86,6 +89,7 @@ class LogPatternSettings:
     sim_th: float = SIM_TH  # share of equal tokens to join a template (log_miner)
     prefix: int = PREFIX  # leading tokens that must agree
     settle: int = SETTLE  # lines after which a template's constant words stay constant
+    novelty: bool = True  # a template new after warm-up is notable on its first error line
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.halflife_s <= 0 or self.warmup_s < 0:
@@ -259,7 +263,10 @@ class LogPatterns:
         tpl.ref = event.ref
         if tpl.notable:
             tpl.pending += 1
-        elif tpl.count >= tpl.threshold and self.warm:
+        elif self.warm and (
+            tpl.count >= tpl.threshold
+            or (self.settings.novelty and tpl.total == 1 and tpl.new_until_ns and rank >= _ERROR)
+        ):
             tpl.notable = True
             tpl.burst_first_ns = tpl.bucket_first_ns
             tpl.burst_baseline = tpl.baseline

@@ -142,7 +142,7 @@ def test_steady_chatter_makes_no_signal(seed):
 
 
 def test_burst_signals_at_once_then_at_most_once_per_bucket():
-    lp = LogPatterns("c1", "cart")
+    lp = LogPatterns("c1", "cart", LogPatternSettings(novelty=False))
     rng = random.Random(3)
     burst = [line(3600 + 5 * i, fill(rng, ROOT_ERROR), "error") for i in range(60)]  # 5 minutes
     events = sorted(chatter(4, 0, 60) + burst + chatter(5, 65, 30), key=lambda e: e.ts_ns)
@@ -185,7 +185,7 @@ def test_a_storm_of_mostly_parameter_lines_after_warm_up_is_a_burst(storm):
     assert signals, "the storm made no signal"
     assert {s.template_id for s in signals} == set(lp.templates) - known  # one new template
     assert sum(s.count for s in signals) == len(lines)
-    assert signals[0].level == "error" and signals[0].count == 3  # at its third line
+    assert signals[0].level == "error" and signals[0].count == 1  # new at error: its first line
 
 
 def test_a_storm_of_new_words_where_the_warm_up_had_one_is_still_a_burst():
@@ -200,8 +200,29 @@ def test_a_storm_of_new_words_where_the_warm_up_had_one_is_still_a_burst():
              for i, u in enumerate(users)]  # fmt: skip
     signals = lp.on_logs(storm) + lp.flush()
     assert len({s.template_id for s in signals}) == 1
-    assert signals[0].template == "authentication failed for user <*> from vpn"
+    assert signals[-1].template == "authentication failed for user <*> from vpn"
     assert sum(s.count for s in signals) == len(storm)
+
+
+@pytest.mark.parametrize(("level", "novel"), [("error", True), ("fatal", True), ("warn", False)])
+def test_a_template_new_after_warm_up_at_error_level_is_a_novelty(level, novel):
+    lp = LogPatterns("c1", "cart")
+    assert feed(lp, chatter(7, 0, 30), batch=32) == []
+    lines = [line(1800 + 5 * i, f"disk quota exceeded on volume v{i}x", level) for i in range(2)]
+    out = lp.on_logs(lines)  # the first line signals at once; the second waits for the bucket
+    assert len(out) == novel
+    if novel:
+        assert (out[0].count, out[0].first_ns, out[0].baseline) == (1, lines[0].ts_ns, 0.0)
+        assert out[0].template == "disk quota exceeded on volume v0x"
+        [refresh] = lp.advance(1900 * S)  # its bucket closed: the second line, then it ends
+        assert refresh.count == 1 and refresh.template_id == out[0].template_id
+        assert lp.notable == {}
+    else:
+        assert lp.flush() == []
+    # Known templates, and anything in the warm-up, are never novel.
+    lp = LogPatterns("c1", "cart")
+    early = [line(5 * i, f"disk quota exceeded on volume v{i}x", "error") for i in range(2)]
+    assert lp.on_logs(early) == [] and lp.flush() == []
 
 
 def test_a_known_template_surging_is_a_burst_over_its_baseline():
@@ -220,7 +241,7 @@ def test_a_known_template_surging_is_a_burst_over_its_baseline():
 
 
 def test_a_burst_ends_and_a_new_one_signals_again():
-    lp = LogPatterns("c1", "cart", LogPatternSettings(warmup_s=0))
+    lp = LogPatterns("c1", "cart", LogPatternSettings(warmup_s=0, novelty=False))
     rng = random.Random(1)
     first = [line(60 + i, fill(rng, ROOT_ERROR), "error") for i in range(10)]
     quiet = [line(600 + 60 * m, "healthcheck ok", "info") for m in range(5)]
@@ -247,7 +268,7 @@ def test_advance_sends_the_refresh_of_a_quiet_service():
 
 
 def test_late_lines_count_in_the_current_bucket():
-    lp = LogPatterns("c1", "cart", LogPatternSettings(warmup_s=0))
+    lp = LogPatterns("c1", "cart", LogPatternSettings(warmup_s=0, novelty=False))
     rng = random.Random(3)
     events = [line(t, fill(rng, ROOT_ERROR), "error") for t in (120, 121, 30, 122, 10)]
     signals = lp.on_logs(events) + lp.flush()
