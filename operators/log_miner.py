@@ -137,11 +137,12 @@ class TemplateMiner:
 
         ``keep``: ids of templates never evicted to make room (e.g. in a live burst).
         """
-        tpl = self._cached(self.seen, message)  # the same message again: no masking at all
-        if tpl is None:
+        templates = self.templates
+        tpl = self.seen.get(message)  # the same message again: no masking at all
+        if tpl is None or templates.get(tpl.template_id) is not tpl:  # (inlined _cached)
             masked = mask(message)
-            tpl = self._cached(self.cache, masked)
-            if tpl is None:
+            tpl = self.cache.get(masked)
+            if tpl is None or templates.get(tpl.template_id) is not tpl:
                 tokens = _tokens(masked)
                 key = self._key(tokens)
                 tpl = self._best(self.index.get(key, ()), tokens)
@@ -156,8 +157,8 @@ class TemplateMiner:
                 self.seen.clear()
             self.seen[message] = tpl
         tpl.count += 1
-        del self.templates[tpl.template_id]  # most recently seen last
-        self.templates[tpl.template_id] = tpl
+        del templates[tpl.template_id]  # most recently seen last
+        templates[tpl.template_id] = tpl
         return tpl
 
     def match(self, message: str) -> Template | None:
