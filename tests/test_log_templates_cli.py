@@ -7,9 +7,11 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench import logs as logs_bench
 from dataflows.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +89,16 @@ def test_any_bytes_give_one_row_per_line(tmp_path_factory, lines):
     # A JSON document may hold several records (OTLP); a plain line is one.
     assert sorted({row["line"] for row in rows}) == list(range(1, len(lines) + 1))
     assert all(("template_id" in row) != ("error" in row) for row in rows)
+
+
+@pytest.mark.skipif(not (logs_bench.DATA / "Zookeeper").is_dir(), reason="no Loghub data here")
+def test_the_command_groups_a_loghub_system_as_the_benchmark_does(tmp_path):
+    messages, groups, _ = logs_bench.load(logs_bench.DATA)["Zookeeper"]
+    path = tmp_path / "zookeeper.log"
+    path.write_text("\n".join(messages) + "\n")
+    done = alertflow("logs", "templates", path, "--json")
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["template_id"] for line in done.stdout.splitlines()]
+    bench_ids, _ = logs_bench.ours()(messages)
+    assert ids == bench_ids
+    assert logs_bench.grouping_accuracy(ids, groups) > 0.95
