@@ -1,4 +1,4 @@
-"""The ``alertflow`` command: run, detect, simulate, demo."""
+"""The ``alertflow`` command: run, detect, simulate, demo, logs."""
 
 import argparse
 import sys
@@ -68,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate an estate and watch alertflow work on it")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", type=Path, default=Path("alertflow-demo"))
+
+    logs = sub.add_parser("logs", help="log tools").add_subparsers(dest="logs", required=True)
+    templates = logs.add_parser(
+        "templates",
+        help="the template of every line of a log file (one message a line, or JSON logs)",
+    )
+    templates.add_argument("file", type=Path)
+    templates.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line, in order: line, service, template_id, template "
+        "(or error); default: templates by count",
+    )
     return parser
 
 
@@ -122,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             from dataflows.demo import run_demo
 
             run_demo(args.out, seed=args.seed)
+        elif args.command == "logs":
+            from dataflows.log_templates import print_templates
+
+            print_templates(args.file, as_json=args.json)
     except AlertflowError as exc:
         print(f"alertflow: error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """Log templates per service: one template repeating is one member, and its bursts are evidence.
 
-Only WARN-and-above lines are mined. Their variable parts (numbers with units,
-hex ids, UUIDs, IPs with ports, durations) are masked to ``<*>``, then Drain
-(the ``drain3`` package) groups the masked lines into templates. Per template
+Only WARN-and-above lines are mined, by ``operators.log_miner.TemplateMiner``
+(variable parts masked, then Drain-style grouping that lets lines that are
+mostly parameters join their template). Per template
 a few numbers are kept: lines in the current event-time bucket, an EWMA of
 lines per bucket (the baseline), first and last seen, total.
 
@@ -10,47 +10,37 @@ In a service's first ``warmup_s`` its templates are only learned. Then a
 template turns *notable* on the line that brings its bucket to
 ``min_count + ratio * baseline`` lines (``new_min_count`` instead of
 ``min_count`` while a template first seen after the warm-up is younger than
-``warmup_s``), and a ``LogSignal`` goes out on that very line. While
+``warmup_s``), and a ``LogSignal`` goes out on that very line. A template
+first seen after the warm-up on an error-or-worse line is a novelty: notable
+on that first line (``novelty``). While
 notable, one refresh per bucket carries the lines since the last signal, sent
 when the bucket closes (the service's newest line is in a later bucket); the
 burst ends with the first bucket that closes below its threshold. The sum of
 a burst's signal counts is the number of lines in its buckets from the one it
 turned notable in.
 
-Template ids: ``stable_id`` of the masked line that founded the Drain cluster.
-Drain may later widen the template text (a token becomes ``<*>``) but the
-founding line, and so the id, stays; a replay in the same order founds the
-same clusters with the same lines, and a template evicted and seen again is
-usually founded by the same masked text, so it keeps its id. A pickled miner
-goes on matching into the same clusters.
+Template ids are the miner's: ``stable_id`` of the masked line that founded
+the template, kept while the template widens, so a replay founds the same ids
+and lines whose variable parts are all masked get the same id in any process.
+The miner holds at most ``max_templates``, evicting rare ones and never one in
+a live burst (unless every template is). A pickled miner goes on the same.
 """
 
 import math
-import re
-from collections.abc import Container
 from dataclasses import dataclass
 
-from drain3.drain import Drain, LogCluster, Node
-
 from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change, evidence_change
-from operators.ids import stable_id
+from operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner, show
+from operators.log_miner import mask as mask_params
 from schemas.errors import AlertflowError
 from schemas.records import LogEvent
 from schemas.timefmt import NS_PER_S
 
 LOG_PREFIX = "log:"  # member fingerprints of log templates
-PARAM = "<*>"
 MAX_EXAMPLE = 300
 
-# A token that starts with a digit (a number, with its unit, fraction, port or
-# path: 123ms 4.5s 10.0.0.1:5432 2/3 2026-11-25T10:00:00Z), or a hex id of 8+
-# digits with a digit in it (a3f90c12be45, UUIDs), and not the tail of a word
-# such as auth-2 or v1.2. The leading lookahead only makes most positions fail fast.
-_VARIABLE = re.compile(
-    r"(?=[-\da-fA-F])(?<![\w.\-])(?:-?\d|(?=[a-fA-F]*\d)[0-9a-fA-F]{8})[\w%]*(?:[.:/\-][\w%]+)*"
-)
-
 _SIGNAL_LEVELS = ("warning", "error", "critical")
+_ERROR = _SIGNAL_LEVELS.index("error")
 _LEVEL_NAMES = {
     "warning": ("warn", "warning"),
     "error": ("error", "err"),
@@ -66,12 +56,12 @@ _LEVELS = {
 
 
 def mask(message: str) -> str:
-    """Replace the variable parts of a message with ``<*>``.
+    """The message with its variable parts as ``<*>``, as the miner sees it.
 
     >>> mask("dial tcp 10.1.2.3:5432: connect: connection refused after 250ms (attempt 2/3)")
     'dial tcp <*>: connect: connection refused after <*> (attempt <*>)'
     """
-    return _VARIABLE.sub(PARAM, message)
+    return show(mask_params(message))
 
 
 class LogPatternError(AlertflowError, ValueError):
@@ -94,17 +84,20 @@ class LogPatternSettings:
     min_count: int = 5  # lines in one bucket beyond ratio * baseline
     new_min_count: int = 3  # the same for a template new after the warm-up, in its first warmup_s
     halflife_s: float = 3600.0  # of the baseline's EWMA
-    max_templates: int = 1000  # per service, least recently seen evicted
+    max_templates: int = 1000  # per service; rare ones evicted, never one in a live burst
     max_chars: int = 512  # of a message, before masking and mining
-    sim_th: float = 0.4  # Drain: share of equal tokens to join a template
-    depth: int = 4  # Drain: prefix tree depth
-    max_children: int = 100  # Drain: children per tree node
+    sim_th: float = SIM_TH  # share of equal tokens to join a template (log_miner)
+    prefix: int = PREFIX  # leading tokens that must agree
+    settle: int = SETTLE  # lines after which a template's constant words stay constant
+    novelty: bool = True  # a template new after warm-up is notable on its first error line
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.halflife_s <= 0 or self.warmup_s < 0:
             raise LogPatternError("bucket_s and halflife_s must be positive, warmup_s not negative")
         if self.ratio < 0 or self.min_count < 1 or self.new_min_count < 1:
             raise LogPatternError("ratio must not be negative, min counts must be at least 1")
+        if not 0 <= self.sim_th <= 1 or self.prefix < 0 or self.settle < 0:
+            raise LogPatternError("sim_th must be in [0, 1], prefix and settle not negative")
         if self.max_templates < 1 or self.max_chars < 1:
             raise LogPatternError("max_templates and max_chars must be at least 1")
 
@@ -135,7 +128,7 @@ class LogSignal:
 @dataclass(slots=True)
 class _Template:
     template_id: str
-    cluster: LogCluster  # Drain's, shared with the miner: its text widens as lines join
+    found: Template  # the miner's: its text widens as lines join
     bucket: int  # index of the current bucket (event time // bucket)
     threshold: float  # lines in the current bucket that make it notable
     first_ns: int
@@ -173,23 +166,21 @@ class LogPatterns:
         self.cluster = cluster
         self.service = service
         self.settings = settings = settings or LogPatternSettings()
-        self.drain = Drain(
-            depth=settings.depth,
+        self.miner = TemplateMiner(
             sim_th=settings.sim_th,
-            max_children=settings.max_children,
-            max_clusters=settings.max_templates,
-            param_str=PARAM,
+            prefix=settings.prefix,
+            settle=settings.settle,
+            max_templates=settings.max_templates,
         )
         self.bucket_ns = int(settings.bucket_s * NS_PER_S)
         self.keep = 0.5 ** (settings.bucket_s / settings.halflife_s)  # EWMA weight of the past
-        self.templates: dict[int, _Template] = {}  # by Drain cluster id, least recently seen first
-        self.notable: dict[int, _Template] = {}
+        self.templates: dict[str, _Template] = {}  # by template id, as the miner holds them
+        self.notable: dict[str, _Template] = {}
         self.warm_ns: int | None = None  # the warm-up's end
         self.warm = False  # past it (to the bucket): templates are judged, and new ones new
         self.first_bucket = 0  # of the service's first line
         self.seen_ns = 0  # a line of the service's newest bucket, any level (for idleness)
         self.next_bucket_ns = -(2**63)
-        self.created = 0  # clusters founded since the miner's tree was last pruned
 
     def on_logs(self, events: list[LogEvent], read_ns: int = 0) -> list[LogSignal]:
         """Fold a batch of the service's lines in arrival order; return the signals due."""
@@ -211,9 +202,9 @@ class LogPatterns:
 
     def template_of(self, message: str) -> tuple[str, str] | None:
         """The (template id, template) a message fits now, without learning from it."""
-        cluster = self.drain.match(mask(message[: self.settings.max_chars]), "fallback")
-        tpl = None if cluster is None else self.templates.get(cluster.cluster_id)
-        return None if tpl is None else (tpl.template_id, tpl.cluster.get_template())
+        found = self.miner.match(message[: self.settings.max_chars])
+        tpl = None if found is None else self.templates.get(found.template_id)
+        return None if tpl is None else (tpl.template_id, tpl.found.template())
 
     def advance(self, now_ns: int, read_ns: int = 0) -> list[LogSignal]:
         """Close the buckets event time ``now_ns`` is past; return the refreshes due.
@@ -249,12 +240,17 @@ class LogPatterns:
             self._roll(tpl, bucket)
 
     def _fold(self, event: LogEvent, rank: int, out: list[LogSignal], read_ns: int) -> None:
-        cluster, _ = self.drain.add_log_message(mask(event.message[: self.settings.max_chars]))
-        tpl = self.templates.pop(cluster.cluster_id, None)
+        found = self.miner.add(event.message[: self.settings.max_chars], self.notable)
+        if self.miner.dropped:  # evicted to make room
+            for gone in self.miner.dropped:
+                self.templates.pop(gone, None)
+                self.notable.pop(gone, None)
+            self.miner.dropped.clear()
+        key = found.template_id
         bucket = event.ts_ns // self.bucket_ns
+        tpl = self.templates.get(key)
         if tpl is None:
-            tpl = self._found(cluster, event.ts_ns, bucket)
-        self.templates[cluster.cluster_id] = tpl  # most recently seen last, as in Drain's LRU
+            tpl = self.templates[key] = self._found(found, event.ts_ns, bucket)
         if bucket > tpl.bucket:
             self._roll(tpl, bucket)
         if tpl.count == 0:
@@ -267,37 +263,29 @@ class LogPatterns:
         tpl.ref = event.ref
         if tpl.notable:
             tpl.pending += 1
-        elif tpl.count >= tpl.threshold and self.warm:
+        elif self.warm and (
+            tpl.count >= tpl.threshold
+            or (self.settings.novelty and tpl.total == 1 and tpl.new_until_ns and rank >= _ERROR)
+        ):
             tpl.notable = True
             tpl.burst_first_ns = tpl.bucket_first_ns
             tpl.burst_baseline = tpl.baseline
             tpl.pending = tpl.count
-            self.notable[cluster.cluster_id] = tpl
+            self.notable[key] = tpl
             out.append(self._signal(tpl, read_ns))
 
-    def _found(self, cluster: LogCluster, ts_ns: int, bucket: int) -> _Template:
-        """State for a cluster Drain just founded (or one whose state was evicted)."""
+    def _found(self, found: Template, ts_ns: int, bucket: int) -> _Template:
+        """State for a template the miner just founded."""
         settings = self.settings
         new_until_ns = ts_ns + int(settings.warmup_s * NS_PER_S) if self.warm else 0
-        # A just-founded cluster's template is the masked line itself; its current
-        # text only if our state was dropped while Drain kept the cluster (not expected).
-        tpl = _Template(
-            template_id=stable_id(cluster.get_template())[:16],
-            cluster=cluster,
+        return _Template(
+            template_id=found.template_id,
+            found=found,
             bucket=bucket,
             threshold=settings.new_min_count if self.warm else settings.min_count,
             first_ns=ts_ns,
             new_until_ns=new_until_ns,
         )
-        if len(self.templates) >= settings.max_templates:
-            evicted = next(iter(self.templates))  # Drain's LRU drops the same cluster
-            del self.templates[evicted]
-            self.notable.pop(evicted, None)
-        self.created += 1
-        if self.created >= settings.max_templates:
-            _prune(self.drain.root_node, self.drain.id_to_cluster)
-            self.created = 0
-        return tpl
 
     def _roll(self, tpl: _Template, bucket: int) -> None:
         """Close the template's bucket into its baseline and start ``bucket``."""
@@ -325,7 +313,7 @@ class LogPatterns:
             cluster=self.cluster,
             service=self.service,
             template_id=tpl.template_id,
-            template=tpl.cluster.get_template(),
+            template=tpl.found.template(),
             level=_SIGNAL_LEVELS[tpl.rank],
             first_ns=tpl.burst_first_ns,
             last_ns=tpl.last_ns,
@@ -337,15 +325,6 @@ class LogPatterns:
         )
         tpl.pending = tpl.rank = 0
         return signal
-
-
-def _prune(node: Node, live: Container[int]) -> bool:
-    """Drop evicted clusters' ids and emptied branches from Drain's tree; True if empty."""
-    node.cluster_ids = [cid for cid in node.cluster_ids if cid in live]
-    children = node.key_to_child_node
-    for token in [t for t, child in children.items() if _prune(child, live)]:
-        del children[token]
-    return not node.cluster_ids and not children
 
 
 def member_severity(level: str) -> str:
@@ -395,7 +374,7 @@ def apply_log(member: AlertMember | None, signal: LogSignal) -> tuple[AlertMembe
     member.last_ns = max(member.last_ns, signal.last_ns)
     if len(member.refs) < MAX_REFS:
         member.refs.append(signal.ref)
-    member.title = signal.template  # Drain may have widened it
+    member.title = signal.template  # the miner may have widened it
     member.annotations["description"] = describe(signal.template, member.count, signal.baseline)
     member.annotations["example"] = signal.example
     member.score = max(member.score, burst_score(member.count, signal.baseline))

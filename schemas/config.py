@@ -295,6 +295,11 @@ class LogPatternsConfig(_Settings):
     ratio: float = Field(3.0, gt=0, description="A burst: lines per bucket >= ratio * baseline ...")
     min_count: int = Field(5, ge=1, description="... plus this many.")
     new_min_count: int = Field(3, ge=1, description="The same for a template new after warm-up.")
+    novelty: bool = Field(
+        True,
+        description="A template first seen after warm-up on an error-or-worse line is evidence "
+        "at once (a burst of one), without waiting for new_min_count lines.",
+    )
     max_templates: int = Field(1000, ge=1, description="Per service; least recently seen go.")
 
 
