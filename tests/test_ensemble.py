@@ -118,9 +118,10 @@ def test_spike_record_has_band_and_channels():
 
 def test_no_expectation_during_warmup():
     det = StreamingEnsemble()
-    det.update_many(_noise(150), T0_NS + np.arange(150) * STEP_NS)
+    warmup = det.warmup
+    det.update_many(_noise(warmup), T0_NS + np.arange(warmup) * STEP_NS)
     assert det.expectation() is None and not det.contributors()
-    det.update(100.0, T0_NS + 150 * STEP_NS)
+    det.update(100.0, T0_NS + warmup * STEP_NS)
     assert det.expectation() is not None
 
 
