@@ -153,7 +153,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     else:
         z, model, expected, scale = z_level, LEVEL_MODEL, m, s
     fired = n > p[WARMUP] and range_fired(rng, x, p[RANGE_TOL])
-    e_dist = dist_evidence(dist, x)
+    e_dist = dist_evidence(dist, x) if p[DIST_WEIGHT] > 0.0 else 0.0
 
     # ---- learn
     d = level_learn(level, x, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
