@@ -36,6 +36,25 @@ class KafkaClient(_Settings):
     stop_at_end: bool = Field(
         False, description="Stop when every input partition is read to its end (replays, tests)."
     )
+    delivery_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Output the brokers have not acknowledged this long stops the job with an "
+        "error and a non-zero exit. The batch is not counted as written: a restart with the "
+        "same --recovery-dir sends it again. A broker restart shorter than this goes unnoticed.",
+    )
+    stop_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="After SIGTERM/SIGINT, output still waiting for the brokers gets this long; "
+        "then the job stops anyway, non-zero, with that batch not counted as written.",
+    )
+    log_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="librdkafka's log lines and client errors of one kind are printed at most "
+        "once per this interval (a broker that is down otherwise prints dozens a second).",
+    )
 
     def client_config(self) -> dict[str, Any]:
         """What every librdkafka client gets, secrets revealed."""
@@ -46,6 +65,18 @@ class KafkaClient(_Settings):
     def consumer_config(self) -> dict[str, Any]:
         """Client settings plus the consumer-only ones."""
         return {"fetch.wait.max.ms": self.fetch_wait_max_ms, **self.client_config()}
+
+    def producer_config(self) -> dict[str, Any]:
+        """Client settings plus the producer's: idempotent, giving up with the job's bound.
+
+        Idempotence (acks from all in-sync replicas, no duplicates or reordering from the
+        producer's own retries) is on unless ``config`` turns it off.
+        """
+        return {
+            "enable.idempotence": True,
+            "message.timeout.ms": int(self.delivery_timeout_s * 1000),
+            **self.client_config(),
+        }
 
 
 class DetectorSettings(_Settings):
