@@ -1,5 +1,6 @@
 """The job's settings: one frozen model, loaded from YAML or TOML, overridden by flags."""
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -313,6 +314,62 @@ class LabelsConfig(_Settings):
     max_value_len: int = Field(256, ge=1)
 
 
+_SECRET_KEYS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "api_key", "apikey",
+    "access_key", "private_key", "auth", "authorization", "credential", "credentials",
+    "cookie", "session", "session_id", "sessionid", "signature",
+)  # fmt: skip
+_USER_KEYS = (
+    "user", "user_id", "userid", "username", "uid", "login", "email", "customer_id",
+    "account_id", "owner",
+)  # fmt: skip
+
+
+class RedactionConfig(_Settings):
+    """What is scrubbed from dead letters before they leave the flow (``operators.redaction``).
+
+    Rules work on the raw bytes, so a message that is not UTF-8 is scrubbed too; a
+    redacted span becomes ``[REDACTED:<kind>]``.
+    """
+
+    emails: bool = True
+    ip_addresses: bool = Field(True, description="IPv4 and IPv6 addresses.")
+    tokens: bool = Field(
+        True,
+        description="Bearer/Basic credentials and well-known key shapes: JWTs, AWS access key "
+        "ids, GitHub, GitLab, Slack and Google API tokens, sk-... keys, PEM private keys.",
+    )
+    secret_keys: list[str] = Field(
+        default_factory=lambda: list(_SECRET_KEYS),
+        description="The value after a key ending in one of these (key=value, key: value, "
+        '"key": "value"; any case, any prefix such as db_ or X-) is redacted.',
+    )
+    user_keys: list[str] = Field(
+        default_factory=lambda: list(_USER_KEYS),
+        description="The same for user identifiers (user_id=..., \"login\": ...).",
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="More rules: kind -> regular expression; every match is redacted.",
+    )
+    dlq_max_bytes: int = Field(
+        4096,
+        ge=0,
+        description="A dead letter keeps at most this much of its message (after redaction); "
+        "raw_size says how long the message was.",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, pattern in value.items():
+            try:
+                re.compile(pattern.encode())
+            except re.error as exc:
+                raise ValueError(f"redaction pattern {kind!r}: not a valid regex: {exc}") from None
+        return value
+
+
 class TracingConfig(_Settings):
     """Where decision spans go."""
 
@@ -345,6 +402,7 @@ class AlertflowConfig(_Settings):
     log_patterns: LogPatternsConfig = LogPatternsConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
     labels: LabelsConfig = LabelsConfig()
+    redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
