@@ -170,7 +170,16 @@ class _ProducerPartition(StatelessSinkPartition[list]):
     def __init__(self, config: dict[str, Any], topic_prefix: str, settings: KafkaClient) -> None:
         self._log = client_log(settings.log_interval_s)
         self._last_error: str | None = None
-        self._producer = Producer({**config, "logger": self._log, "error_cb": self._on_error})
+        self._producer = Producer(
+            {
+                **config,
+                "logger": self._log,
+                "error_cb": self._on_error,
+                "on_delivery": self._on_delivery,
+                # Success is what the queue emptying says; a Python call per message is not free.
+                "delivery.report.only.error": True,
+            }
+        )
         self._brokers = config.get("bootstrap.servers", "?")
         self._prefix = topic_prefix
         self._settings = settings
@@ -210,7 +219,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
     def _produce(self, topic: str, value: bytes, key: bytes, deadline: _Deadline) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value=value, key=key)
                 return
             except BufferError:
                 # librdkafka's queue is full: serving delivery reports makes room.
