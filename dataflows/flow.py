@@ -47,7 +47,7 @@ def build_flow(
     decoded: dict[str, list[Stream[Batch]]] = {stream: [] for stream in INPUT_STREAMS}
     redactor = Redactor(config.redaction)  # what a dead letter keeps of its message
     for stream, uris in config.inputs.items():
-        intake = Intake(stream, redactor)
+        intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config))
             # list[confluent_kafka.Message | FileLine]: one poll

@@ -102,9 +102,15 @@ _STAMPED_STREAMS = ("metrics", "alerts")
 class Intake:
     """Decodes one input stream's raw messages, a poll's batch at a time."""
 
-    def __init__(self, stream: str, redactor: Redactor = _DEFAULT_REDACTOR) -> None:
+    def __init__(
+        self,
+        stream: str,
+        redactor: Redactor = _DEFAULT_REDACTOR,
+        max_message_bytes: int = 1 << 20,
+    ) -> None:
         self.stream = stream
         self.redactor = redactor
+        self.max_message_bytes = max_message_bytes
 
     def decode_batch(self, polls: Iterable[list]) -> list[list[InputRecord] | list[Decision]]:
         """Decode polls of messages into one list of records and one of ``dlq`` decisions.
@@ -128,8 +134,12 @@ class Intake:
                     dead.append(self._reject(message, f"consumer error: {err}"))
                     continue
                 ref = f"{prefix}{message.offset()}"
+                value = message.value()
+                if value is not None and len(value) > self.max_message_bytes:
+                    dead.append(self._reject(message, self._too_large(len(value))))
+                    continue
                 try:
-                    decoded = decode_stream(stream, message.value(), ref)
+                    decoded = decode_stream(stream, value, ref)
                 except DecodeError as exc:
                     dead.append(self._reject(message, exc.reason))
                     continue
@@ -141,6 +151,10 @@ class Intake:
                         record.read_ns = read_ns
                 records.extend(decoded)
         return [batch for batch in (records, dead) if batch]
+
+    def _too_large(self, size: int) -> str:
+        limit = self.max_message_bytes
+        return f"message of {size} bytes is larger than intake.max_message_bytes ({limit})"
 
     def _reject(self, message: Any, reason: str) -> Decision:
         return dead_letter(

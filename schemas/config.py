@@ -307,6 +307,17 @@ class DerivedSeriesConfig(_Settings):
     lateness_s: float = Field(60.0, ge=0)
 
 
+class IntakeConfig(_Settings):
+    """Where messages enter."""
+
+    max_message_bytes: int = Field(
+        1 << 20,
+        ge=1,
+        description="Longer messages go to dlq undecoded (Kafka's own default cap is 1 MiB); "
+        "one huge line of a file or a topic never holds the job's memory.",
+    )
+
+
 class LabelsConfig(_Settings):
     """Label hygiene."""
 
@@ -346,7 +357,7 @@ class RedactionConfig(_Settings):
     )
     user_keys: list[str] = Field(
         default_factory=lambda: list(_USER_KEYS),
-        description="The same for user identifiers (user_id=..., \"login\": ...).",
+        description='The same for user identifiers (user_id=..., "login": ...).',
     )
     patterns: dict[str, str] = Field(
         default_factory=dict,
@@ -401,6 +412,7 @@ class AlertflowConfig(_Settings):
     derived: DerivedSeriesConfig = DerivedSeriesConfig()
     log_patterns: LogPatternsConfig = LogPatternsConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
+    intake: IntakeConfig = IntakeConfig()
     labels: LabelsConfig = LabelsConfig()
     redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()

@@ -147,3 +147,16 @@ def test_good_records_around_bad_ones_are_still_decoded(bad, email):
     assert [r.labels["host"] for r in records] == [f"h{i}" for i in range(len(good))]
     assert [d.record.offset for d in dead] == list(range(2, len(lines) + 1, 2))
     assert all(email.encode() not in d.encode() for d in dead)
+
+
+def test_a_message_over_the_size_limit_is_rejected_undecoded():
+    good = prom_line("cpu", {"host": "h0"}, 1_795_600_800, 1)
+    huge = prom_line("cpu", {"host": "h1", "blob": "x" * 2000}, 1_795_600_800, 1)
+    poll = [FileLine("in.jsonl", 1, good), FileLine("in.jsonl", 2, huge)]
+    records, dead = Intake("metrics", max_message_bytes=1000).decode_batch([poll])
+    assert [r.labels["host"] for r in records] == ["h0"]
+    [letter] = dead
+    assert letter.record.reason == (
+        f"message of {len(huge)} bytes is larger than intake.max_message_bytes (1000)"
+    )
+    assert letter.record.raw_size == len(huge)
