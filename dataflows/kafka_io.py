@@ -228,6 +228,9 @@ class _ProducerPartition(StatelessSinkPartition[list]):
                 why = deadline.passed()
                 if why is not None:
                     self._give_up(len(self._producer), why)
+            except KafkaException as exc:  # refused before queueing: too large, unknown topic
+                reason = f"{topic} refused a record of {len(value)} bytes ({exc.args[0].str()})"
+                self._give_up(len(self._producer) + 1, reason)
 
     def _raise_on_failure(self, remaining: int) -> None:
         if self._failed:

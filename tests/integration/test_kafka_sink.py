@@ -52,3 +52,10 @@ def test_a_stop_request_ends_the_wait_after_the_grace():
             part.write_batch([_decisions(3)])
     finally:
         shutdown.REQUESTED.clear()
+
+
+def test_a_record_the_producer_refuses_fails_the_batch_with_its_reason(broker):
+    part = _partition(broker.bootstrap, config={"message.max.bytes": 1000})
+    big = Decision("dlq", "k", {"id": "big", "blob": "x" * 5000})
+    with pytest.raises(OutputNotDelivered, match=r"dlq refused a record of \d+ bytes .*too large"):
+        part.write_batch([[*_decisions(2), big]])
