@@ -5,7 +5,7 @@ import string
 
 import orjson
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from dataflows.sources import FileLine
@@ -22,6 +22,8 @@ DEFAULT = Redactor(RedactionConfig())
     [
         (b"to bob.smith+x@mail.example.com!", b"to [REDACTED:email]!"),
         ("für jörg@exämple.de".encode(), "für [REDACTED:email]".encode()),
+        # One address's domain runs into the next one's local part.
+        (b"a@b.io/c@d.org", b"[REDACTED:email][REDACTED:email]"),
         (b"from 192.168.10.7:8080", b"from [REDACTED:ip]:8080"),
         (b"peer fe80::1ff:fe23:4567:890a up", b"peer [REDACTED:ip] up"),
         (b"peer 2001:db8:0:0:0:0:2:1 up", b"peer [REDACTED:ip] up"),
@@ -137,6 +139,7 @@ def test_no_token_or_password_in_bad_input_survives(prefix, form, secret, suffix
 
 
 @given(bad=st.lists(junk, min_size=1, max_size=5), email=st.emails())
+@example(bad=[b"@0/"], email="0@A.MH")  # two addresses sharing "0"
 def test_good_records_around_bad_ones_are_still_decoded(bad, email):
     good = [prom_line("cpu", {"host": f"h{i}"}, 1_795_600_800 + i, i) for i in range(len(bad) + 1)]
     lines = [good[0]]
