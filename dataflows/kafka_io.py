@@ -245,8 +245,8 @@ class _ProducerPartition(StatelessSinkPartition[list]):
         last = f" (last broker error: {self._last_error})" if self._last_error else ""
         raise OutputNotDelivered(
             f"output to {self._brokers} not delivered: {undelivered} message(s) of this batch "
-            f"still unacknowledged, {why}{last}; the batch is not counted as written, so a "
-            "restart with the same --recovery-dir sends it again"
+            f"still unacknowledged, {why}{last}; the batch is not counted as written (a "
+            "restart with the same --recovery-dir sends it again)"
         )
 
     def close(self) -> None:

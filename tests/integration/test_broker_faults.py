@@ -181,21 +181,23 @@ def store():
     instance.stop()
 
 
-def test_output_broker_restarted_mid_run_loses_nothing(broker, store, tmp_path):
-    """The output broker goes down between two batches of input and comes back on its port."""
+@pytest.mark.parametrize("input_too", [False, True], ids=["output", "input-and-output"])
+def test_broker_restarted_mid_run_loses_nothing(broker, store, tmp_path, input_too):
+    """The output broker (holding the input topic too, or not) stops and comes back on its port."""
     topic = f"metrics-{uuid.uuid4().hex[:8]}"
-    broker.create_topics(topic)
     lines = _mixed_lines(450, seed=5)
     first, second, third = lines[:400], lines[400:900], lines[900:]
     target = TansuBroker(store=store).start()
+    source = target if input_too else broker  # produce() needs only the address
     restarted = None
     job = None
     try:
+        source.create_topics(topic)
         target.create_topics(*(f"out.{s}" for s in OUTPUTS))
-        broker.produce(topic, first)
+        source.produce(topic, first)
         job = _Job(
             _run_cmd(
-                [f"kafka://{broker.bootstrap}/{topic}"],
+                [f"kafka://{source.bootstrap}/{topic}"],
                 f"kafka://{target.bootstrap}",
                 "--set",
                 "topic_prefix=out.",
@@ -206,13 +208,16 @@ def test_output_broker_restarted_mid_run_loses_nothing(broker, store, tmp_path):
         first_bad = sum(b"not a number" in line for line in first)
         assert len(target.consume_all("out.dlq", first_bad)) >= first_bad
         target.stop()
-        broker.produce(topic, second)  # read while the output broker is down
+        if not input_too:
+            source.produce(topic, second)  # read while the output broker is down
         job.wait_for_line("brokers are down")
-        time.sleep(2)  # let the job read the batch and wait on its output
+        time.sleep(2)  # let the job read what it can and wait on its output
         restarted = TansuBroker(port=target.port, store=store).start()
-        broker.produce(topic, third)
+        if input_too:
+            source.produce(topic, second)
+        source.produce(topic, third)
         expected = _reference(
-            tmp_path, [f"kafka://{broker.bootstrap}/{topic}"], "--set", "kafka.stop_at_end=true"
+            tmp_path, [f"kafka://{source.bootstrap}/{topic}"], "--set", "kafka.stop_at_end=true"
         )
         got = {}
         for stream, want in expected.items():
