@@ -12,7 +12,7 @@ from dataflows.sources import FileLine
 from operators.intake import Intake, dead_letter
 from operators.redaction import Redactor
 from schemas.config import ConfigError, RedactionConfig, load_config
-from tests.flowkit import prom_line
+from tests.flowkit import prom_line, read_jsonl
 
 DEFAULT = Redactor(RedactionConfig())
 
@@ -163,3 +163,31 @@ def test_a_message_over_the_size_limit_is_rejected_undecoded():
         f"message of {len(huge)} bytes is larger than intake.max_message_bytes (1000)"
     )
     assert letter.record.raw_size == len(huge)
+
+
+@pytest.mark.parametrize("emails", [True, False])
+def test_the_flow_redacts_its_dead_letters_as_configured(tmp_path, emails):
+    from bytewax.testing import run_main
+
+    from dataflows.flow import build_flow
+    from schemas.config import AlertflowConfig
+    from tests.flowkit import write_lines
+
+    good = prom_line("cpu", {"host": "h0"}, 1_795_600_800, 1)
+    bad = b'{"value": "ops@example.org said: password=hunter2"'
+    metrics = write_lines(tmp_path / "metrics.jsonl", [good, bad, good])
+    config = AlertflowConfig.model_validate(
+        {
+            "inputs": {"metrics": [str(metrics)]},
+            "output": str(tmp_path / "out"),
+            # Room for the password's value, were it not redacted.
+            "redaction": {"emails": emails, "dlq_max_bytes": 60},
+        }
+    )
+    run_main(build_flow(config))
+    [letter] = read_jsonl(tmp_path / "out" / "dlq.jsonl")
+    assert "hunter2" not in letter["raw_text"]
+    assert "password=[REDACTED:secret]" in letter["raw_text"]
+    assert ("ops@example.org" in letter["raw_text"]) is not emails
+    assert len(base64.b64decode(letter["raw_b64"])) <= 60
+    assert letter["raw_size"] == len(bad)
