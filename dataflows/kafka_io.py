@@ -83,6 +83,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         batch_size: int = 1000,
         tail: bool = True,
         log_interval_s: float = 30.0,
+        metadata_timeout_s: float = 10.0,
     ) -> None:
         self.brokers = list(brokers)
         self.topic = topic
@@ -90,6 +91,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         self.batch_size = batch_size
         self.tail = tail
         self.log_interval_s = log_interval_s
+        self.metadata_timeout_s = metadata_timeout_s
 
     def _client_config(self) -> dict[str, Any]:
         log = client_log(self.log_interval_s)
@@ -103,13 +105,20 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
     def list_parts(self) -> list[str]:
         """One part per partition of the topic, as ``"<partition>-<topic>"``."""
         admin_config = {k: v for k, v in self._client_config().items() if k != "fetch.wait.max.ms"}
-        try:
-            metadata = AdminClient(admin_config).list_topics(self.topic, timeout=10)
-        except KafkaException as exc:
-            raise InputUnavailable(
-                f"input topic {self.topic!r} at {','.join(self.brokers)}: the brokers did not "
-                f"answer ({exc.args[0].str()})"
-            ) from None
+        admin = AdminClient(admin_config)
+        deadline = time.monotonic() + self.metadata_timeout_s
+        while True:
+            # Asked in one-second slices, so SIGTERM is seen while the brokers stay silent.
+            try:
+                metadata = admin.list_topics(self.topic, timeout=1)
+                break
+            except KafkaException as exc:
+                admin.poll(0)  # serves the client's log lines: why the brokers stay silent
+                if REQUESTED.is_set() or time.monotonic() >= deadline:
+                    raise InputUnavailable(
+                        f"input topic {self.topic!r} at {','.join(self.brokers)}: the brokers "
+                        f"did not answer ({exc.args[0].str()})"
+                    ) from None
         topic = metadata.topics.get(self.topic)
         if topic is None or topic.error is not None:
             reason = topic.error if topic is not None else "not found"

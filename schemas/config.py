@@ -44,6 +44,12 @@ class KafkaClient(_Settings):
         "error and a non-zero exit. The batch is not counted as written: a restart with the "
         "same --recovery-dir sends it again. A broker restart shorter than this goes unnoticed.",
     )
+    metadata_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="At start, an input topic's brokers that do not answer this long stop the "
+        "job with an error and a non-zero exit.",
+    )
     stop_grace_s: float = Field(
         5.0,
         ge=0,

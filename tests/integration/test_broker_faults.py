@@ -113,6 +113,21 @@ def test_input_where_nothing_listens_fails_with_one_clear_line(tmp_path):
     assert last.startswith(f"alertflow: error: input topic 'metrics' at 127.0.0.1:{port}")
 
 
+def test_sigterm_stops_a_job_waiting_for_its_input_brokers_at_start(tmp_path):
+    port = free_port()
+    cmd = _run_cmd([f"kafka://127.0.0.1:{port}/metrics"], str(tmp_path / "out"))
+    job = _Job([*cmd, "--set", "kafka.metadata_timeout_s=600"])
+    try:
+        job.wait_for_line("Connection refused")
+        # Stopped long before its bound: the same one-line error.
+        assert job.stop(timeout_s=60) == 2
+        assert job.lines[-1].startswith(
+            f"alertflow: error: input topic 'metrics' at 127.0.0.1:{port}"
+        )
+    finally:
+        job.kill()
+
+
 def test_sigterm_stops_a_job_whose_output_is_unreachable(broker):
     topic = f"metrics-{uuid.uuid4().hex[:8]}"
     broker.create_topics(topic)
