@@ -100,7 +100,7 @@ def test_output_where_nothing_listens_fails_with_one_clear_line(tmp_path):
     assert "Connection refused" in lines[-1]
     # librdkafka retries every ~100 ms to 1 s; each kind of its complaints is printed once.
     kafka_lines = [line for line in lines if line.startswith("alertflow: kafka:")]
-    assert 1 <= len(kafka_lines) <= 4, kafka_lines
+    assert 1 <= len(kafka_lines) <= 6, kafka_lines
     assert not any(line.startswith("%") for line in lines), "raw librdkafka log line"
 
 
