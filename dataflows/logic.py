@@ -21,6 +21,7 @@ from operators.incidents import IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
 from operators.red_metrics import ServiceWindows, cluster_of
+from operators.redaction import Redactor
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
 from operators.topology import read_static_topology
 from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
@@ -49,12 +50,12 @@ def _wall_datetime(wall_ns: int) -> datetime:
     return datetime.fromtimestamp(wall_ns / 1e9, tz=UTC)
 
 
-def late_to_dead_letter(late: LateSample) -> Decision:
+def late_to_dead_letter(late: LateSample, redactor: Redactor) -> Decision:
     """Late samples are rejected input: they go to the dead-letter output."""
     sample = late.sample
     raw = dumps({"series": late.key, "ts_ns": sample.ts_ns, "value": sample.value})
     topic, partition, offset = parse_ref(sample.ref)
-    return dead_letter("metrics", topic, partition, offset, raw, late.reason)
+    return dead_letter("metrics", topic, partition, offset, raw, late.reason, redactor)
 
 
 class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
@@ -62,6 +63,7 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
 
     def __init__(self, scorer: ShardScorer | None, config: AlertflowConfig) -> None:
         self.scorer = scorer or make_shard_scorer(config)
+        self.redactor = Redactor(config.redaction)  # series labels can hold personal data
         self.recovery = config.runtime.recovery_dir is not None
         self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
         self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
@@ -72,7 +74,9 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
         out: list[Decision] = []
         for items in values:
             for item in self.scorer.process(items, wall_ns):
-                out.append(late_to_dead_letter(item) if isinstance(item, LateSample) else item)
+                if isinstance(item, LateSample):
+                    item = late_to_dead_letter(item, self.redactor)
+                out.append(item)
         return _bundle(out), False
 
     def notify_at(self) -> datetime:

@@ -1,5 +1,6 @@
 """Running a built flow: single or multi-process, with recovery and clean stops."""
 
+import os
 from datetime import timedelta
 
 from bytewax.dataflow import Dataflow
@@ -20,6 +21,9 @@ def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
             processes = max(1, len(runtime.addresses))
             init_db_dir(runtime.recovery_dir, processes * runtime.workers_per_process)
         recovery = RecoveryConfig(str(runtime.recovery_dir))
+    # A Python error raised in a source or sink reaches Bytewax as a Rust panic; its Rust
+    # backtrace says nothing about alertflow, and the CLI prints the error itself.
+    os.environ["RUST_BACKTRACE"] = "0"
     previous = install_handlers()
     try:
         cli_main(

@@ -73,4 +73,4 @@ def build_sink(config: AlertflowConfig) -> KafkaDecisionSink | JsonlDirSink:
         if location.exists() and not location.is_dir():
             raise ConfigError(f"output {location} exists and is not a directory")
         return JsonlDirSink(location)
-    return KafkaDecisionSink(location.brokers, config.kafka.client_config(), config.topic_prefix)
+    return KafkaDecisionSink(location.brokers, config.kafka, config.topic_prefix)

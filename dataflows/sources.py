@@ -112,4 +112,6 @@ def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaPoll
         config.kafka.consumer_config(),
         batch_size=config.kafka.batch_size,
         tail=not config.kafka.stop_at_end,
+        log_interval_s=config.kafka.log_interval_s,
+        metadata_timeout_s=config.kafka.metadata_timeout_s,
     )

@@ -13,6 +13,8 @@ from typing import Any
 
 from operators.decisions import Decision
 from operators.ids import stable_id
+from operators.redaction import Redactor
+from schemas.config import RedactionConfig
 from schemas.decoders import decode_stream
 from schemas.errors import DecodeError
 from schemas.outputs import DeadLetter
@@ -52,6 +54,9 @@ def parse_ref(ref: str) -> tuple[str, int | None, int | None]:
     return ref, None, None
 
 
+_DEFAULT_REDACTOR = Redactor(RedactionConfig())
+
+
 def dead_letter(
     stream: str,
     topic: str | None,
@@ -59,13 +64,12 @@ def dead_letter(
     offset: int | None,
     raw: bytes | None,
     reason: str,
+    redactor: Redactor = _DEFAULT_REDACTOR,
 ) -> Decision:
-    """A ``dlq`` decision for one rejected message."""
+    """A ``dlq`` decision for one rejected message: its bytes capped and redacted, never raw."""
     body = raw or b""
-    try:
-        text: str | None = body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+    kept = redactor.capped(body)
+    reason = redactor.redact_text(reason)
     source = topic or "unknown"
     record = DeadLetter(
         id=stable_id(stream, source, partition, offset, reason),
@@ -74,10 +78,21 @@ def dead_letter(
         partition=partition,
         offset=-1 if offset is None else offset,
         reason=reason,
-        raw_b64=base64.b64encode(body).decode("ascii"),
-        raw_text=text,
+        raw_b64=base64.b64encode(kept).decode("ascii"),
+        raw_text=_text(kept, complete=len(kept) == len(body)),
+        raw_size=len(body),
     )
     return Decision("dlq", source, record, (message_ref(source, partition, offset),))
+
+
+def _text(kept: bytes, complete: bool) -> str | None:
+    """The kept bytes as text if the message was UTF-8; a character cut by the cap is dropped."""
+    try:
+        return kept.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not complete and exc.reason == "unexpected end of data":
+            return kept[: exc.start].decode("utf-8")
+        return None
 
 
 # The records that carry a read time, for in-job latency.
@@ -87,8 +102,15 @@ _STAMPED_STREAMS = ("metrics", "alerts")
 class Intake:
     """Decodes one input stream's raw messages, a poll's batch at a time."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(
+        self,
+        stream: str,
+        redactor: Redactor = _DEFAULT_REDACTOR,
+        max_message_bytes: int = 1 << 20,
+    ) -> None:
         self.stream = stream
+        self.redactor = redactor
+        self.max_message_bytes = max_message_bytes
 
     def decode_batch(self, polls: Iterable[list]) -> list[list[InputRecord] | list[Decision]]:
         """Decode polls of messages into one list of records and one of ``dlq`` decisions.
@@ -112,8 +134,12 @@ class Intake:
                     dead.append(self._reject(message, f"consumer error: {err}"))
                     continue
                 ref = f"{prefix}{message.offset()}"
+                value = message.value()
+                if value is not None and len(value) > self.max_message_bytes:
+                    dead.append(self._reject(message, self._too_large(len(value))))
+                    continue
                 try:
-                    decoded = decode_stream(stream, message.value(), ref)
+                    decoded = decode_stream(stream, value, ref)
                 except DecodeError as exc:
                     dead.append(self._reject(message, exc.reason))
                     continue
@@ -126,6 +152,10 @@ class Intake:
                 records.extend(decoded)
         return [batch for batch in (records, dead) if batch]
 
+    def _too_large(self, size: int) -> str:
+        limit = self.max_message_bytes
+        return f"message of {size} bytes is larger than intake.max_message_bytes ({limit})"
+
     def _reject(self, message: Any, reason: str) -> Decision:
         return dead_letter(
             self.stream,
@@ -134,4 +164,5 @@ class Intake:
             message.offset(),
             message.value(),
             reason,
+            self.redactor,
         )

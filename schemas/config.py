@@ -1,5 +1,6 @@
 """The job's settings: one frozen model, loaded from YAML or TOML, overridden by flags."""
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,31 @@ class KafkaClient(_Settings):
     stop_at_end: bool = Field(
         False, description="Stop when every input partition is read to its end (replays, tests)."
     )
+    delivery_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Output the brokers have not acknowledged this long stops the job with an "
+        "error and a non-zero exit. The batch is not counted as written: a restart with the "
+        "same --recovery-dir sends it again. A broker restart shorter than this goes unnoticed.",
+    )
+    metadata_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="At start, an input topic's brokers that do not answer this long stop the "
+        "job with an error and a non-zero exit.",
+    )
+    stop_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="After SIGTERM/SIGINT, output still waiting for the brokers gets this long; "
+        "then the job stops anyway, non-zero, with that batch not counted as written.",
+    )
+    log_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="librdkafka's log lines and client errors of one kind are printed at most "
+        "once per this interval (a broker that is down otherwise prints dozens a second).",
+    )
 
     def client_config(self) -> dict[str, Any]:
         """What every librdkafka client gets, secrets revealed."""
@@ -46,6 +72,18 @@ class KafkaClient(_Settings):
     def consumer_config(self) -> dict[str, Any]:
         """Client settings plus the consumer-only ones."""
         return {"fetch.wait.max.ms": self.fetch_wait_max_ms, **self.client_config()}
+
+    def producer_config(self) -> dict[str, Any]:
+        """Client settings plus the producer's: idempotent, giving up with the job's bound.
+
+        Idempotence (acks from all in-sync replicas, no duplicates or reordering from the
+        producer's own retries) is on unless ``config`` turns it off.
+        """
+        return {
+            "enable.idempotence": True,
+            "message.timeout.ms": int(self.delivery_timeout_s * 1000),
+            **self.client_config(),
+        }
 
 
 class DetectorSettings(_Settings):
@@ -310,11 +348,78 @@ class DerivedSeriesConfig(_Settings):
     lateness_s: float = Field(60.0, ge=0)
 
 
+class IntakeConfig(_Settings):
+    """Where messages enter."""
+
+    max_message_bytes: int = Field(
+        1 << 20,
+        ge=1,
+        description="Longer messages go to dlq undecoded (Kafka's own default cap is 1 MiB); "
+        "one huge line of a file or a topic never holds the job's memory.",
+    )
+
+
 class LabelsConfig(_Settings):
     """Label hygiene."""
 
     drop: list[str] = Field(default_factory=list)
     max_value_len: int = Field(256, ge=1)
+
+
+_SECRET_KEYS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "api_key", "apikey",
+    "access_key", "private_key", "auth", "authorization", "credential", "credentials",
+    "cookie", "session", "session_id", "sessionid", "signature",
+)  # fmt: skip
+_USER_KEYS = (
+    "user", "user_id", "userid", "username", "uid", "login", "email", "customer_id",
+    "account_id", "owner",
+)  # fmt: skip
+
+
+class RedactionConfig(_Settings):
+    """What is scrubbed from dead letters before they leave the flow (``operators.redaction``).
+
+    Rules work on the raw bytes, so a message that is not UTF-8 is scrubbed too; a
+    redacted span becomes ``[REDACTED:<kind>]``.
+    """
+
+    emails: bool = True
+    ip_addresses: bool = Field(True, description="IPv4 and IPv6 addresses.")
+    tokens: bool = Field(
+        True,
+        description="Bearer/Basic credentials and well-known key shapes: JWTs, AWS access key "
+        "ids, GitHub, GitLab, Slack and Google API tokens, sk-... keys, PEM private keys.",
+    )
+    secret_keys: list[str] = Field(
+        default_factory=lambda: list(_SECRET_KEYS),
+        description="The value after a key ending in one of these (key=value, key: value, "
+        '"key": "value"; any case, any prefix such as db_ or X-) is redacted.',
+    )
+    user_keys: list[str] = Field(
+        default_factory=lambda: list(_USER_KEYS),
+        description='The same for user identifiers (user_id=..., "login": ...).',
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="More rules: kind -> regular expression; every match is redacted.",
+    )
+    dlq_max_bytes: int = Field(
+        4096,
+        ge=0,
+        description="A dead letter keeps at most this much of its message (after redaction); "
+        "raw_size says how long the message was.",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, pattern in value.items():
+            try:
+                re.compile(pattern.encode())
+            except re.error as exc:
+                raise ValueError(f"redaction pattern {kind!r}: not a valid regex: {exc}") from None
+        return value
 
 
 class TracingConfig(_Settings):
@@ -348,7 +453,9 @@ class AlertflowConfig(_Settings):
     derived: DerivedSeriesConfig = DerivedSeriesConfig()
     log_patterns: LogPatternsConfig = LogPatternsConfig()
     multivariate: MultivariateConfig = MultivariateConfig()
+    intake: IntakeConfig = IntakeConfig()
     labels: LabelsConfig = LabelsConfig()
+    redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 

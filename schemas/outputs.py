@@ -99,8 +99,13 @@ class DeadLetter(_Output):
     partition: int | None = None
     offset: int = Field(description="Kafka offset, or 1-based line number in a file.")
     reason: str
-    raw_b64: str = Field(description="The raw bytes, base64.")
-    raw_text: str | None = Field(default=None, description="The raw bytes as text, if UTF-8.")
+    raw_b64: str = Field(
+        description="The message's bytes, base64: redacted and at most redaction.dlq_max_bytes."
+    )
+    raw_text: str | None = Field(
+        default=None, description="The same bytes as text, if the message was UTF-8."
+    )
+    raw_size: int | None = Field(default=None, description="The whole message's size in bytes.")
 
 
 OUTPUT_MODELS: dict[str, type[_Output]] = {

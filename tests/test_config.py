@@ -57,3 +57,13 @@ def test_config_is_frozen():
     config = AlertflowConfig()
     with pytest.raises(ValueError):
         config.output = "x"
+
+
+def test_the_producer_is_idempotent_and_gives_up_with_the_jobs_bound():
+    config = load_config(None, {"kafka.delivery_timeout_s": "30"})
+    produced = config.kafka.producer_config()
+    assert produced["enable.idempotence"] is True
+    assert produced["message.timeout.ms"] == 30_000
+    # The user's librdkafka settings win.
+    off = load_config(None, {"kafka.config.enable.idempotence": False}).kafka.producer_config()
+    assert off["enable.idempotence"] is False
