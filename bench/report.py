@@ -61,7 +61,7 @@ def record(section: str, entry: str, keep: int = 2) -> None:
     path = REPO / "BENCHMARKS.md"
     preamble, sections = split_sections(path.read_text() if path.exists() else "")
     sections[section] = trim_runs(sections.get(section, "") + entry, keep)
-    body = "".join(f"\n{title}\n{text.strip(chr(10))}\n" for title, text in sections.items())
+    body = "".join(f"\n{title}\n\n{text.strip(chr(10))}\n" for title, text in sections.items())
     path.write_text(preamble.rstrip("\n") + "\n" + body)
 
 
