@@ -34,12 +34,18 @@ class _Calls:
     errors: int = 0
     duration_ns: int = 0
     sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    slowest_ns: int = -1
+    evidence: str = ""  # ref of the first failed span, else of the slowest one
+    failed: bool = False
 
-    def add(self, duration_ns: int, is_error: bool) -> None:
+    def add(self, duration_ns: int, is_error: bool, ref: str) -> None:
         self.requests += 1
         self.errors += is_error
         self.duration_ns += duration_ns
         self.sketch.add(duration_ns / NS_PER_S)
+        if not self.failed and (is_error or duration_ns > self.slowest_ns):
+            self.evidence, self.failed = ref, is_error
+            self.slowest_ns = max(self.slowest_ns, duration_ns)
 
 
 @dataclass(slots=True)
@@ -136,7 +142,7 @@ class ServiceWindows:
         if isinstance(event, SpanEvent):
             if event.kind not in _REQUEST_KINDS:
                 return
-            window.served.add(max(0, event.end_ns - event.start_ns), event.is_error)
+            window.served.add(max(0, event.end_ns - event.start_ns), event.is_error, event.ref)
         elif isinstance(event, EdgeCall):
             calls = window.edges.get(event.callee)
             if calls is None:
@@ -145,7 +151,7 @@ class ServiceWindows:
                     return
                 self.callees.add(event.callee)
                 calls = window.edges[event.callee] = _Calls()
-            calls.add(event.duration_ns, event.is_error)
+            calls.add(event.duration_ns, event.is_error, event.ref)
             return  # the caller's refs are its own requests', not its calls'
         else:
             window.log_levels[event.level] = window.log_levels.get(event.level, 0) + 1
@@ -185,31 +191,55 @@ class ServiceWindows:
     def _samples(self, end_ns: int, window: _Window) -> list[MetricSample]:
         labels = {"service": self.service, "cluster": self.cluster}
         ref = window.refs[0] if window.refs else ""
-        values: list[tuple[str, dict[str, str], float]] = []
+        values: list[tuple[str, dict[str, str], float, str]] = []
         served = window.served
         if served.requests:
             self.seen_requests = True
+            # The percentiles point at a span: the first failed one, else the slowest.
+            span = served.evidence
             values += [
-                ("alertflow_requests", labels, float(served.requests)),
-                ("alertflow_request_errors_ratio", labels, served.errors / served.requests),
+                ("alertflow_requests", labels, float(served.requests), ref),
+                ("alertflow_request_errors_ratio", labels, served.errors / served.requests, ref),
                 (
                     "alertflow_request_duration_mean_seconds",
                     labels,
                     served.duration_ns / served.requests / NS_PER_S,
+                    ref,
                 ),
-                ("alertflow_request_duration_p50_seconds", labels, served.sketch.quantile(0.5)),
-                ("alertflow_request_duration_p99_seconds", labels, served.sketch.quantile(0.99)),
+                (
+                    "alertflow_request_duration_p50_seconds",
+                    labels,
+                    served.sketch.quantile(0.5),
+                    span,
+                ),
+                (
+                    "alertflow_request_duration_p99_seconds",
+                    labels,
+                    served.sketch.quantile(0.99),
+                    span,
+                ),
             ]
         for callee, calls in sorted(window.edges.items()):
             # The edge is the callee's as its caller sees it: an anomaly there points at it.
             edge = {"service": callee, "cluster": self.cluster, "caller": self.service,
                     "callee": callee}  # fmt: skip
+            span = calls.evidence  # the caller's client span of a failed (or the slowest) call
             values += [
-                ("alertflow_edge_requests", edge, float(calls.requests)),
-                ("alertflow_edge_errors_ratio", edge, calls.errors / calls.requests),
-                ("alertflow_edge_request_duration_p50_seconds", edge, calls.sketch.quantile(0.5)),
-                ("alertflow_edge_request_duration_p99_seconds", edge, calls.sketch.quantile(0.99)),
+                ("alertflow_edge_requests", edge, float(calls.requests), span),
+                ("alertflow_edge_errors_ratio", edge, calls.errors / calls.requests, span),
+                (
+                    "alertflow_edge_request_duration_p50_seconds",
+                    edge,
+                    calls.sketch.quantile(0.5),
+                    span,
+                ),
+                (
+                    "alertflow_edge_request_duration_p99_seconds",
+                    edge,
+                    calls.sketch.quantile(0.99),
+                    span,
+                ),
             ]
         for level, count in sorted(window.log_levels.items()):
-            values.append(("alertflow_log_lines", {**labels, "level": level}, float(count)))
-        return [MetricSample(name, dict(lbls), end_ns, value, ref) for name, lbls, value in values]
+            values.append(("alertflow_log_lines", {**labels, "level": level}, float(count), ref))
+        return [MetricSample(name, dict(lbls), end_ns, value, r) for name, lbls, value, r in values]

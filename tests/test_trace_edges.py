@@ -131,3 +131,17 @@ def test_edge_counts_add_up_whatever_the_order(calls):
     w.add([call(callee, t, d) for callee, t, d in calls])
     total = sum(s.value for s in w.flush() if s.name == "alertflow_edge_requests")
     assert total == len(calls)
+
+
+@pytest.mark.parametrize(
+    ("calls", "ref"),
+    [
+        ([(1, 0.1, False), (2, 0.9, False), (3, 0.2, False)], "traces:2"),  # the slowest
+        ([(1, 0.1, False), (2, 0.9, False), (3, 0.2, True), (4, 0.3, True)], "traces:3"),
+    ],
+)
+def test_edge_samples_point_at_a_failed_else_the_slowest_span(calls, ref):
+    w = ServiceWindows("web", "c1", window_s=60, lateness_s=0)
+    w.add([call("cart", t, d, e) for t, d, e in calls])
+    refs = {s.ref for s in w.flush() if s.name.startswith("alertflow_edge_")}
+    assert refs == {ref}
