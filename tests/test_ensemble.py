@@ -118,9 +118,10 @@ def test_spike_record_has_band_and_channels():
 
 def test_no_expectation_during_warmup():
     det = StreamingEnsemble()
-    det.update_many(_noise(150), T0_NS + np.arange(150) * STEP_NS)
+    n = det.warmup  # follows the default warm-up (100 since 25023b7); scored from n + 1
+    det.update_many(_noise(n), T0_NS + np.arange(n) * STEP_NS)
     assert det.expectation() is None and not det.contributors()
-    det.update(100.0, T0_NS + 150 * STEP_NS)
+    det.update(100.0, T0_NS + n * STEP_NS)
     assert det.expectation() is not None
 
 
