@@ -1,6 +1,7 @@
 """Per-edge RED series: client spans joined to their server spans, windows, bounds."""
 
 import math
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -145,3 +146,23 @@ def test_edge_samples_point_at_a_failed_else_the_slowest_span(calls, ref):
     w.add([call("cart", t, d, e) for t, d, e in calls])
     refs = {s.ref for s in w.flush() if s.name.startswith("alertflow_edge_")}
     assert refs == {ref}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 40))
+def test_pickled_mid_stream_the_join_and_windows_go_on_the_same(cut):
+    spans = []
+    for i in range(20):
+        t = 1 + i * 7
+        spans += [sp(f"c{i}", "r", "web", "client", t, 0.01 * (i + 1), i % 5 == 0),
+                  sp(f"s{i}", f"c{i}", "cart", "server", t + 0.001, 0.005)]  # fmt: skip
+
+    def run(restore):
+        join, w = EdgeJoin(), ServiceWindows("web", "c1", window_s=60, lateness_s=0)
+        out = w.add(join.add(spans[:cut]))
+        if restore:
+            join, w = pickle.loads(pickle.dumps(join)), pickle.loads(pickle.dumps(w))
+        out += w.add(join.add(spans[cut:])) + w.flush()
+        return [(s.name, s.ts_ns, s.value, s.ref) for s in out]
+
+    assert run(True) == run(False)
