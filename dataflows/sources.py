@@ -113,13 +113,17 @@ class JsonlSource(FixedPartitionedSource[list, tuple[int, int]]):
 
 def _paced_lines(path: Path, stream: str, pace_s: float) -> int:
     """Lines per poll so that one poll spans about ``pace_s`` of the file's event time."""
-    with path.open("rb") as file:
-        lines = [raw for raw in file if raw.strip()]
-    times = [t for raw in (lines[:1] + lines[-1:]) if (t := _event_ns(stream, raw)) is not None]
+    count, first, last = 0, b"", b""
+    with path.open("rb") as file:  # one streaming pass: a big file is never held
+        for raw in file:
+            if raw.strip():
+                count += 1
+                first, last = first or raw, raw
+    times = [t for raw in (first, last) if raw and (t := _event_ns(stream, raw)) is not None]
     span_s = (max(times) - min(times)) / 1e9 if len(times) == 2 else 0.0
     if span_s <= 0:
         return _LINES_PER_BATCH
-    return max(1, min(_LINES_PER_BATCH, math.ceil(len(lines) * pace_s / span_s)))
+    return max(1, min(_LINES_PER_BATCH, math.ceil(count * pace_s / span_s)))
 
 
 def _event_ns(stream: str, raw: bytes) -> int | None:
