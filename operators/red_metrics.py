@@ -220,12 +220,14 @@ class ServiceWindows:
                 ),
             ]
         for callee, calls in sorted(window.edges.items()):
-            # The edge is the callee's as its caller sees it: an anomaly there points at it.
+            # Errors and latency are the callee's health as its caller sees it: an anomaly
+            # there points at the callee. The call rate is the caller's traffic: at the caller.
             edge = {"service": callee, "cluster": self.cluster, "caller": self.service,
                     "callee": callee}  # fmt: skip
+            rate = {**edge, "service": self.service}
             span = calls.evidence  # the caller's client span of a failed (or the slowest) call
             values += [
-                ("alertflow_edge_requests", edge, float(calls.requests), span),
+                ("alertflow_edge_requests", rate, float(calls.requests), span),
                 ("alertflow_edge_errors_ratio", edge, calls.errors / calls.requests, span),
                 (
                     "alertflow_edge_request_duration_p50_seconds",

@@ -87,11 +87,14 @@ def test_edge_window_red_and_percentiles():
     )
 
 
-def test_edge_labels_point_at_the_callee():
+def test_edge_health_points_at_the_callee_and_its_rate_at_the_caller():
     w = ServiceWindows("web", "c1", window_s=60, lateness_s=0)
     w.add([call("cart", 1)])
-    sample = next(s for s in w.flush() if s.name == "alertflow_edge_requests")
-    assert sample.labels == {"service": "cart", "cluster": "c1", "caller": "web", "callee": "cart"}
+    labels = {s.name: s.labels for s in w.flush()}
+    edge = {"cluster": "c1", "caller": "web", "callee": "cart"}
+    assert labels["alertflow_edge_errors_ratio"] == {**edge, "service": "cart"}
+    assert labels["alertflow_edge_request_duration_p99_seconds"] == {**edge, "service": "cart"}
+    assert labels["alertflow_edge_requests"] == {**edge, "service": "web"}  # the caller's traffic
 
 
 def test_windows_without_calls_are_missing_not_zero():
