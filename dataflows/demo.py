@@ -24,6 +24,9 @@ def run_demo(out_dir: Path, seed: int = 7, out: TextIO | None = None) -> None:
     config = AlertflowConfig(
         inputs={stream: [str(inputs / f"{stream}.jsonl")] for stream in _INPUTS},
         output=str(outputs),
+        # The files advance through event time together, as live streams would: otherwise
+        # the small alerts file is read at once and the log bursts arrive after its incidents.
+        runtime={"file_pace_s": 60.0},
     )
     out.write("Running alertflow on it; decisions appear as they are made:\n\n")
     view = TerminalView(out)

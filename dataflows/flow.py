@@ -12,6 +12,7 @@ from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
 
 from dataflows.logic import (
+    EdgeJoinLogic,
     EntityLogic,
     IncidentLogic,
     LogPatternLogic,
@@ -29,8 +30,10 @@ from operators.intake import Intake
 from operators.normalize import LabelPolicy, SeriesNormalizer
 from operators.red_metrics import service_key
 from operators.redaction import Redactor
+from operators.trace_edges import trace_shard
 from operators.tracing import DecisionTracer
 from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
+from schemas.records import MetricSample
 
 Batch = list  # a list of records or of decisions
 
@@ -49,7 +52,7 @@ def build_flow(
     for stream, uris in config.inputs.items():
         intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
-            raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config))
+            raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config, stream))
             # list[confluent_kafka.Message | FileLine]: one poll
             decoded[stream].append(
                 op.flat_map_batch(f"decode_{stream}_{i}", raw, intake.decode_batch)
@@ -63,9 +66,15 @@ def build_flow(
             valid[stream] = split.falses  # list[record]
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
+    if "traces" in valid:
+        service_events.append(_edge_calls(valid["traces"], config))  # list[EdgeCall]
     if service_events:
         series.append(_derived_series(op.merge("service_events", *service_events), config))
     correlated: list[Stream[list]] = [valid[s] for s in ("alerts",) if s in valid]
+    if "logs" in valid and config.log_patterns.enabled:
+        mined = op.branch("log_series", _log_patterns(valid["logs"], config), _is_samples)
+        series.append(mined.trues)  # list[MetricSample]: lines per template and bucket
+        correlated.append(mined.falses)  # list[LogSignal]
     if series:
         merged = op.merge("series", *series)  # list[MetricSample]
         if config.multivariate.enabled:
@@ -74,8 +83,6 @@ def build_flow(
         outputs.append(scored)
         if config.correlation.anomalies:
             correlated.append(op.filter_map("anomaly_signals", scored, _anomaly_signals))
-    if "logs" in valid and config.log_patterns.enabled:
-        correlated.append(_log_bursts(valid["logs"], config))  # list[LogSignal]
     if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
@@ -103,6 +110,10 @@ def _is_dead(batch: Batch) -> bool:
     return isinstance(batch[0], Decision)
 
 
+def _is_samples(batch: Batch) -> bool:
+    return isinstance(batch[0], MetricSample)
+
+
 def _label_policy(config: AlertflowConfig) -> LabelPolicy:
     return LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
 
@@ -124,20 +135,28 @@ def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
-    flat = op.flatten("service_event", events)  # SpanEvent | LogEvent
+    flat = op.flatten("service_event", events)  # SpanEvent | LogEvent | EdgeCall
     keyed = op.key_on("by_service", flat, partial(service_key, default_cluster=default))
-    # (cluster/service, SpanEvent | LogEvent)
+    # (cluster/service, SpanEvent | LogEvent | EdgeCall): an edge call under its caller
     windows = op.stateful_batch("windows", keyed, partial(ServiceWindowLogic, config=config))
     return op.key_rm("unkey_windows", windows)  # list[MetricSample]
 
 
-def _log_bursts(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+def _edge_calls(spans: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+    flat = op.flatten("edge_span", spans)  # SpanEvent
+    keyed = op.key_on("by_trace", flat, partial(trace_shard, shards=config.derived.join_shards))
+    # (trace shard, SpanEvent)
+    calls = op.stateful_batch("edge_join", keyed, partial(EdgeJoinLogic, config=config))
+    return op.key_rm("unkey_edges", calls)  # list[EdgeCall]
+
+
+def _log_patterns(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
     flat = op.flatten("log_event", logs)  # LogEvent
     keyed = op.key_on("logs_by_service", flat, partial(service_key, default_cluster=default))
     # (cluster/service, LogEvent)
     bursts = op.stateful_batch("log_patterns", keyed, partial(LogPatternLogic, config=config))
-    return op.key_rm("unkey_log_bursts", bursts)  # list[LogSignal]
+    return op.key_rm("unkey_log_bursts", bursts)  # list[LogSignal] | list[MetricSample]
 
 
 def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:

@@ -13,6 +13,9 @@ _COLORS = {"critical": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "o
 _RESET = "\033[0m"
 _ANOMALIES_SHOWN_PER_SERIES = 1
 _IDENTIFYING_LABELS = ("service", "job", "host", "instance", "pod")
+# Series the flow derives from spans (operators.red_metrics): evidence from traces.
+_TRACE_SERIES = ("anomaly:alertflow_request", "anomaly:alertflow_edge_")
+_EVIDENCE_SHOWN = 4  # new log and trace members per incident version
 
 
 def short_series(anomaly: Anomaly) -> str:
@@ -32,6 +35,7 @@ class TerminalView:
         self.counts: Counter[str] = Counter()
         self.shown_per_series: Counter[str] = Counter()
         self.shown_incidents: dict[str, tuple[int, str | None]] = {}
+        self.shown_members: set[tuple[str, str]] = set()  # (incident, member) already listed
 
     def _paint(self, text: str, tone: str) -> str:
         return f"{_COLORS[tone]}{text}{_RESET}" if self.color else text
@@ -75,11 +79,38 @@ class TerminalView:
                 self.out.write(
                     f"      cause #{rank} {cause.service} ({cause.score:.2f}): {evidence}\n"
                 )
+            self._evidence(incident)
+
+    def _evidence(self, incident: Incident) -> None:
+        """New log-template and trace-derived members: what logs and spans say."""
+        shown = 0
+        for member in incident.members:
+            key = (incident.incident_id, member.id)
+            if shown >= _EVIDENCE_SHOWN or key in self.shown_members:
+                continue
+            if member.kind == "log":
+                template = member.labels.get("template", member.id)
+                line = f'      log   {member.service}: "{template[:100]}" {member.count}x'
+            elif member.kind == "anomaly" and member.id.startswith(_TRACE_SERIES):
+                line = f"      trace {member.service}: {_trace_series(member.id)} anomalous"
+            else:
+                continue
+            self.shown_members.add(key)
+            self.out.write(line + "\n")
+            shown += 1
 
     def summary(self) -> str:
         """Totals per output stream."""
         totals = ", ".join(f"{stream}: {n}" for stream, n in sorted(self.counts.items()))
         return f"{totals} (only each series' first anomaly was shown above)"
+
+
+def _trace_series(member_id: str) -> str:
+    """``alertflow_edge_..{caller -> callee}`` or the per-service series name, for display."""
+    name, _, labels = member_id.removeprefix("anomaly:").partition("{")
+    pairs = dict(p.split("=", 1) for p in labels.rstrip("}").split(",") if "=" in p)
+    caller, callee = pairs.get("caller", "").strip('"'), pairs.get("callee", "").strip('"')
+    return f"{name}{{{caller} -> {callee}}}" if caller and callee else name
 
 
 class _ViewPartition(StatelessSinkPartition[Decision]):

@@ -20,10 +20,11 @@ from operators.entity_scoring import EntityAnomalies
 from operators.incidents import IncidentSettings
 from operators.intake import dead_letter, parse_ref
 from operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
-from operators.red_metrics import ServiceWindows, cluster_of
+from operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
 from operators.redaction import Redactor
 from operators.scoring import LateSample, ScoringSettings, ShardScorer
 from operators.topology import read_static_topology
+from operators.trace_edges import EdgeCall, EdgeJoin
 from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
 from schemas.jsoncodec import dumps
 from schemas.records import LogEvent, MetricSample, SpanEvent
@@ -192,26 +193,26 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
     )
 
 
-class ServiceWindowLogic(
-    StatefulBatchLogic[SpanEvent | LogEvent, list[MetricSample], ServiceWindows]
-):
-    """One service's span and log windows, closed by event time or idle wall time."""
+class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], ServiceWindows]):
+    """One service's span, edge and log windows, closed by event time or idle wall time."""
 
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
         self.windows = windows
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
 
-    def on_batch(self, values: list[SpanEvent | LogEvent]) -> tuple[list[list[MetricSample]], bool]:
+    def on_batch(self, values: list[ServiceEvent]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
         if self.windows is None:
             first = values[0]
             correlation = self.config.correlation
+            derived = self.config.derived
             self.windows = ServiceWindows(
                 first.service,
                 cluster_of(first, correlation.default_domain),
-                self.config.derived.window_s,
-                self.config.derived.lateness_s,
+                derived.window_s,
+                derived.lateness_s,
+                derived.max_edges,
             )
         return _bundle(self.windows.add(values, time.time_ns())), False
 
@@ -236,15 +237,35 @@ class ServiceWindowLogic(
         return _snapshot(self.windows, self.recovery)
 
 
-class LogPatternLogic(StatefulBatchLogic[LogEvent, list[LogSignal], LogPatterns]):
-    """One service's log templates; emits the bursts that are evidence for correlation."""
+class EdgeJoinLogic(StatefulBatchLogic[SpanEvent, list[EdgeCall], EdgeJoin]):
+    """One shard of traces: client spans paired with the server spans they caused."""
+
+    def __init__(self, join: EdgeJoin | None, config: AlertflowConfig) -> None:
+        self.join = join or EdgeJoin(config.derived.max_pending_spans)
+        self.recovery = config.runtime.recovery_dir is not None
+
+    def on_batch(self, values: list[SpanEvent]) -> tuple[list[list[EdgeCall]], bool]:
+        """Pair what can be paired; the rest waits (bounded)."""
+        return _bundle(self.join.add(values)), False
+
+    def snapshot(self) -> EdgeJoin:
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.join, self.recovery)
+
+
+class LogPatternLogic(
+    StatefulBatchLogic[LogEvent, list[LogSignal] | list[MetricSample], LogPatterns]
+):
+    """One service's log templates: bursts (evidence) and per-template series, as two lists."""
 
     def __init__(self, patterns: LogPatterns | None, config: AlertflowConfig) -> None:
         self.patterns = patterns
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
 
-    def on_batch(self, values: list[LogEvent]) -> tuple[list[list[LogSignal]], bool]:
+    def on_batch(
+        self, values: list[LogEvent]
+    ) -> tuple[list[list[LogSignal] | list[MetricSample]], bool]:
         """Mine the service's lines in arrival order."""
         if self.patterns is None:
             first = values[0]
@@ -254,13 +275,15 @@ class LogPatternLogic(StatefulBatchLogic[LogEvent, list[LogSignal], LogPatterns]
                 first.service,
                 LogPatternSettings(**found),
             )
-        return _bundle(self.patterns.on_logs(values, time.time_ns())), False
+        signals = self.patterns.on_logs(values, time.time_ns())
+        return _bundle(signals) + _bundle(self.patterns.take_series()), False
 
-    def on_eof(self) -> tuple[list[list[LogSignal]], bool]:
+    def on_eof(self) -> tuple[list[list[LogSignal] | list[MetricSample]], bool]:
         """Bounded input ended: the bursts' last counts (not on a stop request)."""
         if self.patterns is None or shutdown.REQUESTED.is_set():
             return [], False
-        return _bundle(self.patterns.flush(time.time_ns())), False
+        signals = self.patterns.flush(time.time_ns())
+        return _bundle(signals) + _bundle(self.patterns.take_series()), False
 
     def snapshot(self) -> LogPatterns:
         """A deep copy for the recovery store (see ``_snapshot``)."""

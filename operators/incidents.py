@@ -283,6 +283,8 @@ class IncidentGrouper:
         """
         self.clock.observe(signal.last_ns, wall_ns)
         due = self.on_tick(wall_ns)
+        if not signal.burst and self._member_of(signal.fingerprint)[0] is None:
+            return due  # a burst's tail counts only into an open incident its template is in
         return due + self._on_evidence(signal, apply_log, signal.last_ns, wall_ns)
 
     def _on_evidence(

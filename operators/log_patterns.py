@@ -24,6 +24,12 @@ the template, kept while the template widens, so a replay founds the same ids
 and lines whose variable parts are all masked get the same id in any process.
 The miner holds at most ``max_templates``, evicting rare ones and never one in
 a live burst (unless every template is). A pickled miner goes on the same.
+
+After a burst ends its template is *followed* for ``follow_s``: each bucket
+with its lines sends a tail signal (``burst=False``) that counts them into
+the template's member if that member is in an open incident, and is dropped
+otherwise. Per template a series of lines per bucket goes to the detectors
+(``operators.log_series``; ``take_series``).
 """
 
 import math
@@ -32,8 +38,9 @@ from dataclasses import dataclass
 from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change, evidence_change
 from operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner, show
 from operators.log_miner import mask as mask_params
+from operators.log_series import TemplateSeries, TemplateSeriesSettings
 from schemas.errors import AlertflowError
-from schemas.records import LogEvent
+from schemas.records import LogEvent, MetricSample
 from schemas.timefmt import NS_PER_S
 
 LOG_PREFIX = "log:"  # member fingerprints of log templates
@@ -90,6 +97,9 @@ class LogPatternSettings:
     prefix: int = PREFIX  # leading tokens that must agree
     settle: int = SETTLE  # lines after which a template's constant words stay constant
     novelty: bool = True  # a template new after warm-up is notable on its first error line
+    follow_s: float = 3600.0  # after a burst, its template's lines still count into its incident
+    max_series: int = 20  # templates per service with a series of lines per bucket
+    series_after: int = 3  # lines before a template gets one (one-off lines never do)
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.halflife_s <= 0 or self.warmup_s < 0:
@@ -98,6 +108,8 @@ class LogPatternSettings:
             raise LogPatternError("ratio must not be negative, min counts must be at least 1")
         if not 0 <= self.sim_th <= 1 or self.prefix < 0 or self.settle < 0:
             raise LogPatternError("sim_th must be in [0, 1], prefix and settle not negative")
+        if self.follow_s < 0 or self.max_series < 0 or self.series_after < 1:
+            raise LogPatternError("follow_s, max_series not negative, series_after at least 1")
         if self.max_templates < 1 or self.max_chars < 1:
             raise LogPatternError("max_templates and max_chars must be at least 1")
 
@@ -118,6 +130,7 @@ class LogSignal:
     example: str  # one raw message, truncated
     ref: str  # of the latest line covered
     read_ns: int = 0
+    burst: bool = True  # False: a tail after the burst, counted only into an open incident
 
     @property
     def fingerprint(self) -> str:
@@ -144,6 +157,7 @@ class _Template:
     burst_baseline: float = 0.0
     pending: int = 0  # lines since the last signal, while notable
     rank: int = 0  # highest level index since the last signal or bucket start
+    follow_until_ns: int = 0  # tails are signalled until then, after a burst
     message: str = ""
     ref: str = ""
 
@@ -176,6 +190,14 @@ class LogPatterns:
         self.keep = 0.5 ** (settings.bucket_s / settings.halflife_s)  # EWMA weight of the past
         self.templates: dict[str, _Template] = {}  # by template id, as the miner holds them
         self.notable: dict[str, _Template] = {}
+        self.following: dict[str, _Template] = {}  # bursts that ended less than follow_s ago
+        self.series = TemplateSeries(
+            cluster,
+            service,
+            self.bucket_ns,
+            TemplateSeriesSettings(settings.max_series, settings.series_after),
+        )
+        self.samples: list[MetricSample] = []  # series samples not yet taken
         self.warm_ns: int | None = None  # the warm-up's end
         self.warm = False  # past it (to the bucket): templates are judged, and new ones new
         self.first_bucket = 0  # of the service's first line
@@ -194,11 +216,26 @@ class LogPatterns:
         return out
 
     def flush(self, read_ns: int = 0) -> list[LogSignal]:
-        """Signal the lines of open bursts not yet covered (end of a bounded input)."""
+        """Signal the lines of open bursts and tails not yet covered (end of a bounded input).
+
+        The series' open buckets are closed too (``take_series``).
+        """
         out = [self._signal(tpl, read_ns) for tpl in self.notable.values() if tpl.pending]
-        for tpl in self.notable.values():
+        out += [
+            self._signal(tpl, read_ns, burst=False)
+            for tpl in self.following.values()
+            if tpl.pending
+        ]
+        for tpl in (*self.notable.values(), *self.following.values()):
             tpl.pending = tpl.rank = 0
+        if self.warm_ns is not None:
+            self.samples += self.series.close(self.next_bucket_ns // self.bucket_ns, self.templates)
         return out
+
+    def take_series(self) -> list[MetricSample]:
+        """The template series' samples due so far (each handed out once)."""
+        samples, self.samples = self.samples, []
+        return samples
 
     def template_of(self, message: str) -> tuple[str, str] | None:
         """The (template id, template) a message fits now, without learning from it."""
@@ -225,10 +262,22 @@ class LogPatterns:
         self.warm = ts_ns >= self.warm_ns
         self.seen_ns = ts_ns
         self.next_bucket_ns = (bucket + 1) * self.bucket_ns
+        # Before the bursts' buckets roll (and their counts restart) below.
+        self.samples += self.series.close(bucket, self.templates)
         self._close_before(bucket, out, read_ns)
 
     def _close_before(self, bucket: int, out: list[LogSignal], read_ns: int) -> None:
-        """Close notable templates' buckets before ``bucket``: a refresh each, bursts end."""
+        """Close notable templates' buckets before ``bucket``: a refresh each, bursts end.
+
+        Followed templates send their tails; following ends ``follow_s`` after the burst.
+        """
+        for key, tpl in list(self.following.items()):
+            if tpl.bucket >= bucket:
+                continue
+            if tpl.pending:
+                out.append(self._signal(tpl, read_ns, burst=False))
+            if bucket * self.bucket_ns >= tpl.follow_until_ns:
+                del self.following[key]
         for key, tpl in list(self.notable.items()):
             if tpl.bucket >= bucket:
                 continue
@@ -237,6 +286,11 @@ class LogPatterns:
             if tpl.count < tpl.threshold:
                 tpl.notable = False
                 del self.notable[key]
+                if self.settings.follow_s > 0:
+                    tpl.follow_until_ns = bucket * self.bucket_ns + int(
+                        self.settings.follow_s * NS_PER_S
+                    )
+                    self.following[key] = tpl
             self._roll(tpl, bucket)
 
     def _fold(self, event: LogEvent, rank: int, out: list[LogSignal], read_ns: int) -> None:
@@ -245,6 +299,8 @@ class LogPatterns:
             for gone in self.miner.dropped:
                 self.templates.pop(gone, None)
                 self.notable.pop(gone, None)
+                self.following.pop(gone, None)
+                self.series.forget(gone)
             self.miner.dropped.clear()
         key = found.template_id
         bucket = event.ts_ns // self.bucket_ns
@@ -261,6 +317,7 @@ class LogPatterns:
         tpl.rank = max(tpl.rank, rank)
         tpl.message = event.message[:MAX_EXAMPLE]  # no copy when shorter
         tpl.ref = event.ref
+        self.series.on_line(key, tpl)
         if tpl.notable:
             tpl.pending += 1
         elif self.warm and (
@@ -272,7 +329,10 @@ class LogPatterns:
             tpl.burst_baseline = tpl.baseline
             tpl.pending = tpl.count
             self.notable[key] = tpl
+            self.following.pop(key, None)  # a new burst: its lines are no tail
             out.append(self._signal(tpl, read_ns))
+        elif key in self.following:
+            tpl.pending += 1
 
     def _found(self, found: Template, ts_ns: int, bucket: int) -> _Template:
         """State for a template the miner just founded."""
@@ -308,7 +368,7 @@ class LogPatterns:
         if not tpl.notable:
             tpl.rank = 0
 
-    def _signal(self, tpl: _Template, read_ns: int) -> LogSignal:
+    def _signal(self, tpl: _Template, read_ns: int, burst: bool = True) -> LogSignal:
         signal = LogSignal(
             cluster=self.cluster,
             service=self.service,
@@ -322,6 +382,7 @@ class LogPatterns:
             example=tpl.message,
             ref=tpl.ref,
             read_ns=read_ns,
+            burst=burst,
         )
         tpl.pending = tpl.rank = 0
         return signal
@@ -353,7 +414,12 @@ def apply_log(member: AlertMember | None, signal: LogSignal) -> tuple[AlertMembe
     if member is None:
         member = AlertMember(
             fingerprint=signal.fingerprint,
-            labels={"service": signal.service, "cluster": signal.cluster},
+            # The template rides along for readers of the incident (the member id is its hash).
+            labels={
+                "service": signal.service,
+                "cluster": signal.cluster,
+                "template": signal.template,
+            },
             annotations={
                 "description": describe(signal.template, signal.count, signal.baseline),
                 "example": signal.example,
@@ -375,6 +441,7 @@ def apply_log(member: AlertMember | None, signal: LogSignal) -> tuple[AlertMembe
     if len(member.refs) < MAX_REFS:
         member.refs.append(signal.ref)
     member.title = signal.template  # the miner may have widened it
+    member.labels["template"] = signal.template
     member.annotations["description"] = describe(signal.template, member.count, signal.baseline)
     member.annotations["example"] = signal.example
     member.score = max(member.score, burst_score(member.count, signal.baseline))

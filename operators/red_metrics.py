@@ -1,27 +1,57 @@
 """Series derived from traces and logs, so the same scorer watches them.
 
 Per service and tumbling event-time window: from server spans the request
-count, error ratio and mean duration (RED); from logs the count of lines per
-level. A window is emitted once the watermark (newest event minus the
-lateness bound) passes its end; events for an already emitted window are
-counted in ``late`` and dropped, since the sample they belong to is out.
+count, error ratio, mean duration and duration p50/p99 (RED); per edge
+``caller -> callee`` (calls joined in ``operators.trace_edges``, kept under the
+caller) the same four from the caller's side, for at most ``max_edges``
+callees per service; from logs the count of lines per level. Percentiles come
+from a :class:`~operators.quantile_sketch.QuantileSketch` (within 1%). A window
+without spans emits no trace sample beyond the zero request count, so a quiet
+window is missing for the percentiles and edges, not zero. A window is emitted
+once the watermark (newest event minus the lateness bound) passes its end;
+events for an already emitted window are counted in ``late`` and dropped,
+since the sample they belong to is out.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from operators.eventclock import EventClock
+from operators.quantile_sketch import QuantileSketch
+from operators.trace_edges import EdgeCall
 from schemas.records import LogEvent, MetricSample, SpanEvent
 from schemas.timefmt import NS_PER_S
 
 _REQUEST_KINDS = ("server", "consumer")
 
 
+ServiceEvent = SpanEvent | LogEvent | EdgeCall
+
+
 @dataclass(slots=True)
-class _Window:
+class _Calls:
     requests: int = 0
     errors: int = 0
     duration_ns: int = 0
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    slowest_ns: int = -1
+    evidence: str = ""  # ref of the first failed span, else of the slowest one
+    failed: bool = False
+
+    def add(self, duration_ns: int, is_error: bool, ref: str) -> None:
+        self.requests += 1
+        self.errors += is_error
+        self.duration_ns += duration_ns
+        self.sketch.add(duration_ns / NS_PER_S)
+        if not self.failed and (is_error or duration_ns > self.slowest_ns):
+            self.evidence, self.failed = ref, is_error
+            self.slowest_ns = max(self.slowest_ns, duration_ns)
+
+
+@dataclass(slots=True)
+class _Window:
+    served: _Calls = field(default_factory=_Calls)
+    edges: dict[str, _Calls] = field(default_factory=dict)  # by callee
     log_levels: dict[str, int] = field(default_factory=dict)
     refs: list[str] = field(default_factory=list)
     read_ns: int = 0
@@ -29,14 +59,15 @@ class _Window:
 
 _CLUSTER_ATTRIBUTES = ("cluster", "k8s.cluster.name", "k8s_cluster_name")
 _MAX_ZERO_WINDOWS = 60  # a service silent longer than this is gone, not idle
+MAX_EDGES = 32  # callees per service with series of their own: 4 series each
 
 
-def service_key(event: SpanEvent | LogEvent, default_cluster: str = "default") -> str:
+def service_key(event: ServiceEvent, default_cluster: str = "default") -> str:
     """``cluster/service``: the key windows are kept under."""
     return f"{cluster_of(event, default_cluster)}/{event.service}"
 
 
-def cluster_of(event: SpanEvent | LogEvent, default: str = "default") -> str:
+def cluster_of(event: ServiceEvent, default: str = "default") -> str:
     """The cluster an event's resource names, by the usual attribute names."""
     for name in _CLUSTER_ATTRIBUTES:
         value = event.attributes.get(name)
@@ -57,7 +88,12 @@ class ServiceWindows:
     """
 
     def __init__(
-        self, service: str, cluster: str, window_s: float = 60.0, lateness_s: float = 60.0
+        self,
+        service: str,
+        cluster: str,
+        window_s: float = 60.0,
+        lateness_s: float = 60.0,
+        max_edges: int = MAX_EDGES,
     ) -> None:
         self.service = service
         self.cluster = cluster
@@ -68,11 +104,14 @@ class ServiceWindows:
         self.closed_before_ns = 0
         self.seen_requests = False
         self.late = 0
+        self.max_edges = max_edges
+        self.callees: set[str] = set()  # those with series; the first max_edges seen
+        self.edges_dropped = 0  # calls to callees past the bound
 
-    def add(self, events: Iterable[SpanEvent | LogEvent], wall_ns: int = 0) -> list[MetricSample]:
+    def add(self, events: Iterable[ServiceEvent], wall_ns: int = 0) -> list[MetricSample]:
         """Fold events in; return the samples of every window the watermark closed."""
         for event in events:
-            ts = event.start_ns if isinstance(event, SpanEvent) else event.ts_ns
+            ts = event.ts_ns if isinstance(event, LogEvent) else event.start_ns
             start = ts - ts % self.window_ns
             if start < self.closed_before_ns:
                 self.late += 1
@@ -99,13 +138,21 @@ class ServiceWindows:
         """Emit every open window (end of a bounded input)."""
         return self._close_until(None)
 
-    def _fold(self, window: _Window, event: SpanEvent | LogEvent) -> None:
+    def _fold(self, window: _Window, event: ServiceEvent) -> None:
         if isinstance(event, SpanEvent):
             if event.kind not in _REQUEST_KINDS:
                 return
-            window.requests += 1
-            window.errors += event.is_error
-            window.duration_ns += max(0, event.end_ns - event.start_ns)
+            window.served.add(max(0, event.end_ns - event.start_ns), event.is_error, event.ref)
+        elif isinstance(event, EdgeCall):
+            calls = window.edges.get(event.callee)
+            if calls is None:
+                if event.callee not in self.callees and len(self.callees) >= self.max_edges:
+                    self.edges_dropped += 1  # a bounded series count beats one more edge
+                    return
+                self.callees.add(event.callee)
+                calls = window.edges[event.callee] = _Calls()
+            calls.add(event.duration_ns, event.is_error, event.ref)
+            return  # the caller's refs are its own requests', not its calls'
         else:
             window.log_levels[event.level] = window.log_levels.get(event.level, 0) + 1
         if len(window.refs) < 4:
@@ -144,18 +191,57 @@ class ServiceWindows:
     def _samples(self, end_ns: int, window: _Window) -> list[MetricSample]:
         labels = {"service": self.service, "cluster": self.cluster}
         ref = window.refs[0] if window.refs else ""
-        values: list[tuple[str, dict[str, str], float]] = []
-        if window.requests:
+        values: list[tuple[str, dict[str, str], float, str]] = []
+        served = window.served
+        if served.requests:
             self.seen_requests = True
+            # The percentiles point at a span: the first failed one, else the slowest.
+            span = served.evidence
             values += [
-                ("alertflow_requests", labels, float(window.requests)),
-                ("alertflow_request_errors_ratio", labels, window.errors / window.requests),
+                ("alertflow_requests", labels, float(served.requests), ref),
+                ("alertflow_request_errors_ratio", labels, served.errors / served.requests, ref),
                 (
                     "alertflow_request_duration_mean_seconds",
                     labels,
-                    window.duration_ns / window.requests / NS_PER_S,
+                    served.duration_ns / served.requests / NS_PER_S,
+                    ref,
+                ),
+                (
+                    "alertflow_request_duration_p50_seconds",
+                    labels,
+                    served.sketch.quantile(0.5),
+                    span,
+                ),
+                (
+                    "alertflow_request_duration_p99_seconds",
+                    labels,
+                    served.sketch.quantile(0.99),
+                    span,
+                ),
+            ]
+        for callee, calls in sorted(window.edges.items()):
+            # Errors and latency are the callee's health as its caller sees it: an anomaly
+            # there points at the callee. The call rate is the caller's traffic: at the caller.
+            edge = {"service": callee, "cluster": self.cluster, "caller": self.service,
+                    "callee": callee}  # fmt: skip
+            rate = {**edge, "service": self.service}
+            span = calls.evidence  # the caller's client span of a failed (or the slowest) call
+            values += [
+                ("alertflow_edge_requests", rate, float(calls.requests), span),
+                ("alertflow_edge_errors_ratio", edge, calls.errors / calls.requests, span),
+                (
+                    "alertflow_edge_request_duration_p50_seconds",
+                    edge,
+                    calls.sketch.quantile(0.5),
+                    span,
+                ),
+                (
+                    "alertflow_edge_request_duration_p99_seconds",
+                    edge,
+                    calls.sketch.quantile(0.99),
+                    span,
                 ),
             ]
         for level, count in sorted(window.log_levels.items()):
-            values.append(("alertflow_log_lines", {**labels, "level": level}, float(count)))
-        return [MetricSample(name, dict(lbls), end_ns, value, ref) for name, lbls, value in values]
+            values.append(("alertflow_log_lines", {**labels, "level": level}, float(count), ref))
+        return [MetricSample(name, dict(lbls), end_ns, value, r) for name, lbls, value, r in values]

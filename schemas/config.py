@@ -339,13 +339,42 @@ class LogPatternsConfig(_Settings):
         "at once (a burst of one), without waiting for new_min_count lines.",
     )
     max_templates: int = Field(1000, ge=1, description="Per service; least recently seen go.")
+    follow_s: float = Field(
+        3600.0,
+        ge=0,
+        description="After a burst, its template's lines count into the incident "
+        "it is in (deduplicated by template) this long.",
+    )
+    max_series: int = Field(
+        20,
+        ge=0,
+        description="Templates per service whose lines per bucket become a series for "
+        "the detectors (alertflow_log_template_lines); bounds the series a template explosion "
+        "can make.",
+    )
+    series_after: int = Field(3, ge=1, description="Lines before a template gets its series.")
 
 
 class DerivedSeriesConfig(_Settings):
-    """Series derived from traces (requests, errors, duration) and logs (lines per level)."""
+    """Series derived from traces (RED per service and per edge) and logs (lines per level)."""
 
     window_s: float = Field(60.0, gt=0)
     lateness_s: float = Field(60.0, ge=0)
+    max_edges: int = Field(
+        32,
+        ge=0,
+        description="Callees per service with edge series (4 each); calls to more are "
+        "counted, not emitted, so the series count stays bounded.",
+    )
+    join_shards: int = Field(
+        8,
+        ge=1,
+        description="Keyed shards that pair client spans with their server spans "
+        "(by trace id) into edge calls.",
+    )
+    max_pending_spans: int = Field(
+        20_000, ge=1, description="Per shard and side, spans waiting for their partner."
+    )
 
 
 class IntakeConfig(_Settings):
@@ -439,6 +468,13 @@ class RuntimeConfig(_Settings):
     recovery_dir: Path | None = None
     snapshot_interval_s: float = Field(10.0, gt=0)
     stats_file: Path | None = None
+    file_pace_s: float | None = Field(
+        None,
+        gt=0,
+        description="File inputs: each poll spans about this much event time (from "
+        "the file's first and last records), so the files of a replay advance together as live "
+        "streams do; unset, a poll is 1,000 lines.",
+    )
 
 
 class AlertflowConfig(_Settings):

@@ -98,3 +98,27 @@ def test_demo_shows_incidents_and_compares_with_truth(tmp_path):
     assert "INCIDENT OPEN" in done.stdout and "cause #1" in done.stdout
     assert "fault(s)" in done.stdout
     assert (tmp_path / "demo" / "output" / "incidents.jsonl").stat().st_size > 0
+
+
+def test_demo_incidents_show_log_and_trace_evidence(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "dataflows.cli", "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.splitlines()
+    # Evidence lines follow the incident they belong to, under its head line.
+    heads = [i for i, text in enumerate(shown) if " INCIDENT " in text]
+    logs = [i for i, text in enumerate(shown) if text.startswith("      log   ")]
+    edges = [i for i, text in enumerate(shown)
+             if text.startswith("      trace ") and "alertflow_edge_" in text and " -> " in text]
+    assert logs and edges and min(logs + edges) > heads[0]
+    assert any('"' in shown[i] and shown[i].rstrip().endswith("x") for i in logs)
+    # The same evidence is in the incidents written: a log template member, an edge anomaly.
+    latest = {}
+    for record in read_jsonl(tmp_path / "demo" / "output" / "incidents.jsonl"):
+        latest[record["incident_id"]] = record
+    members = [m for inc in latest.values() for m in inc["members"]]
+    assert any(m["kind"] == "log" and m["labels"].get("template") for m in members)
+    assert any(m["kind"] == "anomaly" and m["id"].startswith("anomaly:alertflow_edge_")
+               for m in members)

@@ -424,7 +424,11 @@ def test_apply_log_lifecycle():
     member, change = apply_log(None, signal(count=3, level="warning"))
     assert change is Change.NEW
     assert (member.kind, member.fingerprint, member.service) == ("log", "log:c1/cart:abc", "cart")
-    assert member.labels == {"service": "cart", "cluster": "c1"}
+    assert member.labels == {
+        "service": "cart",
+        "cluster": "c1",
+        "template": "unhandled exception in <*>",
+    }
     assert (member.count, member.severity, member.title) == (
         3,
         "info",
