@@ -27,7 +27,10 @@ eighth (leave one system out), beside the in-sample score of the shipped default
 """
 
 import argparse
+import contextlib
 import csv
+import datetime as dt
+import io
 import random
 import re
 import statistics
@@ -41,7 +44,7 @@ from drain3.drain import Drain
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import command_line, machine, revision
+from bench.report import command_line, machine, record, revision
 from operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner
 from operators.simulate.logs import _CALLER, _INFO, _OOM, _ROOT, _WARN, _fill
 
@@ -201,11 +204,27 @@ def cross_validate(systems: dict) -> tuple[dict[str, tuple[dict, float]], list]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the table (and the cross-validation)."""
+    """Print the table (and the cross-validation); with ``--record``, also to BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--no-cv", action="store_true")
+    parser.add_argument("--record", action="store_true", help="write the table to BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if not args.record:
+        run(args, argv)
+        return
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        run(args, argv)
+    print(out.getvalue(), end="")
+    today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    record("## Log templates (Loghub)",
+           f"\n### Log templates, {today}\n\n```\n{out.getvalue().rstrip()}\n```\n")
+    print("appended to BENCHMARKS.md")
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """The benchmark itself: the table, then the cross-validation unless ``--no-cv``."""
     systems = load(args.data)
     if not systems:
         raise SystemExit(f"no *_2k.log_structured_corrected.csv under {args.data}")

@@ -1,6 +1,14 @@
-"""Per-series scoring in event time: one detector per series, late samples rejected."""
+"""Per-series scoring in event time: one detector per series, late samples rejected.
+
+Order: samples are scored once, in arrival order. One older than the series' newest by
+more than ``lateness_s`` is late (dead-lettered with the reason); one within the bound is
+scored when it arrives, without an interval (``interval_s`` is the time since the previous
+sample going forward, never negative). A copy of a timestamp among the series' last
+``RECENT_TIMESTAMPS`` samples is dropped, so a re-sent sample is never learnt twice.
+"""
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +19,8 @@ from operators.ids import sample_id, series_id_prefix
 from schemas.outputs import Anomaly
 from schemas.records import MetricSample
 from schemas.timefmt import NS_PER_S, format_ns
+
+RECENT_TIMESTAMPS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,8 @@ class SeriesScorer:
         # Samples until the detector is warm, counted here: cheaper than asking it each time.
         self.cold_left: int | None = getattr(self.detector, "warmup", None)
         self.interval_ns: int | None = None
+        # Timestamps of the last samples scored: a copy of one of them is not scored twice.
+        self.recent_ts: deque[int] = deque(maxlen=RECENT_TIMESTAMPS)
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
         """Score then learn one sample."""
@@ -79,14 +91,22 @@ class SeriesScorer:
         if self.max_ts_ns is not None:
             if ts == self.last_ts_ns or ts == self.max_ts_ns:
                 return []
-            watermark = self.max_ts_ns - self.lateness_ns
-            if ts < watermark:
-                return [LateSample(self.key, sample, watermark)]
+            if ts < self.max_ts_ns:
+                watermark = self.max_ts_ns - self.lateness_ns
+                if ts < watermark:
+                    return [LateSample(self.key, sample, watermark)]
+                if ts in self.recent_ts:  # a re-sent copy of a sample already scored
+                    return []
         if not math.isfinite(sample.value):
             return []
-        self.interval_ns = None if self.last_ts_ns is None else ts - self.last_ts_ns
+        # Out of order within the lateness bound: scored once, in arrival order, with no
+        # interval (time since the previous sample) because it has none going forward.
+        in_order = self.max_ts_ns is None or ts > self.max_ts_ns
+        previous = self.max_ts_ns if in_order else None
+        self.interval_ns = None if previous is None else ts - previous
         self.last_ts_ns = ts
-        if self.max_ts_ns is None or ts > self.max_ts_ns:
+        self.recent_ts.append(ts)
+        if in_order:
             self.max_ts_ns = ts
         update = getattr(self.detector, "update", None)
         if update is not None:
@@ -117,6 +137,8 @@ class SeriesScorer:
         if not (anomalous or self.settings.emit_scores):
             return []
         expected, lower, upper = cold.band(sample.value)
+        if lower < 0.0 and self._never_negative():
+            lower = 0.0
         stream, detectors = ("anomalies", ["cold_start"]) if anomalous else ("scores", [])
         decision = self._decision(
             stream, sample, cold.score(z), expected, lower, upper, detectors, "info"
@@ -179,6 +201,10 @@ class SeriesScorer:
         # model per sample would cost more than scoring it.
         record = Anomaly(**fields) if stream == "anomalies" else fields
         return Decision(stream, self.key, record, (sample.ref,), sample.read_ns)
+
+    def _never_negative(self) -> bool:
+        never_negative = getattr(self.detector, "never_negative", None)
+        return never_negative is not None and never_negative()
 
     def _contributors(self) -> list[str]:
         contributors = getattr(self.detector, "contributors", None)

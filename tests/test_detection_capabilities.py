@@ -118,3 +118,44 @@ def test_an_hour_long_spike_on_an_hourly_series_is_judged_on_its_own():
     averaged = StreamingEnsemble(lik_span_s=0.0).update_many(
         values, (T0 + 3600 * np.arange(800)) * 10**9)
     assert averaged[700] < scores[700]
+
+
+def test_a_range_detection_reports_the_range_it_broke_and_the_value_lies_outside_it():
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.uniform(10, 20, 400), [26.0]])
+    det = StreamingEnsemble()
+    det.update_many(values[:-1], (T0 + 300 * np.arange(400)) * 10**9)
+    score = det.update(26.0, (T0 + 300 * 400) * 10**9)
+    band = det.expectation()
+    assert score >= THRESHOLD and "range" in det.contributors()
+    assert not band.lower <= 26.0 <= band.upper
+    assert band.upper < 26.0 <= 20.0 + 0.1 * 10 + 6
+
+
+@pytest.mark.parametrize("values", [
+    [0, 0, 1, 0, 2, 0, 0, 1] * 40 + [9],                     # counts
+    list(np.random.default_rng(1).uniform(0, 0.01, 320)) + [0.2],  # an error ratio
+])
+def test_the_band_of_a_series_that_never_went_negative_stays_at_or_above_zero(values):
+    det = StreamingEnsemble()
+    stamps = (T0 + 60 * np.arange(len(values))) * 10**9
+    for value, ts in zip(values, stamps, strict=True):
+        det.update(float(value), int(ts))
+        band = det.expectation()
+        assert band is None or band.lower >= 0.0
+    assert det.never_negative()
+    det.update(-1.0, int(stamps[-1]) + 60 * 10**9)
+    assert not det.never_negative()
+
+
+def test_a_warm_up_band_of_a_count_does_not_go_below_zero():
+    from operators.scoring import ScoringSettings, SeriesScorer
+    from schemas.records import MetricSample
+
+    scorer = SeriesScorer("requests", ScoringSettings(threshold=THRESHOLD),
+                          lambda: StreamingEnsemble())
+    out = []
+    for i, value in enumerate([1, 2, 1, 1, 2, 1, 2, 1, 1, 2, 9]):
+        out += scorer.process(MetricSample("requests", {}, (T0 + 60 * i) * 10**9, float(value)))
+    assert out, "the 9 after ones and twos is a warm-up anomaly"
+    assert all(d.record.lower >= 0.0 and d.record.detectors == ["cold_start"] for d in out)

@@ -1,7 +1,10 @@
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from operators.anomaly import RobustEWMA
-from operators.scoring import LateSample, ScoringSettings, SeriesScorer
+from operators.scoring import RECENT_TIMESTAMPS, LateSample, ScoringSettings, SeriesScorer
 from schemas.outputs import Anomaly
 from schemas.records import MetricSample
 
@@ -144,3 +147,47 @@ def test_a_scorer_snapshot_mid_warm_up_resumes_where_it_stopped():
     twin = pickle.loads(pickle.dumps(scorer))
     rest = [d.record for d in _feed(scorer, values[5:], start=5 * 30)]
     assert [d.record for d in _feed(twin, values[5:], start=5 * 30)] == rest
+
+
+# --------------------------------------------------------------------------- order and copies
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.floats(0, 100)), min_size=1, max_size=80))
+def test_every_timestamp_is_learnt_at_most_once_and_intervals_never_go_back(samples):
+    """Re-sent and out-of-order samples within the lateness bound, in any arrival order."""
+    scorer = SeriesScorer("cpu", ScoringSettings(lateness_s=600, emit_scores=True, threshold=0.0),
+                          lambda: RobustEWMA(warmup=1))
+    learnt: list[int] = []
+    for ts_s, value in samples:
+        before = scorer.detector.n
+        out = scorer.process(MetricSample("cpu", {}, ts_s * 30 * S, value))
+        if scorer.detector.n > before:
+            learnt.append(ts_s)
+        for decision in out:
+            if isinstance(decision, LateSample):
+                continue
+            record = decision.record
+            interval = record.interval_s if isinstance(record, Anomaly) else None
+            assert interval is None or interval > 0
+    # Each timestamp at most once, except one that fell out of the last RECENT_TIMESTAMPS.
+    repeated = [t for t in set(learnt) if learnt.count(t) > 1]
+    for t in repeated:
+        first, last = learnt.index(t), len(learnt) - 1 - learnt[::-1].index(t)
+        assert last - first > RECENT_TIMESTAMPS
+
+
+def test_a_copy_of_an_older_sample_arriving_late_is_not_learnt_again():
+    scorer = _scorer(lateness_s=600)
+    _feed(scorer, [1.0, 2.0, 3.0, 4.0], start=0, step=30)  # 0, 30, 60, 90 s
+    n = scorer.detector.n
+    assert scorer.process(MetricSample("cpu", {}, 30 * S, 2.0)) == []
+    assert scorer.detector.n == n
+
+
+def test_an_anomaly_after_an_out_of_order_sample_measures_its_interval_from_the_newest():
+    scorer = _scorer(lateness_s=600)
+    _feed(scorer, [10.0, 10.5, 9.5] * 20, start=0, step=30)  # newest at 1770 s
+    scorer.process(MetricSample("cpu", {}, 1755 * S, 10.0))  # out of order, within the bound
+    out = scorer.process(MetricSample("cpu", {}, 1800 * S, 50.0))
+    assert out and out[0].record.interval_s == 30.0

@@ -107,6 +107,17 @@ def report(state: np.ndarray, score: float, expected: float, half_band: float) -
 
 
 @kernel
+def report_band(state: np.ndarray, score: float, expected: float, lower: float,
+                upper: float) -> float:
+    """Record the score and an explicit (possibly asymmetric) band; returns ``score``."""
+    state[SCORE] = score
+    state[EXPECTED] = expected
+    state[LOWER] = lower
+    state[UPPER] = upper
+    return score
+
+
+@kernel
 def no_report(state: np.ndarray, score: float) -> float:
     """Record a score that has no expectation behind it (warm-up, calibrators)."""
     state[SCORE] = score

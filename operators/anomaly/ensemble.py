@@ -47,7 +47,7 @@ from operators.anomaly.compiled import (
     no_report,
     positive,
     rate,
-    report,
+    report_band,
     require,
     seconds,
 )
@@ -60,7 +60,14 @@ from operators.anomaly.likelihood import (
     likelihood_learn,
     likelihood_size,
 )
-from operators.anomaly.range_detector import RANGE_SIZE, range_fired, range_init, range_learn
+from operators.anomaly.range_detector import (
+    HI,
+    LO,
+    RANGE_SIZE,
+    range_fired,
+    range_init,
+    range_learn,
+)
 from operators.anomaly.resolution import (
     RESOLUTION_SIZE,
     resolution_floor,
@@ -153,6 +160,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     else:
         z, model, expected, scale = z_level, LEVEL_MODEL, m, s
     fired = n > p[WARMUP] and range_fired(rng, x, p[RANGE_TOL])
+    lo_seen, hi_seen = rng[LO], rng[HI]  # the range x is judged against, before it learns x
     e_dist = dist_evidence(dist, x) if p[DIST_WEIGHT] > 0.0 else 0.0
 
     # ---- learn
@@ -198,7 +206,16 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         # per-minute series and a 4-day event on an hourly one.
         evidence = max(0.0, evidence - math.log10(max(1.0, p[RARITY_PERIOD_S] / clock[INTERVAL])))
     score = 1.0 - math.exp(-evidence / p[OUT_SCALE])
-    return report(state, score, expected, p[ZCAP] * scale)
+    half = p[ZCAP] * scale
+    if fired and e_range >= e_lik:
+        # A range detection was judged against the range, not the forecast: show that band,
+        # which the value lies outside of by construction.
+        expected = 0.5 * (lo_seen + hi_seen)
+        half = (0.5 + p[RANGE_TOL]) * (hi_seen - lo_seen)
+    lower = expected - half
+    if rng[LO] >= 0.0:  # a series that has never gone negative (counts, ratios, latencies)
+        lower = max(lower, 0.0)
+    return report_band(state, score, expected, lower, expected + half)
 
 
 @kernel
@@ -334,6 +351,10 @@ class StreamingEnsemble(CompiledDetector):
         state = super()._initial_state()
         seasonal_reset(state[_LIK + likelihood_size(self.lik_window):])
         return state
+
+    def never_negative(self) -> bool:
+        """Whether every value learnt so far was >= 0 (a band below 0 would mean nothing)."""
+        return self.state.item(N) > 0 and self.state.item(_RANGE + LO) >= 0.0
 
     def contributors(self) -> list[str]:
         """The channels behind the last score, strongest first.
