@@ -13,7 +13,7 @@ short or flat history::
 
 Series whose level is not clear of their spread (noise around zero) are not
 judged: a handful of samples cannot tell their tails. A sample with
-``|z| >= z_threshold`` is reported at ``info`` severity: this is
+``|z| > z_threshold`` is reported at ``info`` severity: this is
 weaker evidence than the ensemble's calibrated score, good enough to place a
 series in an incident and rank it, not to page anyone on its own. The state is
 dropped once the ensemble is warm.
@@ -72,7 +72,7 @@ def cold_start_update(state: np.ndarray, p: np.ndarray, x: float) -> float:
             z = (x - mean) / scale
     else:
         state[MEAN] = x
-    if abs(z) < p[Z_THRESHOLD] or n < _FREEZE_FROM:
+    if abs(z) <= p[Z_THRESHOLD] or n < _FREEZE_FROM:
         size = int(p[SIZE])
         head = int(state[HEAD])
         state[RING + (head + n) % (size + 1)] = x
@@ -134,8 +134,8 @@ class ColdStart:
         return cold_start_update(self.state, self.params, float(x))
 
     def anomalous(self, z: float) -> bool:
-        """Whether ``z`` crosses the threshold."""
-        return abs(z) >= self.settings.z_threshold
+        """Whether ``z`` lies beyond the threshold (a value on the band's edge is inside it)."""
+        return abs(z) > self.settings.z_threshold
 
     def score(self, z: float) -> float:
         """``|z|`` mapped into [0, 1): 0.5 at the threshold, approaching 1 as it grows."""
