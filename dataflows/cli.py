@@ -112,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             from dataflows.flow import build_flow
+            from dataflows.run_summary import RunSummary
             from dataflows.runner import run
 
             config = _run_config(args)
-            run(build_flow(config), config.runtime)
+            summary = RunSummary()
+            run(build_flow(config, summary=summary), config.runtime)
+            for line in summary.lines() + summary.warnings():
+                print(line, file=sys.stderr)
         elif args.command == "detect":
             from dataflows.detect import detect_csv
 
