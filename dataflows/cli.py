@@ -69,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", type=Path, default=Path("alertflow-demo"))
 
+    incidents = sub.add_parser(
+        "incidents",
+        help="the current incidents of a run (the last version of each)",
+        description="Print the current incidents of a run: the last version of each "
+        "incident_id in DIR/incidents.jsonl (or in FILE).",
+    )
+    incidents.add_argument(
+        "target", type=Path, metavar="DIR|FILE", help="a run's --output directory, or a file"
+    )
+    incidents.add_argument(
+        "--json", action="store_true", help="one JSON incident per line instead of a table"
+    )
+
     logs = sub.add_parser("logs", help="log tools").add_subparsers(dest="logs", required=True)
     templates = logs.add_parser(
         "templates",
@@ -106,6 +119,16 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
     return config
 
 
+def _write_current_incidents(config: AlertflowConfig) -> None:
+    """After a file run, the current incidents beside their versions (process 0 only)."""
+    from dataflows.incident_view import write_current
+    from dataflows.uris import parse_location
+
+    location = parse_location(config.output or "")
+    if isinstance(location, Path) and not config.runtime.process_id:
+        write_current(location)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alertflow`` console script."""
     args = _parser().parse_args(argv)
@@ -118,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             config = _run_config(args)
             summary = RunSummary()
             run(build_flow(config, summary=summary), config.runtime)
+            _write_current_incidents(config)
             for line in summary.lines() + summary.warnings():
                 print(line, file=sys.stderr)
         elif args.command == "detect":
@@ -139,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             from dataflows.demo import run_demo
 
             run_demo(args.out, seed=args.seed)
+        elif args.command == "incidents":
+            from dataflows.incident_view import print_incidents
+
+            print_incidents(args.target, as_json=args.json)
         elif args.command == "logs":
             from dataflows.log_templates import print_templates
 
