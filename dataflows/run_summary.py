@@ -76,10 +76,11 @@ class RunSummary:
         for stream, reasons in sorted(self.reasons.items()):
             top = "; ".join(f"{reason} ({n})" for reason, n in reasons.most_common(_TOP_REASONS))
             out.append(f"  dlq {stream}: {top}")
-        out.append("  out: " + ", ".join(self._output_counts()))
+        out.append("  out: " + ", ".join(self.output_counts()))
         return out
 
-    def _output_counts(self) -> list[str]:
+    def output_counts(self) -> list[str]:
+        """Each output stream's count, anomalies by severity, incidents and their versions."""
         parts = []
         for stream in _OUTPUT_ORDER:
             n = self.outputs[stream]
@@ -94,7 +95,7 @@ class RunSummary:
                     for k, v in sorted(self.notifications.items())
                 )
                 parts.append(f"{n} notifications" + (f" ({kinds})" if kinds else ""))
-            else:
+            elif n or stream != "scores":  # scores are off unless asked for
                 parts.append(f"{n} {stream}")
         return parts
 

@@ -87,14 +87,3 @@ def test_simulate_then_run_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     assert read_jsonl(tmp_path / "out" / "incidents.jsonl")
     assert read_jsonl(tmp_path / "out" / "dlq.jsonl") == []
-
-
-def test_demo_shows_incidents_and_compares_with_truth(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "demo", "--out", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "INCIDENT OPEN" in done.stdout and "cause #1" in done.stdout
-    assert "fault(s)" in done.stdout
-    assert (tmp_path / "demo" / "output" / "incidents.jsonl").stat().st_size > 0
