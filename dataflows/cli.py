@@ -298,10 +298,11 @@ def main(argv: list[str] | None = None) -> int:
             detect_csv(args.csv, load_config(args.config))
         elif args.command == "simulate":
             from dataflows.demo import describe_simulation
+            from dataflows.sinks import writable_directory
             from operators.simulate import simulate
 
             summary = simulate(
-                args.out,
+                writable_directory(args.out, "--out"),
                 seed=args.seed,
                 services=args.services,
                 duration_s=int(args.hours * 3600),
@@ -310,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
             print(describe_simulation(summary))
         elif args.command == "demo":
             from dataflows.demo import run_demo
+            from dataflows.sinks import writable_directory
 
-            run_demo(args.out, seed=args.seed, verbose=args.verbose)
+            run_demo(writable_directory(args.out, "--out"), seed=args.seed, verbose=args.verbose)
         elif args.command == "incidents":
             from dataflows.incident_view import print_incidents
 
@@ -325,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file that vanished or filled the disk mid-command: one line
+        print(f"alertflow: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
