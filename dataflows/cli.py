@@ -221,7 +221,10 @@ def _add_incidents(sub: Any) -> None:
         "incident_id in DIR/incidents.jsonl (or in FILE).",
     )
     incidents.add_argument(
-        "target", type=Path, metavar="DIR|FILE", help="a run's --output directory, or a file"
+        "target",
+        metavar="DIR|FILE|kafka://HOST:PORT/TOPIC",
+        help="a run's --output directory, a versions file, or the incidents topic "
+        "(kafka://host:port/alertflow.incidents; read from the beginning to its end)",
     )
     incidents.add_argument(
         "--json", action="store_true", help="one JSON incident per line instead of a table"

@@ -8,10 +8,12 @@ incident id converges to.
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from dataflows.uris import parse_location
 from schemas import jsoncodec
 from schemas.config import ConfigError
 
@@ -33,24 +35,33 @@ def incidents_file(target: Path) -> Path:
 
 def current_lines(path: Path) -> dict[str, bytes]:
     """The raw line of the highest version of each incident, in order of first appearance."""
+    return latest_versions(path.read_bytes().splitlines(), str(path))
+
+
+def latest_versions(lines: Iterable[bytes], source: str) -> dict[str, bytes]:
+    """Of incident versions (JSON, one each), the highest version of each incident."""
     latest: dict[str, tuple[int, bytes]] = {}
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = jsoncodec.loads(line)
             incident_id, version = record["incident_id"], int(record["version"])
         except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"{path}:{number}: not an incident version ({exc})") from None
+            raise ConfigError(f"{source}:{number}: not an incident version ({exc})") from None
         if incident_id not in latest or version >= latest[incident_id][0]:
             latest[incident_id] = (version, line)
     return {incident_id: line for incident_id, (_, line) in latest.items()}
 
 
+def _by_opening(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    records = [jsoncodec.loads(line) for line in lines]
+    return sorted(records, key=lambda r: (r["opened_at"], r["incident_id"]))
+
+
 def current_incidents(path: Path) -> list[dict[str, Any]]:
     """The current state of every incident in a versions file, oldest opened first."""
-    records = [jsoncodec.loads(line) for line in current_lines(path).values()]
-    return sorted(records, key=lambda r: (r["opened_at"], r["incident_id"]))
+    return _by_opening(current_lines(path).values())
 
 
 def write_current(out_dir: Path) -> Path | None:
@@ -68,10 +79,15 @@ def write_current(out_dir: Path) -> Path | None:
 
 def pages_per_incident(out_dir: Path) -> Counter[str]:
     """Opened and escalated notifications per incident id, from ``notifications.jsonl``."""
-    pages: Counter[str] = Counter()
     path = out_dir / "notifications.jsonl"
-    if path.is_file():
-        for line in path.read_bytes().splitlines():
+    return count_pages(path.read_bytes().splitlines() if path.is_file() else [])
+
+
+def count_pages(notifications: Iterable[bytes]) -> Counter[str]:
+    """Opened and escalated notifications per incident id."""
+    pages: Counter[str] = Counter()
+    for line in notifications:
+        if line.strip():
             note = jsoncodec.loads(line)
             if note.get("kind") in _PAGE_KINDS:
                 pages[note["incident_id"]] += 1
@@ -125,16 +141,26 @@ def table(
     return lines
 
 
-def print_incidents(target: Path, as_json: bool = False, out: TextIO | None = None) -> None:
-    """``alertflow incidents``: the current incidents of a run's output directory or file."""
+def print_incidents(target: str, as_json: bool = False, out: TextIO | None = None) -> None:
+    """``alertflow incidents``: the current incidents of a run's output directory, file or topic."""
     out = out or sys.stdout
-    path = incidents_file(target)
+    location = parse_location(target)
+    if isinstance(location, Path):
+        path = incidents_file(location)
+        latest = current_lines(path)
+        pages = pages_per_incident(path.parent)
+        source = str(path)
+    else:
+        from dataflows.incident_topic import read_incidents_topic
+
+        versions, notifications, source = read_incidents_topic(location)
+        latest = latest_versions(versions, source)
+        pages = count_pages(notifications)
     if as_json:
-        for line in current_lines(path).values():
+        for line in latest.values():
             out.write(line.decode() + "\n")
         return
-    incidents = current_incidents(path)
-    pages = pages_per_incident(path.parent)
+    incidents = _by_opening(latest.values())
     for line in table(incidents, pages):
         out.write(line + "\n")
-    out.write(f"{len(incidents)} incident(s), current versions of {path}\n")
+    out.write(f"{len(incidents)} incident(s), current versions of {source}\n")
