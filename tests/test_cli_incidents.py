@@ -22,8 +22,13 @@ def run_dir(tmp_path_factory):
     (base / "alerts.jsonl").write_bytes(b"\n".join(alert_lines()) + b"\n")
     out = base / "out"
     done = _alertflow(
-        "run", "--input", f"metrics={base / 'metrics.jsonl'}",
-        "--input", f"alerts={base / 'alerts.jsonl'}", "--output", str(out),
+        "run",
+        "--input",
+        f"metrics={base / 'metrics.jsonl'}",
+        "--input",
+        f"alerts={base / 'alerts.jsonl'}",
+        "--output",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -57,7 +62,14 @@ def test_incidents_prints_a_table_with_the_top_cause_and_its_evidence(run_dir):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == [
-        "ID", "STATUS", "SEVERITY", "OPENED", "LASTED", "MEMBERS", "PAGES", "SERVICES"
+        "ID",
+        "STATUS",
+        "SEVERITY",
+        "OPENED",
+        "LASTED",
+        "MEMBERS",
+        "PAGES",
+        "SERVICES",
     ]
     current = _last_versions(run_dir / "incidents.jsonl").values()
     for incident in current:

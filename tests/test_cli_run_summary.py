@@ -12,7 +12,10 @@ from tests.flowkit import alert_line, metric_lines
 def _alertflow(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "dataflows.cli", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -22,8 +25,9 @@ def inputs(tmp_path):
     metrics.write_bytes(b"\n".join(metric_lines(n_series=2, n_points=150)) + b"\n")
     alerts = tmp_path / "alerts.jsonl"
     alerts.write_bytes(
-        b"\n".join(alert_line(f"ffff00000000000{i}", "firing", f"2026-11-25T10:0{i}:00Z")
-                    for i in range(4))
+        b"\n".join(
+            alert_line(f"ffff00000000000{i}", "firing", f"2026-11-25T10:0{i}:00Z") for i in range(4)
+        )
         + b"\n{not json\n"
     )
     return metrics, alerts
@@ -38,8 +42,13 @@ def _row(stderr, stream):
 def test_summary_counts_records_in_decoded_and_dead_per_stream(tmp_path, inputs):
     metrics, alerts = inputs
     done = _alertflow(
-        "run", "--input", f"metrics={metrics}", "--input", f"alerts={alerts}",
-        "--output", str(tmp_path / "out"),
+        "run",
+        "--input",
+        f"metrics={metrics}",
+        "--input",
+        f"alerts={alerts}",
+        "--output",
+        str(tmp_path / "out"),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
@@ -47,8 +56,10 @@ def test_summary_counts_records_in_decoded_and_dead_per_stream(tmp_path, inputs)
     assert _row(done.stderr, "metrics") == (300, 300, 0)
     assert _row(done.stderr, "alerts") == (5, 4, 1)
     assert re.search(r"dlq alerts: .*\(1\)", done.stderr)
-    incidents = {line.split('"incident_id":"')[1][:32]
-                 for line in (tmp_path / "out" / "incidents.jsonl").read_text().splitlines()}
+    incidents = {
+        line.split('"incident_id":"')[1][:32]
+        for line in (tmp_path / "out" / "incidents.jsonl").read_text().splitlines()
+    }
     assert f"{len(incidents)} incidents" in done.stderr
     assert "alertflow: warning" not in done.stderr  # one bad alert in five is not "most"
 
