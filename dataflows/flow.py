@@ -52,9 +52,9 @@ def build_flow(
     for stream, uris in config.inputs.items():
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config))
+            # list[confluent_kafka.Message | FileLine]: one poll
             if summary is not None:
                 op.inspect(f"count_{stream}_{i}", raw, summary.input_counter(stream))
-            # list[confluent_kafka.Message | FileLine]: one poll
             decoded[stream].append(
                 op.flat_map_batch(f"decode_{stream}_{i}", raw, Intake(stream).decode_batch)
             )  # list[record] | list[Decision(dlq)]
