@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
@@ -120,3 +121,16 @@ def test_verbose_shows_the_rest(tmp_path, demo):
     assert len(lines) > len(default)
     assert any(re.search(r"\binfo\s.*value=.* band ", line) for line in lines)
     assert any(line.strip().startswith("top cause ") for line in lines)  # full evidence lines
+
+
+def test_the_readme_recording_has_the_demo_s_shape(demo):
+    # The figures move with detection and correlation; the sections and the size must not.
+    _, lines = demo
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    recording = readme.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    assert len(recording) <= SCREENFUL
+    titles = ("Pages, in event time", "Incidents, as they ended", "Score against the simulation")
+    for title in titles:
+        assert any(line.startswith(title) for line in recording), title
+        assert any(line.startswith(title) for line in lines), title
+    assert any(line.strip().startswith("Score: top cause right for") for line in recording)
