@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = RunSummary()
             run(build_flow(config, summary=summary), config.runtime)
             _write_current_incidents(config)
-            for line in summary.lines() + summary.warnings():
+            for line in summary.lines(config.runtime.process_id) + summary.warnings():
                 print(line, file=sys.stderr)
         elif args.command == "detect":
             from dataflows.detect import detect_csv

@@ -65,10 +65,11 @@ class RunSummary:
         if len(samples) < _SAMPLES_PER_STREAM:
             samples.append(base64.b64decode(decision.field("raw_b64") or ""))
 
-    def lines(self) -> list[str]:
-        """The summary, one line each, for stderr."""
+    def lines(self, process_id: int | None = None) -> list[str]:
+        """The summary, one line each, for stderr; a cluster's processes each print their own."""
         head = f"  {'input':10} {'records':>9} {'decoded':>9} {'dlq':>9}"
-        out = ["alertflow: run finished", head]
+        which = "" if process_id is None else f" (process {process_id}'s share)"
+        out = [f"alertflow: run finished{which}", head]
         for stream in STREAMS:
             if stream in self.records_in or stream in self.dead:
                 got, dead = self.records_in[stream], self.dead[stream]

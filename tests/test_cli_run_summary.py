@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from bench.broker import free_port
 from tests.flowkit import alert_line, metric_lines
 
 
@@ -81,3 +82,21 @@ def test_a_stream_of_garbage_names_the_top_reason(tmp_path):
     done = _alertflow("run", "--input", f"logs={logs}", "--output", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert "logs: 3 of 3 records failed to decode; most often: " in done.stderr
+
+
+def test_a_cluster_process_says_its_summary_is_its_share(tmp_path, inputs):
+    metrics, _ = inputs
+    done = _alertflow(
+        "run",
+        "--input",
+        f"metrics={metrics}",
+        "--output",
+        str(tmp_path / "out"),
+        "-i",
+        "0",
+        "-a",
+        f"127.0.0.1:{free_port()}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("alertflow: run finished (process 0's share)\n")
+    assert _row(done.stderr, "metrics") == (300, 300, 0)
