@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from dataflows.uris import parse_location
 from schemas import jsoncodec
 from schemas.config import ConfigError
+from schemas.errors import DecodeError
 
 CURRENT_FILE = "incidents.current.jsonl"
 _PAGE_KINDS = ("incident_opened", "incident_escalated")
@@ -47,7 +48,7 @@ def latest_versions(lines: Iterable[bytes], source: str) -> dict[str, bytes]:
         try:
             record = jsoncodec.loads(line)
             incident_id, version = record["incident_id"], int(record["version"])
-        except (ValueError, TypeError, KeyError) as exc:
+        except (DecodeError, ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"{source}:{number}: not an incident version ({exc})") from None
         if incident_id not in latest or version >= latest[incident_id][0]:
             latest[incident_id] = (version, line)
@@ -160,7 +161,12 @@ def print_incidents(target: str, as_json: bool = False, out: TextIO | None = Non
         for line in latest.values():
             out.write(line.decode() + "\n")
         return
-    incidents = _by_opening(latest.values())
-    for line in table(incidents, pages):
+    try:
+        incidents = _by_opening(latest.values())
+        rows = table(incidents, pages)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        # An incident_id and a version are not yet an incident: say so, not a traceback.
+        raise ConfigError(f"{source}: not an alertflow incident version ({exc!r})") from None
+    for line in rows:
         out.write(line + "\n")
     out.write(f"{len(incidents)} incident(s), current versions of {source}\n")

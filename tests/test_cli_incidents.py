@@ -112,3 +112,12 @@ def test_incidents_of_something_else_is_one_clear_line(tmp_path, content, needle
     done = _alertflow("incidents", str(target))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and needle in done.stderr
+
+
+def test_a_version_without_the_incident_fields_is_one_clear_line(tmp_path):
+    target = tmp_path / "x.jsonl"
+    target.write_bytes(b'{"incident_id":"a","version":1}\n')
+    done = _alertflow("incidents", str(target))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not an alertflow incident version" in done.stderr
+    assert _alertflow("incidents", str(target), "--json").stdout == target.read_text()
