@@ -1,11 +1,12 @@
-"""The ``alertflow`` command: run, detect, simulate, demo, logs."""
+"""The ``alertflow`` command: run, detect, simulate, demo, incidents, logs."""
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError, load_config
+from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError, RuntimeConfig, load_config
 from schemas.errors import AlertflowError
 
 
@@ -25,63 +26,226 @@ def _setting(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alertflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+_DESCRIPTION = (
+    "alertflow: a streaming AIOps engine. It reads metrics, alerts, logs, traces and "
+    "feedback from Kafka or JSONL files, scores every series for anomalies, groups alerts "
+    "and anomalies into incidents with ranked likely causes, and writes anomalies, "
+    "incidents, notifications and dead letters. Start with 'alertflow demo'."
+)
 
-    run = sub.add_parser("run", help="run the streaming job")
+
+def _version() -> str:
+    try:
+        return version("alertflow")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alertflow", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"alertflow {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_detect(sub)
+    _add_simulate(sub)
+    _add_demo(sub)
+    _add_incidents(sub)
+    _add_logs(sub)
+    return parser
+
+
+def _add_run(sub: Any) -> None:
+    streams = ", ".join(INPUT_STREAMS)
+    run = sub.add_parser(
+        "run",
+        help="run the streaming job on Kafka topics or JSONL files",
+        description="Run the streaming job. At least one --input and an --output are "
+        "required (on the command line or in --config). With Kafka input it runs until "
+        "SIGTERM/SIGINT; with file input it ends when the files are read, then prints a "
+        "summary to stderr.",
+    )
     run.add_argument(
         "--input",
         action="append",
         type=_input_pair,
         default=[],
         metavar="STREAM=URI",
-        help="kafka://host:port/topic or a JSONL file",
+        help=f"required, repeatable: STREAM is one of {streams}; URI is "
+        "kafka://host:port[,host:port]/topic or a JSONL file (one message a line)",
     )
-    run.add_argument("--output", help="kafka://host:port or a directory")
-    run.add_argument("--config", type=Path, help="YAML or TOML file with any of the settings")
+    run.add_argument(
+        "--output",
+        metavar="URI",
+        help="required: kafka://host:port (writes the topics alertflow.<stream>) or a "
+        "directory (writes <stream>.jsonl)",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML or TOML file with any of the settings (default: built-in settings)",
+    )
     run.add_argument(
         "--set",
         action="append",
         type=_setting,
         default=[],
         metavar="KEY=VALUE",
-        help="override one setting, e.g. --set scoring.threshold=0.6",
+        help="override one setting, repeatable, e.g. --set scoring.threshold=0.6 (default: none)",
     )
-    run.add_argument("-w", "--workers-per-process", type=int)
-    run.add_argument("-i", "--process-id", type=int)
-    run.add_argument("-a", "--addresses", help="host:port;host:port of every process")
-    run.add_argument("--recovery-dir", type=Path, help="resume from and snapshot to this dir")
-    run.add_argument("--stats-file", type=Path, help="write in-job latency stats here")
+    run.add_argument(
+        "-w",
+        "--workers-per-process",
+        type=int,
+        metavar="N",
+        help="worker threads in this process (default: "
+        f"{RuntimeConfig.model_fields['workers_per_process'].default})",
+    )
+    run.add_argument(
+        "-i",
+        "--process-id",
+        type=int,
+        metavar="I",
+        help="this process's index in a multi-process cluster, 0-based; needs -a "
+        "(default: a single process)",
+    )
+    run.add_argument(
+        "-a",
+        "--addresses",
+        metavar="HOST:PORT;...",
+        help="host:port of every process of the cluster, in -i order, ';'-separated "
+        "(default: none, a single process)",
+    )
+    run.add_argument(
+        "--recovery-dir",
+        type=Path,
+        metavar="DIR",
+        help="snapshot state and offsets here and resume from it after a crash "
+        "(default: no recovery)",
+    )
+    run.add_argument(
+        "--stats-file",
+        type=Path,
+        metavar="FILE",
+        help="write in-job latency stats to FILE.<pid>.json each second (default: none)",
+    )
 
-    detect = sub.add_parser("detect", help="score a timestamp,value CSV")
-    detect.add_argument("csv", type=Path)
-    detect.add_argument("--config", type=Path)
 
-    simulate = sub.add_parser("simulate", help="generate a microservice estate's telemetry")
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--out", type=Path, required=True)
-    simulate.add_argument("--services", type=int, default=12)
-    simulate.add_argument("--hours", type=float, default=3.0)
-    simulate.add_argument("--incidents", type=int, default=3)
+def _add_detect(sub: Any) -> None:
+    detect = sub.add_parser(
+        "detect",
+        help="score a timestamp,value CSV with the streaming detector",
+        description="Score a timestamp,value CSV (NAB's format) with the streaming "
+        "detector; prints timestamp,value,anomaly_score, each score made before the "
+        "model learns its point.",
+    )
+    detect.add_argument(
+        "csv", type=Path, metavar="FILE.csv", help="a CSV with a timestamp,value header"
+    )
+    detect.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML or TOML settings, e.g. scoring (default: built-in settings)",
+    )
 
-    demo = sub.add_parser("demo", help="simulate an estate and watch alertflow work on it")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--out", type=Path, default=Path("alertflow-demo"))
 
+def _add_simulate(sub: Any) -> None:
+    simulate = sub.add_parser(
+        "simulate",
+        help="write a simulated microservice estate's telemetry and its ground truth",
+        description="Write metrics, alerts, traces and logs of a simulated microservice "
+        "estate with injected faults, plus ground_truth.json; the same seed gives the "
+        "same files.",
+    )
+    simulate.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="required: directory to write"
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="random seed (default: %(default)s)"
+    )
+    simulate.add_argument(
+        "--services",
+        type=int,
+        default=12,
+        metavar="N",
+        help="services in the estate (default: %(default)s)",
+    )
+    simulate.add_argument(
+        "--hours",
+        type=float,
+        default=3.0,
+        metavar="H",
+        help="hours of telemetry (default: %(default)s)",
+    )
+    simulate.add_argument(
+        "--incidents",
+        type=int,
+        default=3,
+        metavar="N",
+        help="faults to inject (default: %(default)s)",
+    )
+
+
+def _add_demo(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="simulate an estate, run alertflow on it and score it against the truth",
+        description="Simulate a small estate with injected faults, run the full flow on "
+        "it, then show the pages in time order, the incidents, and a score against the "
+        "simulation's ground truth.",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, metavar="N", help="simulation seed (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("alertflow-demo"),
+        metavar="DIR",
+        help="where input/ and output/ go (default: %(default)s)",
+    )
+    demo.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also every incident version, full evidence and anomalies, info included",
+    )
+
+
+def _add_incidents(sub: Any) -> None:
+    incidents = sub.add_parser(
+        "incidents",
+        help="the current incidents of a run (the last version of each)",
+        description="Print the current incidents of a run: the last version of each "
+        "incident_id in DIR/incidents.jsonl (or in FILE).",
+    )
+    incidents.add_argument(
+        "target",
+        metavar="DIR|FILE|kafka://HOST:PORT/TOPIC",
+        help="a run's --output directory, a versions file, or the incidents topic "
+        "(kafka://host:port/alertflow.incidents; read from the beginning to its end)",
+    )
+    incidents.add_argument(
+        "--json", action="store_true", help="one JSON incident per line instead of a table"
+    )
+
+
+def _add_logs(sub: Any) -> None:
     logs = sub.add_parser("logs", help="log tools").add_subparsers(dest="logs", required=True)
     templates = logs.add_parser(
         "templates",
         help="the template of every line of a log file (one message a line, or JSON logs)",
     )
-    templates.add_argument("file", type=Path)
+    templates.add_argument(
+        "file", type=Path, metavar="FILE", help="a log file: one message a line, or JSON logs"
+    )
     templates.add_argument(
         "--json",
         action="store_true",
         help="one JSON object per line, in order: line, service, template_id, template "
         "(or error); default: templates by count",
     )
-    return parser
 
 
 def _run_config(args: argparse.Namespace) -> AlertflowConfig:
@@ -106,35 +270,57 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
     return config
 
 
+def _write_current_incidents(config: AlertflowConfig) -> None:
+    """After a file run, the current incidents beside their versions (process 0 only)."""
+    from dataflows.incident_view import write_current
+    from dataflows.uris import parse_location
+
+    location = parse_location(config.output or "")
+    if isinstance(location, Path) and not config.runtime.process_id:
+        write_current(location)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alertflow`` console script."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             from dataflows.flow import build_flow
+            from dataflows.run_summary import RunSummary
             from dataflows.runner import run
 
             config = _run_config(args)
-            run(build_flow(config), config.runtime)
+            summary = RunSummary()
+            run(build_flow(config, summary=summary), config.runtime)
+            _write_current_incidents(config)
+            for line in summary.lines(config.runtime.process_id) + summary.warnings():
+                print(line, file=sys.stderr)
         elif args.command == "detect":
             from dataflows.detect import detect_csv
 
             detect_csv(args.csv, load_config(args.config))
         elif args.command == "simulate":
+            from dataflows.demo import describe_simulation
+            from dataflows.sinks import writable_directory
             from operators.simulate import simulate
 
             summary = simulate(
-                args.out,
+                writable_directory(args.out, "--out"),
                 seed=args.seed,
                 services=args.services,
                 duration_s=int(args.hours * 3600),
                 incidents=args.incidents,
             )
-            print(summary)
+            print(describe_simulation(summary))
         elif args.command == "demo":
             from dataflows.demo import run_demo
+            from dataflows.sinks import writable_directory
 
-            run_demo(args.out, seed=args.seed)
+            run_demo(writable_directory(args.out, "--out"), seed=args.seed, verbose=args.verbose)
+        elif args.command == "incidents":
+            from dataflows.incident_view import print_incidents
+
+            print_incidents(args.target, as_json=args.json)
         elif args.command == "logs":
             from dataflows.log_templates import print_templates
 
@@ -144,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file that vanished or filled the disk mid-command: one line
+        print(f"alertflow: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         # Bytewax wraps what a source or sink raised in its own runtime errors.
         cause = _alertflow_cause(exc)

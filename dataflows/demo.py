@@ -1,26 +1,61 @@
-"""``alertflow demo``: simulate a small estate, run the full flow on it, show what it finds."""
+"""``alertflow demo``: simulate a small estate, run the full flow on it, show what it found.
 
+The output is what an on-call engineer would want, in event time: the pages,
+the incidents as they ended, and how both compare with what was injected.
+"""
+
+import re
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from dataflows.demo_report import read_jsonl, score_lines, timeline, truth_of
 from dataflows.flow import build_flow
-from dataflows.live_view import TerminalView, TerminalViewSink
+from dataflows.incident_view import (
+    current_incidents,
+    duration,
+    pages_per_incident,
+    table,
+    write_current,
+)
+from dataflows.live_view import short_series
+from dataflows.run_summary import RunSummary
 from dataflows.runner import run
-from operators.simulate import simulate
+from operators.simulate import SimulationSummary, simulate
 from schemas import jsoncodec
 from schemas.config import AlertflowConfig
+from schemas.outputs import Anomaly
 
 _INPUTS = ("metrics", "alerts", "logs", "traces")
+# Evidence names times in full; the demo spans one day, so the clock time says it.
+_CLOCK = re.compile(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
+_WIDTH = 118  # incident rows are cut here unless --verbose
 
 
-def run_demo(out_dir: Path, seed: int = 7, out: TextIO | None = None) -> None:
-    """Generate telemetry into ``out_dir/input``, process it, write ``out_dir/output``."""
+def describe_simulation(summary: SimulationSummary) -> str:
+    """What ``simulate`` wrote, for a person."""
+    return (
+        f"Wrote {summary.out_dir}/: metrics.jsonl ({summary.metric_lines} samples), "
+        f"alerts.jsonl ({summary.alert_payloads} Alertmanager payloads), "
+        f"traces.jsonl ({summary.trace_requests} requests), "
+        f"logs.jsonl ({summary.log_lines} lines), ground_truth.json "
+        f"({summary.incidents} injected faults, {summary.noise_alerts} noise alerts)"
+    )
+
+
+def run_demo(
+    out_dir: Path, seed: int = 7, out: TextIO | None = None, verbose: bool = False
+) -> None:
+    """Generate telemetry into ``out_dir/input``, process it into ``out_dir/output``, report."""
     out = out or sys.stdout
     inputs = out_dir / "input"
     outputs = out_dir / "output"
-    out.write(f"Simulating a microservice estate (seed {seed}) into {inputs}/ ...\n")
-    simulate(inputs, seed=seed)
+    sim = simulate(inputs, seed=seed)
+    out.write(
+        f"Simulated a microservice estate (seed {seed}) into {inputs}/: "
+        f"{sim.incidents} injected faults, {sim.noise_alerts} noise alerts.\n"
+    )
     config = AlertflowConfig(
         inputs={stream: [str(inputs / f"{stream}.jsonl")] for stream in _INPUTS},
         output=str(outputs),
@@ -28,38 +63,84 @@ def run_demo(out_dir: Path, seed: int = 7, out: TextIO | None = None) -> None:
         # the small alerts file is read at once and the log bursts arrive after its incidents.
         runtime={"file_pace_s": 60.0},
     )
-    out.write("Running alertflow on it; decisions appear as they are made:\n\n")
-    view = TerminalView(out)
-    run(build_flow(config, extra_sinks=(TerminalViewSink(view),)), config.runtime)
-    out.write(f"\nDone. {view.summary()}\n")
-    _compare_with_truth(outputs / "incidents.jsonl", inputs / "ground_truth.json", out)
-    written = ", ".join(sorted(p.name for p in outputs.glob("*.jsonl")))
-    out.write(f"All outputs: {outputs}/ ({written})\n")
-
-
-def _compare_with_truth(incidents_path: Path, truth_path: Path, out: TextIO) -> None:
-    latest: dict[str, dict] = {}
-    for line in incidents_path.read_bytes().splitlines():
-        record = jsoncodec.loads(line)
-        latest[record["incident_id"]] = record
-    truth = jsoncodec.loads(truth_path.read_bytes())
+    summary = RunSummary()
+    run(build_flow(config, summary=summary), config.runtime)
+    write_current(outputs)
+    records_in = sum(summary.records_in.values())
     out.write(
-        f"\n{len(latest)} incident(s) found; the simulation injected "
-        f"{len(truth['incidents'])} fault(s) and {len(truth['noise_alert_fingerprints'])} "
-        "unrelated noise alert(s).\n"
+        f"Ran alertflow on its {records_in} records; it wrote\n"
+        f"  {', '.join(summary.output_counts())}.\n"
     )
-    for fault in truth["incidents"]:
-        fingerprints = set(fault["alert_fingerprints"])
-        matches = [
-            inc for inc in latest.values() if fingerprints & {m["id"] for m in inc["members"]}
-        ]
-        causes = [
-            inc["root_causes"][0]["service"] if inc["root_causes"] else "-" for inc in matches
-        ]
-        verdict = "found" if matches else "missed"
-        hit = "top cause correct" if fault["root_cause"] in causes else "top cause differs"
+    report(outputs, jsoncodec.loads((inputs / "ground_truth.json").read_bytes()), out, verbose)
+
+
+def report(outputs: Path, truth: dict[str, Any], out: TextIO, verbose: bool = False) -> None:
+    """Timeline of pages, table of incidents, score against the truth, then anomalies."""
+    versions = read_jsonl(outputs / "incidents.jsonl")
+    incidents = current_incidents(outputs / "incidents.jsonl") if versions else []
+    by_id = {inc["incident_id"]: inc for inc in incidents}
+    entries = timeline(versions, read_jsonl(outputs / "notifications.jsonl"))
+    day = entries[0].ts[:10] if entries else ""
+    out.write(f"\nPages, in event time ({day}, UTC; [truth] is what the simulation injected):\n")
+    for e in entries:
+        truth_tag = truth_of(by_id[e.incident_id], truth) if e.incident_id in by_id else "?"
+        out.write(f"  {e.ts[11:19]}  {e.what:9} {e.incident_id[:8]}  {e.text}  [{truth_tag}]\n")
+    if not entries:
+        out.write("  (none)\n")
+    out.write("\nIncidents, as they ended:\n")
+    pages = pages_per_incident(outputs)
+    rows = table(incidents, pages) if verbose else _short_table(incidents, pages, truth)
+    for line in rows:
+        out.write(f"  {line}\n")
+    out.write("\nScore against the simulation's ground truth (strict):\n")
+    for line in score_lines(incidents, truth, outputs):
+        out.write(line + "\n")
+    _anomalies(read_jsonl(outputs / "anomalies.jsonl"), out, verbose)
+    written = ", ".join(sorted(p.name for p in outputs.glob("*.jsonl")))
+    out.write(
+        f"\nAll outputs are in {outputs}/ ({written});\n"
+        f"'alertflow incidents {outputs}' prints the incidents again.\n"
+    )
+
+
+def _short_table(
+    incidents: list[dict[str, Any]], pages: Counter[str], truth: dict[str, Any]
+) -> list[str]:
+    """One line per incident, its top cause and evidence cut to the screen's width."""
+    lines = [
+        f"{'ID':8}  {'SEVERITY':8} {'LASTED':>6} {'MEMBERS':>7} {'PAGES':>5}  "
+        f"{'TRUTH':9} TOP CAUSE: EVIDENCE"
+    ]
+    for inc in incidents:
+        causes = inc.get("root_causes") or []
+        evidence = _CLOCK.sub(r"\1", "; ".join(causes[0]["evidence"])) if causes else ""
+        cause = f"{causes[0]['service']}: {evidence}" if causes else "-"
+        row = (
+            f"{inc['incident_id'][:8]}  {inc['severity']:8} {duration(inc):>6} "
+            f"{len(inc['members']):7d} {pages[inc['incident_id']]:5d}  "
+            f"{truth_of(inc, truth):9} {cause}"
+        )
+        lines.append(row if len(row) <= _WIDTH else row[: _WIDTH - 3] + "...")
+    return lines
+
+
+def _anomalies(records: list[dict[str, Any]], out: TextIO, verbose: bool) -> None:
+    severity = Counter(r["severity"] for r in records)
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(severity.items()))
+    if not verbose:
         out.write(
-            f"  fault {fault['fault']} at {fault['root_cause']} ({fault['start']}): "
-            f"{verdict} in {len(matches)} incident(s)"
-            f"{'; ' + hit + ' (' + ', '.join(causes) + ')' if matches else ''}\n"
+            f"\n{len(records)} anomalies ({detail or 'none'}); "
+            "--verbose lists each series' first, info severity included.\n"
+        )
+        return
+    out.write(f"\nAnomalies ({detail or 'none'}), each series' first, in event time:\n")
+    first: dict[str, dict[str, Any]] = {}
+    for record in records:
+        first.setdefault(record["series"], record)
+    for r in sorted(first.values(), key=lambda r: (r["ts"], r["series"])):
+        series = short_series(Anomaly.model_validate(r))
+        out.write(
+            f"  {r['ts'][11:19]}  {r['severity']:8} {series}  value={r['value']:.4g} "
+            f"band {r['lower']:.4g}..{r['upper']:.4g}  score={r['score']:.3f} "
+            f"({', '.join(r['detectors'])})\n"
         )

@@ -20,6 +20,7 @@ from dataflows.logic import (
     ShardScoringLogic,
     domain_of,
 )
+from dataflows.run_summary import RunSummary
 from dataflows.sinks import JsonlDirSink, build_sink
 from dataflows.sources import build_source
 from dataflows.telemetry import LatencyStats, tracer_provider_for
@@ -42,8 +43,12 @@ def build_flow(
     config: AlertflowConfig,
     tracer_provider: TracerProvider | None = None,
     extra_sinks: tuple[Sink[Decision], ...] = (),
+    summary: RunSummary | None = None,
 ) -> Dataflow:
-    """Wire inputs → decode → (derive series | score | correlate) → outputs."""
+    """Wire inputs → decode → (derive series | score | correlate) → outputs.
+
+    With ``summary``, the inputs' polls and the output decisions are counted into it.
+    """
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
     flow = Dataflow("alertflow")
@@ -54,6 +59,8 @@ def build_flow(
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config, stream))
             # list[confluent_kafka.Message | FileLine]: one poll
+            if summary is not None:
+                op.inspect(f"count_{stream}_{i}", raw, summary.input_counter(stream))
             decoded[stream].append(
                 op.flat_map_batch(f"decode_{stream}_{i}", raw, intake.decode_batch)
             )  # list[record] | list[Decision(dlq)]
@@ -95,6 +102,8 @@ def build_flow(
     if config.runtime.stats_file is not None:
         stats = LatencyStats(config.runtime.stats_file)
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
+    if summary is not None:
+        op.inspect("summary", decisions, summary.record)
     _emit(decisions, config)
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)

@@ -1,5 +1,6 @@
 """Output sinks: Kafka topics named after the output streams, or one JSONL file per stream."""
 
+import tempfile
 from pathlib import Path
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -64,13 +65,28 @@ class JsonlDirSink(FixedPartitionedSink[Decision, int]):
         return _JsonlPartition(self.directory / f"{for_part}.jsonl", resume_state)
 
 
+def writable_directory(path: Path, what: str) -> Path:
+    """Create ``path`` if needed and prove a file can be written in it, before any work starts.
+
+    Raises :class:`ConfigError` naming the directory and the system's reason, so an
+    unwritable output is one line instead of a failure deep inside the engine.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{what} directory {path} is not writable: {exc.strerror}") from None
+    return path
+
+
 def build_sink(config: AlertflowConfig) -> KafkaDecisionSink | JsonlDirSink:
     """The sink for ``--output``."""
     if not config.output:
         raise ConfigError("no output: give --output kafka://host:port or a directory")
     location = parse_location(config.output)
     if isinstance(location, Path):
-        if location.exists() and not location.is_dir():
-            raise ConfigError(f"output {location} exists and is not a directory")
-        return JsonlDirSink(location)
+        return JsonlDirSink(writable_directory(location, "output"))
     return KafkaDecisionSink(location.brokers, config.kafka, config.topic_prefix)

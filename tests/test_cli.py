@@ -89,31 +89,17 @@ def test_simulate_then_run_end_to_end(tmp_path):
     assert read_jsonl(tmp_path / "out" / "dlq.jsonl") == []
 
 
-def test_demo_shows_incidents_and_compares_with_truth(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "demo", "--out", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "INCIDENT OPEN" in done.stdout and "cause #1" in done.stdout
-    assert "fault(s)" in done.stdout
-    assert (tmp_path / "demo" / "output" / "incidents.jsonl").stat().st_size > 0
-
-
 def test_demo_incidents_show_log_and_trace_evidence(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "demo", "--out", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "dataflows.cli", "demo", "--verbose",
+         "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr
-    shown = done.stdout.splitlines()
-    # Evidence lines follow the incident they belong to, under its head line.
-    heads = [i for i, text in enumerate(shown) if " INCIDENT " in text]
-    logs = [i for i, text in enumerate(shown) if text.startswith("      log   ")]
-    edges = [i for i, text in enumerate(shown)
-             if text.startswith("      trace ") and "alertflow_edge_" in text and " -> " in text]
-    assert logs and edges and min(logs + edges) > heads[0]
-    assert any('"' in shown[i] and shown[i].rstrip().endswith("x") for i in logs)
+    causes = [line for line in done.stdout.splitlines() if "top cause" in line]
+    # A top cause's evidence cites a log template burst and a trace-derived edge series.
+    assert any('logs: log "' in line for line in causes)
+    assert any("anomalous: alertflow_edge_" in line for line in causes)
     # The same evidence is in the incidents written: a log template member, an edge anomaly.
     latest = {}
     for record in read_jsonl(tmp_path / "demo" / "output" / "incidents.jsonl"):

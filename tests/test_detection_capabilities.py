@@ -134,7 +134,7 @@ def test_a_range_detection_reports_the_range_it_broke_and_the_value_lies_outside
 
 @pytest.mark.parametrize("values", [
     [0, 0, 1, 0, 2, 0, 0, 1] * 40 + [9],                     # counts
-    list(np.random.default_rng(1).uniform(0, 0.01, 320)) + [0.2],  # an error ratio
+    [*np.random.default_rng(1).uniform(0, 0.01, 320), 0.2],  # an error ratio
 ])
 def test_the_band_of_a_series_that_never_went_negative_stays_at_or_above_zero(values):
     det = StreamingEnsemble()
