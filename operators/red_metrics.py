@@ -206,18 +206,7 @@ class ServiceWindows:
                     served.duration_ns / served.requests / NS_PER_S,
                     ref,
                 ),
-                (
-                    "alertflow_request_duration_p50_seconds",
-                    labels,
-                    served.sketch.quantile(0.5),
-                    span,
-                ),
-                (
-                    "alertflow_request_duration_p99_seconds",
-                    labels,
-                    served.sketch.quantile(0.99),
-                    span,
-                ),
+                *_percentiles("alertflow_request_duration", labels, served.sketch, span),
             ]
         for callee, calls in sorted(window.edges.items()):
             # Errors and latency are the callee's health as its caller sees it: an anomaly
@@ -229,19 +218,14 @@ class ServiceWindows:
             values += [
                 ("alertflow_edge_requests", rate, float(calls.requests), span),
                 ("alertflow_edge_errors_ratio", edge, calls.errors / calls.requests, span),
-                (
-                    "alertflow_edge_request_duration_p50_seconds",
-                    edge,
-                    calls.sketch.quantile(0.5),
-                    span,
-                ),
-                (
-                    "alertflow_edge_request_duration_p99_seconds",
-                    edge,
-                    calls.sketch.quantile(0.99),
-                    span,
-                ),
+                *_percentiles("alertflow_edge_request_duration", edge, calls.sketch, span),
             ]
         for level, count in sorted(window.log_levels.items()):
             values.append(("alertflow_log_lines", {**labels, "level": level}, float(count), ref))
         return [MetricSample(name, dict(lbls), end_ns, value, r) for name, lbls, value, r in values]
+
+
+def _percentiles(prefix: str, labels: dict, sketch: QuantileSketch, span: object) -> list[tuple]:
+    """The p50 and p99 samples of one window's durations, in seconds."""
+    return [(f"{prefix}_p{round(q * 100)}_seconds", labels, sketch.quantile(q), span)
+            for q in (0.5, 0.99)]
