@@ -226,10 +226,13 @@ class IncidentGrouper:
         member, change = apply_event(member, event)
         if change is Change.NEW and member is not None and self.settings.similar_window_s > 0:
             member.kind_id = self.kinds.assign(event.labels, event.annotations)
-        if change is Change.REPEAT and member is not None and member.status == "firing":
-            # A firing re-send carries its startsAt: it says "still firing" as of now.
+        if change in (Change.REPEAT, Change.NEW, Change.REFIRED) and member is not None and (
+            member.status == "firing"
+        ):
+            # A firing alert carries its startsAt, not when it was sent: it says "firing as of
+            # now", or one that started weeks ago would expire the moment it arrives.
             member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
-        elif change in (Change.NEW, Change.REFIRED) and member is not None:
+        if change in (Change.NEW, Change.REFIRED) and member is not None:
             self._episode(member, event.starts_ns)
         out = self._fold(
             incident, member, change, event.event_ns, event.ref, event.read_ns, wall_ns
