@@ -185,6 +185,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         similarity=config.similarity,
         learned_inhibition=config.learned_inhibition,
         inhibition_window_s=config.inhibition_window_s,
+        helper_alerts=tuple(config.helper_alerts),
     )
 
 

@@ -57,6 +57,7 @@ from operators.alert_dedup import (
 from operators.anomaly_dedup import AnomalySignal, apply_anomaly
 from operators.decisions import Decision, Record
 from operators.eventclock import EventClock
+from operators.fault_relation import NodeIndex, relate_infrastructure
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
 from operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
@@ -101,6 +102,8 @@ class IncidentSettings:
     similarity: float = 0.6  # Jaccard of the words of two alerts of one kind
     learned_inhibition: bool = True  # learn "B follows A" rules and relate by them
     inhibition_window_s: float = 300.0  # B follows A when it starts within this after A
+    # Alertmanager's heartbeat and inhibition helper: never members of an incident.
+    helper_alerts: tuple[str, ...] = ("Watchdog", "InfoInhibitor")
 
 
 @dataclass(slots=True)
@@ -194,6 +197,7 @@ class IncidentGrouper:
         # fingerprint -> startsAt of its latest episodes (ascending), least recently fired first
         self.starts: OrderedDict[str, list[int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
+        self.nodes = NodeIndex()
         self.kinds = AlertClusters(self.settings.similarity)
         self.learned = LearnedInhibition(
             InhibitionSettings(window_s=self.settings.inhibition_window_s)
@@ -211,6 +215,9 @@ class IncidentGrouper:
         return due + self._on_alert(event, wall_ns)
 
     def _on_alert(self, event: AlertEvent, wall_ns: int) -> list[Decision]:
+        if event.labels.get("alertname") in self.settings.helper_alerts:
+            # A heartbeat fires always, an inhibition helper by design: neither is a fault.
+            return self.on_tick(wall_ns)
         incident, member = self._member_of(event.fingerprint)
         closed = self.closed.get((event.fingerprint, event.starts_ns)) if member is None else None
         stale_copy = (
@@ -368,6 +375,7 @@ class IncidentGrouper:
 
     def _attach(self, incident: IncidentState, member: AlertMember) -> None:
         incident.members[member.fingerprint] = member
+        self.nodes.observe(member)
         if member.kind == "alert" or not incident.alerts:
             # Anomalies extend only sessions of anomalies: around an alert they are evidence.
             incident.last_onset_ns = max(incident.last_onset_ns, member.first_ns)
@@ -382,7 +390,7 @@ class IncidentGrouper:
             for fingerprint, member in list(self.evidence.items()):
                 early = member.last_ns < incident.opened_ns - gap_ns
                 late = member.first_ns > incident.last_onset_ns + gap_ns
-                if early or late or self._hops(member.service, incident, "anomaly") is None:
+                if early or late or self._placement(member, incident) is None:
                     continue
                 del self.evidence[fingerprint]
                 self._attach(incident, member)
@@ -493,7 +501,7 @@ class IncidentGrouper:
 
     def _session_for(self, member: AlertMember) -> IncidentState | None:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
-        service = member.service
+        self.nodes.observe(member)
         best: tuple[int, int, str] | None = None
         chosen, chosen_learned = None, ""
         for inc in self.incidents.values():
@@ -507,7 +515,7 @@ class IncidentGrouper:
             # An alert joins while an alert is firing; evidence alone does not keep it open.
             if not any(m.status == "firing" for m in _relating(inc, member.kind)):
                 continue
-            hops = self._hops(service, inc, member.kind)
+            hops = self._placement(member, inc)
             learned = ""
             if hops is None:
                 if member.kind != "alert":
@@ -554,12 +562,22 @@ class IncidentGrouper:
                 return evidence
         return ""
 
+    def _placement(self, member: AlertMember, incident: IncidentState) -> int | None:
+        """How near a newcomer is to an incident, or None where nothing relates them."""
+        if member.infra:
+            # Not 0 hops from everything: related through its node, or not at all.
+            relation = relate_infrastructure(member, incident.members.values(), self.nodes)
+            return None if relation is None else relation.hops
+        return self._hops(member.service, incident, member.kind)
+
     def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
-        0 when topology can't tell.
+        0 when topology can't tell; None for an incident of infrastructure alone.
         """
-        services = {m.service for m in _relating(incident, kind) if m.service}
+        services = {m.service for m in _relating(incident, kind) if m.service and not m.infra}
+        if not services:
+            return None
         if service is None or service in services:
             return 0
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):

@@ -248,6 +248,11 @@ class CorrelationConfig(_Settings):
         description="Anomalies related to no alert open incidents of their own (for estates "
         "without alerting); otherwise they wait, as evidence, for an alert to open one.",
     )
+    helper_alerts: list[str] = Field(
+        default_factory=lambda: ["Watchdog", "InfoInhibitor"],
+        description="Alert names that are never incident members: Alertmanager's heartbeat "
+        "and inhibition helper.",
+    )
 
 
 class LogPatternsConfig(_Settings):

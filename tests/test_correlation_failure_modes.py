@@ -102,3 +102,102 @@ def test_old_alert_seen_now_is_firing_until_its_horizon():
     member = correlator.grouper.incidents[correlator.grouper.by_fingerprint["old"]].members["old"]
     assert member.status == "firing"
     assert member.last_ns == T0
+
+
+# --------------------------------------------------------------------------- 3: unplaceable
+
+SPLIT = [*CHAIN, ("batch", "queue")]  # web -> api -> db, and batch -> queue apart
+
+
+def node_alert(fp, start, name="NodeMemoryPressure", **labels):
+    """A node-exporter alert, as kube-prometheus labels it."""
+    labels = {"job": "node-exporter", "instance": "10.0.0.7:9100", **labels}
+    return labelled(fp, start, alertname=name, **labels)
+
+
+def on_node(fp, service, start, node):
+    """A service's alert whose labels say which node it runs on."""
+    return labelled(fp, start, alertname=f"{service.title()}Errors", service=service, node=node)
+
+
+@pytest.mark.parametrize(
+    ("events", "expected", "causes"),
+    [
+        pytest.param(
+            [
+                alert("1", "db", 0),
+                labelled("wd", -WEEK, alertname="Watchdog", severity="none"),
+                labelled("ii", 10, alertname="InfoInhibitor", severity="none", namespace="x"),
+                alert("2", "api", 30),
+            ],
+            [["1", "2"]],
+            {"1": "db"},
+            id="watchdog-and-info-inhibitor-are-never-members",
+        ),
+        pytest.param(
+            [alert("1", "db", 0), node_alert("n", 20), alert("2", "queue", 40)],
+            [["1"], ["2"], ["n"]],
+            {"1": "db", "2": "queue", "n": "node-exporter"},
+            id="node-alert-without-a-node-stays-apart-and-bridges-nothing",
+        ),
+        pytest.param(
+            [alert("1", "db", 0), labelled("x", 20, alertname="ClusterDown"), alert("2", "api", 40)],
+            [["1", "2"], ["x"]],
+            {"1": "db", "x": "unknown"},
+            id="alert-without-service-is-not-zero-hops-from-everything",
+        ),
+        pytest.param(
+            [
+                alert("1", "db", 0),
+                on_node("2", "api", 30, "n1"),
+                node_alert("n", 60, node="n1"),
+                node_alert("m", 70, name="NodeFilesystemAlmostFull", node="n2"),
+            ],
+            [["1", "2", "n"], ["m"]],
+            {"1": "db", "m": "node n2"},
+            id="node-alert-joins-the-fault-of-a-service-on-its-node",
+        ),
+        pytest.param(
+            [
+                on_node("0", "api", 0, "n1"),
+                alert("1", "db", 60),
+                node_alert("n", 320, node="n1"),
+                node_alert("k", 330, name="KubeletTooManyPods", job="kubelet", node="n1"),
+            ],
+            [["0", "1", "k", "n"]],
+            {"0": "db"},
+            id="kubelet-and-node-exporter-alerts-relate-through-the-node",
+        ),
+    ],
+)
+def test_unplaceable_alerts(events, expected, causes):
+    decisions = correlate(events, SPLIT)
+    assert groups(decisions) == expected
+    assert top_causes(decisions) == causes
+
+
+def test_infrastructure_is_not_the_root_cause_by_onset_alone():
+    from operators.alert_dedup import AlertMember
+    from operators.rootcause import rank_by_onset
+    from operators.topology import ServiceGraph
+
+    graph = ServiceGraph()
+    graph.add_static(CHAIN)
+    node = AlertMember("n", {"alertname": "NodeDiskPressure", "job": "node-exporter",
+                             "node": "n1"}, {}, 0, 0, "firing")  # fmt: skip
+    api = AlertMember("a", {"alertname": "ApiErrors", "service": "api", "node": "n1"}, {},
+                      60 * S, 60 * S, "firing")  # fmt: skip
+    db = AlertMember("d", {"alertname": "DbDown", "service": "db"}, {}, 90 * S, 90 * S, "firing")
+    ranked = [c.service for c in rank_by_onset([node, api, db], graph)]
+    assert ranked[0] == "db"
+    assert ranked.index("node n1") > 0
+
+
+def test_an_anomaly_without_a_service_is_not_evidence_of_every_incident():
+    from tests.test_correlation_table import anomaly
+
+    lost = anomaly("db", 20)
+    lost = type(lost)(**{**{f: getattr(lost, f) for f in lost.__dataclass_fields__},
+                         "labels": {"cluster": "c"}, "series": "disk_io{}"})  # fmt: skip
+    decisions = correlate([alert("1", "db", 0), lost, alert("2", "api", 40)], CHAIN)
+    assert groups(decisions) == [["1", "2"]]

@@ -115,9 +115,9 @@ def notes(decisions) -> list[str]:
         pytest.param(
             CHAIN,
             [alert("1", "db", 0), alert("2", "", 300)],
-            [["1", "2"]],
+            [["1"], ["2"]],
             {},
-            id="alert-without-a-service-joins-by-time",
+            id="alert-without-a-service-stays-apart",  # issue 10: not 0 hops from everything
         ),
         pytest.param(
             CHAIN,
