@@ -50,6 +50,9 @@ class AlertMember:
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
     kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
     learned: str = ""  # why it joined as a learned symptom (operators.inhibition), if it did
+    # Joined as part of its incident's fault (the call graph, or time where it cannot tell);
+    # False where only a storm, a learned rule or a node relates it: it extends no session.
+    own_fault: bool = True
     # The service the labels name (service_of), kept: ranking asks for it ~100 times a version.
     service: str | None = field(init=False, default=None)
     infra: bool = field(init=False, default=False)  # about a node or the cluster

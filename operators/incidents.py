@@ -1,17 +1,21 @@
 """Grouping of alerts and anomalies into incidents: sessions in event time per domain.
 
 A firing alert joins an open incident of its domain that still has a firing
-alert, whose newest alert started within ``session_gap_s`` before it, and that
-is related to it: one of its alerting services within ``max_hops`` of the
-alert's service in the call graph (learned from traces or given statically).
-When the graph knows neither side, time alone decides. Where the graph says the
-alert is unrelated, it still joins an incident with an alert that shares one of
-its ``join_labels`` values (the same node, say), or an alert of the same kind
-(``operators.alert_clusters``) that started within ``similar_window_s`` of it: an
-alert storm shares a cause the call graph does not show. So does an alert that,
-in this domain's history, has kept starting shortly after one firing there: an
-inhibit rule learned instead of written (``operators.inhibition``). The nearest,
-then most recent, such incident wins; otherwise the alert opens a new one. Re-sends of
+alert of its own fault, whose newest such alert started within ``session_gap_s``
+before it, and that is related to it: one of its alerting services within
+``max_hops`` of the alert's service in the call graph (learned from traces or
+given statically). When the graph knows neither side, time alone decides. Where
+the graph says the alert is unrelated, it still joins an incident with an alert
+that shares one of its ``join_labels`` values (the same node, say), or an alert
+of the same kind (``operators.alert_clusters``) that started within
+``similar_window_s`` of it: an alert storm shares a cause the call graph does not
+show. So does an alert that, in this domain's history, has kept starting shortly
+after one firing there: an inhibit rule learned instead of written
+(``operators.inhibition``). Alerts related only so are members, but neither extend
+the session nor keep the incident joinable. The nearest, then most recent, such
+incident wins; otherwise the alert opens a new one. ``helper_alerts`` (Watchdog,
+InfoInhibitor) are never members; infrastructure alerts (no service, or an
+exporter's: ``operators.fault_relation``) relate only through their node. Re-sends of
 firing alerts are one member and do not extend a session, so a long-running
 incident does not swallow unrelated later alerts; they do refresh when the
 member was last seen.
@@ -67,6 +71,13 @@ from schemas.records import AlertEvent, SpanEvent
 from schemas.timefmt import NS_PER_S
 
 _NEVER = 2**63 - 1
+
+
+def _keeping_open(incident: "IncidentState", kind: str) -> Iterable[AlertMember]:
+    """The members whose firing keeps an incident joinable: for an alert, its fault's alerts."""
+    if kind == "alert" and incident.alerts:
+        return [m for m in incident.alerts if m.own_fault]
+    return incident.members.values()
 
 
 def _relating(incident: "IncidentState", kind: str) -> Iterable[AlertMember]:
@@ -376,8 +387,9 @@ class IncidentGrouper:
     def _attach(self, incident: IncidentState, member: AlertMember) -> None:
         incident.members[member.fingerprint] = member
         self.nodes.observe(member)
-        if member.kind == "alert" or not incident.alerts:
-            # Anomalies extend only sessions of anomalies: around an alert they are evidence.
+        if (member.kind == "alert" and member.own_fault) or not incident.alerts:
+            # Anomalies extend only sessions of anomalies: around an alert they are evidence;
+            # an alert only that of its own fault, or noise would keep any session open.
             incident.last_onset_ns = max(incident.last_onset_ns, member.first_ns)
         self.by_fingerprint[member.fingerprint] = incident.incident_id
 
@@ -503,7 +515,7 @@ class IncidentGrouper:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
         self.nodes.observe(member)
         best: tuple[int, int, str] | None = None
-        chosen, chosen_learned = None, ""
+        chosen, chosen_learned, chosen_own = None, "", True
         for inc in self.incidents.values():
             if (
                 inc.last_onset_ns < member.first_ns - gap_ns
@@ -513,10 +525,10 @@ class IncidentGrouper:
             if member.kind != "alert" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.
-            if not any(m.status == "firing" for m in _relating(inc, member.kind)):
+            if not any(m.status == "firing" for m in _keeping_open(inc, member.kind)):
                 continue
             hops = self._placement(member, inc)
-            learned = ""
+            learned, own = "", hops is not None and not member.infra
             if hops is None:
                 if member.kind != "alert":
                     continue
@@ -527,9 +539,10 @@ class IncidentGrouper:
 
             rank = (hops, -inc.last_onset_ns, inc.incident_id)
             if best is None or rank < best:
-                best, chosen, chosen_learned = rank, inc, learned
+                best, chosen, chosen_learned, chosen_own = rank, inc, learned, own
         if chosen is not None and member.kind == "alert":
             member.learned = chosen_learned  # the rule, only where it is what relates them
+            member.own_fault = chosen_own
         return chosen
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:

@@ -201,3 +201,64 @@ def test_an_anomaly_without_a_service_is_not_evidence_of_every_incident():
                          "labels": {"cluster": "c"}, "series": "disk_io{}"})  # fmt: skip
     decisions = correlate([alert("1", "db", 0), lost, alert("2", "api", 40)], CHAIN)
     assert groups(decisions) == [["1", "2"]]
+
+
+# --------------------------------------------------------------------------- 2: sessions
+
+
+def errors(fp, service, start, status="firing", end=None, **labels):
+    """One kind of alert on any service: HighErrorRate, with its usual summary."""
+    return AlertEvent(
+        fingerprint=fp,
+        status=status,
+        labels={
+            "alertname": "HighErrorRate",
+            "service": service,
+            "cluster": "c",
+            "severity": "critical",
+            **labels,
+        },
+        annotations={"summary": f"{service} is failing requests"},
+        starts_ns=T0 + start * S,
+        ends_ns=None if end is None else T0 + end * S,
+        ref=f"alerts:{fp}:{status}:{start}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "expected", "causes"),
+    [
+        pytest.param(
+            [errors("1", "db", 0), errors("q", "queue", 100), alert("2", "api", 650)],
+            [["1", "q"], ["2"]],
+            {"1": "db", "2": "api"},
+            id="a-storm-member-does-not-extend-the-session",
+        ),
+        pytest.param(
+            [
+                labelled("1", 0, alertname="DbDown", service="db", node="n1"),
+                labelled("1", 0, "resolved", 100, alertname="DbDown", service="db", node="n1"),
+                labelled("f", 60, alertname="CPUThrottlingHigh", service="queue", node="n1"),
+                labelled(
+                    "f", 60, "resolved", 150, alertname="CPUThrottlingHigh", service="queue",
+                    node="n1",
+                ),
+                labelled("f", 400, alertname="CPUThrottlingHigh", service="queue", node="n1"),
+                alert("2", "api", 450),
+            ],
+            [["1", "f"], ["2"]],
+            {"1": "db", "2": "api"},
+            id="a-flapping-bystander-does-not-keep-the-incident-joinable",
+        ),
+        pytest.param(
+            [alert("1", "db", 0), alert("2", "api", 500), alert("3", "web", 1000)],
+            [["1", "2", "3"]],
+            {"1": "db"},
+            id="the-fault-s-own-alerts-still-extend-it",
+        ),
+    ],
+)
+def test_only_the_fault_extends_its_session(events, expected, causes):
+    decisions = correlate(events, SPLIT)
+    assert groups(decisions) == expected
+    assert top_causes(decisions) == causes
