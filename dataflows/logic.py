@@ -174,6 +174,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         stale_after_s=config.stale_after_s,
         lateness_s=config.lateness_s,
         max_hops=config.max_hops,
+        effect_hops=config.effect_hops,
+        cause_lag_s=config.cause_lag_s,
         topology_ttl_s=config.topology_ttl_s,
         notify_after_s=config.notify_after_s,
         anomaly_hold_s=config.anomaly_hold_s,

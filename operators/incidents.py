@@ -2,9 +2,11 @@
 
 A firing alert joins an open incident of its domain that still has a firing
 alert of its own fault, whose newest such alert started within ``session_gap_s``
-before it, and that is related to it: one of its alerting services within
-``max_hops`` of the alert's service in the call graph (learned from traces or
-given statically). When the graph knows neither side, time alone decides. Where
+before it, and that is related to its fault: the alert's service calls one of the
+incident's likely causes (within ``effect_hops``), or is a dependency of one (within
+``max_hops``) whose alert started no later than ``cause_lag_s`` after it, in the call
+graph learned from traces or given statically (``operators.fault_relation``); not
+merely near any member. When the graph knows neither side, time alone decides. Where
 the graph says the alert is unrelated, it still joins an incident with an alert
 that shares one of its ``join_labels`` values (the same node, say), or an alert
 of the same kind (``operators.alert_clusters``) that started within
@@ -61,7 +63,7 @@ from operators.alert_dedup import (
 from operators.anomaly_dedup import AnomalySignal, apply_anomaly
 from operators.decisions import Decision, Record
 from operators.eventclock import EventClock
-from operators.fault_relation import NodeIndex, relate_infrastructure
+from operators.fault_relation import NodeIndex, onsets, relate_infrastructure, relate_to_causes
 from operators.ids import stable_id
 from operators.incident_render import render_incident, render_notification
 from operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
@@ -96,7 +98,9 @@ class IncidentSettings:
     quiet_period_s: float = 300.0
     stale_after_s: float = 4 * 3600.0
     lateness_s: float = 60.0
-    max_hops: int = 2
+    max_hops: int = 2  # a newcomer below a likely cause (its dependency) joins within this
+    effect_hops: int = 4  # ...a newcomer above one (it calls it, a symptom) within this
+    cause_lag_s: float = 300.0  # a dependency alerting this much after a cause may be the cause
     topology_ttl_s: float = 24 * 3600.0
     notify_after_s: float | None = None  # lone warnings: announce after this long, or never
     anomaly_hold_s: float = 600.0
@@ -581,13 +585,14 @@ class IncidentGrouper:
             # Not 0 hops from everything: related through its node, or not at all.
             relation = relate_infrastructure(member, incident.members.values(), self.nodes)
             return None if relation is None else relation.hops
-        return self._hops(member.service, incident, member.kind)
+        return self._hops(member, incident)
 
-    def _hops(self, service: str | None, incident: IncidentState, kind: str) -> int | None:
+    def _hops(self, member: AlertMember, incident: IncidentState) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
         0 when topology can't tell; None for an incident of infrastructure alone.
         """
+        service, kind = member.service, member.kind
         services = {m.service for m in _relating(incident, kind) if m.service and not m.infra}
         if not services:
             return None
@@ -595,6 +600,21 @@ class IncidentGrouper:
             return 0
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):
             return 0
+        if kind == "alert":
+            # To the fault's likely causes, in the direction faults travel; not to any member.
+            settings = self.settings
+            started = onsets(
+                m for m in incident.alerts if m.own_fault and self.graph.known(m.service or "")
+            )
+            relation = relate_to_causes(
+                member,
+                started,
+                self.graph,
+                max_hops=settings.max_hops,
+                effect_hops=settings.effect_hops,
+                cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
+            )
+            return None if relation is None else relation.hops
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return min(reachable) if reachable else None

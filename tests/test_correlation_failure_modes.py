@@ -29,7 +29,9 @@ def labelled(fp, start, status="firing", end=None, **labels):
 def top_causes(decisions) -> dict[str, str]:
     """First member id of each incident -> its top-ranked cause."""
     return {
-        sorted(m.id for m in inc.members)[0]: (inc.root_causes[0].service if inc.root_causes else "")
+        sorted(m.id for m in inc.members)[0]: (
+            inc.root_causes[0].service if inc.root_causes else ""
+        )
         for inc in latest(decisions)
     }
 
@@ -141,7 +143,11 @@ def on_node(fp, service, start, node):
             id="node-alert-without-a-node-stays-apart-and-bridges-nothing",
         ),
         pytest.param(
-            [alert("1", "db", 0), labelled("x", 20, alertname="ClusterDown"), alert("2", "api", 40)],
+            [
+                alert("1", "db", 0),
+                labelled("x", 20, alertname="ClusterDown"),
+                alert("2", "api", 40),
+            ],
             [["1", "2"], ["x"]],
             {"1": "db", "x": "unknown"},
             id="alert-without-service-is-not-zero-hops-from-everything",
@@ -240,7 +246,12 @@ def errors(fp, service, start, status="firing", end=None, **labels):
                 labelled("1", 0, "resolved", 100, alertname="DbDown", service="db", node="n1"),
                 labelled("f", 60, alertname="CPUThrottlingHigh", service="queue", node="n1"),
                 labelled(
-                    "f", 60, "resolved", 150, alertname="CPUThrottlingHigh", service="queue",
+                    "f",
+                    60,
+                    "resolved",
+                    150,
+                    alertname="CPUThrottlingHigh",
+                    service="queue",
                     node="n1",
                 ),
                 labelled("f", 400, alertname="CPUThrottlingHigh", service="queue", node="n1"),
@@ -260,5 +271,68 @@ def errors(fp, service, start, status="firing", end=None, **labels):
 )
 def test_only_the_fault_extends_its_session(events, expected, causes):
     decisions = correlate(events, SPLIT)
+    assert groups(decisions) == expected
+    assert top_causes(decisions) == causes
+
+
+# --------------------------------------------------------------------------- 1: chaining
+
+FORK = [("web", "api"), ("api", "db"), ("report", "db"), ("web", "search")]
+LINE = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")]  # a calls b ... calls e
+
+
+@pytest.mark.parametrize(
+    ("edges", "events", "expected", "causes"),
+    [
+        pytest.param(
+            FORK,
+            [
+                alert("1", "api", 0),
+                alert("2", "web", 60),
+                alert("3", "db", 500),
+                alert("4", "report", 560),
+            ],
+            [["1", "2"], ["3", "4"]],
+            {"1": "api", "3": "db"},
+            id="a-dependency-alerting-minutes-after-its-callers-is-a-fault-of-its-own",
+        ),
+        pytest.param(
+            FORK,
+            [alert("1", "api", 0), alert("2", "web", 40), alert("3", "search", 200)],
+            [["1", "2"], ["3"]],
+            {"1": "api", "3": "search"},
+            id="a-neighbour-of-a-symptom-but-not-of-the-cause-stays-apart",
+        ),
+        pytest.param(
+            FORK,
+            [alert("1", "web", 0), alert("2", "api", 60), alert("3", "db", 170)],
+            [["1", "2", "3"]],
+            {"1": "db"},
+            id="a-cause-showing-late-within-the-lag-joins-and-leads",
+        ),
+        pytest.param(
+            LINE,
+            [
+                alert("a", "a", 0),
+                alert("b", "b", 20),
+                alert("c", "c", 40),
+                alert("d", "d", 60),
+                alert("e", "e", 90),
+            ],
+            [["a", "b", "c", "d", "e"]],
+            {"a": "e"},
+            id="a-cascade-whose-far-callers-alert-first-is-one-incident",
+        ),
+        pytest.param(
+            LINE,
+            [alert("e", "e", 0), alert("a", "a", 100)],
+            [["a", "e"]],
+            {"a": "e"},
+            id="a-caller-four-hops-above-the-cause-is-its-symptom",
+        ),
+    ],
+)
+def test_newcomers_relate_to_the_likely_cause(edges, events, expected, causes):
+    decisions = correlate(events, edges)
     assert groups(decisions) == expected
     assert top_causes(decisions) == causes
