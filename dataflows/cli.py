@@ -64,6 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--services", type=int, default=12)
     simulate.add_argument("--hours", type=float, default=3.0)
     simulate.add_argument("--incidents", type=int, default=3)
+    simulate.add_argument("--noise-alerts", type=int, default=6, help="0: no flapping noise")
+    simulate.add_argument("--clusters", type=int, default=1)
+    situations = simulate.add_argument_group("situations (operators.simulate.situations)")
+    situations.add_argument(
+        "--overlapping", action="store_true", help="faults start during others, next to them"
+    )
+    situations.add_argument(
+        "--group-interval", type=int, default=0, metavar="S", help="Alertmanager group batching"
+    )
+    situations.add_argument(
+        "--root-for", type=int, default=0, metavar="S", help="longer for: on roots' own alerts"
+    )
+    situations.add_argument(
+        "--infrastructure", action="store_true", help="node, kubelet and heartbeat alerts"
+    )
+    situations.add_argument(
+        "--always-firing", type=int, default=0, metavar="N", help="alerts firing since days ago"
+    )
+    situations.add_argument(
+        "--all-situations", action="store_true", help="every situation, at issue 10's strength"
+    )
 
     demo = sub.add_parser("demo", help="simulate an estate and watch alertflow work on it")
     demo.add_argument("--seed", type=int, default=7)
@@ -108,14 +129,28 @@ def main(argv: list[str] | None = None) -> int:
 
             detect_csv(args.csv, load_config(args.config))
         elif args.command == "simulate":
-            from operators.simulate import simulate
+            from operators.simulate import Situations, simulate
 
+            situations = (
+                Situations.every()
+                if args.all_situations
+                else Situations(
+                    args.overlapping,
+                    args.group_interval,
+                    args.root_for,
+                    args.infrastructure,
+                    args.always_firing,
+                )
+            )
             summary = simulate(
                 args.out,
                 seed=args.seed,
                 services=args.services,
                 duration_s=int(args.hours * 3600),
                 incidents=args.incidents,
+                noise_alerts=args.noise_alerts,
+                clusters=args.clusters,
+                situations=situations,
             )
             print(summary)
         elif args.command == "demo":
