@@ -11,6 +11,8 @@ alert relates to the fault when its service
 - or is a dependency of a likely cause within ``max_hops`` and started no later than
   ``cause_lag_ns`` after it (it may be the real cause, showing late). A dependency that
   starts later than that is a fault of its own: a cause does not start after its effects.
+  Its start is its alert's, or its metrics' first anomaly when that came earlier: a
+  root's own alert often waits out a longer ``for:``, its metrics do not.
 
 Infrastructure alerts (no service, or an exporter's or the control plane's: see
 :func:`~operators.alert_dedup.is_infrastructure`) relate only to the services running on
@@ -97,9 +99,14 @@ def relate_to_causes(
     max_hops: int,
     effect_hops: int,
     cause_lag_ns: int,
+    sign_ns: int | None = None,
 ) -> Relation | None:
-    """How an alert on a service the graph knows relates to the fault (None: it does not)."""
+    """How an alert on a service the graph knows relates to the fault (None: it does not).
+
+    ``sign_ns`` is when the service's metrics first turned anomalous, if they did.
+    """
     service = member.service
+    began = member.first_ns if sign_ns is None else min(member.first_ns, sign_ns)
     if service is None:
         return None
     if service in started:
@@ -109,7 +116,7 @@ def relate_to_causes(
         if root in graph.downstream(service, effect_hops):
             hops = graph.distance(service, root, effect_hops)
         elif service in graph.downstream(root, max_hops) and (
-            member.first_ns <= onset + cause_lag_ns
+            began <= onset + cause_lag_ns
         ):
             hops = graph.distance(service, root, max_hops)
         else:

@@ -613,11 +613,22 @@ class IncidentGrouper:
                 max_hops=settings.max_hops,
                 effect_hops=settings.effect_hops,
                 cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
+                sign_ns=self._first_sign(service, incident),
             )
             return None if relation is None else relation.hops
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return min(reachable) if reachable else None
+
+    def _first_sign(self, service: str | None, incident: IncidentState) -> int | None:
+        """When ``service``'s metrics first turned anomalous around the incident, if they did."""
+        around = incident.opened_ns - int(self.settings.session_gap_s * NS_PER_S)
+        firsts = [
+            m.first_ns
+            for m in (*incident.members.values(), *self.evidence.values())
+            if m.kind == "anomaly" and m.service == service and m.last_ns >= around
+        ]
+        return min(firsts, default=None)
 
     def _open(self, member: AlertMember) -> IncidentState:
         incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)

@@ -336,3 +336,13 @@ def test_newcomers_relate_to_the_likely_cause(edges, events, expected, causes):
     decisions = correlate(events, edges)
     assert groups(decisions) == expected
     assert top_causes(decisions) == causes
+
+
+def test_a_late_alert_of_a_cause_whose_metrics_turned_first_joins_and_leads():
+    from tests.test_correlation_table import anomaly, member
+
+    late = [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 500)]
+    assert groups(correlate(late, FORK)) == [["1", "2"], ["3"]]
+    decisions = correlate([anomaly("db", 0), *late], FORK)
+    assert groups(decisions) == [sorted(["1", "2", "3", member("db")])]
+    assert top_causes(decisions) == {"1": "db"}
