@@ -12,7 +12,10 @@ alert relates to the fault when its service
   ``cause_lag_ns`` after it (it may be the real cause, showing late). A dependency that
   starts later than that is a fault of its own: a cause does not start after its effects.
   Its start is its alert's, or its metrics' first anomaly when that came earlier: a
-  root's own alert often waits out a longer ``for:``, its metrics do not.
+  root's own alert often waits out a longer ``for:``, its metrics do not;
+- or shares with a likely cause a dependency (within ``effect_hops`` of both) whose
+  metrics turned anomalous no later than ``cause_lag_ns`` after that cause's alert: the
+  real cause, not alerting yet, below both.
 
 Infrastructure alerts (no service, or an exporter's or the control plane's: see
 :func:`~operators.alert_dedup.is_infrastructure`) relate only to the services running on
@@ -99,14 +102,15 @@ def relate_to_causes(
     max_hops: int,
     effect_hops: int,
     cause_lag_ns: int,
-    sign_ns: int | None = None,
+    signs: dict[str, int] | None = None,
 ) -> Relation | None:
     """How an alert on a service the graph knows relates to the fault (None: it does not).
 
-    ``sign_ns`` is when the service's metrics first turned anomalous, if they did.
+    ``signs`` says when services' metrics first turned anomalous around the incident.
     """
     service = member.service
-    began = member.first_ns if sign_ns is None else min(member.first_ns, sign_ns)
+    signs = signs or {}
+    began = min(member.first_ns, signs.get(service or "", member.first_ns))
     if service is None:
         return None
     if service in started:
@@ -115,12 +119,18 @@ def relate_to_causes(
     for root, onset in likely_causes(started, graph, cause_lag_ns, max(max_hops, 1)).items():
         if root in graph.downstream(service, effect_hops):
             hops = graph.distance(service, root, effect_hops)
-        elif service in graph.downstream(root, max_hops) and (
-            began <= onset + cause_lag_ns
-        ):
+        elif service in graph.downstream(root, max_hops) and (began <= onset + cause_lag_ns):
             hops = graph.distance(service, root, max_hops)
         else:
-            continue
+            below = graph.downstream(service, effect_hops) & graph.downstream(root, effect_hops)
+            hidden = [
+                d for d in below if signs.get(d, onset + cause_lag_ns + 1) <= onset + cause_lag_ns
+            ]
+            if not hidden:
+                continue
+            hops = min(
+                h for d in hidden if (h := graph.distance(service, d, effect_hops)) is not None
+            )
         if hops is not None and (best is None or hops < best):
             best = hops
     return None if best is None else Relation(best, True)

@@ -248,8 +248,10 @@ class IncidentGrouper:
         member, change = apply_event(member, event)
         if change is Change.NEW and member is not None and self.settings.similar_window_s > 0:
             member.kind_id = self.kinds.assign(event.labels, event.annotations)
-        if change in (Change.REPEAT, Change.NEW, Change.REFIRED) and member is not None and (
-            member.status == "firing"
+        if (
+            change in (Change.REPEAT, Change.NEW, Change.REFIRED)
+            and member is not None
+            and member.status == "firing"
         ):
             # A firing alert carries its startsAt, not when it was sent: it says "firing as of
             # now", or one that started weeks ago would expire the moment it arrives.
@@ -520,18 +522,23 @@ class IncidentGrouper:
         self.nodes.observe(member)
         best: tuple[int, int, str] | None = None
         chosen, chosen_learned, chosen_own = None, "", True
+        placed_alert = member.kind == "alert" and not member.infra
+        since = member.first_ns - int(
+            (self.settings.session_gap_s + self.settings.cause_lag_s) * NS_PER_S
+        )
+        waiting = self._waiting_signs(since) if placed_alert else {}
         for inc in self.incidents.values():
-            if (
-                inc.last_onset_ns < member.first_ns - gap_ns
-                or member.first_ns < inc.opened_ns - gap_ns
-            ):
+            signs = self._first_signs(inc, waiting, since) if placed_alert else {}
+            # A service's fault starts with its first anomaly when its alert waits out a `for:`.
+            began = min(member.first_ns, signs.get(member.service or "", member.first_ns))
+            if inc.last_onset_ns < began - gap_ns or member.first_ns < inc.opened_ns - gap_ns:
                 continue
             if member.kind != "alert" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.
             if not any(m.status == "firing" for m in _keeping_open(inc, member.kind)):
                 continue
-            hops = self._placement(member, inc)
+            hops = self._placement(member, inc, signs)
             learned, own = "", hops is not None and not member.infra
             if hops is None:
                 if member.kind != "alert":
@@ -579,15 +586,19 @@ class IncidentGrouper:
                 return evidence
         return ""
 
-    def _placement(self, member: AlertMember, incident: IncidentState) -> int | None:
+    def _placement(
+        self, member: AlertMember, incident: IncidentState, signs: dict[str, int] | None = None
+    ) -> int | None:
         """How near a newcomer is to an incident, or None where nothing relates them."""
         if member.infra:
             # Not 0 hops from everything: related through its node, or not at all.
             relation = relate_infrastructure(member, incident.members.values(), self.nodes)
             return None if relation is None else relation.hops
-        return self._hops(member, incident)
+        return self._hops(member, incident, signs)
 
-    def _hops(self, member: AlertMember, incident: IncidentState) -> int | None:
+    def _hops(
+        self, member: AlertMember, incident: IncidentState, signs: dict[str, int] | None = None
+    ) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
         0 when topology can't tell; None for an incident of infrastructure alone.
@@ -613,22 +624,30 @@ class IncidentGrouper:
                 max_hops=settings.max_hops,
                 effect_hops=settings.effect_hops,
                 cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
-                sign_ns=self._first_sign(service, incident),
+                signs=signs if signs is not None else self._first_signs(incident, {}, 0),
             )
             return None if relation is None else relation.hops
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return min(reachable) if reachable else None
 
-    def _first_sign(self, service: str | None, incident: IncidentState) -> int | None:
-        """When ``service``'s metrics first turned anomalous around the incident, if they did."""
-        around = incident.opened_ns - int(self.settings.session_gap_s * NS_PER_S)
-        firsts = [
-            m.first_ns
-            for m in (*incident.members.values(), *self.evidence.values())
-            if m.kind == "anomaly" and m.service == service and m.last_ns >= around
-        ]
-        return min(firsts, default=None)
+    def _waiting_signs(self, since: int) -> dict[str, int]:
+        """First anomaly per service among the waiting evidence that began ``since`` or later."""
+        firsts: dict[str, int] = {}
+        for m in self.evidence.values():
+            if m.kind == "anomaly" and m.service and m.first_ns >= since:
+                firsts[m.service] = min(firsts.get(m.service, m.first_ns), m.first_ns)
+        return firsts
+
+    def _first_signs(
+        self, incident: IncidentState, waiting: dict[str, int], since: int
+    ) -> dict[str, int]:
+        """When services' metrics first turned anomalous (``since`` or later) there or waiting."""
+        firsts = dict(waiting)
+        for m in incident.members.values():
+            if m.kind == "anomaly" and m.service and m.first_ns >= since:
+                firsts[m.service] = min(firsts.get(m.service, m.first_ns), m.first_ns)
+        return firsts
 
     def _open(self, member: AlertMember) -> IncidentState:
         incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)

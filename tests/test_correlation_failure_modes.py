@@ -346,3 +346,44 @@ def test_a_late_alert_of_a_cause_whose_metrics_turned_first_joins_and_leads():
     decisions = correlate([anomaly("db", 0), *late], FORK)
     assert groups(decisions) == [sorted(["1", "2", "3", member("db")])]
     assert top_causes(decisions) == {"1": "db"}
+
+
+SHARED = [("auth", "currency"), ("catalog", "currency"), ("web", "auth"), ("web", "catalog")]
+
+
+@pytest.mark.parametrize(
+    ("edges", "signs", "events", "expected", "causes"),
+    [
+        pytest.param(
+            SHARED,
+            [],
+            [alert("1", "auth", 60), alert("2", "catalog", 80)],
+            [["1"], ["2"]],
+            {"1": "auth", "2": "catalog"},
+            id="siblings-with-a-healthy-shared-dependency-stay-apart",
+        ),
+        pytest.param(
+            SHARED,
+            ["currency"],
+            [alert("1", "auth", 60), alert("2", "catalog", 80)],
+            [["1", "2", "currency"]],
+            {"1": "currency"},
+            id="siblings-over-a-dependency-whose-metrics-turned-first-are-one-fault",
+        ),
+        pytest.param(
+            FORK,
+            ["db"],
+            [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 800)],
+            [["1", "2", "3", "db"]],
+            {"1": "db"},
+            id="a-root-alert-after-a-long-for-still-joins-by-its-metrics-onset",
+        ),
+    ],
+)
+def test_metrics_onset_places_late_and_silent_causes(edges, signs, events, expected, causes):
+    from tests.test_correlation_table import anomaly, member
+
+    decisions = correlate([*(anomaly(s, 0) for s in signs), *events], edges)
+    named = {member(s): s for s in signs}
+    assert [sorted(named.get(i, i) for i in g) for g in groups(decisions)] == expected
+    assert top_causes(decisions) == causes
