@@ -528,11 +528,14 @@ class IncidentGrouper:
         )
         waiting = self._waiting_signs(since) if placed_alert else {}
         for inc in self.incidents.values():
-            signs = self._first_signs(inc, waiting, since) if placed_alert else {}
-            # A service's fault starts with its first anomaly when its alert waits out a `for:`.
-            began = min(member.first_ns, signs.get(member.service or "", member.first_ns))
-            if inc.last_onset_ns < began - gap_ns or member.first_ns < inc.opened_ns - gap_ns:
+            # The session gap counts from the alert itself: dating it by its metrics' first
+            # anomaly here merged more faults than it reunited late roots (bench, seed 0).
+            if (
+                inc.last_onset_ns < member.first_ns - gap_ns
+                or member.first_ns < inc.opened_ns - gap_ns
+            ):
                 continue
+            signs = self._first_signs(inc, waiting, since) if placed_alert else {}
             if member.kind != "alert" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.

@@ -373,10 +373,10 @@ SHARED = [("auth", "currency"), ("catalog", "currency"), ("web", "auth"), ("web"
         pytest.param(
             FORK,
             ["db"],
-            [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 800)],
+            [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 500)],
             [["1", "2", "3", "db"]],
             {"1": "db"},
-            id="a-root-alert-after-a-long-for-still-joins-by-its-metrics-onset",
+            id="a-root-alert-after-a-long-for-joins-by-its-metrics-onset",
         ),
     ],
 )
