@@ -213,6 +213,7 @@ class IncidentGrouper:
         self.starts: OrderedDict[str, list[int]] = OrderedDict()
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
         self.nodes = NodeIndex()
+        self._waiting: dict[str, int] | None = None  # scratch of one _session_for call
         self.kinds = AlertClusters(self.settings.similarity)
         self.learned = LearnedInhibition(
             InhibitionSettings(window_s=self.settings.inhibition_window_s)
@@ -522,11 +523,7 @@ class IncidentGrouper:
         self.nodes.observe(member)
         best: tuple[int, int, str] | None = None
         chosen, chosen_learned, chosen_own = None, "", True
-        placed_alert = member.kind == "alert" and not member.infra
-        since = member.first_ns - int(
-            (self.settings.session_gap_s + self.settings.cause_lag_s) * NS_PER_S
-        )
-        waiting = self._waiting_signs(since) if placed_alert else {}
+        self._waiting = None  # the waiting evidence's first anomalies, read once if needed
         for inc in self.incidents.values():
             # The session gap counts from the alert itself: dating it by its metrics' first
             # anomaly here merged more faults than it reunited late roots (bench, seed 0).
@@ -535,13 +532,12 @@ class IncidentGrouper:
                 or member.first_ns < inc.opened_ns - gap_ns
             ):
                 continue
-            signs = self._first_signs(inc, waiting, since) if placed_alert else {}
             if member.kind != "alert" and not inc.alerts and not self.settings.anomaly_incidents:
                 continue
             # An alert joins while an alert is firing; evidence alone does not keep it open.
             if not any(m.status == "firing" for m in _keeping_open(inc, member.kind)):
                 continue
-            hops = self._placement(member, inc, signs)
+            hops = self._placement(member, inc)
             learned, own = "", hops is not None and not member.infra
             if hops is None:
                 if member.kind != "alert":
@@ -557,6 +553,7 @@ class IncidentGrouper:
         if chosen is not None and member.kind == "alert":
             member.learned = chosen_learned  # the rule, only where it is what relates them
             member.own_fault = chosen_own
+        self._waiting = None
         return chosen
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
@@ -589,19 +586,15 @@ class IncidentGrouper:
                 return evidence
         return ""
 
-    def _placement(
-        self, member: AlertMember, incident: IncidentState, signs: dict[str, int] | None = None
-    ) -> int | None:
+    def _placement(self, member: AlertMember, incident: IncidentState) -> int | None:
         """How near a newcomer is to an incident, or None where nothing relates them."""
         if member.infra:
             # Not 0 hops from everything: related through its node, or not at all.
             relation = relate_infrastructure(member, incident.members.values(), self.nodes)
             return None if relation is None else relation.hops
-        return self._hops(member, incident, signs)
+        return self._hops(member, incident)
 
-    def _hops(
-        self, member: AlertMember, incident: IncidentState, signs: dict[str, int] | None = None
-    ) -> int | None:
+    def _hops(self, member: AlertMember, incident: IncidentState) -> int | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
         0 when topology can't tell; None for an incident of infrastructure alone.
@@ -627,26 +620,27 @@ class IncidentGrouper:
                 max_hops=settings.max_hops,
                 effect_hops=settings.effect_hops,
                 cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
-                signs=signs if signs is not None else self._first_signs(incident, {}, 0),
+                signs=self._first_signs(incident, member.first_ns),
             )
             return None if relation is None else relation.hops
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return min(reachable) if reachable else None
 
-    def _waiting_signs(self, since: int) -> dict[str, int]:
-        """First anomaly per service among the waiting evidence that began ``since`` or later."""
-        firsts: dict[str, int] = {}
-        for m in self.evidence.values():
-            if m.kind == "anomaly" and m.service and m.first_ns >= since:
-                firsts[m.service] = min(firsts.get(m.service, m.first_ns), m.first_ns)
-        return firsts
+    def _first_signs(self, incident: IncidentState, at_ns: int) -> dict[str, int]:
+        """When services' metrics first turned anomalous shortly before ``at_ns``.
 
-    def _first_signs(
-        self, incident: IncidentState, waiting: dict[str, int], since: int
-    ) -> dict[str, int]:
-        """When services' metrics first turned anomalous (``since`` or later) there or waiting."""
-        firsts = dict(waiting)
+        In the incident, or waiting as evidence (read once per newcomer: O(evidence)).
+        """
+        settings = self.settings
+        since = at_ns - int((settings.session_gap_s + settings.cause_lag_s) * NS_PER_S)
+        if self._waiting is None:
+            self._waiting = {}
+            for m in self.evidence.values():
+                if m.kind == "anomaly" and m.service and m.first_ns >= since:
+                    first = self._waiting.get(m.service, m.first_ns)
+                    self._waiting[m.service] = min(first, m.first_ns)
+        firsts = dict(self._waiting)
         for m in incident.members.values():
             if m.kind == "anomaly" and m.service and m.first_ns >= since:
                 firsts[m.service] = min(firsts.get(m.service, m.first_ns), m.first_ns)
