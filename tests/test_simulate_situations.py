@@ -170,3 +170,12 @@ def test_cli_situation_options(tmp_path: Path) -> None:
     plain = {a["labels"]["alertname"] for a in _alerts(tmp_path / "plain")}
     infra = {a["labels"]["alertname"] for a in _alerts(tmp_path / "infra")}
     assert "Watchdog" not in plain and "Watchdog" in infra
+
+
+def test_an_alert_resolving_before_its_group_tick_is_never_sent() -> None:
+    from operators.simulate.webhook import first_sends, sent
+
+    episodes = [_episode("Errors", "a", 0, None), _episode("Errors", "b", 40, 100)]
+    first = first_sends(episodes, 300 * S)
+    assert [e.labels["service"] for e in sent(episodes, START + 400 * S, START, first)] == ["a"]
+    assert [e.labels["service"] for e in sent(episodes, START + 400 * S, START)] == ["a", "b"]

@@ -83,9 +83,12 @@ def simulate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     all_episodes = sorted(episodes + noise, key=lambda e: (e.starts_ns, e.fingerprint))
-    write_json(out / "ground_truth.json", ground_truth(cfg, topo, scheduled, all_episodes))
     batching = extra.group_interval_s * 10**9
-    sends = webhook.payloads(all_episodes, cfg.end_ns, cfg.start_ns, batching)
+    first = webhook.first_sends(all_episodes, batching) if batching else {}
+    if batching:
+        all_episodes = webhook.sent(all_episodes, cfg.end_ns, cfg.start_ns, first)
+    write_json(out / "ground_truth.json", ground_truth(cfg, topo, scheduled, all_episodes))
+    sends = webhook.payloads(all_episodes, cfg.end_ns, cfg.start_ns, batching, first)
     alert_bodies = (body for _, body in sends)
     logs = generate_logs(cfg, topo, grid, scheduled, failed_spans(traces))
     return SimulationSummary(

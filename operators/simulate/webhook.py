@@ -42,21 +42,25 @@ def send_times(
     return sends
 
 
-def _first_sends(episodes: list[AlertEpisode], interval_ns: int) -> dict[int, int]:
-    """Each episode's first send (by index) when its group's new alerts wait for a tick."""
+FirstSends = dict[tuple[str, int], int]  # (fingerprint, startsAt) -> its first send
+
+
+def first_sends(episodes: list[AlertEpisode], interval_ns: int) -> FirstSends:
+    """Each episode's first send when its group's new alerts wait for a tick."""
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, episode in enumerate(episodes):
         groups[tuple(episode.labels.get(name, "") for name in _BATCH_BY)].append(i)
-    first: dict[int, int] = {}
+    first: FirstSends = {}
     for members in groups.values():
         flush0, active_until = None, -1
         for i in sorted(members, key=lambda i: episodes[i].starts_ns):
             episode = episodes[i]
+            key = (episode.fingerprint, episode.starts_ns)
             if flush0 is None or episode.starts_ns > active_until:
                 flush0 = episode.starts_ns + GROUP_WAIT_NS  # the group (re)starts
-                first[i] = flush0
+                first[key] = flush0
             else:
-                first[i] = _after(flush0, episode.starts_ns, interval_ns)
+                first[key] = _after(flush0, episode.starts_ns, interval_ns)
             stop = episode.ends_ns if episode.ends_ns is not None else 2**62
             active_until = max(active_until, stop)
     return first
@@ -98,13 +102,19 @@ def render(episodes: list[AlertEpisode], statuses: list[str]) -> dict[str, objec
 
 
 def payloads(
-    episodes: list[AlertEpisode], end_ns: int, start_ns: int = 0, group_interval_ns: int = 0
+    episodes: list[AlertEpisode],
+    end_ns: int,
+    start_ns: int = 0,
+    group_interval_ns: int = 0,
+    first: FirstSends | None = None,
 ) -> list[tuple[int, dict[str, object]]]:
     """Every payload of every episode, ordered by the time it is sent."""
-    first = _first_sends(episodes, group_interval_ns) if group_interval_ns else {}
+    if first is None:
+        first = first_sends(episodes, group_interval_ns) if group_interval_ns else {}
     batches: dict[tuple, list[tuple[str, bool, AlertEpisode, str]]] = defaultdict(list)
-    for i, episode in enumerate(episodes):
-        for at, status in send_times(episode, end_ns, start_ns, first.get(i)):
+    for episode in episodes:
+        at_first = first.get((episode.fingerprint, episode.starts_ns))
+        for at, status in send_times(episode, end_ns, start_ns, at_first):
             if group_interval_ns:
                 key = (at, *(episode.labels.get(name, "") for name in _BATCH_BY))
             else:
@@ -117,6 +127,19 @@ def payloads(
     return out
 
 
-def sent(episodes: list[AlertEpisode], end_ns: int, start_ns: int = 0) -> list[AlertEpisode]:
-    """The episodes that reach Alertmanager's receiver at least once."""
-    return [episode for episode in episodes if send_times(episode, end_ns, start_ns)]
+def sent(
+    episodes: list[AlertEpisode], end_ns: int, start_ns: int = 0, first: FirstSends | None = None
+) -> list[AlertEpisode]:
+    """The episodes that reach Alertmanager's receiver firing at least once.
+
+    With batching (``first``), an alert that resolves before its group's next tick is
+    never sent firing: no receiver sees it, so it is in no ground truth either.
+    """
+    first = first or {}
+    return [
+        episode
+        for episode in episodes
+        if send_times(
+            episode, end_ns, start_ns, first.get((episode.fingerprint, episode.starts_ns))
+        )
+    ]
