@@ -191,7 +191,7 @@ class CorrelationConfig(_Settings):
         "faults climb towards callers) joins it within this many hops.",
     )
     cause_lag_s: float = Field(
-        300.0,
+        600.0,
         ge=0,
         description="A dependency whose alert starts up to this long after a likely cause's "
         "may be the real cause (a longer `for:`); later than that it is a fault of its own.",

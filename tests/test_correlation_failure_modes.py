@@ -289,10 +289,11 @@ LINE = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")]  # a calls b ... calls e
             [
                 alert("1", "api", 0),
                 alert("2", "web", 60),
-                alert("3", "db", 500),
-                alert("4", "report", 560),
+                alert("2b", "web", 400, name="WebSlow"),  # the fault's own: keeps it joinable
+                alert("3", "db", 700),  # beyond cause_lag_s (600) after api
+                alert("4", "report", 760),
             ],
-            [["1", "2"], ["3", "4"]],
+            [["1", "2", "2b"], ["3", "4"]],
             {"1": "api", "3": "db"},
             id="a-dependency-alerting-minutes-after-its-callers-is-a-fault-of-its-own",
         ),
@@ -341,7 +342,7 @@ def test_newcomers_relate_to_the_likely_cause(edges, events, expected, causes):
 def test_a_late_alert_of_a_cause_whose_metrics_turned_first_joins_and_leads():
     from tests.test_correlation_table import anomaly, member
 
-    late = [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 500)]
+    late = [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 680)]
     assert groups(correlate(late, FORK)) == [["1", "2"], ["3"]]
     decisions = correlate([anomaly("db", 0), *late], FORK)
     assert groups(decisions) == [sorted(["1", "2", "3", member("db")])]
@@ -373,7 +374,7 @@ SHARED = [("auth", "currency"), ("catalog", "currency"), ("web", "auth"), ("web"
         pytest.param(
             FORK,
             ["db"],
-            [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 500)],
+            [alert("1", "api", 60), alert("2", "web", 90), alert("3", "db", 680)],
             [["1", "2", "3", "db"]],
             {"1": "db"},
             id="a-root-alert-after-a-long-for-joins-by-its-metrics-onset",
