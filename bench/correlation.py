@@ -35,6 +35,8 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   most of its fingerprints (ties: earliest opened); hit when the true root
   cause is among the first k services of its ranked ``root_causes``. A true
   incident with no matching prediction is a miss.
+- faults merged: true incidents whose matched incident is also the match of an
+  earlier-starting true incident (swallowed by another fault's incident), over all.
 - delay: seconds from the true fault start to the matched incident's
   ``opened_at``; medians over matched incidents.
 - baseline: one group per ``(alertname, cluster)`` over the whole run (as
@@ -62,7 +64,7 @@ if __package__ in (None, ""):
 
 from bench import petshop
 from bench.report import command_line, machine, record
-from operators.simulate import SimulationError, simulate
+from operators.simulate import SimulationError, Situations, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 ALERTFLOW = Path(sys.executable).with_name("alertflow")
@@ -272,6 +274,7 @@ class Score:
     top3: int = 0
     delays: list[float] = field(default_factory=list)
     announced: int = 0  # true incidents whose incident was announced
+    merged: int = 0  # true incidents matched to the incident of an earlier true incident
 
     @property
     def nr(self) -> float:
@@ -294,6 +297,10 @@ class Score:
         return self.announced / self.true_incidents if self.true_incidents else 0.0
 
     @property
+    def merged_rate(self) -> float:
+        return self.merged / self.true_incidents if self.true_incidents else 0.0
+
+    @property
     def delay(self) -> float:
         return statistics.median(self.delays) if self.delays else float("nan")
 
@@ -308,6 +315,7 @@ class Score:
             self.top3 + o.top3,
             self.delays + o.delays,
             self.announced + o.announced,
+            self.merged + o.merged,
         )
 
 
@@ -326,11 +334,14 @@ def score(
     shown = len(announced)
     s = Score(alerts_in=alerts_in, incidents_out=shown, payloads_in=payloads)
     s.pairs = pair_counts(truth_assignment(ground_truth), pred_assignment(predicted))
-    for inc in ground_truth["incidents"]:
+    taken: set[str] = set()
+    for inc in sorted(ground_truth["incidents"], key=lambda i: (parse_ts(i["start"]), i["id"])):
         s.true_incidents += 1
         m = match(inc["alert_fingerprints"], predicted)
         if m is None:
             continue
+        s.merged += m.incident_id in taken
+        taken.add(m.incident_id)
         s.top1 += topk(m.ranked, inc["root_cause"], 1)
         s.top3 += topk(m.ranked, inc["root_cause"], 3)
         s.announced += m.incident_id in announced
@@ -387,7 +398,11 @@ REPLAY_SETTINGS = ("correlation.lateness_s=1e9",)
 
 
 def run_scenario(
-    p: Params, work: Path, settings: Sequence[str] = (), logs: bool = False
+    p: Params,
+    work: Path,
+    settings: Sequence[str] = (),
+    logs: bool = False,
+    situations: Situations | None = None,
 ) -> ScenarioResult:
     """Simulate, run alertflow through its CLI, and score it and the baseline."""
     inp, out = work / "in", work / "out"
@@ -399,6 +414,7 @@ def run_scenario(
         incidents=p.incidents,
         noise_alerts=p.noise_alerts,
         clusters=p.clusters,
+        situations=situations,
     )
     proc = subprocess.run(
         [
@@ -509,6 +525,13 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
             _f,
             lambda s: s.announced_rate,
         ),
+        row(
+            "faults merged into another's",
+            "≤ 5%",
+            lambda s: s.merged_rate,
+            _pct,
+            lambda s: s.merged_rate,
+        ),
         row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
     ]
     return "\n".join(lines)
@@ -539,8 +562,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="feed the scenarios' logs too (log-level series and log template bursts)",
     )
+    parser.add_argument(
+        "--situations",
+        action="store_true",
+        help="simulate every situation of issue 10 (Situations.every(): overlapping faults, "
+        "group batching, long for: on roots, node and heartbeat alerts, always-firing noise)",
+    )
     parser.add_argument("--record", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args(argv)
+    situations = Situations.every() if args.situations else None
 
     rng = random.Random(args.seed)
     results: list[ScenarioResult] = []
@@ -550,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p = draw(rng)
             try:
                 work = Path(tmp) / f"s{len(results) + len(skipped)}"
-                results.append(run_scenario(p, work, args.set, args.logs))
+                results.append(run_scenario(p, work, args.set, args.logs, situations))
             except SimulationError as exc:
                 skipped.append(f"{p.label()}: {exc}")
             print(f"scenario {len(results)}/{args.scenarios} done", file=sys.stderr)
@@ -558,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = [
         f"### Simulated scenarios: {len(results)} (seed {args.seed}"
         + (", logs fed too" if args.logs else "")
+        + (", every situation of issue 10" if args.situations else "")
         + "); "
         "af = alertflow, bl = Alertmanager-style group_by (alertname, cluster)",
         "",

@@ -185,6 +185,32 @@ def _add_simulate(sub: Any) -> None:
         metavar="N",
         help="faults to inject (default: %(default)s)",
     )
+    simulate.add_argument(
+        "--noise-alerts", type=int, default=6, metavar="N",
+        help="flapping noise alerts (default: %(default)s; 0: none)",
+    )
+    simulate.add_argument(
+        "--clusters", type=int, default=1, metavar="N", help="clusters (default: %(default)s)"
+    )
+    situations = simulate.add_argument_group("situations (operators.simulate.situations)")
+    situations.add_argument(
+        "--overlapping", action="store_true", help="faults start during others, next to them"
+    )
+    situations.add_argument(
+        "--group-interval", type=int, default=0, metavar="S", help="Alertmanager group batching"
+    )
+    situations.add_argument(
+        "--root-for", type=int, default=0, metavar="S", help="longer for: on roots' own alerts"
+    )
+    situations.add_argument(
+        "--infrastructure", action="store_true", help="node, kubelet and heartbeat alerts"
+    )
+    situations.add_argument(
+        "--always-firing", type=int, default=0, metavar="N", help="alerts firing since days ago"
+    )
+    situations.add_argument(
+        "--all-situations", action="store_true", help="every situation, at issue 10's strength"
+    )
 
 
 def _add_demo(sub: Any) -> None:
@@ -302,14 +328,28 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "simulate":
             from dataflows.demo import describe_simulation
             from dataflows.sinks import writable_directory
-            from operators.simulate import simulate
+            from operators.simulate import Situations, simulate
 
+            situations = (
+                Situations.every()
+                if args.all_situations
+                else Situations(
+                    args.overlapping,
+                    args.group_interval,
+                    args.root_for,
+                    args.infrastructure,
+                    args.always_firing,
+                )
+            )
             summary = simulate(
                 writable_directory(args.out, "--out"),
                 seed=args.seed,
                 services=args.services,
                 duration_s=int(args.hours * 3600),
                 incidents=args.incidents,
+                noise_alerts=args.noise_alerts,
+                clusters=args.clusters,
+                situations=situations,
             )
             print(describe_simulation(summary))
         elif args.command == "demo":

@@ -179,6 +179,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         stale_after_s=config.stale_after_s,
         lateness_s=config.lateness_s,
         max_hops=config.max_hops,
+        effect_hops=config.effect_hops,
+        cause_lag_s=config.cause_lag_s,
         topology_ttl_s=config.topology_ttl_s,
         notify_after_s=config.notify_after_s,
         anomaly_hold_s=config.anomaly_hold_s,
@@ -190,6 +192,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         similarity=config.similarity,
         learned_inhibition=config.learned_inhibition,
         inhibition_window_s=config.inhibition_window_s,
+        helper_alerts=tuple(config.helper_alerts),
     )
 
 

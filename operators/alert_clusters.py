@@ -38,7 +38,8 @@ def alert_words(labels: dict[str, str], annotations: dict[str, str]) -> frozense
     """The words an alert's kind is made of: its name's words and its summary's, not where."""
     name = labels.get("alertname", "")
     words = {w.lower() for w in _CAMEL.split(name) if len(w) > 1}
-    own = {v.lower() for k, v in labels.items() if k in _WHERE}
+    # Split like the summary is, or "checkout-service" would leave "checkout" and "service".
+    own = {w for k, v in labels.items() if k in _WHERE for w in _WORD.findall(v.lower())}
     summary = annotations.get("summary", "").lower()
     words.update(w for w in _WORD.findall(summary) if w not in own)
     return frozenset(words)

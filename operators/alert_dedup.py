@@ -50,11 +50,18 @@ class AlertMember:
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
     kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
     learned: str = ""  # why it joined as a learned symptom (operators.inhibition), if it did
+    # Joined as part of its incident's fault (the call graph, or time where it cannot tell);
+    # False where only a storm, a learned rule or a node relates it: it extends no session.
+    own_fault: bool = True
     # The service the labels name (service_of), kept: ranking asks for it ~100 times a version.
     service: str | None = field(init=False, default=None)
+    infra: bool = field(init=False, default=False)  # about a node or the cluster
+    node: str | None = field(init=False, default=None)  # the node its labels name, if any
 
     def __post_init__(self) -> None:
         self.service = service_of(self.labels)
+        self.infra = is_infrastructure(self.labels)
+        self.node = node_of(self.labels)
 
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -77,6 +84,30 @@ def service_of(labels: dict[str, str]) -> str | None:
     """The service labels name, by the usual label names, first found wins."""
     for name in ("service", "service_name", "job", "app", "container"):
         if name in labels:
+            return labels[name]
+    return None
+
+
+# Jobs whose alerts are about nodes and the cluster, not the service that names them
+# (kube-prometheus's exporters and control plane): the call graph cannot place them.
+INFRASTRUCTURE_JOBS = frozenset({
+    "node-exporter", "node_exporter", "kubelet", "kube-state-metrics", "kube-proxy",
+    "kube-apiserver", "apiserver", "kube-scheduler", "kube-controller-manager", "coredns",
+    "kube-dns", "cadvisor", "etcd", "prometheus", "prometheus-operator", "alertmanager",
+})  # fmt: skip
+NODE_LABELS = ("node", "kubernetes_node", "nodename", "hostname")
+
+
+def is_infrastructure(labels: dict[str, str]) -> bool:
+    """An alert about a node or the cluster: no service label, or an infrastructure job's."""
+    service = service_of(labels)
+    return service is None or service in INFRASTRUCTURE_JOBS
+
+
+def node_of(labels: dict[str, str]) -> str | None:
+    """The node the labels name, by the usual label names, first found wins."""
+    for name in NODE_LABELS:
+        if labels.get(name):
             return labels[name]
     return None
 

@@ -31,6 +31,15 @@ _OFF_PATH_FACTOR = 0.5
 _UNLIKE_FACTOR = 0.5
 # Nor services without alerts while an alerting service is itself a likely cause.
 _BYSTANDER_FACTOR = 0.5
+# Nodes and the cluster are causes only on more than onset while a service is in play.
+_INFRA_FACTOR = 0.5
+
+
+def candidate_of(member: AlertMember) -> str:
+    """What a member is evidence about: its service, else its node, else "unknown"."""
+    if member.infra:
+        return f"node {member.node}" if member.node else (member.service or "unknown")
+    return member.service or "unknown"
 
 
 def _strength(member: AlertMember) -> float:
@@ -135,12 +144,18 @@ def rank_by_onset(
     """
     by_service: dict[str, list[AlertMember]] = {}
     for member in members:
-        by_service.setdefault(member.service or "unknown", []).append(member)
+        by_service.setdefault(candidate_of(member), []).append(member)
     graph = graph or ServiceGraph()
     if not by_service:
         return []
-    anchors = {s for s, ms in by_service.items() if any(m.kind == "alert" for m in ms)}
-    anchors = anchors or set(by_service)
+    # Infrastructure (a node, the cluster) is context while a service speaks for the fault.
+    infra = {s for s, ms in by_service.items() if all(m.infra for m in ms)}
+    if infra == set(by_service):
+        infra = set()
+    anchors = {
+        s for s, ms in by_service.items() if s not in infra and any(m.kind == "alert" for m in ms)
+    }
+    anchors = anchors or set(by_service) - infra
     symptom = {
         m.title
         for s in anchors
@@ -151,8 +166,9 @@ def rank_by_onset(
     path = _path_from(anchors, by_service, graph)
     # Onset order counts from the first alert when there are alerts: anomalies are evidence
     # around them, and an early stray one must not make every alert look late.
-    timed = [m for ms in by_service.values() for m in ms if m.kind == "alert"] or [
-        m for ms in by_service.values() for m in ms
+    placed = [ms for s, ms in by_service.items() if s not in infra]
+    timed = [m for ms in placed for m in ms if m.kind == "alert"] or [
+        m for ms in placed for m in ms
     ]
     first_onset = min(m.first_ns for m in timed)
     # Onsets are only known to the sampling interval: a series sampled every five minutes
@@ -198,6 +214,8 @@ def rank_by_onset(
             factor *= _UNLIKE_FACTOR
         if service in bystanders:
             factor *= _BYSTANDER_FACTOR
+        if service in infra:
+            factor *= _INFRA_FACTOR
         scored.append((timing * (0.8 + 0.2 * strength) * factor, -onset, service))
     scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
     out = []
@@ -221,6 +239,7 @@ def rank_by_onset(
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
+            *(("infrastructure: a cause only on more than its onset",) if service in infra else ()),
             *(
                 ("its anomalies are on other metrics than the alerting services'",)
                 if service in unlike

@@ -247,7 +247,22 @@ class CorrelationConfig(_Settings):
         "when the domain is idle).",
     )
     max_hops: int = Field(
-        2, ge=0, description="Alerts join an incident only within this many call-graph hops."
+        2,
+        ge=0,
+        description="An alert on a dependency of an incident's likely cause joins it within "
+        "this many call-graph hops (and only if it started no later than cause_lag_s after it).",
+    )
+    effect_hops: int = Field(
+        4,
+        ge=0,
+        description="An alert on a service that calls an incident's likely cause (a symptom: "
+        "faults climb towards callers) joins it within this many hops.",
+    )
+    cause_lag_s: float = Field(
+        600.0,
+        ge=0,
+        description="A dependency whose alert starts up to this long after a likely cause's "
+        "may be the real cause (a longer `for:`); later than that it is a fault of its own.",
     )
     topology_file: Path | None = Field(
         None, description="Static call graph (adjacency-matrix or caller,callee CSV)."
@@ -315,6 +330,11 @@ class CorrelationConfig(_Settings):
         False,
         description="Anomalies related to no alert open incidents of their own (for estates "
         "without alerting); otherwise they wait, as evidence, for an alert to open one.",
+    )
+    helper_alerts: list[str] = Field(
+        default_factory=lambda: ["Watchdog", "InfoInhibitor"],
+        description="Alert names that are never incident members: Alertmanager's heartbeat "
+        "and inhibition helper.",
     )
 
 

@@ -115,9 +115,9 @@ def notes(decisions) -> list[str]:
         pytest.param(
             CHAIN,
             [alert("1", "db", 0), alert("2", "", 300)],
-            [["1", "2"]],
+            [["1"], ["2"]],
             {},
-            id="alert-without-a-service-joins-by-time",
+            id="alert-without-a-service-stays-apart",  # issue 10: not 0 hops from everything
         ),
         pytest.param(
             CHAIN,
@@ -130,7 +130,7 @@ def notes(decisions) -> list[str]:
             CHAIN,
             [alert("1", "db", 0), alert("2", "web", 30)],
             [["1"], ["2"]],
-            {"max_hops": 1},
+            {"max_hops": 1, "effect_hops": 1},
             id="beyond-max-hops-opens-its-own",
         ),
         pytest.param(
@@ -223,7 +223,7 @@ def test_resends_are_counted_but_emit_no_version():
         ),
         pytest.param(
             CHAIN,
-            [alert("1", "api", 0), alert("2", "db", 400)],
+            [alert("1", "api", 0), alert("2", "db", 250)],  # within cause_lag_s: joins
             ["api", "db"],
             set(),
             id="dependency-failing-only-later-explains-nothing",

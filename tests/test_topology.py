@@ -116,8 +116,10 @@ def test_caller_of_a_failing_dependency_ranks_below_it():
 
 def test_a_dependency_failing_only_later_does_not_make_a_symptom():
     grouper = _grouper()
-    out = grouper.on_alert(alert("1", "api", 0), 0) + grouper.on_alert(alert("2", "db", 400), 0)
+    # 250 s: within cause_lag_s, so it joins (later than that it is a fault of its own).
+    out = grouper.on_alert(alert("1", "api", 0), 0) + grouper.on_alert(alert("2", "db", 250), 0)
     last = [d.record for d in out if d.stream == "incidents"][-1]
+    assert {m.id for m in last.members} == {"1", "2"}
     assert last.root_causes[0].service == "api"
 
 

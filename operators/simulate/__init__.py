@@ -17,10 +17,15 @@ from operators.simulate.faults import schedule_incidents
 from operators.simulate.logs import generate_logs
 from operators.simulate.metrics import generate_metrics, metric_records
 from operators.simulate.noise import noise_episodes
+from operators.simulate.situations import (
+    Situations,
+    always_firing_episodes,
+    infrastructure_episodes,
+)
 from operators.simulate.topology import build_topology
 from operators.simulate.traces import failed_spans, generate_traces, trace_requests
 
-__all__ = ["SimulationError", "SimulationSummary", "simulate"]
+__all__ = ["SimulationError", "SimulationSummary", "Situations", "simulate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,11 @@ def simulate(
     noise_alerts: int = 6,
     clusters: int = 1,
     start_ns: int = 1_795_600_800 * 10**9,
+    situations: Situations | None = None,
 ) -> SimulationSummary:
     """Simulate ``duration_s`` of telemetry from ``start_ns`` and write it into ``out_dir``.
+
+    ``situations`` adds what issue 10 found correlation weak on (all off by default).
 
     Raises :class:`SimulationError` for an estate or window too small to simulate.
     """
@@ -61,17 +69,27 @@ def simulate(
         seed, services, duration_s, step_s, incidents, noise_alerts, clusters, start_ns
     )
     topo = build_topology(cfg.rng("topology"), cfg.services, cfg.clusters)
-    scheduled = schedule_incidents(cfg, topo)
+    extra = situations or Situations()
+    scheduled = schedule_incidents(cfg, topo, extra.overlapping)
     grid = generate_metrics(cfg, topo, scheduled)
-    episodes = webhook.sent(evaluate_rules(cfg, topo, grid, scheduled), cfg.end_ns)
-    noise = webhook.sent(noise_episodes(cfg, topo), cfg.end_ns)
+    rules = evaluate_rules(cfg, topo, grid, scheduled, extra.root_for_s)
+    episodes = webhook.sent(rules, cfg.end_ns)
+    noisy = noise_episodes(cfg, topo) + always_firing_episodes(cfg, topo, extra.always_firing)
+    if extra.infrastructure:
+        noisy += infrastructure_episodes(cfg, topo)
+    noise = webhook.sent(noisy, cfg.end_ns, cfg.start_ns)
     traces = generate_traces(cfg, topo, grid)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     all_episodes = sorted(episodes + noise, key=lambda e: (e.starts_ns, e.fingerprint))
+    batching = extra.group_interval_s * 10**9
+    first = webhook.first_sends(all_episodes, batching) if batching else {}
+    if batching:
+        all_episodes = webhook.sent(all_episodes, cfg.end_ns, cfg.start_ns, first)
     write_json(out / "ground_truth.json", ground_truth(cfg, topo, scheduled, all_episodes))
-    alert_bodies = (body for _, body in webhook.payloads(all_episodes, cfg.end_ns))
+    sends = webhook.payloads(all_episodes, cfg.end_ns, cfg.start_ns, batching, first)
+    alert_bodies = (body for _, body in sends)
     logs = generate_logs(cfg, topo, grid, scheduled, failed_spans(traces))
     return SimulationSummary(
         out_dir=out,

@@ -202,10 +202,20 @@ def _episode(
 
 
 def evaluate_rules(
-    cfg: SimulationConfig, topo: Topology, grid: MetricGrid, incidents: list[Incident]
+    cfg: SimulationConfig,
+    topo: Topology,
+    grid: MetricGrid,
+    incidents: list[Incident],
+    root_for_s: int = 0,
 ) -> list[AlertEpisode]:
-    """Every alert episode the rules produce, attributed to incidents, in start order."""
+    """Every alert episode the rules produce, attributed to incidents, in start order.
+
+    With ``root_for_s``, a root service's own alerts have a longer ``for:``: they start
+    a third of it to all of it later (and an episode shorter than that never fires).
+    """
     rng = cfg.rng("alerts")
+    longer = cfg.rng("root-for")
+    roots = {(i.cluster, i.root): i.id for i in incidents}
     min_len = max(1, math.ceil(_FOR_S / cfg.step_s))
     thresholds = _thresholds(grid)
     everywhere = [
@@ -224,6 +234,12 @@ def evaluate_rules(
                 episode = _episode(rng, grid, rule, series, threshold, run)
                 window = (int(grid.times_ns[run[0]]), int(grid.times_ns[run[1] - 1]) + cfg.step_ns)
                 explained_by = _attribute(incidents, rule, series, window)
-                episodes.append(replace(episode, incident_ids=explained_by))
+                episode = replace(episode, incident_ids=explained_by)
+                if root_for_s and roots.get((series.cluster, series.service)) in explained_by:
+                    delay = longer.randint(root_for_s // 3, root_for_s) * NS_PER_MS * 1000
+                    if episode.ends_ns is not None and episode.starts_ns + delay >= episode.ends_ns:
+                        continue
+                    episode = replace(episode, starts_ns=episode.starts_ns + delay)
+                episodes.append(episode)
     episodes.sort(key=lambda e: (e.starts_ns, e.fingerprint))
     return episodes

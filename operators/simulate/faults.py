@@ -4,7 +4,8 @@ A fault starts on one root service and reaches the services that call it,
 hop by hop, each hop a little later and weaker than the one below it, the way
 timeouts and 5xx responses climb a call graph. Incidents that overlap in time
 in one cluster are placed in disjoint parts of the graph, so the ground truth
-stays unambiguous.
+stays unambiguous, unless ``overlapping`` asks for faults that start during
+another, next to it in the graph (a dependency or a caller of a service it affects).
 """
 
 import random
@@ -163,15 +164,38 @@ def _fits(fault: FaultType, cfg: SimulationConfig) -> bool:
     return _LENGTH_MIN[fault][0] * 60 <= cfg.duration_s * _MAX_SHARE
 
 
-def schedule_incidents(cfg: SimulationConfig, topo: Topology) -> list[Incident]:
-    """Draw ``cfg.incidents`` incidents, every fault type before any repeats, ordered by start."""
+def _next_to(rng: random.Random, topo: Topology, first: Incident, fault: FaultType) -> Incident:
+    """A fault that starts 3 to 12 minutes into ``first``, beside what ``first`` affects."""
+    affected = set(first.affected)
+    beside = sorted({n for s in affected for n in (*topo.callees[s], *topo.callers[s])})
+    root = rng.choice([s for s in beside if s not in affected] or beside or [first.root])
+    start_ns = first.start_ns + rng.randint(3, 12) * 60 * NS_PER_S
+    low, high = _LENGTH_MIN[fault]
+    length_ns = int(rng.uniform(low, high) * 60) * NS_PER_S
+    return Incident("", root, fault, first.cluster, start_ns, start_ns + length_ns,
+                    propagate(rng, topo, root))  # fmt: skip
+
+
+def schedule_incidents(
+    cfg: SimulationConfig, topo: Topology, overlapping: bool = False
+) -> list[Incident]:
+    """Draw ``cfg.incidents`` incidents, every fault type before any repeats, ordered by start.
+
+    With ``overlapping``, every second one starts during the one before (``_next_to``).
+    """
     rng = cfg.rng("incidents")
+    beside = cfg.rng("overlapping")
     kinds = [fault for fault in FAULTS if _fits(fault, cfg)]
     faults: list[FaultType] = []
     while len(faults) < cfg.incidents:
         faults += rng.sample(kinds, len(kinds))
     placed: list[Incident] = []
-    for fault in faults[: cfg.incidents]:
+    for i, fault in enumerate(faults[: cfg.incidents]):
+        if overlapping and i % 2 == 1:
+            candidate = _next_to(beside, topo, placed[-1], fault)
+            if candidate.end_ns < cfg.end_ns - 10 * 60 * NS_PER_S:
+                placed.append(candidate)
+                continue
         # First look for a fresh root, then accept a reused one, then try shorter
         # incidents, and only then let two incidents share services at once.
         for attempt in range(60):
