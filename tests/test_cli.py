@@ -97,14 +97,14 @@ def test_demo_incidents_show_log_and_trace_evidence(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     causes = [line for line in done.stdout.splitlines() if "top cause" in line]
-    # A top cause's evidence cites a log template burst and a trace-derived edge series.
+    # A top cause's evidence cites a log template burst and a series derived from traces.
     assert any('logs: log "' in line for line in causes)
-    assert any("anomalous: alertflow_edge_" in line for line in causes)
-    # The same evidence is in the incidents written: a log template member, an edge anomaly.
+    assert any("anomalous: alertflow_request_" in line for line in causes)  # from spans
+    # The same evidence is in the incidents written: a log template member, a span series.
     latest = {}
     for record in read_jsonl(tmp_path / "demo" / "output" / "incidents.jsonl"):
         latest[record["incident_id"]] = record
     members = [m for inc in latest.values() for m in inc["members"]]
     assert any(m["kind"] == "log" and m["labels"].get("template") for m in members)
-    assert any(m["kind"] == "anomaly" and m["id"].startswith("anomaly:alertflow_edge_")
+    assert any(m["kind"] == "anomaly" and m["id"].startswith("anomaly:alertflow_request_")
                for m in members)
