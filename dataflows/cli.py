@@ -194,22 +194,28 @@ def _add_simulate(sub: Any) -> None:
     )
     situations = simulate.add_argument_group("situations (operators.simulate.situations)")
     situations.add_argument(
-        "--overlapping", action="store_true", help="faults start during others, next to them"
+        "--overlapping", action="store_true",
+        help="faults start during others, next to them (default: off)",
     )
     situations.add_argument(
-        "--group-interval", type=int, default=0, metavar="S", help="Alertmanager group batching"
+        "--group-interval", type=int, default=0, metavar="S",
+        help="Alertmanager group batching every S seconds (default: 0, none)",
     )
     situations.add_argument(
-        "--root-for", type=int, default=0, metavar="S", help="longer for: on roots' own alerts"
+        "--root-for", type=int, default=0, metavar="S",
+        help="a for: of S seconds on roots' own alerts (default: 0, as their callers')",
     )
     situations.add_argument(
-        "--infrastructure", action="store_true", help="node, kubelet and heartbeat alerts"
+        "--infrastructure", action="store_true",
+        help="node, kubelet and heartbeat alerts (default: off)",
     )
     situations.add_argument(
-        "--always-firing", type=int, default=0, metavar="N", help="alerts firing since days ago"
+        "--always-firing", type=int, default=0, metavar="N",
+        help="N alerts firing since days ago (default: 0)",
     )
     situations.add_argument(
-        "--all-situations", action="store_true", help="every situation, at issue 10's strength"
+        "--all-situations", action="store_true",
+        help="every situation above at once (default: off)",
     )
 
 
