@@ -55,6 +55,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "grain_frac": (0.0, 1.0),
     "dist_weight": (0.0, 0.5),
     "warmup": (150.0, 100.0),
+    "range_mature": (0.0, 1000.0),
 }
 # The defaults before cross-validation chose (issue 9): every capability above off.
 BEFORE = {name: 0.0 for name in GRID} | {"warmup": 150.0}

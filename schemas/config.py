@@ -170,6 +170,12 @@ class DetectorSettings(_Settings):
         description="Every scale is at least this fraction of the series' resolution (the "
         "smallest step between its values: 1 for counts); 0: no such floor.",
     )
+    range_mature: float = Field(
+        1000.0,
+        ge=0,
+        description="Samples after which the range tolerance is range_tol; before, it is "
+        "range_tol * sqrt(range_mature / n), since a young range is easily beaten (0: off).",
+    )
     a_dist: float = Field(0.001, gt=0, le=1, description="Rate of the long-run distribution.")
 
 

@@ -16,6 +16,7 @@ THRESHOLD = 0.214  # the defaults' NAB-optimal threshold (standard profile, dev 
 # The research prototype: one suppression level decaying over 200 samples, the likelihood over
 # 10 samples, rarity per sample, no resolution floor.
 PROTOTYPE_SETTINGS = {"sup_cross": 1.0, "sup_tau": 200.0, "lik_span_s": 0.0, "rarity_period_s": 0.0,
+                      "range_mature": 0.0,
                       "warmup": 150,
                       "grain_frac": 0.0}
 

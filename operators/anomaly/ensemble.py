@@ -105,12 +105,12 @@ SETTINGS = (
     "a_off", "seas_strength", "a_strength", "cusum_k", "cusum_h", "range_tol",
     "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
-    "dist_weight", "a_dist", "sup_tau_s", "grain_frac",
+    "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
- DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC) = range(len(SETTINGS))
+ DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE) = range(len(SETTINGS))
 
 
 @kernel
@@ -159,7 +159,12 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         z, model, expected, scale = z_holt, HOLT_MODEL, forecast, hs
     else:
         z, model, expected, scale = z_level, LEVEL_MODEL, m, s
-    fired = n > p[WARMUP] and range_fired(rng, x, p[RANGE_TOL])
+    tol = p[RANGE_TOL]
+    if n < p[RANGE_MATURE]:
+        # The range of n samples is beaten by the next with odds ~2/n: a young range needs
+        # a wider margin, or the end of warm-up fires on every series at once.
+        tol *= math.sqrt(p[RANGE_MATURE] / n)
+    fired = n > p[WARMUP] and range_fired(rng, x, tol)
     lo_seen, hi_seen = rng[LO], rng[HI]  # the range x is judged against, before it learns x
     e_dist = dist_evidence(dist, x) if p[DIST_WEIGHT] > 0.0 else 0.0
 
@@ -211,7 +216,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         # A range detection was judged against the range, not the forecast: show that band,
         # which the value lies outside of by construction.
         expected = 0.5 * (lo_seen + hi_seen)
-        half = (0.5 + p[RANGE_TOL]) * (hi_seen - lo_seen)
+        half = (0.5 + tol) * (hi_seen - lo_seen)
     lower = expected - half
     if rng[LO] >= 0.0:  # a series that has never gone negative (counts, ratios, latencies)
         lower = max(lower, 0.0)
@@ -283,6 +288,7 @@ class StreamingEnsemble(CompiledDetector):
         a_dist: float = 0.001,
         sup_tau_s: float = 0.0,
         grain_frac: float = 1.0,
+        range_mature: float = 1000.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -316,6 +322,7 @@ class StreamingEnsemble(CompiledDetector):
         self.a_dist = a_dist
         self.sup_tau_s = sup_tau_s
         self.grain_frac = grain_frac
+        self.range_mature = range_mature
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
