@@ -232,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = sum(len(ds.files) for ds in datasets)
     md = "\n\n".join([
         f"{files} files in {', '.join(ds.name for ds in datasets)}; {len(grid)} candidates "
-        f"over {', '.join(GRID)}; shipped defaults: {label(grid[shipped])}.",
+        f"over {', '.join(GRID)}; the shipped defaults set "
+        + ", ".join(f"{k}={shipped_settings[k]:g}" for k in GRID) + ".",
         "Standard profile per dataset and category (each part at its own swept threshold):",
         dataset_table(datasets, detectors),
         "All three profiles per dataset:",
