@@ -22,6 +22,16 @@ CURRENT_FILE = "incidents.current.jsonl"
 _PAGE_KINDS = ("incident_opened", "incident_escalated")
 
 
+def _run_without_incidents(target: Path) -> bool:
+    """A run's output directory (it has other streams) in which no incident was written."""
+    if not target.is_dir():
+        return False
+    if any((target / name).is_file() for name in ("incidents.jsonl", CURRENT_FILE)):
+        return False
+    return any((target / f"{stream}.jsonl").is_file()
+               for stream in ("anomalies", "notifications", "dlq", "scores"))
+
+
 def incidents_file(target: Path) -> Path:
     """The versions file for a run's output directory, or ``target`` itself."""
     if target.is_dir():
@@ -147,6 +157,10 @@ def print_incidents(target: str, as_json: bool = False, out: TextIO | None = Non
     out = out or sys.stdout
     location = parse_location(target)
     if isinstance(location, Path):
+        if _run_without_incidents(location):
+            if not as_json:
+                out.write(f"no incidents: the run that wrote {location} found none\n")
+            return
         path = incidents_file(location)
         latest = current_lines(path)
         pages = pages_per_incident(path.parent)

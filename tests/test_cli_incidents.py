@@ -121,3 +121,13 @@ def test_a_version_without_the_incident_fields_is_one_clear_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "not an alertflow incident version" in done.stderr
     assert _alertflow("incidents", str(target), "--json").stdout == target.read_text()
+
+
+def test_a_run_that_found_no_incident_says_so_and_exits_0(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dlq.jsonl").write_text('{"id": "x"}\n')
+    done = subprocess.run([sys.executable, "-m", "dataflows.cli", "incidents", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("no incidents")
