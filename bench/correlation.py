@@ -62,9 +62,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.operators.simulate import SimulationError, Situations, simulate
+
 from bench import petshop
 from bench.report import command_line, machine, record
-from operators.simulate import SimulationError, Situations, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 ALERTFLOW = Path(sys.executable).with_name("alertflow")

@@ -84,17 +84,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from alertflow.dataflows.logic import domain_of, settings
+from alertflow.operators.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.latency import LatencyHistogram
+from alertflow.operators.simulate.alerts import alert_fingerprint
+from alertflow.operators.topology import ServiceGraph
+from alertflow.schemas.config import CorrelationConfig
+from alertflow.schemas.jsoncodec import dumps, loads
+from alertflow.schemas.records import AlertEvent, SpanEvent
+from alertflow.schemas.timefmt import format_ns
+
 from bench.report import command_line, machine, record, revision
-from dataflows.logic import domain_of, settings
-from operators.anomaly_dedup import AnomalySignal
-from operators.correlator import CorrelationEvent, DomainCorrelator
-from operators.latency import LatencyHistogram
-from operators.simulate.alerts import alert_fingerprint
-from operators.topology import ServiceGraph
-from schemas.config import CorrelationConfig
-from schemas.jsoncodec import dumps, loads
-from schemas.records import AlertEvent, SpanEvent
-from schemas.timefmt import format_ns
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Correlation at scale"
@@ -785,7 +786,7 @@ def write_inputs(estate: Estate, n_events: int, work: Path) -> ProductRun:
 def run_product(work: Path, prefix: str, run: ProductRun, timeout_s: float) -> ProductRun:
     """Run ``alertflow run`` on ``<prefix>alerts.jsonl`` and ``<prefix>traces.jsonl``."""
     exe = Path(sys.executable).with_name("alertflow")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dataflows.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "alertflow.dataflows.cli"]
     out, stats = work / f"{prefix}out", work / f"{prefix}stats"
     cmd += ["run", "--input", f"alerts={work / f'{prefix}alerts.jsonl'}",
             "--input", f"traces={work / f'{prefix}traces.jsonl'}",

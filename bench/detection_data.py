@@ -18,6 +18,10 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.dataflows.detect import _timestamps
+from alertflow.operators.anomaly.factory import detector_factory
+from alertflow.schemas.config import DetectorSettings
+
 from bench.nab import DataFile, load_corpus
 from bench.nab_scoring import (
     CostProfile,
@@ -28,9 +32,6 @@ from bench.nab_scoring import (
     score_file,
     threshold_curve,
 )
-from dataflows.detect import _timestamps
-from operators.anomaly.factory import detector_factory
-from schemas.config import DetectorSettings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DATASETS = {"nab": SHARED / "nab", "ops": SHARED / "ops"}

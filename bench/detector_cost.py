@@ -37,9 +37,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as ``python bench/detector_cost.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.operators.anomaly import StreamingEnsemble
+
 from bench.nab import alertflow_command
 from bench.report import command_line, machine, record
-from operators.anomaly import StreamingEnsemble
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Detector cost"

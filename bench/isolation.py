@@ -40,12 +40,13 @@ import numpy as np
 if __package__ in (None, ""):  # run as ``python bench/isolation.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.operators.isolation import IsolationWindowDetector
+from alertflow.operators.isolation.forest import IsolationForest
+from alertflow.operators.multivariate import EntityScorer
+
 from bench.nab import NAB, DataFile, hst_scores, load_corpus
 from bench.nab_scoring import PROFILES, score_corpus
 from bench.report import command_line, machine, record
-from operators.isolation import IsolationWindowDetector
-from operators.isolation.forest import IsolationForest
-from operators.multivariate import EntityScorer
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Isolation forest and multivariate"

@@ -44,9 +44,10 @@ from drain3.drain import Drain
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner
+from alertflow.operators.simulate.logs import _CALLER, _INFO, _OOM, _ROOT, _WARN, _fill
+
 from bench.report import command_line, machine, record, revision
-from operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner
-from operators.simulate.logs import _CALLER, _INFO, _OOM, _ROOT, _WARN, _fill
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "loghub"
 

@@ -126,7 +126,7 @@ def _number(text: str) -> float:
 
 def alertflow_command() -> list[str]:
     script = Path(sys.executable).with_name("alertflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dataflows.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "alertflow.dataflows.cli"]
 
 
 def _detect(path: Path) -> tuple[np.ndarray, float]:

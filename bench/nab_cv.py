@@ -39,11 +39,12 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertflow.schemas.config import DetectorSettings, ScoringConfig
+
 from bench.detection_data import DATASETS, Dataset, Part, detect, load_all, part
 from bench.nab import _finite_only, hst_scores, windowed_gaussian_scores
 from bench.nab_scoring import PROFILES, STANDARD
 from bench.report import command_line, machine, record
-from schemas.config import DetectorSettings, ScoringConfig
 
 SECTION = "## Detection defaults by cross-validation"
 # What cross-validation may change; each is a capability that 0 switches off, or (warmup)

@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from schemas.errors import AlertflowError
+from alertflow.schemas.errors import AlertflowError
 
 PROBATION_PERCENT = 0.15
 # scaled_sigmoid(-1): the value of the earliest possible detection, used to scale TPs to 1.

@@ -25,12 +25,11 @@ import time
 from collections import defaultdict
 
 import numpy as np
-
-from operators.log_patterns import LogPatterns, LogPatternSettings
-from operators.quantile_sketch import QuantileSketch
-from operators.red_metrics import ServiceWindows
-from operators.trace_edges import EdgeJoin
-from schemas.records import LogEvent, SpanEvent
+from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings
+from alertflow.operators.quantile_sketch import QuantileSketch
+from alertflow.operators.red_metrics import ServiceWindows
+from alertflow.operators.trace_edges import EdgeJoin
+from alertflow.schemas.records import LogEvent, SpanEvent
 
 NS = 10**9
 SERVICES = [f"svc{i}" for i in range(20)]

@@ -87,11 +87,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from alertflow.schemas.config import OUTPUT_STREAMS
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from bench.broker import TansuBroker, free_port
 from bench.report import command_line, machine, record, revision
-from schemas.config import OUTPUT_STREAMS
 
 REPO = Path(__file__).resolve().parent.parent
 BASE_S = 1_767_225_600  # 2026-01-01T00:00:00Z: event time of round 0
@@ -275,12 +275,11 @@ def passthrough_flow(bootstrap: str, in_topic: str, out_topic: str, stop_at_end:
                      fetch_wait_max_ms: int, batch_size: int):
     """Kafka in → Kafka out, nothing else, with alertflow's consumer settings."""
     import bytewax.operators as op
+    from alertflow.dataflows.shutdown import StoppableSource
+    from alertflow.schemas.config import KafkaClient
     from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
     from bytewax.connectors.kafka import KafkaSourceMessage as SourceMessage
     from bytewax.dataflow import Dataflow
-
-    from dataflows.shutdown import StoppableSource
-    from schemas.config import KafkaClient
 
     kafka = KafkaClient(fetch_wait_max_ms=fetch_wait_max_ms, batch_size=batch_size,
                         stop_at_end=stop_at_end)
@@ -314,8 +313,8 @@ def passthrough_main(argv: list[str]) -> int:
     parser.add_argument("-a", "--addresses")
     args = parser.parse_args(argv)
 
-    from dataflows.runner import run
-    from schemas.config import RuntimeConfig
+    from alertflow.dataflows.runner import run
+    from alertflow.schemas.config import RuntimeConfig
 
     flow = passthrough_flow(args.bootstrap, args.input_topic, args.output_topic,
                             args.stop_at_end, args.fetch_wait_max_ms, args.batch_size)
@@ -328,7 +327,7 @@ def passthrough_main(argv: list[str]) -> int:
 
 def _alertflow_exe() -> list[str]:
     script = Path(sys.executable).with_name("alertflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dataflows.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "alertflow.dataflows.cli"]
 
 
 @dataclass
@@ -710,7 +709,7 @@ def measure_latency(spec: FlowSpec, samples: Samples, partitions: int, rate: flo
                 time.sleep(0.05)
                 after, oldest = _read_stats(spec.stats_file)
             if after is not None:
-                from operators.latency import LatencyHistogram
+                from alertflow.operators.latency import LatencyHistogram
 
                 before = injob_before or [0] * len(after)
                 counts = [a - b for a, b in zip(after, before, strict=True)]

@@ -6,8 +6,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError, RuntimeConfig, load_config
-from schemas.errors import AlertflowError
+from alertflow.schemas.config import (
+    INPUT_STREAMS,
+    AlertflowConfig,
+    ConfigError,
+    RuntimeConfig,
+    load_config,
+)
+from alertflow.schemas.errors import AlertflowError
 
 
 def _input_pair(text: str) -> tuple[str, str]:
@@ -304,8 +310,8 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
 
 def _write_current_incidents(config: AlertflowConfig) -> None:
     """After a file run, the current incidents beside their versions (process 0 only)."""
-    from dataflows.incident_view import write_current
-    from dataflows.uris import parse_location
+    from alertflow.dataflows.incident_view import write_current
+    from alertflow.dataflows.uris import parse_location
 
     location = parse_location(config.output or "")
     if isinstance(location, Path) and not config.runtime.process_id:
@@ -317,9 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from dataflows.flow import build_flow
-            from dataflows.run_summary import RunSummary
-            from dataflows.runner import run
+            from alertflow.dataflows.flow import build_flow
+            from alertflow.dataflows.run_summary import RunSummary
+            from alertflow.dataflows.runner import run
 
             config = _run_config(args)
             summary = RunSummary()
@@ -328,13 +334,13 @@ def main(argv: list[str] | None = None) -> int:
             for line in summary.lines(config.runtime.process_id) + summary.warnings():
                 print(line, file=sys.stderr)
         elif args.command == "detect":
-            from dataflows.detect import detect_csv
+            from alertflow.dataflows.detect import detect_csv
 
             detect_csv(args.csv, load_config(args.config))
         elif args.command == "simulate":
-            from dataflows.demo import describe_simulation
-            from dataflows.sinks import writable_directory
-            from operators.simulate import Situations, simulate
+            from alertflow.dataflows.demo import describe_simulation
+            from alertflow.dataflows.sinks import writable_directory
+            from alertflow.operators.simulate import Situations, simulate
 
             situations = (
                 Situations.every()
@@ -359,16 +365,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(describe_simulation(summary))
         elif args.command == "demo":
-            from dataflows.demo import run_demo
-            from dataflows.sinks import writable_directory
+            from alertflow.dataflows.demo import run_demo
+            from alertflow.dataflows.sinks import writable_directory
 
             run_demo(writable_directory(args.out, "--out"), seed=args.seed, verbose=args.verbose)
         elif args.command == "incidents":
-            from dataflows.incident_view import print_incidents
+            from alertflow.dataflows.incident_view import print_incidents
 
             print_incidents(args.target, as_json=args.json)
         elif args.command == "logs":
-            from dataflows.log_templates import print_templates
+            from alertflow.dataflows.log_templates import print_templates
 
             print_templates(args.file, as_json=args.json)
     except AlertflowError as exc:

@@ -10,22 +10,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from dataflows.demo_report import read_jsonl, score_lines, timeline, truth_of
-from dataflows.flow import build_flow
-from dataflows.incident_view import (
+from alertflow.dataflows.demo_report import read_jsonl, score_lines, timeline, truth_of
+from alertflow.dataflows.flow import build_flow
+from alertflow.dataflows.incident_view import (
     current_incidents,
     duration,
     pages_per_incident,
     table,
     write_current,
 )
-from dataflows.live_view import short_series
-from dataflows.run_summary import RunSummary
-from dataflows.runner import run
-from operators.simulate import SimulationSummary, simulate
-from schemas import jsoncodec
-from schemas.config import AlertflowConfig
-from schemas.outputs import Anomaly
+from alertflow.dataflows.live_view import short_series
+from alertflow.dataflows.run_summary import RunSummary
+from alertflow.dataflows.runner import run
+from alertflow.operators.simulate import SimulationSummary, simulate
+from alertflow.schemas import jsoncodec
+from alertflow.schemas.config import AlertflowConfig
+from alertflow.schemas.outputs import Anomaly
 
 _INPUTS = ("metrics", "alerts", "logs", "traces")
 # Evidence names times in full; the demo spans one day, so the clock time says it.

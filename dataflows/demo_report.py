@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dataflows.incident_view import pages_per_incident, top_cause
-from schemas import jsoncodec
+from alertflow.dataflows.incident_view import pages_per_incident, top_cause
+from alertflow.schemas import jsoncodec
 
 _KIND_WORD = {
     "incident_opened": "OPENED",

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-
-from operators.anomaly.compiled import CompiledDetector
-from operators.anomaly.factory import detector_factory
-from schemas.config import AlertflowConfig, ConfigError
+from alertflow.operators.anomaly.compiled import CompiledDetector
+from alertflow.operators.anomaly.factory import detector_factory
+from alertflow.schemas.config import AlertflowConfig, ConfigError
 
 CHUNK_ROWS = 1 << 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -7,11 +7,7 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 from functools import partial
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow, Stream
-from bytewax.outputs import Sink
-from opentelemetry.trace import TracerProvider
-
-from dataflows.logic import (
+from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
     IncidentLogic,
@@ -20,21 +16,24 @@ from dataflows.logic import (
     ShardScoringLogic,
     domain_of,
 )
-from dataflows.run_summary import RunSummary
-from dataflows.sinks import JsonlDirSink, build_sink
-from dataflows.sources import build_source
-from dataflows.telemetry import LatencyStats, tracer_provider_for
-from operators.anomaly_dedup import signal_of
-from operators.decisions import Decision
-from operators.entity_scoring import by_entity
-from operators.intake import Intake
-from operators.normalize import LabelPolicy, SeriesNormalizer
-from operators.red_metrics import service_key
-from operators.redaction import Redactor
-from operators.trace_edges import trace_shard
-from operators.tracing import DecisionTracer
-from schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
-from schemas.records import MetricSample
+from alertflow.dataflows.run_summary import RunSummary
+from alertflow.dataflows.sinks import JsonlDirSink, build_sink
+from alertflow.dataflows.sources import build_source
+from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
+from alertflow.operators.anomaly_dedup import signal_of
+from alertflow.operators.decisions import Decision
+from alertflow.operators.entity_scoring import by_entity
+from alertflow.operators.intake import Intake
+from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
+from alertflow.operators.red_metrics import service_key
+from alertflow.operators.redaction import Redactor
+from alertflow.operators.trace_edges import trace_shard
+from alertflow.operators.tracing import DecisionTracer
+from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
+from alertflow.schemas.records import MetricSample
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.outputs import Sink
+from opentelemetry.trace import TracerProvider
 
 Batch = list  # a list of records or of decisions
 

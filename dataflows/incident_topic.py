@@ -9,10 +9,9 @@ import logging
 import time
 import uuid
 
+from alertflow.dataflows.uris import KafkaLocation
+from alertflow.schemas.config import ConfigError
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-from dataflows.uris import KafkaLocation
-from schemas.config import ConfigError
 
 DEFAULT_TOPIC = "alertflow.incidents"
 _QUIET = logging.getLogger("alertflow.incident_topic.librdkafka")

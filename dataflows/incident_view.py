@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from dataflows.uris import parse_location
-from schemas import jsoncodec
-from schemas.config import ConfigError
-from schemas.errors import DecodeError
+from alertflow.dataflows.uris import parse_location
+from alertflow.schemas import jsoncodec
+from alertflow.schemas.config import ConfigError
+from alertflow.schemas.errors import DecodeError
 
 CURRENT_FILE = "incidents.current.jsonl"
 _PAGE_KINDS = ("incident_opened", "incident_escalated")
@@ -166,7 +166,7 @@ def print_incidents(target: str, as_json: bool = False, out: TextIO | None = Non
         pages = pages_per_incident(path.parent)
         source = str(path)
     else:
-        from dataflows.incident_topic import read_incidents_topic
+        from alertflow.dataflows.incident_topic import read_incidents_topic
 
         versions, notifications, source = read_incidents_topic(location)
         latest = latest_versions(versions, source)

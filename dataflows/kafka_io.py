@@ -12,6 +12,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from alertflow.dataflows.kafka_log import client_log
+from alertflow.dataflows.shutdown import REQUESTED
+from alertflow.operators.decisions import Decision
+from alertflow.schemas.config import ConfigError, KafkaClient
+from alertflow.schemas.errors import AlertflowError
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import (
@@ -23,12 +28,6 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
-
-from dataflows.kafka_log import client_log
-from dataflows.shutdown import REQUESTED
-from operators.decisions import Decision
-from schemas.config import ConfigError, KafkaClient
-from schemas.errors import AlertflowError
 
 
 class InputUnavailable(AlertflowError):

@@ -4,7 +4,7 @@ The demo used to print decisions here as the flow made them, in processing
 order; it now reports from the output files in event time (``demo_report``).
 """
 
-from schemas.outputs import Anomaly
+from alertflow.schemas.outputs import Anomaly
 
 _IDENTIFYING_LABELS = ("service", "job", "host", "instance", "pod")
 

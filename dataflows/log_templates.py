@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from operators.log_miner import Template, TemplateMiner
-from schemas import jsoncodec
-from schemas.config import ConfigError
-from schemas.errors import DecodeError
-from schemas.otlp_logs import decode_logs
+from alertflow.operators.log_miner import Template, TemplateMiner
+from alertflow.schemas import jsoncodec
+from alertflow.schemas.config import ConfigError
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.otlp_logs import decode_logs
 
 MAX_TEMPLATES = 100_000  # per service: a file is bounded, its templates should all stay
 

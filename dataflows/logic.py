@@ -9,25 +9,24 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from alertflow.dataflows import shutdown
+from alertflow.operators.anomaly.cold_start import ColdStartSettings
+from alertflow.operators.anomaly.factory import detector_factory
+from alertflow.operators.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.decisions import Decision
+from alertflow.operators.entity_scoring import EntityAnomalies
+from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.intake import dead_letter, parse_ref
+from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
+from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
+from alertflow.operators.redaction import Redactor
+from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
+from alertflow.operators.topology import read_static_topology
+from alertflow.operators.trace_edges import EdgeCall, EdgeJoin
+from alertflow.schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
+from alertflow.schemas.jsoncodec import dumps
+from alertflow.schemas.records import LogEvent, MetricSample, SpanEvent
 from bytewax.operators import StatefulBatchLogic
-
-from dataflows import shutdown
-from operators.anomaly.cold_start import ColdStartSettings
-from operators.anomaly.factory import detector_factory
-from operators.correlator import CorrelationEvent, DomainCorrelator
-from operators.decisions import Decision
-from operators.entity_scoring import EntityAnomalies
-from operators.incidents import IncidentSettings
-from operators.intake import dead_letter, parse_ref
-from operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
-from operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
-from operators.redaction import Redactor
-from operators.scoring import LateSample, ScoringSettings, ShardScorer
-from operators.topology import read_static_topology
-from operators.trace_edges import EdgeCall, EdgeJoin
-from schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
-from schemas.jsoncodec import dumps
-from schemas.records import LogEvent, MetricSample, SpanEvent
 
 _S = TypeVar("_S")
 

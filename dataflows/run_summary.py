@@ -9,9 +9,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from operators.decisions import Decision
-from schemas.decoders import STREAMS, decode_stream
-from schemas.errors import DecodeError
+from alertflow.operators.decisions import Decision
+from alertflow.schemas.decoders import STREAMS, decode_stream
+from alertflow.schemas.errors import DecodeError
 
 _SAMPLES_PER_STREAM = 20  # dead letters kept per stream to guess what the input really was
 _TOP_REASONS = 3

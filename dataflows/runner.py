@@ -3,12 +3,11 @@
 import os
 from datetime import timedelta
 
+from alertflow.dataflows.shutdown import install_handlers, restore_handlers
+from alertflow.schemas.config import RuntimeConfig
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
-
-from dataflows.shutdown import install_handlers, restore_handlers
-from schemas.config import RuntimeConfig
 
 
 def run(flow: Dataflow, runtime: RuntimeConfig) -> None:

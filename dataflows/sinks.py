@@ -3,12 +3,11 @@
 import tempfile
 from pathlib import Path
 
+from alertflow.dataflows.kafka_io import KafkaDecisionSink
+from alertflow.dataflows.uris import parse_location
+from alertflow.operators.decisions import Decision
+from alertflow.schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-
-from dataflows.kafka_io import KafkaDecisionSink
-from dataflows.uris import parse_location
-from operators.decisions import Decision
-from schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
 
 _SORTED_STREAMS = sorted(OUTPUT_STREAMS)
 

@@ -8,14 +8,13 @@ intake reads them alike.
 import math
 from pathlib import Path
 
+from alertflow.dataflows.kafka_io import KafkaPollSource
+from alertflow.dataflows.shutdown import StoppableSource
+from alertflow.dataflows.uris import KafkaLocation, parse_location
+from alertflow.schemas.config import AlertflowConfig, ConfigError
+from alertflow.schemas.decoders import decode_stream
+from alertflow.schemas.errors import DecodeError
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-
-from dataflows.kafka_io import KafkaPollSource
-from dataflows.shutdown import StoppableSource
-from dataflows.uris import KafkaLocation, parse_location
-from schemas.config import AlertflowConfig, ConfigError
-from schemas.decoders import decode_stream
-from schemas.errors import DecodeError
 
 _LINES_PER_BATCH = 1000
 

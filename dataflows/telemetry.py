@@ -6,6 +6,10 @@ import threading
 import time
 from pathlib import Path
 
+from alertflow.operators.decisions import Decision
+from alertflow.operators.latency import LatencyHistogram
+from alertflow.schemas.config import ConfigError, TracingConfig
+from alertflow.schemas.jsoncodec import dumps
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -13,11 +17,6 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
-
-from operators.decisions import Decision
-from operators.latency import LatencyHistogram
-from schemas.config import ConfigError, TracingConfig
-from schemas.jsoncodec import dumps
 
 
 def tracer_provider_for(config: TracingConfig) -> TracerProvider | None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from schemas.config import ConfigError
+from alertflow.schemas.config import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

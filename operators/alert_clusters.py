@@ -24,8 +24,8 @@ replay gives the same clusters.
 import re
 from collections import OrderedDict
 
-from operators.alert_dedup import service_of
-from operators.ids import stable_id
+from alertflow.operators.alert_dedup import service_of
+from alertflow.operators.ids import stable_id
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-\s./:]+")
 _WORD = re.compile(r"[a-z][a-z]+")

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from enum import Enum
 
-from schemas.records import AlertEvent
+from alertflow.schemas.records import AlertEvent
 
 
 class Change(Enum):

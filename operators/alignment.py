@@ -9,8 +9,8 @@ time, or ``hold_ns`` of wall time passes (traces late or absent), or the input e
 
 from dataclasses import dataclass, field
 
-from operators.eventclock import EventClock
-from schemas.records import AlertEvent, SpanEvent
+from alertflow.operators.eventclock import EventClock
+from alertflow.schemas.records import AlertEvent, SpanEvent
 
 
 @dataclass(slots=True)
@@ -18,7 +18,7 @@ class SpanAlignment:
     """Alerts held in arrival order until the spans have caught up with them.
 
     >>> align = SpanAlignment(hold_ns=10, lateness_ns=0)
-    >>> from schemas.records import AlertEvent, SpanEvent
+    >>> from alertflow.schemas.records import AlertEvent, SpanEvent
     >>> a = AlertEvent("f", "firing", {}, {}, 100, None)
     >>> align.add_alert(a, wall_ns=0)
     []

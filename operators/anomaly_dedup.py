@@ -10,9 +10,9 @@ series has stayed quiet for the hold time (see ``IncidentGrouper``).
 import math
 from dataclasses import dataclass
 
-from operators.alert_dedup import SEVERITY_RANK, AlertMember, Change, evidence_change
-from operators.decisions import Decision
-from schemas.timefmt import NS_PER_S, parse_rfc3339_ns
+from alertflow.operators.alert_dedup import SEVERITY_RANK, AlertMember, Change, evidence_change
+from alertflow.operators.decisions import Decision
+from alertflow.schemas.timefmt import NS_PER_S, parse_rfc3339_ns
 
 ANOMALY_PREFIX = "anomaly:"  # member fingerprints of series, apart from Alertmanager's
 

@@ -13,13 +13,13 @@ The stages, in order:
 
 from dataclasses import replace
 
-from operators.alignment import SpanAlignment
-from operators.anomaly_dedup import AnomalySignal
-from operators.decisions import Decision
-from operators.incidents import IncidentGrouper, IncidentSettings
-from operators.log_patterns import LogSignal
-from operators.reorder import EventTimeOrder
-from schemas.records import AlertEvent, SpanEvent
+from alertflow.operators.alignment import SpanAlignment
+from alertflow.operators.anomaly_dedup import AnomalySignal
+from alertflow.operators.decisions import Decision
+from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.log_patterns import LogSignal
+from alertflow.operators.reorder import EventTimeOrder
+from alertflow.schemas.records import AlertEvent, SpanEvent
 
 Signal = AlertEvent | AnomalySignal | LogSignal  # what the grouper is fed, in event-time order
 CorrelationEvent = Signal | SpanEvent

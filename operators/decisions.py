@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from alertflow.schemas.jsoncodec import dumps
 from pydantic import BaseModel
-
-from schemas.jsoncodec import dumps
 
 
 class Record(dict[str, Any]):

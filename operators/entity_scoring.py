@@ -9,13 +9,13 @@ window apart (``multivariate:<metric>``).
 
 from collections.abc import Iterable, Sequence
 
-from operators.decisions import Decision
-from operators.ids import stable_id
-from operators.multivariate import EntityScore, EntityScorer, entity_of
-from operators.normalize import LabelPolicy, clean_labels, series_key
-from schemas.outputs import Anomaly
-from schemas.records import MetricSample
-from schemas.timefmt import format_ns
+from alertflow.operators.decisions import Decision
+from alertflow.operators.ids import stable_id
+from alertflow.operators.multivariate import EntityScore, EntityScorer, entity_of
+from alertflow.operators.normalize import LabelPolicy, clean_labels, series_key
+from alertflow.schemas.outputs import Anomaly
+from alertflow.schemas.records import MetricSample
+from alertflow.schemas.timefmt import format_ns
 
 
 def by_entity(

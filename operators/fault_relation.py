@@ -26,8 +26,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from operators.alert_dedup import AlertMember
-from operators.topology import ServiceGraph
+from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.topology import ServiceGraph
 
 
 class NodeIndex:

@@ -2,15 +2,15 @@
 
 from typing import TYPE_CHECKING
 
-from operators.decisions import Record
-from operators.ids import stable_id
-from operators.rootcause import Candidate, rank_by_onset
-from operators.topology import ServiceGraph
-from schemas.outputs import Notification
-from schemas.timefmt import format_ns
+from alertflow.operators.decisions import Record
+from alertflow.operators.ids import stable_id
+from alertflow.operators.rootcause import Candidate, rank_by_onset
+from alertflow.operators.topology import ServiceGraph
+from alertflow.schemas.outputs import Notification
+from alertflow.schemas.timefmt import format_ns
 
 if TYPE_CHECKING:
-    from operators.incidents import IncidentState
+    from alertflow.operators.incidents import IncidentState
 
 # Candidates per version: an on-call engineer reads the first few; every service is scored.
 MAX_CAUSES = 10

@@ -53,24 +53,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from operators.alert_clusters import AlertClusters
-from operators.alert_dedup import (
+from alertflow.operators.alert_clusters import AlertClusters
+from alertflow.operators.alert_dedup import (
     SEVERITY_RANK,
     AlertMember,
     Change,
     apply_event,
 )
-from operators.anomaly_dedup import AnomalySignal, apply_anomaly
-from operators.decisions import Decision, Record
-from operators.eventclock import EventClock
-from operators.fault_relation import NodeIndex, onsets, relate_infrastructure, relate_to_causes
-from operators.ids import stable_id
-from operators.incident_render import render_incident, render_notification
-from operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
-from operators.log_patterns import LogSignal, apply_log
-from operators.topology import ServiceGraph
-from schemas.records import AlertEvent, SpanEvent
-from schemas.timefmt import NS_PER_S
+from alertflow.operators.anomaly_dedup import AnomalySignal, apply_anomaly
+from alertflow.operators.decisions import Decision, Record
+from alertflow.operators.eventclock import EventClock
+from alertflow.operators.fault_relation import (
+    NodeIndex,
+    onsets,
+    relate_infrastructure,
+    relate_to_causes,
+)
+from alertflow.operators.ids import stable_id
+from alertflow.operators.incident_render import render_incident, render_notification
+from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
+from alertflow.operators.log_patterns import LogSignal, apply_log
+from alertflow.operators.topology import ServiceGraph
+from alertflow.schemas.records import AlertEvent, SpanEvent
+from alertflow.schemas.timefmt import NS_PER_S
 
 _NEVER = 2**63 - 1
 

@@ -55,9 +55,9 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from operators.alert_dedup import service_of
-from schemas.errors import AlertflowError
-from schemas.timefmt import NS_PER_S
+from alertflow.operators.alert_dedup import service_of
+from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.timefmt import NS_PER_S
 
 
 class InhibitionError(AlertflowError, ValueError):

@@ -11,14 +11,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from operators.decisions import Decision
-from operators.ids import stable_id
-from operators.redaction import Redactor
-from schemas.config import RedactionConfig
-from schemas.decoders import decode_stream
-from schemas.errors import DecodeError
-from schemas.outputs import DeadLetter
-from schemas.records import InputRecord
+from alertflow.operators.decisions import Decision
+from alertflow.operators.ids import stable_id
+from alertflow.operators.redaction import Redactor
+from alertflow.schemas.config import RedactionConfig
+from alertflow.schemas.decoders import decode_stream
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.outputs import DeadLetter
+from alertflow.schemas.records import InputRecord
 
 
 def message_ref(topic: str | None, partition: int | None, offset: int | None) -> str:

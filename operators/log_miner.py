@@ -27,7 +27,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 
-from operators.ids import stable_id
+from alertflow.operators.ids import stable_id
 
 # The grid point best over the development systems (eight Loghub systems and the simulator's
 # logs), as bench/logs.py's leave-one-system-out cross-validation chooses; its out-of-fold GA

@@ -35,13 +35,19 @@ otherwise. Per template a series of lines per bucket goes to the detectors
 import math
 from dataclasses import dataclass
 
-from operators.alert_dedup import MAX_REFS, SEVERITY_RANK, AlertMember, Change, evidence_change
-from operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner, show
-from operators.log_miner import mask as mask_params
-from operators.log_series import TemplateSeries, TemplateSeriesSettings
-from schemas.errors import AlertflowError
-from schemas.records import LogEvent, MetricSample
-from schemas.timefmt import NS_PER_S
+from alertflow.operators.alert_dedup import (
+    MAX_REFS,
+    SEVERITY_RANK,
+    AlertMember,
+    Change,
+    evidence_change,
+)
+from alertflow.operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner, show
+from alertflow.operators.log_miner import mask as mask_params
+from alertflow.operators.log_series import TemplateSeries, TemplateSeriesSettings
+from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.records import LogEvent, MetricSample
+from alertflow.schemas.timefmt import NS_PER_S
 
 LOG_PREFIX = "log:"  # member fingerprints of log templates
 MAX_EXAMPLE = 300

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas.records import MetricSample
+from alertflow.schemas.records import MetricSample
 
 SERIES = "alertflow_log_template_lines"
 

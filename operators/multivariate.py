@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from operators.isolation.errors import IsolationError
-from operators.isolation.forest import IsolationForest
-from operators.isolation.scaling import RobustScaler
-from operators.isolation.whitening import Whitener
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.forest import IsolationForest
+from alertflow.operators.isolation.scaling import RobustScaler
+from alertflow.operators.isolation.whitening import Whitener
 
 _AGGREGATES = ("last", "mean")
 

@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from schemas.records import MetricSample
+from alertflow.schemas.records import MetricSample
 
 _VALID_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _INVALID_CHARS = re.compile(r"[^a-zA-Z0-9_]")

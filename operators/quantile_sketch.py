@@ -22,7 +22,7 @@ logarithmic mapping with the collapsing-lowest store.
 
 import math
 
-from schemas.errors import AlertflowError
+from alertflow.schemas.errors import AlertflowError
 
 
 class SketchError(AlertflowError, ValueError):

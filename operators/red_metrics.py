@@ -16,11 +16,11 @@ since the sample they belong to is out.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from operators.eventclock import EventClock
-from operators.quantile_sketch import QuantileSketch
-from operators.trace_edges import EdgeCall
-from schemas.records import LogEvent, MetricSample, SpanEvent
-from schemas.timefmt import NS_PER_S
+from alertflow.operators.eventclock import EventClock
+from alertflow.operators.quantile_sketch import QuantileSketch
+from alertflow.operators.trace_edges import EdgeCall
+from alertflow.schemas.records import LogEvent, MetricSample, SpanEvent
+from alertflow.schemas.timefmt import NS_PER_S
 
 _REQUEST_KINDS = ("server", "consumer")
 

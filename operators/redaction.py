@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from schemas.config import RedactionConfig
+from alertflow.schemas.config import RedactionConfig
 
 # RFC 5322 atext plus dots, and any non-ASCII byte (internationalised addresses).
 _ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\x80-\xff-]"

@@ -13,7 +13,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from operators.eventclock import EventClock
+from alertflow.operators.eventclock import EventClock
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from operators.alert_dedup import AlertMember
-from operators.topology import ServiceGraph
-from schemas.timefmt import NS_PER_S, format_ns
+from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.topology import ServiceGraph
+from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
 # Onset order is blurred by monitoring lag; a failing dependency is stronger evidence.

@@ -12,13 +12,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from operators.anomaly import AnomalyDetector
-from operators.anomaly.cold_start import ColdStart, ColdStartSettings
-from operators.decisions import Decision
-from operators.ids import sample_id, series_id_prefix
-from schemas.outputs import Anomaly
-from schemas.records import MetricSample
-from schemas.timefmt import NS_PER_S, format_ns
+from alertflow.operators.anomaly import AnomalyDetector
+from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
+from alertflow.operators.decisions import Decision
+from alertflow.operators.ids import sample_id, series_id_prefix
+from alertflow.schemas.outputs import Anomaly
+from alertflow.schemas.records import MetricSample
+from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 RECENT_TIMESTAMPS = 16
 
@@ -58,7 +58,7 @@ class SeriesScorer:
     (Prometheus' staleness marker) and infinite values are skipped. While the
     detector warms up, a :class:`ColdStart` judges the samples (``info`` severity).
 
-    >>> from operators.anomaly import RobustEWMA
+    >>> from alertflow.operators.anomaly import RobustEWMA
     >>> scorer = SeriesScorer("up", ScoringSettings(), lambda: RobustEWMA(warmup=5))
     >>> out = [scorer.process(MetricSample("up", {}, i * 10**9, 1.0)) for i in range(10)]
     >>> out[-1]

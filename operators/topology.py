@@ -12,9 +12,9 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from pathlib import Path
 
-from schemas.errors import AlertflowError
-from schemas.records import SpanEvent
-from schemas.timefmt import NS_PER_S
+from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.records import SpanEvent
+from alertflow.schemas.timefmt import NS_PER_S
 
 
 class TopologyError(AlertflowError):

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from schemas.records import SpanEvent
+from alertflow.schemas.records import SpanEvent
 
 PEER_SERVICE = "peer.service"
 _CALLER_KINDS = ("client", "producer")

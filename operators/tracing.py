@@ -7,9 +7,8 @@ output record and list the input messages behind it (``alertflow.inputs``).
 
 import time
 
+from alertflow.operators.decisions import Decision
 from opentelemetry.trace import Tracer
-
-from operators.decisions import Decision
 
 _TRACED_FIELDS = ("score", "severity", "status", "series", "incident_id", "version", "reason")
 

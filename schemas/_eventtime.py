@@ -3,8 +3,8 @@
 import functools
 from typing import Any
 
-from schemas.errors import DecodeError
-from schemas.timefmt import coerce_epoch_ns
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.timefmt import coerce_epoch_ns
 
 # Epoch nanoseconds must fit a signed 64-bit integer (numpy, Kafka timestamps, orjson).
 MAX_EPOCH_NS = 2**63 - 1

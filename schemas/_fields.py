@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from schemas.errors import DecodeError
+from alertflow.schemas.errors import DecodeError
 
 
 def require_dict(obj: Any, what: str) -> dict[str, Any]:

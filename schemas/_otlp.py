@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from schemas import jsoncodec
-from schemas._fields import require_dict
-from schemas.errors import DecodeError
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._fields import require_dict
+from alertflow.schemas.errors import DecodeError
 
 UNKNOWN_SERVICE = "unknown_service"  # what OTel SDKs report when service.name is unset
 _UINT64_MAX = 2**64 - 1

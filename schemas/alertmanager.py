@@ -2,12 +2,11 @@
 
 from typing import Any, Literal
 
+from alertflow.schemas import jsoncodec
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import AlertEvent
+from alertflow.schemas.timefmt import is_zero_time, parse_rfc3339_ns
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from schemas import jsoncodec
-from schemas.errors import DecodeError
-from schemas.records import AlertEvent
-from schemas.timefmt import is_zero_time, parse_rfc3339_ns
 
 
 class AlertmanagerAlert(BaseModel):

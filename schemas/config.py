@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.errors import AlertflowError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
-from schemas.errors import AlertflowError
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
 OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "dlq")

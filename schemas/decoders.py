@@ -2,15 +2,15 @@
 
 from collections.abc import Callable
 
-from schemas import jsoncodec
-from schemas.alertmanager import decode_alertmanager
-from schemas.errors import DecodeError
-from schemas.feedback import decode_feedback
-from schemas.otlp_logs import decode_logs
-from schemas.otlp_metrics import metrics_from_otlp
-from schemas.otlp_traces import decode_otlp_traces
-from schemas.prometheus import samples_from_adapter
-from schemas.records import InputRecord, MetricSample
+from alertflow.schemas import jsoncodec
+from alertflow.schemas.alertmanager import decode_alertmanager
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.feedback import decode_feedback
+from alertflow.schemas.otlp_logs import decode_logs
+from alertflow.schemas.otlp_metrics import metrics_from_otlp
+from alertflow.schemas.otlp_traces import decode_otlp_traces
+from alertflow.schemas.prometheus import samples_from_adapter
+from alertflow.schemas.records import InputRecord, MetricSample
 
 Decoder = Callable[[bytes, str], list[InputRecord]]
 

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from schemas.outputs import OUTPUT_MODELS
+from alertflow.schemas.outputs import OUTPUT_MODELS
 
 DEFAULT_DIR = Path(__file__).parent / "jsonschema"
 

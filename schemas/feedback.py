@@ -2,6 +2,11 @@
 
 from typing import Any, Literal
 
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._eventtime import event_time_ns
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.outputs import Severity
+from alertflow.schemas.records import FeedbackEvent
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -11,12 +16,6 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
-
-from schemas import jsoncodec
-from schemas._eventtime import event_time_ns
-from schemas.errors import DecodeError
-from schemas.outputs import Severity
-from schemas.records import FeedbackEvent
 
 Verdict = Literal["true_positive", "false_positive", "noise"]
 

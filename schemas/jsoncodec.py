@@ -3,8 +3,7 @@
 from typing import Any
 
 import orjson
-
-from schemas.errors import DecodeError
+from alertflow.schemas.errors import DecodeError
 
 JSONDecodeError = orjson.JSONDecodeError
 

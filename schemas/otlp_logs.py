@@ -8,10 +8,10 @@ JSON text). Levels from both formats are normalised to ``trace``, ``debug``,
 
 from typing import Any
 
-from schemas import jsoncodec
-from schemas._eventtime import event_time_ns
-from schemas._fields import require_dict, require_str
-from schemas._otlp import (
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._eventtime import event_time_ns
+from alertflow.schemas._fields import require_dict, require_str
+from alertflow.schemas._otlp import (
     any_value_text,
     attributes,
     hex_id,
@@ -21,8 +21,8 @@ from schemas._otlp import (
     unix_nano,
     walk,
 )
-from schemas.errors import DecodeError
-from schemas.records import LogEvent
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import LogEvent
 
 UNSPECIFIED = "unspecified"
 _SEVERITY_BANDS = ("trace", "debug", "info", "warn", "error", "fatal")  # 4 numbers each, from 1

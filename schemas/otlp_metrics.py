@@ -12,9 +12,9 @@ import math
 from itertools import pairwise
 from typing import Any
 
-from schemas import jsoncodec
-from schemas._fields import require_dict, require_str
-from schemas._otlp import (
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._fields import require_dict, require_str
+from alertflow.schemas._otlp import (
     attributes,
     double,
     float_text,
@@ -24,8 +24,8 @@ from schemas._otlp import (
     unix_nano,
     walk,
 )
-from schemas.errors import DecodeError
-from schemas.records import MetricSample
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import MetricSample
 
 _NO_RECORDED_VALUE = 1  # DataPointFlags: the Prometheus staleness marker in OTLP
 _KINDS = ("gauge", "sum", "histogram", "summary")

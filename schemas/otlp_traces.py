@@ -6,9 +6,9 @@ Span kinds and status codes may be numbers or the protobuf enum names
 
 from typing import Any
 
-from schemas import jsoncodec
-from schemas._fields import require_str
-from schemas._otlp import (
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._fields import require_str
+from alertflow.schemas._otlp import (
     attributes,
     hex_id,
     int64,
@@ -18,8 +18,8 @@ from schemas._otlp import (
     unix_nano,
     walk,
 )
-from schemas.errors import DecodeError
-from schemas.records import SpanEvent
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import SpanEvent
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _STATUS_CODES = ("unset", "ok", "error")

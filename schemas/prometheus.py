@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from schemas import jsoncodec
-from schemas._eventtime import event_time_ns
-from schemas._fields import require_dict, require_str, sample_value, string_map
-from schemas.errors import DecodeError
-from schemas.records import MetricSample
+from alertflow.schemas import jsoncodec
+from alertflow.schemas._eventtime import event_time_ns
+from alertflow.schemas._fields import require_dict, require_str, sample_value, string_map
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import MetricSample
 
 
 def decode_prometheus_sample(raw: bytes, ref: str = "") -> list[MetricSample]:

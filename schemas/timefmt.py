@@ -3,7 +3,7 @@
 import functools
 from datetime import UTC, datetime
 
-from schemas.errors import DecodeError
+from alertflow.schemas.errors import DecodeError
 
 NS_PER_S = 1_000_000_000
 # Alertmanager's "no end yet" value and Go's zero time.

@@ -6,9 +6,9 @@ import sys
 from contextlib import redirect_stdout
 
 import pytest
+from alertflow.dataflows.cli import main
+from alertflow.schemas.config import ScoringConfig
 
-from dataflows.cli import main
-from schemas.config import ScoringConfig
 from tests.flowkit import read_jsonl
 
 
@@ -78,7 +78,7 @@ def test_simulate_then_run_end_to_end(tmp_path):
     sim = tmp_path / "sim"
     assert main(["simulate", "--seed", "3", "--out", str(sim), "--hours", "1"]) == 0
     done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "run",
+        [sys.executable, "-m", "alertflow.dataflows.cli", "run",
          "--input", f"metrics={sim / 'metrics.jsonl'}", "--input", f"alerts={sim / 'alerts.jsonl'}",
          "--input", f"logs={sim / 'logs.jsonl'}", "--input", f"traces={sim / 'traces.jsonl'}",
          "--output", str(tmp_path / "out")],
@@ -91,7 +91,7 @@ def test_simulate_then_run_end_to_end(tmp_path):
 
 def test_demo_incidents_show_log_and_trace_evidence(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "demo", "--verbose",
+        [sys.executable, "-m", "alertflow.dataflows.cli", "demo", "--verbose",
          "--out", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=180,
     )

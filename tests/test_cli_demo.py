@@ -17,7 +17,7 @@ _TIMELINE = re.compile(r"^  (\d\d:\d\d:\d\d)  (OPENED|ESCALATED|RESOLVED|CAUSE)\
 
 def _demo(out, *flags):
     done = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", "demo", "--out", str(out), *flags],
+        [sys.executable, "-m", "alertflow.dataflows.cli", "demo", "--out", str(out), *flags],
         capture_output=True,
         text=True,
         timeout=180,

@@ -6,13 +6,12 @@ import sys
 from importlib.metadata import version
 
 import pytest
-
-from dataflows.cli import _parser
+from alertflow.dataflows.cli import _parser
 
 
 def _alertflow(*args):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "alertflow.dataflows.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 

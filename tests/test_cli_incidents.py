@@ -11,7 +11,7 @@ from tests.flowkit import alert_lines, metric_lines, read_jsonl
 
 def _alertflow(*args):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "alertflow.dataflows.cli", *args], capture_output=True, text=True, timeout=120
     )
 
 
@@ -127,7 +127,7 @@ def test_a_run_that_found_no_incident_says_so_and_exits_0(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "dlq.jsonl").write_text('{"id": "x"}\n')
-    done = subprocess.run([sys.executable, "-m", "dataflows.cli", "incidents", str(out)],
+    done = subprocess.run([sys.executable, "-m", "alertflow.dataflows.cli", "incidents", str(out)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("no incidents")

@@ -12,7 +12,7 @@ from tests.flowkit import alert_line, metric_lines
 
 def _alertflow(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *args],
+        [sys.executable, "-m", "alertflow.dataflows.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

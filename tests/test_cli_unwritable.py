@@ -10,7 +10,7 @@ from tests.flowkit import metric_lines
 
 def _alertflow(*args):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "alertflow.dataflows.cli", *args], capture_output=True, text=True, timeout=120
     )
 
 

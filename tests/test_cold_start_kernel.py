@@ -8,11 +8,10 @@ from collections import deque
 
 import numpy as np
 import pytest
+from alertflow.operators.anomaly.base import DetectorError
+from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.anomaly.base import DetectorError
-from operators.anomaly.cold_start import ColdStart, ColdStartSettings
 
 
 class ReferenceColdStart:

@@ -1,6 +1,5 @@
 import pytest
-
-from schemas.config import AlertflowConfig, ConfigError, load_config
+from alertflow.schemas.config import AlertflowConfig, ConfigError, load_config
 
 
 def test_yaml_and_toml_load_the_same(tmp_path):

@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from alertflow.operators.topology import read_static_topology
 
 from bench import correlation as cb
 from bench import petshop
-from operators.topology import read_static_topology
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,11 @@ expected incidents and top cause. Helpers are those of ``test_correlation_table`
 """
 
 import pytest
+from alertflow.operators.alert_clusters import AlertClusters, alert_words
+from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.incidents import IncidentSettings
+from alertflow.schemas.records import AlertEvent
 
-from operators.alert_clusters import AlertClusters, alert_words
-from operators.correlator import DomainCorrelator
-from operators.incidents import IncidentSettings
-from schemas.records import AlertEvent
 from tests.test_correlation_table import CHAIN, T0, S, alert, correlate, groups, latest
 
 WEEK = 7 * 24 * 3600
@@ -183,9 +183,9 @@ def test_unplaceable_alerts(events, expected, causes):
 
 
 def test_infrastructure_is_not_the_root_cause_by_onset_alone():
-    from operators.alert_dedup import AlertMember
-    from operators.rootcause import rank_by_onset
-    from operators.topology import ServiceGraph
+    from alertflow.operators.alert_dedup import AlertMember
+    from alertflow.operators.rootcause import rank_by_onset
+    from alertflow.operators.topology import ServiceGraph
 
     graph = ServiceGraph()
     graph.add_static(CHAIN)

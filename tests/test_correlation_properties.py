@@ -9,14 +9,13 @@ wall time would advance them by however long a run happened to take.
 from collections import Counter
 from dataclasses import dataclass, field
 
+from alertflow.operators.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.decisions import Decision
+from alertflow.operators.incidents import IncidentSettings
+from alertflow.schemas.records import AlertEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from operators.anomaly_dedup import AnomalySignal
-from operators.correlator import DomainCorrelator
-from operators.decisions import Decision
-from operators.incidents import IncidentSettings
-from schemas.records import AlertEvent
 
 S = 10**9
 T0 = 1_795_600_800 * S  # 2026-11-25T10:00:00Z

@@ -6,13 +6,12 @@ module docstring and ``operators/rootcause.py``.
 """
 
 import pytest
-
-from operators.anomaly_dedup import ANOMALY_PREFIX, AnomalySignal
-from operators.correlator import DomainCorrelator
-from operators.decisions import Decision
-from operators.incidents import IncidentSettings
-from schemas.outputs import Incident
-from schemas.records import AlertEvent
+from alertflow.operators.anomaly_dedup import ANOMALY_PREFIX, AnomalySignal
+from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.decisions import Decision
+from alertflow.operators.incidents import IncidentSettings
+from alertflow.schemas.outputs import Incident
+from alertflow.schemas.records import AlertEvent
 
 S = 10**9
 T0 = 1_795_600_800 * S  # 2026-11-25T10:00:00Z

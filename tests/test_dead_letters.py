@@ -5,13 +5,13 @@ import string
 
 import orjson
 import pytest
+from alertflow.dataflows.sources import FileLine
+from alertflow.operators.intake import Intake, dead_letter
+from alertflow.operators.redaction import Redactor
+from alertflow.schemas.config import ConfigError, RedactionConfig, load_config
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from dataflows.sources import FileLine
-from operators.intake import Intake, dead_letter
-from operators.redaction import Redactor
-from schemas.config import ConfigError, RedactionConfig, load_config
 from tests.flowkit import prom_line, read_jsonl
 
 DEFAULT = Redactor(RedactionConfig())
@@ -167,10 +167,10 @@ def test_a_message_over_the_size_limit_is_rejected_undecoded():
 
 @pytest.mark.parametrize("emails", [True, False])
 def test_the_flow_redacts_its_dead_letters_as_configured(tmp_path, emails):
+    from alertflow.dataflows.flow import build_flow
+    from alertflow.schemas.config import AlertflowConfig
     from bytewax.testing import run_main
 
-    from dataflows.flow import build_flow
-    from schemas.config import AlertflowConfig
     from tests.flowkit import write_lines
 
     good = prom_line("cpu", {"host": "h0"}, 1_795_600_800, 1)

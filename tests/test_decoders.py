@@ -5,10 +5,9 @@ from typing import Any
 
 import orjson
 import pytest
-
-from schemas.decoders import decode_stream
-from schemas.errors import DecodeError
-from schemas.records import FeedbackEvent, LogEvent, MetricSample, SpanEvent
+from alertflow.schemas.decoders import decode_stream
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import FeedbackEvent, LogEvent, MetricSample, SpanEvent
 
 T0_S = 1_795_600_800  # 2026-11-25T10:00:00Z
 T0_NS = T0_S * 1_000_000_000

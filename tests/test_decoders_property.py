@@ -13,12 +13,11 @@ from typing import Any
 
 import orjson
 import pytest
+from alertflow.schemas.decoders import STREAMS, decode_stream
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.records import AlertEvent, FeedbackEvent, LogEvent, MetricSample, SpanEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from schemas.decoders import STREAMS, decode_stream
-from schemas.errors import DecodeError
-from schemas.records import AlertEvent, FeedbackEvent, LogEvent, MetricSample, SpanEvent
 
 GOLDEN = Path(__file__).parent / "golden"
 FORMAT_STREAMS = {  # the same table as test_golden.py

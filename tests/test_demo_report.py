@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from dataflows.demo_report import score, timeline
+from alertflow.dataflows.demo_report import score, timeline
 
 TRUTH = {
     "incidents": [

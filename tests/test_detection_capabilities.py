@@ -4,13 +4,16 @@ import math
 
 import numpy as np
 import pytest
+from alertflow.operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
+from alertflow.operators.anomaly.ensemble import StreamingEnsemble
+from alertflow.operators.anomaly.resolution import (
+    resolution_floor,
+    resolution_init,
+    resolution_learn,
+)
+from alertflow.schemas.config import ScoringConfig
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
-from operators.anomaly.ensemble import StreamingEnsemble
-from operators.anomaly.resolution import resolution_floor, resolution_init, resolution_learn
-from schemas.config import ScoringConfig
 
 T0 = 1_500_000_000
 THRESHOLD = ScoringConfig().threshold
@@ -149,8 +152,8 @@ def test_the_band_of_a_series_that_never_went_negative_stays_at_or_above_zero(va
 
 
 def test_a_warm_up_band_of_a_count_does_not_go_below_zero():
-    from operators.scoring import ScoringSettings, SeriesScorer
-    from schemas.records import MetricSample
+    from alertflow.operators.scoring import ScoringSettings, SeriesScorer
+    from alertflow.schemas.records import MetricSample
 
     scorer = SeriesScorer("requests", ScoringSettings(threshold=THRESHOLD),
                           lambda: StreamingEnsemble())

@@ -10,11 +10,10 @@ import math
 import pickle
 import pkgutil
 
+import alertflow.operators.anomaly as package
 import numpy as np
 import pytest
-
-import operators.anomaly as package
-from operators.anomaly import AnomalyDetector, DetectorError
+from alertflow.operators.anomaly import AnomalyDetector, DetectorError
 
 MINUTE_NS = 60 * 10**9
 T0_NS = 1_396_310_400 * 10**9  # 2014-04-01T00:00:00Z

@@ -7,8 +7,7 @@ checked for all of them in ``test_detector_suite.py``.
 import math
 
 import pytest
-
-from operators.anomaly import AnomalyDetector, RobustEWMA
+from alertflow.operators.anomaly import AnomalyDetector, RobustEWMA
 
 
 def _series(n=400, seed=0):

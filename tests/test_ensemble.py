@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
-
-from operators.anomaly import StreamingEnsemble
-from operators.anomaly.factory import detector_factory
-from schemas.config import DetectorSettings
+from alertflow.operators.anomaly import StreamingEnsemble
+from alertflow.operators.anomaly.factory import detector_factory
+from alertflow.schemas.config import DetectorSettings
 
 STEP_NS = 300 * 10**9  # five-minute samples, NAB's usual spacing
 DAY = 288
@@ -189,7 +188,7 @@ def test_reproduces_the_prototypes_recorded_scores():
 
 def test_a_range_detection_holds_the_likelihood_back_only_partly():
     """Per-channel suppression: a later rise of the average is its own event."""
-    from operators.anomaly.suppression import PAIR_SIZE, suppress_pair
+    from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
 
     def passed(cross, e_lik):
         sup = np.zeros(PAIR_SIZE)
@@ -211,8 +210,8 @@ def test_a_range_detection_holds_the_likelihood_back_only_partly():
 def _detect(tmp_path, rows, chunk_rows=None, monkeypatch=None):
     import io
 
-    from dataflows import detect
-    from schemas.config import AlertflowConfig
+    from alertflow.dataflows import detect
+    from alertflow.schemas.config import AlertflowConfig
 
     if chunk_rows is not None:
         monkeypatch.setattr(detect, "CHUNK_ROWS", chunk_rows)
@@ -245,7 +244,7 @@ def test_detect_prints_what_update_many_scores(tmp_path, monkeypatch):
 
 
 def test_detect_names_the_line_of_a_bad_timestamp(tmp_path):
-    from schemas.config import ConfigError
+    from alertflow.schemas.config import ConfigError
 
     rows = [("2014-04-01 00:00:00", 1.0), ("yesterday", 2.0)]
     with pytest.raises(ConfigError, match=r"series.csv:3: expected an ISO 8601 timestamp"):

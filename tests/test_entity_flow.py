@@ -2,10 +2,10 @@
 
 import random
 
+from alertflow.dataflows.flow import build_flow
+from alertflow.schemas.config import AlertflowConfig
 from bytewax.testing import run_main
 
-from dataflows.flow import build_flow
-from schemas.config import AlertflowConfig
 from tests.flowkit import T0, prom_line, read_jsonl, write_lines
 
 

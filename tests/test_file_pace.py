@@ -2,8 +2,7 @@
 
 import orjson
 import pytest
-
-from dataflows.sources import JsonlSource
+from alertflow.dataflows.sources import JsonlSource
 
 T0_S = 1_795_600_800
 

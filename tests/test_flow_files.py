@@ -5,11 +5,11 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+from alertflow.dataflows.flow import build_flow
+from alertflow.schemas.config import AlertflowConfig
 from bytewax.testing import run_main
 
 from bench.broker import free_port
-from dataflows.flow import build_flow
-from schemas.config import AlertflowConfig
 from tests.flowkit import alert_lines, metric_lines, read_jsonl, write_lines
 
 
@@ -77,7 +77,7 @@ def test_two_processes_give_the_same_outputs_as_one(tmp_path):
     args = [
         sys.executable,
         "-m",
-        "dataflows.cli",
+        "alertflow.dataflows.cli",
         "run",
         "--input",
         f"metrics={inputs['metrics'][0]}",

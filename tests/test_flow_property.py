@@ -1,12 +1,12 @@
 """Whatever lands in an input file, the flow finishes, rejects it to dlq and keeps the rest."""
 
 import orjson
+from alertflow.dataflows.flow import build_flow
+from alertflow.schemas.config import AlertflowConfig
 from bytewax.testing import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataflows.flow import build_flow
-from schemas.config import AlertflowConfig
 from tests.flowkit import alert_lines, metric_lines, read_jsonl
 
 GOOD_METRICS = metric_lines(n_series=2, n_points=200, spike_at=180)

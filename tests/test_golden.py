@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from schemas.decoders import decode_stream
+from alertflow.schemas.decoders import decode_stream
 
 GOLDEN = Path(__file__).parent / "golden"
 # Which input stream each format's payloads arrive on.

@@ -3,11 +3,10 @@
 import dataclasses
 
 import pytest
-
-from operators.incidents import IncidentGrouper, IncidentSettings
-from schemas.jsoncodec import loads
-from schemas.outputs import Incident, Notification
-from schemas.records import AlertEvent
+from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.schemas.jsoncodec import loads
+from alertflow.schemas.outputs import Incident, Notification
+from alertflow.schemas.records import AlertEvent
 
 S = 10**9
 T0 = 1_795_600_800 * S

@@ -9,15 +9,14 @@ from itertools import pairwise, permutations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from operators.inhibition import (
+from alertflow.operators.inhibition import (
     InhibitionError,
     InhibitionSettings,
     LearnedInhibition,
     alert_kind,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 S = 10**9
 T0 = 1_795_600_800 * S

@@ -6,10 +6,9 @@ import pickle
 
 import numpy as np
 import pytest
-
-from operators.isolation import IsolationForest, IsolationWindowDetector
-from operators.isolation.errors import IsolationError
-from operators.isolation.rowwise import scale_rows, window_features
+from alertflow.operators.isolation import IsolationForest, IsolationWindowDetector
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.rowwise import scale_rows, window_features
 
 SMALL = {"n_trees": 16, "window_size": 128, "sample_size": 64, "warmup": 32}
 

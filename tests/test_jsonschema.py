@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from alertflow.schemas import outputs
+from alertflow.schemas.export import DEFAULT_DIR, export_json_schemas, main
+from alertflow.schemas.outputs import OUTPUT_MODELS
 from pydantic import BaseModel
-
-from schemas import outputs
-from schemas.export import DEFAULT_DIR, export_json_schemas, main
-from schemas.outputs import OUTPUT_MODELS
 
 
 def test_checked_in_schemas_match_a_fresh_export(tmp_path: Path) -> None:

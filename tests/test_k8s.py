@@ -4,8 +4,7 @@ import re
 from pathlib import Path
 
 import yaml
-
-from schemas.config import load_config
+from alertflow.schemas.config import load_config
 
 K8S = Path(__file__).parent.parent / "k8s"
 

@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from alertflow.operators.log_miner import MASK, WILD, TemplateMiner, _tokens, mask, show
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.log_miner import MASK, WILD, TemplateMiner, _tokens, mask, show
 
 ROOT = Path(__file__).resolve().parents[1]
 

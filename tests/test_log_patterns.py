@@ -9,11 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from operators.alert_dedup import Change
-from operators.log_patterns import (
+from alertflow.operators.alert_dedup import Change
+from alertflow.operators.log_patterns import (
     LogPatternError,
     LogPatterns,
     LogPatternSettings,
@@ -22,8 +19,10 @@ from operators.log_patterns import (
     burst_score,
     mask,
 )
-from operators.simulate.logs import _CALLER, _INFO, _OOM, _ROOT, _WARN, _fill
-from schemas.records import LogEvent
+from alertflow.operators.simulate.logs import _CALLER, _INFO, _OOM, _ROOT, _WARN, _fill
+from alertflow.schemas.records import LogEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 S = 10**9
 OPS = ("GET /cart", "POST /cart")

@@ -1,13 +1,12 @@
 """Per-template series for the detectors, and a burst's tail counted into its open incident."""
 
 import pytest
+from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
+from alertflow.operators.log_series import SERIES, TemplateSeries, TemplateSeriesSettings
+from alertflow.schemas.records import AlertEvent, LogEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.incidents import IncidentGrouper, IncidentSettings
-from operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
-from operators.log_series import SERIES, TemplateSeries, TemplateSeriesSettings
-from schemas.records import AlertEvent, LogEvent
 
 S = 10**9
 T0 = 1_795_600_800 * S

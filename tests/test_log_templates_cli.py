@@ -8,11 +8,11 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from alertflow.dataflows.cli import main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import logs as logs_bench
-from dataflows.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = [
@@ -30,7 +30,7 @@ LINES = [
 
 def alertflow(*args):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *map(str, args)],
+        [sys.executable, "-m", "alertflow.dataflows.cli", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -5,9 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
-
-from operators.isolation.errors import IsolationError
-from operators.multivariate import EntityAligner, EntityScorer, entity_of
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.multivariate import EntityAligner, EntityScorer, entity_of
 
 S = 1_000_000_000  # one second in ns
 MIN = 60 * S

@@ -1,7 +1,6 @@
 import pytest
-
-from operators.normalize import LabelPolicy, SeriesNormalizer, clean_labels, series_key
-from schemas.records import MetricSample
+from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer, clean_labels, series_key
+from alertflow.schemas.records import MetricSample
 
 
 @pytest.mark.parametrize(

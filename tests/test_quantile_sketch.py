@@ -5,10 +5,9 @@ import pickle
 
 import numpy as np
 import pytest
+from alertflow.operators.quantile_sketch import QuantileSketch, SketchError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.quantile_sketch import QuantileSketch, SketchError
 
 latencies = st.lists(
     st.floats(min_value=1e-5, max_value=3600.0, allow_nan=False), min_size=1, max_size=300

@@ -7,7 +7,7 @@ from tests.flowkit import metric_lines, read_jsonl, write_lines
 
 
 def _run(inputs, out, recovery=None):
-    cmd = [sys.executable, "-m", "dataflows.cli", "run", "--input", f"metrics={inputs}",
+    cmd = [sys.executable, "-m", "alertflow.dataflows.cli", "run", "--input", f"metrics={inputs}",
            "--output", str(out), "--set", "scoring.emit_scores=true"]
     if recovery:
         cmd += ["--recovery-dir", str(recovery)]

@@ -1,5 +1,5 @@
-from operators.red_metrics import ServiceWindows, cluster_of, service_key
-from schemas.records import LogEvent, SpanEvent
+from alertflow.operators.red_metrics import ServiceWindows, cluster_of, service_key
+from alertflow.schemas.records import LogEvent, SpanEvent
 
 S = 10**9
 

@@ -1,14 +1,13 @@
 """The run summary and the current-incident view never crash on what the outside world sends."""
 
 import pytest
+from alertflow.dataflows.incident_view import latest_versions
+from alertflow.dataflows.run_summary import RunSummary
+from alertflow.operators.intake import dead_letter
+from alertflow.schemas.config import ConfigError
+from alertflow.schemas.decoders import STREAMS
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dataflows.incident_view import latest_versions
-from dataflows.run_summary import RunSummary
-from operators.intake import dead_letter
-from schemas.config import ConfigError
-from schemas.decoders import STREAMS
 
 raw_bytes = st.one_of(
     st.binary(max_size=200),

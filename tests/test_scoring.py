@@ -1,12 +1,11 @@
 import math
 
+from alertflow.operators.anomaly import RobustEWMA
+from alertflow.operators.scoring import RECENT_TIMESTAMPS, LateSample, ScoringSettings, SeriesScorer
+from alertflow.schemas.outputs import Anomaly
+from alertflow.schemas.records import MetricSample
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.anomaly import RobustEWMA
-from operators.scoring import RECENT_TIMESTAMPS, LateSample, ScoringSettings, SeriesScorer
-from schemas.outputs import Anomaly
-from schemas.records import MetricSample
 
 S = 10**9
 
@@ -100,14 +99,15 @@ def test_cold_start_stays_quiet_on_a_steady_series_and_ends_with_the_warm_up():
 
 
 def test_cold_start_can_be_switched_off():
-    from operators.anomaly.cold_start import ColdStartSettings
+    from alertflow.operators.anomaly.cold_start import ColdStartSettings
 
     scorer = _scorer(cold_start=ColdStartSettings(enabled=False))
     assert _feed(scorer, [1.0, 1.1, 0.9, 5.0]) == []
 
 
 def test_cold_start_records_follow_the_reference_sample_by_sample():
-    from operators.anomaly.cold_start import ColdStartSettings
+    from alertflow.operators.anomaly.cold_start import ColdStartSettings
+
     from tests.test_cold_start_kernel import ReferenceColdStart
 
     values = [100.0, 101.5, 98.7, 200.0, 100.2, 99.1, 0.0, 100.4, 100.1]

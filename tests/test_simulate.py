@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from operators.simulate import SimulationError, SimulationSummary, simulate
-from operators.simulate.alerts import alert_fingerprint
+from alertflow.operators.simulate import SimulationError, SimulationSummary, simulate
+from alertflow.operators.simulate.alerts import alert_fingerprint
 
 FILES = ("metrics.jsonl", "alerts.jsonl", "traces.jsonl", "logs.jsonl", "ground_truth.json")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")

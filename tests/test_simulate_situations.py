@@ -6,10 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from operators.simulate import Situations, simulate
-from operators.simulate.alerts import AlertEpisode, alert_fingerprint
-from operators.simulate.webhook import GROUP_WAIT_NS, payloads
+from alertflow.operators.simulate import Situations, simulate
+from alertflow.operators.simulate.alerts import AlertEpisode, alert_fingerprint
+from alertflow.operators.simulate.webhook import GROUP_WAIT_NS, payloads
 
 S = 10**9
 START = 1_795_600_800 * S
@@ -162,7 +161,7 @@ def test_situations_replace_keeps_the_rest() -> None:
 
 
 def test_cli_situation_options(tmp_path: Path) -> None:
-    from dataflows.cli import main
+    from alertflow.dataflows.cli import main
 
     argv = ["simulate", "--seed", "4", "--hours", "1", "--services", "8", "--noise-alerts", "0"]
     assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
@@ -173,7 +172,7 @@ def test_cli_situation_options(tmp_path: Path) -> None:
 
 
 def test_an_alert_resolving_before_its_group_tick_is_never_sent() -> None:
-    from operators.simulate.webhook import first_sends, sent
+    from alertflow.operators.simulate.webhook import first_sends, sent
 
     episodes = [_episode("Errors", "a", 0, None), _episode("Errors", "b", 40, 100)]
     first = first_sends(episodes, 300 * S)

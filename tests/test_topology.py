@@ -1,10 +1,9 @@
 """Call graph learned from spans, static topology files, and their use in correlation."""
 
 import pytest
-
-from operators.incidents import IncidentGrouper, IncidentSettings
-from operators.topology import ServiceGraph, TopologyError, read_static_topology
-from schemas.records import AlertEvent, SpanEvent
+from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.topology import ServiceGraph, TopologyError, read_static_topology
+from alertflow.schemas.records import AlertEvent, SpanEvent
 
 S = 10**9
 T0 = 1_795_600_800 * S
@@ -124,7 +123,7 @@ def test_a_dependency_failing_only_later_does_not_make_a_symptom():
 
 
 def test_alerts_wait_for_the_spans_of_their_moment():
-    from operators.alignment import SpanAlignment
+    from alertflow.operators.alignment import SpanAlignment
 
     align = SpanAlignment(hold_ns=5 * S, lateness_ns=0)
     early, late = alert("1", "db", 0), alert("2", "db", 100)

@@ -4,12 +4,11 @@ import math
 import pickle
 
 import pytest
+from alertflow.operators.red_metrics import ServiceWindows
+from alertflow.operators.trace_edges import EdgeCall, EdgeJoin, trace_shard
+from alertflow.schemas.records import SpanEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from operators.red_metrics import ServiceWindows
-from operators.trace_edges import EdgeCall, EdgeJoin, trace_shard
-from schemas.records import SpanEvent
 
 S = 10**9
 C1 = {"k8s.cluster.name": "c1"}

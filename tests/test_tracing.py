@@ -1,12 +1,12 @@
 """Decision spans, checked with the SDK's in-memory exporter."""
 
+from alertflow.dataflows.flow import build_flow
+from alertflow.schemas.config import AlertflowConfig
 from bytewax.testing import run_main
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dataflows.flow import build_flow
-from schemas.config import AlertflowConfig
 from tests.flowkit import alert_lines, metric_lines, read_jsonl, write_lines
 
 

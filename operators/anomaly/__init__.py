@@ -14,17 +14,17 @@ The per-sample work is a numba kernel over a flat float64 state array
 (:mod:`operators.anomaly.compiled` says why and what it costs).
 """
 
-from operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
-from operators.anomaly.compiled import CompiledDetector
-from operators.anomaly.distribution import LongRunDistribution
-from operators.anomaly.ensemble import StreamingEnsemble
-from operators.anomaly.holt import HoltForecaster
-from operators.anomaly.level_shift import LevelShift
-from operators.anomaly.likelihood import AnomalyLikelihood
-from operators.anomaly.range_detector import RangeDetector
-from operators.anomaly.robust_ewma import RobustEWMA
-from operators.anomaly.seasonal import DailyProfile
-from operators.anomaly.suppression import PostDetectionSuppression
+from alertflow.operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
+from alertflow.operators.anomaly.compiled import CompiledDetector
+from alertflow.operators.anomaly.distribution import LongRunDistribution
+from alertflow.operators.anomaly.ensemble import StreamingEnsemble
+from alertflow.operators.anomaly.holt import HoltForecaster
+from alertflow.operators.anomaly.level_shift import LevelShift
+from alertflow.operators.anomaly.likelihood import AnomalyLikelihood
+from alertflow.operators.anomaly.range_detector import RangeDetector
+from alertflow.operators.anomaly.robust_ewma import RobustEWMA
+from alertflow.operators.anomaly.seasonal import DailyProfile
+from alertflow.operators.anomaly.suppression import PostDetectionSuppression
 
 __all__ = [
     "AnomalyDetector",

@@ -3,7 +3,7 @@
 import abc
 from dataclasses import dataclass
 
-from schemas.errors import AlertflowError
+from alertflow.schemas.errors import AlertflowError
 
 
 class DetectorError(AlertflowError, ValueError):

@@ -1,8 +1,7 @@
 """A series' sampling cadence, learned online, to turn a time span into a count of samples."""
 
 import numpy as np
-
-from operators.anomaly.compiled import kernel
+from alertflow.operators.anomaly.compiled import kernel
 
 # The clock's slots, relative to its segment of a state array.
 LAST_T, INTERVAL = 0, 1

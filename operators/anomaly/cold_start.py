@@ -31,9 +31,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-
-from operators.anomaly.base import DetectorError, Expectation
-from operators.anomaly.compiled import kernel, require
+from alertflow.operators.anomaly.base import DetectorError, Expectation
+from alertflow.operators.anomaly.compiled import kernel, require
 
 _CLEAR_LEVEL = 1.0  # judge only series whose mean is at least one stdev clear of zero
 _FREEZE_FROM = 2  # an anomaly is kept out of a history of two values or more, not out of one

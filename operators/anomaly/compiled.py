@@ -26,8 +26,7 @@ from typing import Any, ClassVar
 
 import numba
 import numpy as np
-
-from operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
+from alertflow.operators.anomaly.base import AnomalyDetector, DetectorError, Expectation
 
 N, SCORE, EXPECTED, LOWER, UPPER = range(5)
 HEADER = 5

@@ -12,8 +12,7 @@ window: evidence ``-log10 Q(|x - mean| / std)``.
 import math
 
 import numpy as np
-
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.compiled import (
     HEADER,
     CompiledDetector,
     N,

@@ -35,9 +35,8 @@ Prototype names that changed: ``warm`` -> ``warmup``, ``short`` -> ``lik_window`
 import math
 
 import numpy as np
-
-from operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
+from alertflow.operators.anomaly.compiled import (
     HEADER,
     SCORE,
     CompiledDetector,
@@ -51,16 +50,24 @@ from operators.anomaly.compiled import (
     require,
     seconds,
 )
-from operators.anomaly.distribution import DIST_SIZE, dist_evidence, dist_init, dist_learn
-from operators.anomaly.holt import HOLT_SIZE, HS, B, L, holt_forecast, holt_init, holt_learn
-from operators.anomaly.level_shift import SHIFT_SIZE, shift_init, shift_learn
-from operators.anomaly.likelihood import (
+from alertflow.operators.anomaly.distribution import DIST_SIZE, dist_evidence, dist_init, dist_learn
+from alertflow.operators.anomaly.holt import (
+    HOLT_SIZE,
+    HS,
+    B,
+    L,
+    holt_forecast,
+    holt_init,
+    holt_learn,
+)
+from alertflow.operators.anomaly.level_shift import SHIFT_SIZE, shift_init, shift_learn
+from alertflow.operators.anomaly.likelihood import (
     RAWS,
     likelihood_evidence,
     likelihood_learn,
     likelihood_size,
 )
-from operators.anomaly.range_detector import (
+from alertflow.operators.anomaly.range_detector import (
     HI,
     LO,
     RANGE_SIZE,
@@ -68,21 +75,28 @@ from operators.anomaly.range_detector import (
     range_init,
     range_learn,
 )
-from operators.anomaly.resolution import (
+from alertflow.operators.anomaly.resolution import (
     RESOLUTION_SIZE,
     resolution_floor,
     resolution_init,
     resolution_learn,
 )
-from operators.anomaly.robust_ewma import LEVEL_SIZE, M, S, level_floor, level_init, level_learn
-from operators.anomaly.seasonal import (
+from alertflow.operators.anomaly.robust_ewma import (
+    LEVEL_SIZE,
+    M,
+    S,
+    level_floor,
+    level_init,
+    level_learn,
+)
+from alertflow.operators.anomaly.seasonal import (
     seasonal_init,
     seasonal_learn,
     seasonal_reset,
     seasonal_score,
     seasonal_size,
 )
-from operators.anomaly.suppression import PAIR_SIZE, suppress_pair
+from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
 
 # What the last sample's score was made of, for contributors().
 E_LIK, E_RANGE, MODEL, SHIFTED = HEADER, HEADER + 1, HEADER + 2, HEADER + 3

@@ -3,8 +3,8 @@
 from collections.abc import Callable
 from functools import partial
 
-from operators.anomaly.ensemble import StreamingEnsemble
-from schemas.config import DetectorSettings
+from alertflow.operators.anomaly.ensemble import StreamingEnsemble
+from alertflow.schemas.config import DetectorSettings
 
 
 def detector_factory(settings: DetectorSettings) -> Callable[[], StreamingEnsemble]:

@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.compiled import (
     HEADER,
     UNCLIPPED,
     CompiledDetector,
@@ -18,7 +17,13 @@ from operators.anomaly.compiled import (
     report,
     require,
 )
-from operators.anomaly.robust_ewma import LEVEL_SIZE, S, level_floor, level_init, level_learn
+from alertflow.operators.anomaly.robust_ewma import (
+    LEVEL_SIZE,
+    S,
+    level_floor,
+    level_init,
+    level_learn,
+)
 
 # Holt's slots, relative to its segment of a state array.
 L, B, HS = 0, 1, 2  # level, trend, EW MAD of the one-step residual

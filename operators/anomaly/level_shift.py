@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.compiled import (
     HEADER,
     UNCLIPPED,
     CompiledDetector,
@@ -16,7 +15,7 @@ from operators.anomaly.compiled import (
     rate,
     require,
 )
-from operators.anomaly.robust_ewma import (
+from alertflow.operators.anomaly.robust_ewma import (
     LEVEL_SIZE,
     M,
     S,

@@ -9,8 +9,7 @@ every scale at ``grain_frac`` of it. Continuous measurements get no floor from i
 """
 
 import numpy as np
-
-from operators.anomaly.compiled import kernel
+from alertflow.operators.anomaly.compiled import kernel
 
 # The resolution's one slot, relative to its segment of a state array.
 STEP = 0

@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.compiled import (
     HEADER,
     UNCLIPPED,
     CompiledDetector,

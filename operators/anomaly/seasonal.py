@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-
-from operators.anomaly.compiled import (
+from alertflow.operators.anomaly.compiled import (
     DAY_S,
     HEADER,
     CompiledDetector,
@@ -19,7 +18,13 @@ from operators.anomaly.compiled import (
     require,
     seconds,
 )
-from operators.anomaly.robust_ewma import LEVEL_SIZE, S, level_floor, level_init, level_learn
+from alertflow.operators.anomaly.robust_ewma import (
+    LEVEL_SIZE,
+    S,
+    level_floor,
+    level_init,
+    level_learn,
+)
 
 # The profile's slots, relative to its segment of a state array; the bins follow.
 OFF, SRES, ES, EL, MLONG, T0 = range(6)  # offset, residual MAD, strength's two errors, ...

@@ -6,9 +6,9 @@ ordinary; a point isolated in a few splits scores towards 1. 0.0 while warming u
 non-finite input, which is never learned.
 """
 
-from operators.isolation.errors import IsolationError
-from operators.isolation.forest import IsolationForest
-from operators.isolation.scaling import RobustScaler
-from operators.isolation.window import IsolationWindowDetector
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.forest import IsolationForest
+from alertflow.operators.isolation.scaling import RobustScaler
+from alertflow.operators.isolation.window import IsolationWindowDetector
 
 __all__ = ["IsolationError", "IsolationForest", "IsolationWindowDetector", "RobustScaler"]

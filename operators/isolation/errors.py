@@ -1,6 +1,6 @@
 """The one exception the isolation package raises on purpose."""
 
-from schemas.errors import AlertflowError
+from alertflow.schemas.errors import AlertflowError
 
 
 class IsolationError(AlertflowError, ValueError):

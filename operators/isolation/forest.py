@@ -4,11 +4,10 @@ import math
 import pickle
 
 import numpy as np
-
-from operators.isolation import jit
-from operators.isolation import trees as numpy_kernels
-from operators.isolation.errors import IsolationError
-from operators.isolation.trees import Draws, Trees, empty_trees, path_table, tree_depth
+from alertflow.operators.isolation import jit
+from alertflow.operators.isolation import trees as numpy_kernels
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.trees import Draws, Trees, empty_trees, path_table, tree_depth
 
 
 class IsolationForest:

@@ -7,8 +7,7 @@ arithmetic; the uncompiled function stays reachable as ``.py_func`` on the compi
 import math
 
 import numpy as np
-
-from operators.isolation.jit import compiled
+from alertflow.operators.isolation.jit import compiled
 
 # Mean absolute deviation of a normal variable is sigma * sqrt(2/pi).
 MAD_TO_SIGMA = math.sqrt(math.pi / 2)

@@ -1,8 +1,7 @@
 """Per-feature robust scaling, learned online: the unit every isolation feature is put in."""
 
 import numpy as np
-
-from operators.isolation.rowwise import scale_rows
+from alertflow.operators.isolation.rowwise import scale_rows
 
 
 class RobustScaler:

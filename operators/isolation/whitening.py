@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-
-from operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.errors import IsolationError
 
 
 class Whitener:

@@ -3,11 +3,10 @@
 import math
 
 import numpy as np
-
-from operators.isolation.errors import IsolationError
-from operators.isolation.forest import IsolationForest
-from operators.isolation.rowwise import window_features
-from operators.isolation.scaling import RobustScaler
+from alertflow.operators.isolation.errors import IsolationError
+from alertflow.operators.isolation.forest import IsolationForest
+from alertflow.operators.isolation.rowwise import window_features
+from alertflow.operators.isolation.scaling import RobustScaler
 
 FEATURES = ("value", "delta", "deviation", "volatility")
 

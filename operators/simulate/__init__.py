@@ -9,21 +9,21 @@ really happened. The same seed and arguments always give byte-identical files.
 from dataclasses import dataclass
 from pathlib import Path
 
-from operators.simulate import webhook
-from operators.simulate.alerts import evaluate_rules
-from operators.simulate.config import SimulationConfig, SimulationError
-from operators.simulate.emit import ground_truth, write_json, write_jsonl
-from operators.simulate.faults import schedule_incidents
-from operators.simulate.logs import generate_logs
-from operators.simulate.metrics import generate_metrics, metric_records
-from operators.simulate.noise import noise_episodes
-from operators.simulate.situations import (
+from alertflow.operators.simulate import webhook
+from alertflow.operators.simulate.alerts import evaluate_rules
+from alertflow.operators.simulate.config import SimulationConfig, SimulationError
+from alertflow.operators.simulate.emit import ground_truth, write_json, write_jsonl
+from alertflow.operators.simulate.faults import schedule_incidents
+from alertflow.operators.simulate.logs import generate_logs
+from alertflow.operators.simulate.metrics import generate_metrics, metric_records
+from alertflow.operators.simulate.noise import noise_episodes
+from alertflow.operators.simulate.situations import (
     Situations,
     always_firing_episodes,
     infrastructure_episodes,
 )
-from operators.simulate.topology import build_topology
-from operators.simulate.traces import failed_spans, generate_traces, trace_requests
+from alertflow.operators.simulate.topology import build_topology
+from alertflow.operators.simulate.traces import failed_spans, generate_traces, trace_requests
 
 __all__ = ["SimulationError", "SimulationSummary", "Situations", "simulate"]
 

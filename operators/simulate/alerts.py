@@ -13,11 +13,18 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import numpy as np
-
-from operators.simulate.config import NS_PER_MS, SimulationConfig
-from operators.simulate.faults import Incident
-from operators.simulate.metrics import CPU, ERRORS, MEMORY, P99, RATE, MetricGrid, effect_weight
-from operators.simulate.topology import Topology
+from alertflow.operators.simulate.config import NS_PER_MS, SimulationConfig
+from alertflow.operators.simulate.faults import Incident
+from alertflow.operators.simulate.metrics import (
+    CPU,
+    ERRORS,
+    MEMORY,
+    P99,
+    RATE,
+    MetricGrid,
+    effect_weight,
+)
+from alertflow.operators.simulate.topology import Topology
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3

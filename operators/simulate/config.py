@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-
-from schemas.errors import AlertflowError
-from schemas.timefmt import format_ns
+from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.timefmt import format_ns
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000

@@ -3,11 +3,11 @@
 from collections.abc import Iterable
 from pathlib import Path
 
-from operators.simulate.alerts import AlertEpisode
-from operators.simulate.config import NS_PER_S, SimulationConfig, rfc3339_ms
-from operators.simulate.faults import Incident
-from operators.simulate.topology import Topology
-from schemas.jsoncodec import dumps
+from alertflow.operators.simulate.alerts import AlertEpisode
+from alertflow.operators.simulate.config import NS_PER_S, SimulationConfig, rfc3339_ms
+from alertflow.operators.simulate.faults import Incident
+from alertflow.operators.simulate.topology import Topology
+from alertflow.schemas.jsoncodec import dumps
 
 
 def write_jsonl(path: Path, records: Iterable[object]) -> int:

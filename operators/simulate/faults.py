@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-
-from operators.simulate.config import NS_PER_S, SimulationConfig
-from operators.simulate.topology import Tier, Topology
+from alertflow.operators.simulate.config import NS_PER_S, SimulationConfig
+from alertflow.operators.simulate.topology import Tier, Topology
 
 FaultType = Literal["latency", "error_spike", "cpu_saturation", "memory_leak", "dependency_down"]
 FAULTS: tuple[FaultType, ...] = (

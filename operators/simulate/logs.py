@@ -8,12 +8,11 @@ unsampled requests and carry ids of traces that were never exported.
 import random
 
 import numpy as np
-
-from operators.simulate.config import NS_PER_MS, SimulationConfig, hex_id, rfc3339_ms
-from operators.simulate.faults import Hop, Incident
-from operators.simulate.metrics import MetricGrid
-from operators.simulate.topology import Topology
-from operators.simulate.traces import Span
+from alertflow.operators.simulate.config import NS_PER_MS, SimulationConfig, hex_id, rfc3339_ms
+from alertflow.operators.simulate.faults import Hop, Incident
+from alertflow.operators.simulate.metrics import MetricGrid
+from alertflow.operators.simulate.topology import Topology
+from alertflow.operators.simulate.traces import Span
 
 _INFO = (
     "{op} completed in {ms}ms",

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-
-from operators.simulate.config import NS_PER_S, SimulationConfig, rfc3339_s
-from operators.simulate.faults import Incident
-from operators.simulate.topology import Topology, cluster_peak_hour
+from alertflow.operators.simulate.config import NS_PER_S, SimulationConfig, rfc3339_s
+from alertflow.operators.simulate.faults import Incident
+from alertflow.operators.simulate.topology import Topology, cluster_peak_hour
 
 RATE = "http_requests_per_second"
 ERRORS = "http_request_error_ratio"

@@ -5,9 +5,9 @@ can never collide with an incident's, and each one flaps: it fires and
 resolves a few times under the same fingerprint, as a badly tuned rule does.
 """
 
-from operators.simulate.alerts import AlertEpisode, alert_fingerprint, generator_url
-from operators.simulate.config import NS_PER_S, SimulationConfig
-from operators.simulate.topology import Topology
+from alertflow.operators.simulate.alerts import AlertEpisode, alert_fingerprint, generator_url
+from alertflow.operators.simulate.config import NS_PER_S, SimulationConfig
+from alertflow.operators.simulate.topology import Topology
 
 # alertname, severity, summary, description, PromQL
 _NOISE_RULES = (

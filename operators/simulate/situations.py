@@ -16,9 +16,9 @@
 
 from dataclasses import dataclass
 
-from operators.simulate.alerts import AlertEpisode, alert_fingerprint, generator_url
-from operators.simulate.config import NS_PER_S, SimulationConfig
-from operators.simulate.topology import Topology
+from alertflow.operators.simulate.alerts import AlertEpisode, alert_fingerprint, generator_url
+from alertflow.operators.simulate.config import NS_PER_S, SimulationConfig
+from alertflow.operators.simulate.topology import Topology
 
 _DAY_NS = 24 * 3600 * NS_PER_S
 # alertname, job, severity, summary, PromQL

@@ -10,9 +10,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from operators.simulate.config import NS_PER_MS, NS_PER_S, SimulationConfig, hex_id
-from operators.simulate.metrics import ERRORS, P99, MetricGrid
-from operators.simulate.topology import Topology
+from alertflow.operators.simulate.config import NS_PER_MS, NS_PER_S, SimulationConfig, hex_id
+from alertflow.operators.simulate.metrics import ERRORS, P99, MetricGrid
+from alertflow.operators.simulate.topology import Topology
 
 SERVER, CLIENT = 2, 3
 TRACES_PER_MINUTE = 2.0

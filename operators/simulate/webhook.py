@@ -12,8 +12,8 @@ sent before the simulated window starts or after it ends.
 
 from collections import defaultdict
 
-from operators.simulate.alerts import AlertEpisode
-from operators.simulate.config import NS_PER_S, ZERO_TIME, rfc3339_ms
+from alertflow.operators.simulate.alerts import AlertEpisode
+from alertflow.operators.simulate.config import NS_PER_S, ZERO_TIME, rfc3339_ms
 
 GROUP_WAIT_NS = 30 * NS_PER_S
 REPEAT_INTERVAL_NS = 5 * 60 * NS_PER_S

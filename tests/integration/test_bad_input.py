@@ -130,7 +130,7 @@ def test_every_bad_record_is_a_dead_letter_and_every_good_one_is_scored(broker, 
     broker.produce(topic, messages)
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "dataflows.cli", "run",
+        sys.executable, "-m", "alertflow.dataflows.cli", "run",
         "--input", f"metrics=kafka://{broker.bootstrap}/{topic}",
         "--output", str(out),
         "--set", "kafka.stop_at_end=true",

@@ -24,7 +24,7 @@ OUTPUTS = ("anomalies", "incidents", "notifications", "dlq")
 
 
 def _run_cmd(inputs: list[str], output: str, *extra: str) -> list[str]:
-    cmd = [sys.executable, "-m", "dataflows.cli", "run", "--output", output, *extra]
+    cmd = [sys.executable, "-m", "alertflow.dataflows.cli", "run", "--output", output, *extra]
     for uri in inputs:
         cmd += ["--input", f"metrics={uri}"]
     return cmd

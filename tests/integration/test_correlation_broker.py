@@ -122,7 +122,7 @@ def test_alerts_and_traces_become_incidents_with_root_causes(broker):
     command = [
         sys.executable,
         "-m",
-        "dataflows.cli",
+        "alertflow.dataflows.cli",
         "run",
         "--input",
         f"alerts=kafka://{broker.bootstrap}/{topic_alerts}",

@@ -6,8 +6,8 @@ import uuid
 
 import orjson
 import pytest
+from alertflow.schemas.config import OUTPUT_STREAMS
 
-from schemas.config import OUTPUT_STREAMS
 from tests.flowkit import alert_lines, metric_lines
 
 pytestmark = pytest.mark.integration
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 def _alertflow(*args):
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "alertflow.dataflows.cli", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -28,7 +28,7 @@ def _cmd(broker, names, *extra):
     return [
         sys.executable,
         "-m",
-        "dataflows.cli",
+        "alertflow.dataflows.cli",
         "run",
         "--input",
         f"metrics=kafka://{broker.bootstrap}/{names['metrics']}",

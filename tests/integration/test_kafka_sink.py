@@ -4,12 +4,12 @@ import uuid
 
 import orjson
 import pytest
+from alertflow.dataflows import shutdown
+from alertflow.dataflows.kafka_io import KafkaDecisionSink, OutputNotDelivered
+from alertflow.operators.decisions import Decision
+from alertflow.schemas.config import KafkaClient
 
 from bench.broker import free_port
-from dataflows import shutdown
-from dataflows.kafka_io import KafkaDecisionSink, OutputNotDelivered
-from operators.decisions import Decision
-from schemas.config import KafkaClient
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,7 @@
+"""alertflow: a streaming AIOps engine on Bytewax.
+
+Installed, the repository's top-level folders live under this one namespace
+(``pyproject.toml`` maps them): ``alertflow.schemas`` is ``schemas/``,
+``alertflow.operators`` is ``operators/`` and ``alertflow.dataflows`` is ``dataflows/``,
+so nothing generic lands at the top of site-packages.
+"""
