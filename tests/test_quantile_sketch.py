@@ -49,9 +49,12 @@ def test_empty_and_non_positive(values, q, expected):
 @settings(max_examples=200, deadline=None)
 @given(latencies, quantiles, st.sampled_from([0.005, 0.01, 0.05]))
 def test_quantile_within_relative_error_of_numpy(values, q, alpha):
-    exact = float(np.percentile(np.array(values), q * 100, method="lower"))
-    rank = math.floor(q * (len(values) - 1))  # numpy's "lower" rank, checked against it
-    assert exact == sorted(values)[rank] or math.isclose(exact, sorted(values)[rank])
+    # numpy's "lower" rank, computed the sketch's way: numpy goes through q * 100 and can
+    # land one rank lower in floating point (q = 1/3 of four values).
+    rank = math.floor(q * (len(values) - 1))
+    exact = sorted(values)[rank]
+    lower = float(np.percentile(np.array(values), q * 100, method="lower"))
+    assert lower in (exact, sorted(values)[max(rank - 1, 0)])
     got = _sketch(values, alpha).quantile(q)
     assert abs(got - sorted(values)[rank]) <= alpha * sorted(values)[rank] * (1 + 1e-9)
 
