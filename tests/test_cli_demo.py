@@ -134,3 +134,43 @@ def test_the_readme_recording_has_the_demo_s_shape(demo):
         assert any(line.startswith(title) for line in recording), title
         assert any(line.startswith(title) for line in lines), title
     assert any(line.strip().startswith("Score: top cause right for") for line in recording)
+
+
+def test_the_demos_anomalies_lie_outside_the_band_they_print(demo):
+    """Issue 12, item 3: a record's value is beyond its band, and counts' bands stay >= 0."""
+    out, _ = demo
+    anomalies = read_jsonl(out / "output" / "anomalies.jsonl")
+    assert anomalies
+    inside = [a for a in anomalies if a["lower"] <= a["value"] <= a["upper"]
+              and a["detectors"] in (["cold_start"], ["range"])]
+    assert inside == []
+    never_negative = {"alertflow_requests", "alertflow_request_errors_ratio",
+                      "alertflow_log_lines", "http_request_error_ratio"}
+    assert all(a["lower"] >= 0 for a in anomalies if a["name"] in never_negative)
+
+
+def test_the_end_of_warm_up_is_not_an_event(demo):
+    """Few scraped series fire within ten samples of their warm-up's end (10 of 60 did)."""
+    from alertflow.schemas.config import DetectorSettings
+    from alertflow.schemas.timefmt import parse_rfc3339_ns
+
+    out, _ = demo
+    starts: dict[tuple[str, str], list[int]] = {}
+    for line in (out / "input" / "metrics.jsonl").read_text().splitlines():
+        sample = orjson.loads(line)
+        stamps = starts.setdefault((sample["name"], sample["labels"]["service"]), [])
+        if len(stamps) < 2:
+            stamps.append(parse_rfc3339_ns(sample["timestamp"]))
+    warmup = DetectorSettings().warmup
+    first: dict[tuple[str, str], int] = {}
+    for a in sorted(read_jsonl(out / "output" / "anomalies.jsonl"), key=lambda a: a["ts"]):
+        key = (a["name"], a["labels"].get("service", ""))
+        if a["detectors"] != ["cold_start"] and key in starts:
+            first.setdefault(key, parse_rfc3339_ns(a["ts"]))
+    at_warm_up_end = []
+    for key, (t0, t1) in starts.items():
+        end = t0 + warmup * (t1 - t0)
+        if key in first and end <= first[key] <= end + 10 * (t1 - t0):
+            at_warm_up_end.append(key)
+    assert len(starts) >= 20
+    assert len(at_warm_up_end) <= len(starts) // 10, at_warm_up_end
