@@ -326,10 +326,13 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.flow import build_flow
             from alertflow.dataflows.run_summary import RunSummary
             from alertflow.dataflows.runner import run
+            from alertflow.dataflows.sources import check_inputs
 
             config = _run_config(args)
             summary = RunSummary()
-            run(build_flow(config, summary=summary), config.runtime)
+            # Input brokers that do not answer: one line, before the engine starts.
+            run(build_flow(config, summary=summary), config.runtime,
+                preflight=lambda: check_inputs(config))
             _write_current_incidents(config)
             for line in summary.lines(config.runtime.process_id) + summary.warnings():
                 print(line, file=sys.stderr)

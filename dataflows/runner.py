@@ -1,6 +1,7 @@
 """Running a built flow: single or multi-process, with recovery and clean stops."""
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 
 from alertflow.dataflows.shutdown import install_handlers, restore_handlers
@@ -10,8 +11,14 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 
-def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
-    """Run ``flow`` until its inputs end or SIGTERM/SIGINT asks it to drain and stop."""
+def run(
+    flow: Dataflow, runtime: RuntimeConfig, preflight: Callable[[], None] | None = None
+) -> None:
+    """Run ``flow`` until its inputs end or SIGTERM/SIGINT asks it to drain and stop.
+
+    ``preflight`` runs first, with the stop handlers already installed, so a check that
+    waits (brokers that do not answer) can be stopped too, and fails outside the engine.
+    """
     recovery = None
     epoch = timedelta(seconds=runtime.snapshot_interval_s)
     if runtime.recovery_dir is not None:
@@ -25,6 +32,8 @@ def run(flow: Dataflow, runtime: RuntimeConfig) -> None:
     os.environ["RUST_BACKTRACE"] = "0"
     previous = install_handlers()
     try:
+        if preflight is not None:
+            preflight()
         cli_main(
             flow,
             workers_per_process=runtime.workers_per_process,

@@ -148,6 +148,19 @@ def build_source(uri: str, config: AlertflowConfig, stream: str | None = None) -
     return StoppableSource(_kafka_source(location, config))
 
 
+def check_inputs(config: AlertflowConfig) -> None:
+    """Before the flow starts: every Kafka input topic's brokers answer, or one clear error.
+
+    Inside the engine the same failure surfaces behind a Rust panic note; here it is the
+    :class:`~alertflow.dataflows.kafka_io.InputUnavailable` (or ``ConfigError``) alone.
+    """
+    for uris in config.inputs.values():
+        for uri in uris:
+            location = parse_location(uri)
+            if isinstance(location, KafkaLocation) and location.topic:
+                _kafka_source(location, config).list_parts()
+
+
 def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaPollSource:
     return KafkaPollSource(
         location.brokers,

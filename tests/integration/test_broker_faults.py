@@ -248,3 +248,14 @@ def test_broker_restarted_mid_run_loses_nothing(broker, store, tmp_path, input_t
         for instance in (target, restarted):
             if instance is not None:
                 instance.stop()
+
+
+def test_input_brokers_that_do_not_answer_are_one_line_before_the_engine_starts(tmp_path):
+    """Checked before the flow starts: no engine panic note above the error."""
+    port = free_port()
+    cmd = _run_cmd([f"kafka://127.0.0.1:{port}/metrics"], str(tmp_path / "out"))
+    done = subprocess.run([*cmd, "--set", "kafka.metadata_timeout_s=2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "panicked" not in done.stderr and "RUST_BACKTRACE" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("alertflow: error: input topic 'metrics'")
