@@ -11,7 +11,8 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
 3. The likelihood (:mod:`likelihood`) turns the mean ``z`` of the last ``lik_span_s``
    seconds (``lik_window`` samples at most, one at least; :mod:`cadence` learns the
    sampling interval) into evidence ``E_lik`` (log10 units); the range detector
-   (:mod:`range_detector`) adds ``range_evidence`` beyond the range. A long-run
+   (:mod:`range_detector`) adds ``range_evidence`` beyond the range, its tolerance widened
+   by ``sqrt(range_mature / n)`` while the range is young. A long-run
    distribution channel (:mod:`distribution`, ``dist_weight``) is off by default.
 4. Post-detection suppression (:mod:`suppression`), one level per channel: a range
    detection holds the likelihood back at only ``sup_cross`` of its level; then
@@ -22,8 +23,9 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    alarm rate on per-minute and hourly series.
 6. Score ``1 - exp(-E / out_scale)``; 0 for the first ``warmup`` samples.
 
-With ``sup_cross=1``, ``sup_tau=200``, ``lik_span_s=0``, ``rarity_period_s=0`` and
-``grain_frac=0`` this is the research prototype's detector (NAB standard 72.97 on the
+With ``sup_cross=1``, ``sup_tau=200``, ``warmup=150``, ``lik_span_s=0``,
+``rarity_period_s=0``, ``grain_frac=0`` and ``range_mature=0`` this is the research
+prototype's detector (NAB standard 72.97 on the
 34-file dev subset) with the same arithmetic in the same order, and its scores match the
 prototype's to rounding. The shipped defaults were chosen by cross-validation over NAB's
 development subset and cloud-monitoring telemetry (``bench/nab_cv.py``, BENCHMARKS.md).
