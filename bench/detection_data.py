@@ -9,7 +9,7 @@ names the kind of metric (``data-ingress-rate``, ``mongodb-application-rps`` ...
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +119,7 @@ class Part:
 
 
 def part(datasets: Sequence[Dataset], scores: Mapping[str, list[np.ndarray]],
-         keep: "callable") -> Part:
+         keep: Callable[[str, str], bool]) -> Part:
     """The files ``keep(dataset_name, category)`` selects, with their scores."""
     series, chosen = [], []
     for ds in datasets:

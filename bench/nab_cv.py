@@ -30,7 +30,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +86,7 @@ def label(overrides: dict[str, float]) -> str:
 
 
 def objective(datasets: Sequence[Dataset], scores: dict[str, list[np.ndarray]],
-              keep: "callable") -> float:
+              keep: Callable[[str, str], bool]) -> float:
     """Mean over datasets of the standard score of the kept files (NaN-free parts only)."""
     values = []
     for ds in datasets:
