@@ -75,7 +75,6 @@ class SeriesScorer:
         self.settings = settings
         self.detector = make_detector()
         self.max_ts_ns: int | None = None
-        self.last_ts_ns: int | None = None
         self.lateness_ns = int(settings.lateness_s * NS_PER_S)
         self.id_prefix = series_id_prefix(key)
         self.cold = ColdStart(settings.cold_start) if settings.cold_start.enabled else None
@@ -89,7 +88,7 @@ class SeriesScorer:
         """Score then learn one sample."""
         ts = sample.ts_ns
         if self.max_ts_ns is not None:
-            if ts == self.last_ts_ns or ts == self.max_ts_ns:
+            if ts == self.max_ts_ns:
                 return []
             if ts < self.max_ts_ns:
                 watermark = self.max_ts_ns - self.lateness_ns
@@ -104,7 +103,6 @@ class SeriesScorer:
         in_order = self.max_ts_ns is None or ts > self.max_ts_ns
         previous = self.max_ts_ns if in_order else None
         self.interval_ns = None if previous is None else ts - previous
-        self.last_ts_ns = ts
         self.recent_ts.append(ts)
         if in_order:
             self.max_ts_ns = ts
