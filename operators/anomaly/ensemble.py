@@ -203,7 +203,8 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         holt[B] = 0.0
     span = samples_in(clock, t, p[LIK_SPAN_S], int(p[LIK_WINDOW]))
     excess = likelihood_learn(lik, z, n, p[ZCAP], p[A_LIK], span)
-    dist_learn(dist, x, n, p[A_DIST])
+    if p[DIST_WEIGHT] > 0.0:  # off by default: no work on the hot path for it
+        dist_learn(dist, x, n, p[A_DIST])
     state[MODEL] = model
     if n <= p[WARMUP]:
         state[E_LIK] = 0.0
