@@ -39,7 +39,7 @@ def test_every_package_folder_is_in_the_wheel(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for init in REPO.glob("*/**/__init__.py"):
         folder = init.parent.relative_to(REPO)
-        if folder.parts[0] in ("schemas", "operators", "dataflows"):
+        if folder.parts[0] in ("schemas", "operators", "dataflows", "store", "api"):
             assert f"alertflow/{folder.as_posix()}/__init__.py" in names, folder
 
 

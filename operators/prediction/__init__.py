@@ -1,0 +1,1 @@
+"""Forecasters, thresholds, breach prediction, recommendations and learning from feedback."""

@@ -1,0 +1,1 @@
+"""The incident store: incident versions, anomalies, predictions, feedback (SQLite, PostgreSQL)."""
