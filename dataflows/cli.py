@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_incidents(sub)
     _add_logs(sub)
+    add_notify_parsers(sub)
     return parser
 
 
@@ -376,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.incident_view import print_incidents
 
             print_incidents(args.target, as_json=args.json)
+        elif args.command in ("silence", "notify"):
+            from alertflow.dataflows.cli_notify import run as run_notify
+
+            run_notify(args)
         elif args.command == "logs":
             from alertflow.dataflows.log_templates import print_templates
 

@@ -5,6 +5,7 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 """
 
 from functools import partial
+from pathlib import Path
 
 import bytewax.operators as op
 from alertflow.dataflows.logic import (
@@ -16,10 +17,13 @@ from alertflow.dataflows.logic import (
     ShardScoringLogic,
     domain_of,
 )
+from alertflow.dataflows.notifier import outbox_path
+from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
+from alertflow.dataflows.uris import parse_location
 from alertflow.operators.anomaly_dedup import signal_of
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
@@ -94,6 +98,9 @@ def build_flow(
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
         outputs.append(_correlation(op.merge("correlation_events", *events), config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
+    if _notifying(config):
+        decisions = op.map("route", decisions, NotificationDispatch(config.notify))
+        # list[Decision]: notifications carry their receivers and any silence holding them
     provider = tracer_provider or tracer_provider_for(config.tracing)
     if provider is not None:
         tracer = DecisionTracer(provider.get_tracer("alertflow"))
@@ -104,6 +111,9 @@ def build_flow(
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
     _emit(decisions, config)
+    if config.notify.receivers:
+        notes = op.flat_map("notifications", decisions, _notifications)  # Decision
+        op.output("notify", notes, NotifierSink(config.notify, _outbox(config)))
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)
     return flow
@@ -112,6 +122,22 @@ def build_flow(
 def _anomaly_signals(decisions: Batch) -> Batch | None:
     signals = [signal_of(d) for d in decisions if d.stream == "anomalies"]
     return signals or None  # list[AnomalySignal]
+
+
+def _notifying(config: AlertflowConfig) -> bool:
+    notify = config.notify
+    return bool(notify.receivers or notify.silences or notify.silences_file
+                or notify.maintenance_windows)
+
+
+def _notifications(decisions: Batch) -> Batch:
+    return [d for d in decisions if d.stream == "notifications"]
+
+
+def _outbox(config: AlertflowConfig) -> Path:
+    output = parse_location(config.output) if config.output else None
+    output_dir = output if isinstance(output, Path) else None
+    return outbox_path(config.notify, config.runtime.recovery_dir, output_dir)
 
 
 def _is_dead(batch: Batch) -> bool:
