@@ -16,6 +16,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int
+    at: float = 0.0  # time.perf_counter() when the request arrived
 
 
 # (request number from 1, path) -> (status, seconds to stall first, extra headers)
@@ -43,7 +44,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 n = len(owner.received) + 1
                 status, stall, extra = owner.script(n, self.path)
-                owner.received.append(Received(self.path, dict(self.headers), body, status))
+                owner.received.append(
+                    Received(self.path, dict(self.headers), body, status, time.perf_counter()))
                 if stall:
                     time.sleep(stall)
                 try:
