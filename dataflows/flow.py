@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import bytewax.operators as op
+from alertflow.dataflows.feedback_step import FeedbackLogic
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
@@ -96,7 +97,10 @@ def build_flow(
     if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
-        outputs.append(_correlation(op.merge("correlation_events", *events), config))
+        incidents = _correlation(op.merge("correlation_events", *events), config)
+        if "feedback" in valid and config.feedback.enabled:
+            incidents = _feedback(incidents, valid["feedback"], config)
+        outputs.append(incidents)  # list[Decision]: incident versions and notifications
     decisions = op.merge("decisions", *outputs)  # list[Decision]
     if _notifying(config):
         decisions = op.map("route", decisions, NotificationDispatch(config.notify))
@@ -202,6 +206,14 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     logic = partial(IncidentLogic, config=config.correlation, traces=traces, recovery=recovery)
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
+
+
+def _feedback(incidents: Stream[Batch], verdicts: Stream[Batch],
+              config: AlertflowConfig) -> Stream[Batch]:
+    both = op.merge("verdicts_and_incidents", incidents, verdicts)  # list[Decision|FeedbackEvent]
+    keyed = op.key_on("one_book", both, lambda _: "verdicts")  # ("verdicts", list[...])
+    judged = op.stateful_batch("feedback", keyed, partial(FeedbackLogic, config=config.feedback))
+    return op.key_rm("unkey_feedback", judged)  # list[Decision], held pages explained
 
 
 def _emit(decisions: Stream[Batch], config: AlertflowConfig) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
 from alertflow.schemas.errors import AlertflowError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -523,6 +524,7 @@ class AlertflowConfig(_Settings):
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     notify: NotifyConfig = NotifyConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
     @field_validator("inputs")
     @classmethod

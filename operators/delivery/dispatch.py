@@ -41,7 +41,8 @@ class Dispatcher:
         """The notification with its ``receivers`` and, when held back, ``suppressed_by``."""
         labels = labels_of(note)
         at = datetime.fromisoformat(note.ts)
-        held = self._suppressions().why_held(at, labels)
+        # A page the feedback step already held back stays held, with its reason.
+        held = note.suppressed_by or self._suppressions().why_held(at, labels)
         return note.model_copy(
             update={"receivers": list(self._tree.receivers(labels)), "suppressed_by": held}
         )
