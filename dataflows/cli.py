@@ -135,6 +135,19 @@ def _add_run(sub: Any) -> None:
         metavar="FILE",
         help="write in-job latency stats to FILE.<pid>.json each second (default: none)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics and the probes /livez and /readyz "
+        "(default: none)",
+    )
+    run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",  # noqa: S104 (a pod's probes and scrapes come from outside it)
+        metavar="HOST",
+        help="address the metrics port binds (default: %(default)s)",
+    )
 
 
 def _add_detect(sub: Any) -> None:
@@ -308,6 +321,23 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
     return config
 
 
+def _serve_metrics(args: argparse.Namespace, summary: Any) -> Any:
+    """The job's metrics and probes, serving from now on; None without --metrics-port."""
+    if args.metrics_port is None:
+        return None
+    from alertflow.dataflows.job_metrics import JobMetrics
+
+    metrics = JobMetrics(summary)
+    try:
+        metrics.serve(args.metrics_port, args.metrics_address)
+    except OSError as exc:
+        raise ConfigError(
+            f"--metrics-port {args.metrics_port}: cannot listen on "
+            f"{args.metrics_address}: {exc.strerror}"
+        ) from None
+    return metrics
+
+
 def _write_current_incidents(config: AlertflowConfig) -> None:
     """After a file run, the current incidents beside their versions (process 0 only)."""
     from alertflow.dataflows.incident_view import write_current
@@ -330,9 +360,15 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _run_config(args)
             summary = RunSummary()
-            # Input brokers that do not answer: one line, before the engine starts.
-            run(build_flow(config, summary=summary), config.runtime,
-                preflight=lambda: check_inputs(config))
+            metrics = _serve_metrics(args, summary)
+
+            def preflight() -> None:
+                # Input brokers that do not answer: one line, before the engine starts.
+                check_inputs(config)
+                if metrics is not None:
+                    metrics.ready.set()
+
+            run(build_flow(config, summary=summary, metrics=metrics), config.runtime, preflight)
             _write_current_incidents(config)
             for line in summary.lines(config.runtime.process_id) + summary.warnings():
                 print(line, file=sys.stderr)

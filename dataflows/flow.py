@@ -7,6 +7,7 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 from functools import partial
 
 import bytewax.operators as op
+from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
@@ -43,10 +44,12 @@ def build_flow(
     tracer_provider: TracerProvider | None = None,
     extra_sinks: tuple[Sink[Decision], ...] = (),
     summary: RunSummary | None = None,
+    metrics: JobMetrics | None = None,
 ) -> Dataflow:
     """Wire inputs → decode → (derive series | score | correlate) → outputs.
 
-    With ``summary``, the inputs' polls and the output decisions are counted into it.
+    With ``summary``, the inputs' polls and the output decisions are counted into it;
+    with ``metrics`` (which reads that summary) the output latency is binned too.
     """
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
@@ -103,6 +106,8 @@ def build_flow(
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
+    if metrics is not None:
+        op.inspect("job_metrics", decisions, metrics.observe)  # latency, a batch at a time
     _emit(decisions, config)
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
 from alertflow.dataflows.kafka_log import client_log
 from alertflow.dataflows.shutdown import REQUESTED
 from alertflow.operators.decisions import Decision
@@ -195,12 +196,14 @@ class _ProducerPartition(StatelessSinkPartition[list]):
 
     def _on_error(self, error: KafkaError) -> None:
         self._last_error = error.str()
+        PRODUCER_ERRORS.add("client")
         if error.fatal():  # the idempotent producer cannot go on: nothing more will deliver
             self._failed.append(("*", f"fatal producer error: {error.str()}"))
         self._log.on_error(error)
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
+            PRODUCER_ERRORS.add("delivery")
             self._failed.append((message.topic(), error.str()))
 
     def write_batch(self, items: list[list[Decision]]) -> None:
@@ -247,6 +250,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
             self._give_up(remaining + failed, f"{failed} failed, the first to {topic}: {error}")
 
     def _give_up(self, undelivered: int, why: str) -> None:
+        PRODUCER_ERRORS.add("undelivered")
         # Dropped here, not left for the producer's destructor to wait on.
         self._producer.purge()
         self._producer.poll(0)
