@@ -41,7 +41,9 @@ class _PollPartition(StatefulSourcePartition[list, int]):
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
+        self._part = TopicPartition(topic, partition)
         self._offset = offset
+        self._committed = offset
         self._batch_size = batch_size
         self._eof = False
 
@@ -62,6 +64,12 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         return [batch] if batch else []
 
     def snapshot(self) -> int:
+        if self._offset != self._committed and self._offset >= 0:
+            # Progress for lag monitors (KEDA, kafka-consumer-groups.sh) only: a resume
+            # starts from the recovery store's offset, never from the group's.
+            self._part.offset = self._offset
+            self._consumer.commit(offsets=[self._part], asynchronous=True)
+            self._committed = self._offset
         return self._offset
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.broker import free_port
@@ -34,6 +35,15 @@ def _samples(port):
         for sample in family.samples:
             out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return out
+
+
+def _committed(broker, topic):
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "alertflow"})
+    try:
+        (part,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        return part.offset
+    finally:
+        consumer.close()
 
 
 def _samples_once(port, want):
@@ -70,6 +80,7 @@ def test_metrics_and_probes_of_a_running_job(broker, tmp_path):
             "--output", f"kafka://{broker.bootstrap}",
             "--set", f"topic_prefix={prefix}",
             "--metrics-port", str(port), "--metrics-address", "127.0.0.1",
+            "--recovery-dir", str(tmp_path / "recovery"), "--set", "runtime.snapshot_interval_s=1",
         ],
         stderr=(tmp_path / "stderr").open("wb"),
     )  # fmt: skip
@@ -106,6 +117,13 @@ def test_metrics_and_probes_of_a_running_job(broker, tmp_path):
         assert inf == count
         assert 0 < samples[("alertflow_processing_latency_seconds_sum", ())] < 60 * count
         assert _get(port, "/nothing")[0] == 404
+        # KEDA's Kafka scaler reads the group's committed offsets: the job commits its
+        # progress at each snapshot, so the lag it sees drops to zero once all is read.
+        committed = _wait_for(
+            lambda: _committed(broker, metrics_topic) == len(lines) + len(bad), proc,
+            "the consumer group's offset at the end of the topic",
+        )
+        assert committed
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
