@@ -120,11 +120,14 @@ class KafkaSecurity(BaseModel):
             out["sasl.username"] = self.sasl_username
         return out
 
-    def secrets(self) -> dict[str, SecretStr]:
-        """The passwords, read now from their environment variables or files."""
-        out: dict[str, SecretStr] = {}
-        if self.sasl_password is not None:
-            out["sasl.password"] = self.sasl_password.read("kafka.security.sasl_password")
-        if self.key_password is not None:
-            out["ssl.key.password"] = self.key_password.read("kafka.security.key_password")
-        return out
+    def secrets(self) -> dict[str, str]:
+        """The passwords, read now from their environment variables or files, revealed.
+
+        Only for handing to librdkafka: nothing else should hold the result.
+        """
+        sources = {"sasl.password": self.sasl_password, "ssl.key.password": self.key_password}
+        return {
+            key: source.read(f"kafka.security ({key})").get_secret_value()
+            for key, source in sources.items()
+            if source is not None
+        }
