@@ -7,6 +7,7 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 from functools import partial
 
 import bytewax.operators as op
+from alertflow.dataflows.flow_tracing import FlowTracing
 from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
@@ -29,7 +30,6 @@ from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
-from alertflow.operators.tracing import DecisionTracer
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import MetricSample
 from bytewax.dataflow import Dataflow, Stream
@@ -56,11 +56,15 @@ def build_flow(
     flow = Dataflow("alertflow")
     decoded: dict[str, list[Stream[Batch]]] = {stream: [] for stream in INPUT_STREAMS}
     redactor = Redactor(config.redaction)  # what a dead letter keeps of its message
+    provider = tracer_provider or tracer_provider_for(config.tracing)
+    tracing = FlowTracing(provider, config) if provider is not None else None
     for stream, uris in config.inputs.items():
         intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config, stream))
             # list[confluent_kafka.Message | FileLine]: one poll
+            if tracing is not None:
+                raw = tracing.inputs(f"{stream}_{i}", raw, stream)  # + a span per message
             if summary is not None:
                 op.inspect(f"count_{stream}_{i}", raw, summary.input_counter(stream))
             decoded[stream].append(
@@ -73,6 +77,8 @@ def build_flow(
             split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_dead)
             outputs.append(split.trues)  # list[Decision(dlq)]
             valid[stream] = split.falses  # list[record]
+    if tracing is not None and "alerts" in valid:
+        valid["alerts"] = tracing.alerts(valid["alerts"])  # list[AlertEvent]
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
     if "traces" in valid:
@@ -97,10 +103,8 @@ def build_flow(
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
         outputs.append(_correlation(op.merge("correlation_events", *events), config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
-    provider = tracer_provider or tracer_provider_for(config.tracing)
-    if provider is not None:
-        tracer = DecisionTracer(provider.get_tracer("alertflow"))
-        decisions = op.map("trace", decisions, tracer.trace_all)  # list[Decision], spans recorded
+    if tracing is not None:
+        decisions = tracing.decisions(decisions)  # list[Decision], spans recorded
     if config.runtime.stats_file is not None:
         stats = LatencyStats(config.runtime.stats_file)
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]

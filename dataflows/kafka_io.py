@@ -223,6 +223,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
                     decision.encode(),
                     decision.key.encode(),
                     deadline,
+                    decision.traceparent,
                 )
             self._producer.poll(0)
         # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
@@ -235,10 +236,14 @@ class _ProducerPartition(StatelessSinkPartition[list]):
             if why is not None:
                 self._give_up(remaining, why)
 
-    def _produce(self, topic: str, value: bytes, key: bytes, deadline: _Deadline) -> None:
+    def _produce(
+        self, topic: str, value: bytes, key: bytes, deadline: _Deadline, trace: str | None
+    ) -> None:
+        # The decision span's W3C context, so the next consumer continues the story.
+        headers = [("traceparent", trace)] if trace else None
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key)
+                self._producer.produce(topic, value=value, key=key, headers=headers)
                 return
             except BufferError:
                 # librdkafka's queue is full: serving delivery reports makes room.
