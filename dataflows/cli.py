@@ -4,7 +4,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alertflow.schemas.config import (
     INPUT_STREAMS,
@@ -14,6 +14,10 @@ from alertflow.schemas.config import (
     load_config,
 )
 from alertflow.schemas.errors import AlertflowError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts fast for detect, simulate, ...
+    from alertflow.dataflows.job_metrics import JobMetrics
+    from alertflow.dataflows.run_summary import RunSummary
 
 
 def _input_pair(text: str) -> tuple[str, str]:
@@ -321,7 +325,7 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
     return config
 
 
-def _serve_metrics(args: argparse.Namespace, summary: Any) -> Any:
+def _serve_metrics(args: argparse.Namespace, summary: "RunSummary") -> "JobMetrics | None":
     """The job's metrics and probes, serving from now on; None without --metrics-port."""
     if args.metrics_port is None:
         return None

@@ -143,6 +143,9 @@ def test_recovery_is_shared_and_has_partitions_for_the_largest_cluster():
     for kind in ("StatefulSet", "Job"):
         volumes = docs[kind]["spec"]["template"]["spec"]["volumes"]
         assert {"claimName": claim} in [v.get("persistentVolumeClaim") for v in volumes]
+    # Pods wait for the Job's partitions instead of racing to create them.
+    (wait,) = docs["StatefulSet"]["spec"]["template"]["spec"]["initContainers"]
+    assert "/var/lib/alertflow/recovery/*.sqlite3" in wait["args"][0]
     init = docs["Job"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
     partitions = int(re.search(r"bytewax\.recovery \S+ (\d+)", init).group(1))
     workers = load_config(None).runtime.workers_per_process
