@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from alertflow.dataflows.job_metrics import LIVE_STATE
 from alertflow.operators.decisions import Decision
 from alertflow.operators.incident_render import render_notification
 from alertflow.operators.prediction.feedback import FeedbackLearner, FeedbackSettings, Member
@@ -41,6 +42,7 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
     """Learns from verdicts and judges the pages of incidents as they pass."""
 
     def __init__(self, state: FeedbackState | None, config: FeedbackConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.state = state or FeedbackState(FeedbackLearner(settings_of(config)))
 
     def on_batch(self, values: list[list]) -> tuple[list[list[Decision]], bool]:

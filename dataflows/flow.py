@@ -9,6 +9,8 @@ from pathlib import Path
 
 import bytewax.operators as op
 from alertflow.dataflows.feedback_step import FeedbackLogic
+from alertflow.dataflows.flow_tracing import FlowTracing
+from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
@@ -33,7 +35,6 @@ from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
-from alertflow.operators.tracing import DecisionTracer
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import MetricSample
 from bytewax.dataflow import Dataflow, Stream
@@ -48,21 +49,27 @@ def build_flow(
     tracer_provider: TracerProvider | None = None,
     extra_sinks: tuple[Sink[Decision], ...] = (),
     summary: RunSummary | None = None,
+    metrics: JobMetrics | None = None,
 ) -> Dataflow:
     """Wire inputs → decode → (derive series | score | correlate) → outputs.
 
-    With ``summary``, the inputs' polls and the output decisions are counted into it.
+    With ``summary``, the inputs' polls and the output decisions are counted into it;
+    with ``metrics`` (which reads that summary) the output latency is binned too.
     """
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
     flow = Dataflow("alertflow")
     decoded: dict[str, list[Stream[Batch]]] = {stream: [] for stream in INPUT_STREAMS}
     redactor = Redactor(config.redaction)  # what a dead letter keeps of its message
+    provider = tracer_provider or tracer_provider_for(config.tracing)
+    tracing = FlowTracing(provider, config) if provider is not None else None
     for stream, uris in config.inputs.items():
         intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config, stream))
             # list[confluent_kafka.Message | FileLine]: one poll
+            if tracing is not None:
+                raw = tracing.inputs(f"{stream}_{i}", raw, stream)  # + a span per message
             if summary is not None:
                 op.inspect(f"count_{stream}_{i}", raw, summary.input_counter(stream))
             decoded[stream].append(
@@ -75,6 +82,8 @@ def build_flow(
             split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_dead)
             outputs.append(split.trues)  # list[Decision(dlq)]
             valid[stream] = split.falses  # list[record]
+    if tracing is not None and "alerts" in valid:
+        valid["alerts"] = tracing.alerts(valid["alerts"])  # list[AlertEvent]
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
     if "traces" in valid:
@@ -105,15 +114,15 @@ def build_flow(
     if _notifying(config):
         decisions = op.map("route", decisions, NotificationDispatch(config.notify))
         # list[Decision]: notifications carry their receivers and any silence holding them
-    provider = tracer_provider or tracer_provider_for(config.tracing)
-    if provider is not None:
-        tracer = DecisionTracer(provider.get_tracer("alertflow"))
-        decisions = op.map("trace", decisions, tracer.trace_all)  # list[Decision], spans recorded
+    if tracing is not None:
+        decisions = tracing.decisions(decisions)  # list[Decision], spans recorded
     if config.runtime.stats_file is not None:
         stats = LatencyStats(config.runtime.stats_file)
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
+    if metrics is not None:
+        op.inspect("job_metrics", decisions, metrics.observe)  # latency, a batch at a time
     _emit(decisions, config)
     if config.notify.receivers:
         notes = op.flat_map("notifications", decisions, _notifications)  # Decision
