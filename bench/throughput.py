@@ -292,7 +292,8 @@ def passthrough_flow(bootstrap: str, in_topic: str, out_topic: str, stop_at_end:
     flow = Dataflow("passthrough")
     # Wrapped like alertflow's sources, so SIGTERM drains and stops it the same way.
     raw = op.input("in", flow, StoppableSource(KafkaSource(
-        brokers=[bootstrap], topics=[in_topic], tail=not kafka.stop_at_end,
+        # Several comma-separated topics: bench/throughput_mix.py's four input streams.
+        brokers=[bootstrap], topics=in_topic.split(","), tail=not kafka.stop_at_end,
         starting_offset=OFFSET_BEGINNING, add_config=kafka.consumer_config(),
         batch_size=kafka.batch_size, raise_on_errors=False,
     )))
