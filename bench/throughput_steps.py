@@ -21,7 +21,9 @@ code on the previous step's output, in the order the flow runs them, with
 - produce: the Kafka sink's ``write_batch`` on a real Tansu broker, less encode
   (queueing each message into librdkafka, then waiting for the acks).
 
-Times are the calling thread's CPU (``time.thread_time``), so other processes of a
+The garbage collector runs as in the flow: the bench's own input is frozen, and the
+runner's young-generation threshold applies where the revision has one; collections
+are counted in the step that triggered them. Times are the calling thread's CPU (``time.thread_time``), so other processes of a
 busy machine inflate them less than wall time would; produce also shows its wall
 time (the wait for the broker's acks). Every figure is the median of R repetitions,
 each on fresh state. The flow's whole CPU per sample (bench/throughput.py) minus
@@ -29,6 +31,7 @@ the sum of these is the engine's share.
 """
 
 import argparse
+import gc
 import statistics
 import sys
 import threading
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from alertflow.dataflows import runner
 from alertflow.dataflows.logic import make_shard_scorer
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sources import FileLine
@@ -154,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_config(None, {"scoring.emit_scores": True})
     input_polls = polls(args.samples, args.series, config.kafka.batch_size)
+    # The input list is the bench's, not the flow's: frozen, it stays out of collections.
+    # Collections then run as in the flow (the runner's settings where it has them).
+    gc.collect()
+    gc.freeze()
+    young = getattr(runner, "GC_YOUNG_THRESHOLD", None)
+    if young is not None:
+        gc.set_threshold(young, *gc.get_threshold()[1:])
     runs = []
     with running_broker() as broker:
         for rep in range(args.repeats):
