@@ -23,8 +23,9 @@ code on the previous step's output, in the order the flow runs them, with
 
 The garbage collector runs as in the flow: the bench's own input is frozen, and the
 runner's young-generation threshold applies where the revision has one; collections
-are counted in the step that triggered them. Times are the calling thread's CPU (``time.thread_time``), so other processes of a
-busy machine inflate them less than wall time would; produce also shows its wall
+are counted in the step that triggered them. Times are the calling thread's CPU
+(``time.thread_time``), so other processes of a busy machine inflate them less than
+wall time would; produce also shows its wall
 time (the wait for the broker's acks). Every figure is the median of R repetitions,
 each on fresh state. The flow's whole CPU per sample (bench/throughput.py) minus
 the sum of these is the engine's share.
