@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.throughput            # full run (N=300k, 20k/s for 10 s, R=3)
-    .venv/bin/python -m bench.throughput --quick    # smoke run, well under a minute
+    .venv/bin/python -m bench.throughput --quick    # the guard before a hot-path change (~3 min)
     .venv/bin/python -m bench.throughput --record   # also append the table to BENCHMARKS.md
 
 Everything runs against a real Kafka-protocol broker (Tansu, in memory, on
@@ -63,8 +63,9 @@ subtracted from the first dump after the drain (the files are rewritten once a
 second, so up to a second of the settle period is included).
 
 Every figure is the median of R repetitions. The targets printed beside the
-figures are the issue's: (b) ≥ 50% of (a)'s throughput and ≥ 50,000 samples/s;
-at the offered load, (b)'s p99 within 20 ms of (a)'s; in-job p99 ≤ 50 ms.
+figures are issue 15's: (b) ≥ 60% of (a)'s throughput; at the offered load, (b)'s
+p99 within 20 ms of (a)'s and in-job p99 ≤ 25 ms, in every repetition (the worst
+one is shown beside the median).
 """
 
 import argparse
@@ -101,10 +102,9 @@ METRIC = "bench_metric"
 # request) gets slower as it grows: its own produce→consume p50 went 4 → 19 ms in 8 s.
 LOAD_LINGER_MS = 5
 
-TARGET_RATIO = 0.5
-TARGET_MIN_RATE = 50_000.0
+TARGET_RATIO = 0.6
 TARGET_P99_DIFF_MS = 20.0
-TARGET_INJOB_P99_MS = 50.0
+TARGET_INJOB_P99_MS = 25.0
 
 
 # --------------------------------------------------------------------------- the input
@@ -292,7 +292,8 @@ def passthrough_flow(bootstrap: str, in_topic: str, out_topic: str, stop_at_end:
     flow = Dataflow("passthrough")
     # Wrapped like alertflow's sources, so SIGTERM drains and stops it the same way.
     raw = op.input("in", flow, StoppableSource(KafkaSource(
-        brokers=[bootstrap], topics=[in_topic], tail=not kafka.stop_at_end,
+        # Several comma-separated topics: bench/throughput_mix.py's four input streams.
+        brokers=[bootstrap], topics=in_topic.split(","), tail=not kafka.stop_at_end,
         starting_offset=OFFSET_BEGINNING, add_config=kafka.consumer_config(),
         batch_size=kafka.batch_size, raise_on_errors=False,
     )))
@@ -867,8 +868,8 @@ def table(cfg: Settings, tput: dict, lat: dict) -> str:
             ratio = b / a if a else math.nan
             rows.append(
                 f"| sustained throughput, samples/s (first→last output) | {procs} | {_fmt(a)} | "
-                f"{_fmt(b)} | {ratio:.0%} | (b) ≥ 50% of (a) and ≥ 50,000/s | "
-                f"{_met(ratio >= TARGET_RATIO and b >= TARGET_MIN_RATE)} |"
+                f"{_fmt(b)} | {ratio:.0%} | (b) ≥ {TARGET_RATIO:.0%} of (a) | "
+                f"{_met(ratio >= TARGET_RATIO)} |"
             )
             aw = _median([r.wall_rate for r in a_runs])
             bw = _median([r.wall_rate for r in b_runs])
@@ -893,18 +894,25 @@ def table(cfg: Settings, tput: dict, lat: dict) -> str:
         for q in (50, 99):
             a = _median([r.pct(q) for r in a_runs])
             b = _median([r.pct(q) for r in b_runs])
-            target = f"(b) ≤ (a) + {TARGET_P99_DIFF_MS:.0f} ms" if q == 99 else "—"
-            met = _met(b - a <= TARGET_P99_DIFF_MS) if q == 99 else ""
+            target, met = "—", ""
+            if q == 99:
+                # Every repetition must meet it: (b) against the (a) run beside it.
+                worst = max(rb.pct(99) - ra.pct(99) for ra, rb in zip(a_runs, b_runs, strict=True))
+                target = (f"(b) ≤ (a) + {TARGET_P99_DIFF_MS:.0f} ms in every repeat "
+                          f"(worst {worst:+.1f} ms)")
+                met = _met(worst <= TARGET_P99_DIFF_MS)
             rows.append(
                 f"| produce→consume p{q}, ms {load} | {procs} | {_fmt(a, 1)} | {_fmt(b, 1)} | "
                 f"{b - a:+.1f} ms | {target} | {met} |"
             )
         p50 = _median([r.injob_p50 for r in b_runs])
         p99 = _median([r.injob_p99 for r in b_runs])
+        worst_p99 = max((r.injob_p99 for r in b_runs), default=math.nan)
         rows.append(
             f"| alertflow in-job p50 / p99, ms {load} | {procs} | — | {_fmt(p50, 1)} / "
-            f"{_fmt(p99, 1)} | — | p99 ≤ {TARGET_INJOB_P99_MS:.0f} ms | "
-            f"{_met(None if math.isnan(p99) else p99 <= TARGET_INJOB_P99_MS)} |"
+            f"{_fmt(p99, 1)} | — | p99 ≤ {TARGET_INJOB_P99_MS:.0f} ms in every repeat "
+            f"(worst {_fmt(worst_p99, 1)}) | "
+            f"{_met(None if math.isnan(worst_p99) else worst_p99 <= TARGET_INJOB_P99_MS)} |"
         )
         a_cpu = [_median([r.cpu[i] for r in a_runs]) for i in range(3)]
         b_cpu = [_median([r.cpu[i] for r in b_runs]) for i in range(3)]
@@ -942,14 +950,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-s", type=float, default=2.0,
                         help="load sent before the measured part (not counted)")
     parser.add_argument("--repeats", "-r", type=int, default=3)
-    parser.add_argument("--procs", default="1,2", help="process counts, e.g. 1,2")
+    parser.add_argument("--procs", help="process counts, e.g. 1,2 (default; --quick: 1)")
     parser.add_argument("--phases", default="throughput,latency")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: N=20k, 3 s of load (1 s settle), R=1")
+                        help="the guard before a hot-path change: 1 process, N=100k over K=250, "
+                        "4 s of load (1 s settle), R=3; prints the ratio against the targets")
     parser.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.samples, args.load_s, args.settle_s, args.repeats = 20_000, 3.0, 1.0, 1
+        # 400 rounds of 250 series: most samples are scored by warm detectors, as in the full run.
+        args.samples, args.series, args.load_s, args.settle_s, args.repeats = (
+            100_000, 250, 4.0, 1.0, 3)
+    args.procs = args.procs or ("1" if args.quick else "1,2")
     cfg = Settings(
         n=args.samples, k=args.series, partitions=args.partitions, rate=args.rate,
         settle_s=args.settle_s, load_s=args.load_s, repeats=args.repeats,
@@ -971,8 +983,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(md)
     if args.quick:
-        print("\n--quick is a smoke run: with N=20k the flows run for well under a second, "
-              "so its throughput figures are mostly start-up noise.")
+        print("\n--quick: 1 process, N=100k over K=250 series, medians of 3. Before changing "
+              "the hot path, run it on main and on your branch at the same time of day: the "
+              "ratio and the targets "
+              "above are what a change must keep; the full run decides.")
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     if args.record:
         today = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -177,14 +177,23 @@ class _Deadline:
 
 
 class _ProducerPartition(StatelessSinkPartition[list]):
-    """Produces a batch and returns only once the brokers acknowledged all of it.
+    """Produces a batch and, with ``ack_each_batch``, returns once the brokers acknowledged it.
 
     Returning is what lets Bytewax count the batch as written and snapshot past it,
     so a batch that cannot be delivered raises instead: the epoch fails and a restart
     from the recovery directory produces it again (at-least-once, deterministic ids).
+    Without recovery there is no snapshot to protect: batches are not waited for (the
+    wait was most of the job's added produce→consume latency, bench/throughput.py), a
+    failed delivery raises at the next batch, and the end of the job waits for the rest.
     """
 
-    def __init__(self, config: dict[str, Any], topic_prefix: str, settings: KafkaClient) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic_prefix: str,
+        settings: KafkaClient,
+        ack_each_batch: bool = True,
+    ) -> None:
         self._log = client_log(settings.log_interval_s)
         self._last_error: str | None = None
         self._producer = Producer(
@@ -199,7 +208,11 @@ class _ProducerPartition(StatelessSinkPartition[list]):
         )
         self._brokers = config.get("bootstrap.servers", "?")
         self._prefix = topic_prefix
+        self._topics: dict[str, str] = {}  # output stream -> its topic
         self._settings = settings
+        self._ack_each_batch = ack_each_batch
+        # librdkafka times a message out after delivery_timeout_s unless the config says other.
+        self._timeout_is_ours = "message.timeout.ms" not in settings.client_config()
         self._failed: list[tuple[str, str]] = []  # (topic, error) of failed delivery reports
 
     def _on_error(self, error: KafkaError) -> None:
@@ -212,21 +225,37 @@ class _ProducerPartition(StatelessSinkPartition[list]):
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
             PRODUCER_ERRORS.add("delivery")
-            self._failed.append((message.topic(), error.str()))
+            reason = error.str()
+            if error.code() == KafkaError._MSG_TIMED_OUT and self._timeout_is_ours:
+                timeout_s = self._settings.delivery_timeout_s
+                reason = f"not acknowledged within kafka.delivery_timeout_s ({timeout_s:g} s)"
+            self._failed.append((message.topic(), reason))
 
     def write_batch(self, items: list[list[Decision]]) -> None:
         deadline = _Deadline(self._settings.delivery_timeout_s, self._settings.stop_grace_s)
+        produce = self._producer.produce
+        topics = self._topics
         for decisions in items:
             for decision in decisions:
-                self._produce(
-                    self._prefix + decision.stream,
-                    decision.encode(),
-                    decision.key.encode(),
-                    deadline,
-                    decision.traceparent,
-                )
+                topic = topics.get(decision.stream)
+                if topic is None:
+                    topic = topics[decision.stream] = self._prefix + decision.stream
+                value, key = decision.encode(), decision.key.encode()
+                trace = decision.traceparent
+                # The decision span's W3C context, so the next consumer continues the story.
+                headers = [("traceparent", trace)] if trace else None
+                try:  # the usual case inline: a call less per message
+                    produce(topic, value, key, headers=headers)
+                except (BufferError, KafkaException):
+                    self._produce(topic, value, key, deadline, trace)  # waits, or gives up
             self._producer.poll(0)
-        # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
+        if self._ack_each_batch:
+            # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
+            self._await_acks(deadline)
+        else:
+            self._raise_on_failure(len(self._producer))
+
+    def _await_acks(self, deadline: _Deadline) -> None:
         while True:
             remaining = self._producer.flush(_SLICE_S)
             self._raise_on_failure(remaining)
@@ -275,18 +304,34 @@ class _ProducerPartition(StatelessSinkPartition[list]):
         )
 
     def close(self) -> None:
-        # write_batch leaves nothing queued; this only bounds the wait if it ever did.
-        self._producer.flush(self._settings.stop_grace_s)
+        if self._ack_each_batch:
+            # write_batch leaves nothing queued; this only bounds the wait if it ever did.
+            self._producer.flush(self._settings.stop_grace_s)
+            return
+        # The job ends only once its output is acknowledged, or with the batch's error.
+        self._await_acks(_Deadline(self._settings.delivery_timeout_s, self._settings.stop_grace_s))
 
 
 class KafkaDecisionSink(DynamicSink[list]):
-    """Writes each decision to ``<prefix><stream>``, keyed for per-key ordering."""
+    """Writes each decision to ``<prefix><stream>``, keyed for per-key ordering.
 
-    def __init__(self, brokers: Iterable[str], settings: KafkaClient, topic_prefix: str) -> None:
+    ``ack_each_batch`` (needed with recovery) waits for every batch's acknowledgement.
+    """
+
+    def __init__(
+        self,
+        brokers: Iterable[str],
+        settings: KafkaClient,
+        topic_prefix: str,
+        ack_each_batch: bool = True,
+    ) -> None:
         self.config = {"bootstrap.servers": ",".join(brokers), **settings.producer_config()}
         self.settings = settings
         self.topic_prefix = topic_prefix
+        self.ack_each_batch = ack_each_batch
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         """One producer per worker."""
-        return _ProducerPartition(self.config, self.topic_prefix, self.settings)
+        return _ProducerPartition(
+            self.config, self.topic_prefix, self.settings, self.ack_each_batch
+        )

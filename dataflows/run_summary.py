@@ -50,9 +50,12 @@ class RunSummary:
     def record(self, _step_id: str, decisions: list[Decision]) -> None:
         """An ``op.inspect`` callback counting a batch of output decisions."""
         with self._lock:
+            # Counted in C; only the rare streams' decisions are looked at one by one.
+            self.outputs.update(map(_stream_of, decisions))
             for decision in decisions:
                 stream = decision.stream
-                self.outputs[stream] += 1
+                if stream == "scores":
+                    continue
                 if stream == "dlq":
                     self._dead_letter(decision)
                 elif stream == "anomalies":
@@ -129,6 +132,10 @@ class RunSummary:
             )
         reason = self.reasons[stream].most_common(1)[0][0]
         return f"most often: {reason}; see dlq for the raw records"
+
+
+def _stream_of(decision: Decision) -> str:
+    return decision.stream
 
 
 def _decodes(stream: str, raw: bytes) -> bool:

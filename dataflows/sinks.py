@@ -88,4 +88,6 @@ def build_sink(config: AlertflowConfig) -> KafkaDecisionSink | JsonlDirSink:
     location = parse_location(config.output)
     if isinstance(location, Path):
         return JsonlDirSink(writable_directory(location, "output"))
-    return KafkaDecisionSink(location.brokers, config.kafka, config.topic_prefix)
+    # Only a snapshot needs each batch acknowledged before the engine moves on.
+    recovery = config.runtime.recovery_dir is not None
+    return KafkaDecisionSink(location.brokers, config.kafka, config.topic_prefix, recovery)

@@ -26,7 +26,7 @@ def samples_from_adapter(doc: Any, ref: str = "") -> list[MetricSample]:
 
 
 def _sample(item: Any, ref: str) -> MetricSample:
-    fast = _well_formed(item, ref)
+    fast = well_formed_sample(item, ref)
     if fast is not None:
         return fast
     obj = require_dict(item, "prometheus sample")
@@ -49,7 +49,7 @@ def _sample(item: Any, ref: str) -> MetricSample:
 _PLAIN = (str, int, float)
 
 
-def _well_formed(item: Any, ref: str) -> MetricSample | None:
+def well_formed_sample(item: Any, ref: str = "") -> MetricSample | None:
     """The adapter's usual shape, read without the per-field checks; None sends it the long way.
 
     Only a message whose every field has exactly the expected type takes this path, so
