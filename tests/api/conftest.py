@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 import sqlalchemy as sa
-
 from alertflow.store.engine import open_store
+
 from tests.api.servers import PostgresServer, postgres_bin, require_binary
 
 _databases = itertools.count()

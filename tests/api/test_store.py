@@ -6,7 +6,6 @@ import json
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-
 from alertflow.store import export, migrate, retention
 from alertflow.store import tables as t
 from alertflow.store.analytics import alert_analytics
@@ -19,6 +18,7 @@ from alertflow.store.incidents import (
 )
 from alertflow.store.tokens import create_token, owner_of, revoke_token, seed_token
 from alertflow.store.writer import StoreWriter
+
 from tests.api.records import MIN, T0, alert, anomaly, incident
 
 
