@@ -1,4 +1,4 @@
-"""The ``alertflow`` command: run, detect, simulate, demo, incidents, logs."""
+"""The ``alertflow`` command: run, serve, export, detect, simulate, demo, incidents, logs."""
 
 import argparse
 import sys
@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_incidents(sub)
     _add_logs(sub)
+    add_serve(sub, _input_pair, _setting)
+    add_export(sub)
     return parser
 
 
@@ -376,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.incident_view import print_incidents
 
             print_incidents(args.target, as_json=args.json)
+        elif args.command == "serve":
+            run_serve(args)
+        elif args.command == "export":
+            run_export(args)
         elif args.command == "logs":
             from alertflow.dataflows.log_templates import print_templates
 

@@ -30,7 +30,7 @@ from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
 from alertflow.operators.tracing import DecisionTracer
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
-from alertflow.schemas.records import MetricSample
+from alertflow.schemas.records import AlertEvent, MetricSample
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
@@ -43,10 +43,13 @@ def build_flow(
     tracer_provider: TracerProvider | None = None,
     extra_sinks: tuple[Sink[Decision], ...] = (),
     summary: RunSummary | None = None,
+    alert_sinks: tuple[Sink[AlertEvent], ...] = (),
 ) -> Dataflow:
     """Wire inputs → decode → (derive series | score | correlate) → outputs.
 
     With ``summary``, the inputs' polls and the output decisions are counted into it.
+    ``alert_sinks`` get every valid alert read (the store keeps them for analytics).
+    Without ``config.output``, ``extra_sinks`` are the only outputs (``alertflow serve``).
     """
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
@@ -70,6 +73,8 @@ def build_flow(
             split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_dead)
             outputs.append(split.trues)  # list[Decision(dlq)]
             valid[stream] = split.falses  # list[record]
+    for i, sink in enumerate(alert_sinks if "alerts" in valid else ()):
+        op.output(f"alerts_out_{i}", op.flatten(f"alerts_flat_{i}", valid["alerts"]), sink)
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
     if "traces" in valid:
@@ -103,7 +108,8 @@ def build_flow(
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
-    _emit(decisions, config)
+    if config.output or not extra_sinks:
+        _emit(decisions, config)
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)
     return flow

@@ -87,21 +87,38 @@ def write(
     out: IO[bytes], what: What, fmt: Format, chunks: Iterator[list[dict[str, Any]]]
 ) -> int:
     """Write the batches to ``out`` in ``fmt``; returns the records written."""
-    if fmt == "json":
-        return _write_jsonl(out, chunks)
-    if fmt == "csv":
-        return _write_csv(out, columns(what), chunks)
+    counted = _Counted(chunks)
     if fmt == "parquet":
-        return _write_parquet(out, columns(what), chunks)
-    raise StoreError(f"export: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        _write_parquet(out, columns(what), counted)
+    else:
+        for part in encode(what, fmt, counted):
+            out.write(part)
+    return counted.count
 
 
-def _write_jsonl(out: IO[bytes], chunks: Iterator[list[dict[str, Any]]]) -> int:
-    count = 0
-    for chunk in chunks:
-        out.write(b"".join(jsoncodec.dumps(r) + b"\n" for r in chunk))
-        count += len(chunk)
-    return count
+def encode(what: What, fmt: Format, chunks: Iterator[list[dict[str, Any]]]) -> Iterator[bytes]:
+    """JSON Lines or CSV, one piece per batch (Parquet needs a file: see :func:`write`)."""
+    if fmt == "json":
+        for chunk in chunks:
+            yield b"".join(jsoncodec.dumps(r) + b"\n" for r in chunk)
+    elif fmt == "csv":
+        cols = columns(what)
+        yield _csv_rows([{c: c for c in cols}], cols)  # the header
+        for chunk in chunks:
+            yield _csv_rows([_flat(r, cols) for r in chunk], cols)
+    else:
+        raise StoreError(f"export: {fmt!r} cannot stream; expected json or csv")
+
+
+class _Counted:
+    def __init__(self, chunks: Iterator[list[dict[str, Any]]]) -> None:
+        self.chunks = chunks
+        self.count = 0
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        for chunk in self.chunks:
+            self.count += len(chunk)
+            yield chunk
 
 
 def _flat(record: dict[str, Any], cols: dict[str, str]) -> dict[str, Any]:
@@ -111,33 +128,20 @@ def _flat(record: dict[str, Any], cols: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _write_csv(
-    out: IO[bytes], cols: dict[str, str], chunks: Iterator[list[dict[str, Any]]]
-) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    writer = csv.DictWriter(text, fieldnames=list(cols))
-    writer.writeheader()
-    count = 0
-    for chunk in chunks:
-        writer.writerows(_flat(r, cols) for r in chunk)
-        count += len(chunk)
-    text.detach()  # the caller owns ``out``
-    return count
+def _csv_rows(rows: list[dict[str, Any]], cols: dict[str, str]) -> bytes:
+    text = io.StringIO()
+    csv.DictWriter(text, fieldnames=list(cols), lineterminator="\n").writerows(rows)
+    return text.getvalue().encode()
 
 
-def _write_parquet(
-    out: IO[bytes], cols: dict[str, str], chunks: Iterator[list[dict[str, Any]]]
-) -> int:
+def _write_parquet(out: IO[bytes], cols: dict[str, str], chunks: _Counted) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(),
              "json": pa.string()}
     schema = pa.schema([(name, types[kind]) for name, kind in cols.items()])
-    count = 0
     with pq.ParquetWriter(out, schema) as writer:  # one row group per batch
         for chunk in chunks:
             flat = [_flat(r, cols) for r in chunk]
             writer.write_table(pa.Table.from_pylist(flat, schema=schema))
-            count += len(chunk)
-    return count
