@@ -33,3 +33,33 @@ def store(request, tmp_path):
         engine = open_store(server.url.rsplit("/", 1)[0] + f"/{name}")
     yield engine
     engine.dispose()
+
+
+ADMIN = "admin-token-for-tests"
+
+
+@pytest.fixture
+def api(tmp_path):
+    """The API on a real HTTP server over a SQLite store, intake into small in-process queues."""
+    import httpx
+    from alertflow.api.app import create_app
+    from alertflow.api.deps import ApiContext
+    from alertflow.api.intake import QueueChannel
+    from alertflow.operators.intake_queue import IntakeQueue
+    from alertflow.store.tokens import seed_token
+
+    from tests.api.servers import ApiServer
+
+    engine = open_store(f"sqlite:///{tmp_path / 'api.db'}")
+    seed_token(engine, ADMIN)
+    queues = {s: IntakeQueue(s, maxsize=8) for s in ("alerts", "metrics", "logs", "feedback")}
+    ctx = ApiContext(engine, QueueChannel(queues), max_message_bytes=64 * 1024)
+    ctx.flow_running.set()
+    server = ApiServer(create_app(ctx)).start()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"},
+                      timeout=30) as client:
+        client.ctx = ctx
+        client.queues = queues
+        yield client
+    server.stop()
+    engine.dispose()
