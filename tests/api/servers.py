@@ -104,3 +104,61 @@ class ApiServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class ServeProcess:
+    """``alertflow serve`` as a user runs it, in a subprocess."""
+
+    def __init__(self, store: str, token: str, *extra: str) -> None:
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="alertflow-serve-", suffix=".log")  # noqa: SIM115
+        env = {**os.environ, "ALERTFLOW_ADMIN_TOKEN": token}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "alertflow.dataflows.cli", "serve", "--http",
+             f"127.0.0.1:{self.port}", "--store", store, *extra],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alertflow serve exited:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"alertflow serve never became healthy:\n{self.output()}")
+
+    def stop(self, timeout: float = 60) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+def poll(fetch, until, timeout: float = 90, every: float = 0.5):
+    """Call ``fetch`` until ``until(result)``; the last result, or an error naming it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if until(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last: {result!r}")
+        time.sleep(every)
