@@ -78,9 +78,9 @@ class IntakeAccepted(BaseModel):
 
 
 class Problem(BaseModel):
-    """Why a request was refused."""
+    """Why a request was refused: a sentence, or FastAPI's list of invalid parameters."""
 
-    detail: str
+    detail: str | list[dict[str, Any]]
 
 
 class TokenCreate(BaseModel):
