@@ -52,6 +52,27 @@ def list_incidents(
     engine: sa.Engine, where: IncidentFilter, limit: int = 50, cursor: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Current incidents, newest opened first, and the cursor of the next page (or None)."""
+    rows, following = list_incident_rows(engine, where, limit, cursor)
+    return [current_state(row) for row in rows], following
+
+
+def list_incidents_json(
+    engine: sa.Engine, where: IncidentFilter, limit: int = 50, cursor: str | None = None
+) -> bytes:
+    """The same page as JSON ``{"items": [...], "next_cursor": ...}``, built from stored text.
+
+    The list is the API's hottest read: splicing each stored document with the operator
+    fields costs a fraction of parsing, validating and re-encoding 50 incidents.
+    """
+    rows, following = list_incident_rows(engine, where, limit, cursor)
+    items = b",".join(current_state_json(row) for row in rows)
+    return b'{"items":[' + items + b'],"next_cursor":' + jsoncodec.dumps(following) + b"}"
+
+
+def list_incident_rows(
+    engine: sa.Engine, where: IncidentFilter, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Any], str | None]:
+    """The stored rows of one page, and the cursor of the next page (or None)."""
     c = t.incidents.c
     query = sa.select(t.incidents).order_by(c.opened_ns.desc(), c.incident_id.desc())
     if where.status is not None:
@@ -80,12 +101,11 @@ def list_incidents(
         )
     with engine.connect() as conn:
         rows = conn.execute(query.limit(limit + 1)).mappings().all()
-    items = [current_state(row) for row in rows[:limit]]
     following = None
     if len(rows) > limit:
         last = rows[limit - 1]
         following = encode_cursor(last["opened_ns"], last["incident_id"])
-    return items, following
+    return list(rows[:limit]), following
 
 
 def current_state(row: Any) -> dict[str, Any]:
@@ -96,6 +116,18 @@ def current_state(row: Any) -> dict[str, Any]:
     doc["operator_resolved_at"] = _time(row["op_resolved_ns"])
     doc["operator_resolved_by"] = row["op_resolved_by"]
     return doc
+
+
+def current_state_json(row: Any) -> bytes:
+    """:func:`current_state` as JSON, spliced into the stored document's text."""
+    extra = {
+        "acknowledged_at": _time(row["acked_ns"]),
+        "acknowledged_by": row["acked_by"],
+        "operator_resolved_at": _time(row["op_resolved_ns"]),
+        "operator_resolved_by": row["op_resolved_by"],
+    }
+    doc = row["doc"].encode().rstrip()
+    return doc[:-1] + b"," + jsoncodec.dumps(extra)[1:]
 
 
 def _time(ns: int | None) -> str | None:

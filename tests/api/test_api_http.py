@@ -54,6 +54,9 @@ def test_incident_list_newest_first_with_filters_and_cursor(api):
     _seed(api, 7)
     first = api.get("/api/v1/incidents", params={"limit": 3}).json()
     assert [i["incident_id"] for i in first["items"]] == ["inc-00007", "inc-00006", "inc-00005"]
+    from alertflow.api.models import IncidentPage
+
+    IncidentPage.model_validate(first)  # the spliced answer is what the schema says
     item = first["items"][0]
     assert {"incident_id", "status", "services", "root_causes"} <= set(item)
     rest = api.get("/api/v1/incidents", params={"limit": 10, "cursor": first["next_cursor"]}).json()
@@ -75,6 +78,8 @@ def test_incident_detail_ack_resolve_and_verdict_reaching_the_flow(api):
     assert api.get("/api/v1/incidents/missing").status_code == 404
     acked = api.post("/api/v1/incidents/inc-00001/acknowledge", json={"note": "on it"}).json()
     assert acked["acknowledged_by"] == "admin (environment)" and acked["acknowledged_at"]
+    listed = api.get("/api/v1/incidents").json()["items"][0]
+    assert listed["acknowledged_at"] == acked["acknowledged_at"] and listed["version"] == 1
     assert api.post("/api/v1/incidents/inc-00001/resolve").json()["operator_resolved_at"]
     given = api.post("/api/v1/incidents/inc-00001/verdict",
                      json={"verdict": "noise", "severity": "info"})

@@ -1,0 +1,292 @@
+"""alertflow serve's HTTP side: incident-list latency on a big store, webhook intake rate.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.api            # 1,000,000 anomalies, 10,000 incidents, 20 s intake
+    .venv/bin/python -m bench.api --quick    # 100,000 / 2,000 / 5 s: a smoke run
+
+(1) Incident list. A SQLite store gets N anomalies and M incidents (3 versions each,
+    so 3M version rows) through the store's own writer. Then, R=3 rounds of 200 requests
+    each, p50/p99 of: GET /api/v1/incidents over real HTTP (uvicorn, an httpx client),
+    the same with a service filter, and the store query for a page 5,000 deep by
+    cursor. The reference, in the same run on the same data: the page computed from
+    the append-only versions (latest version per incident by GROUP BY, OFFSET paging),
+    which is what a store without the maintained current-state table would run.
+(2) Webhook intake. ``alertflow serve`` (embedded queue feeding the flow, SQLite store)
+    pinned to one core with ``taskset``; a raw keep-alive HTTP/1.1 client in another
+    process (C connections, prebuilt Alertmanager v4 payloads, one alert each) posts
+    for D seconds. Payloads/s = 202 answers per second (503s counted apart). The
+    reference: a bare FastAPI endpoint answering 202 without auth, validation or queue,
+    under the same uvicorn, pinning and client: the framework's floor.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from alertflow.store import tables as t
+from alertflow.store.engine import open_store
+from alertflow.store.incidents import IncidentFilter, list_incidents
+from alertflow.store.tokens import seed_token
+from alertflow.store.writer import StoreWriter
+
+T0 = 1_795_600_800_000_000_000
+TOKEN = "bench-token"
+SERVICES = [f"svc-{i:02d}" for i in range(40)]
+
+
+def _fmt(ns: int) -> str:
+    from alertflow.schemas.timefmt import format_ns
+
+    return format_ns(ns)
+
+
+def _incident(n: int, version: int) -> dict:
+    opened = T0 + n * 60 * 10**9
+    services = [SERVICES[n % 40], SERVICES[(n * 7) % 40]]
+    return {
+        "id": f"v{n}-{version}", "incident_id": f"inc-{n:06d}", "version": version,
+        "status": "resolved" if version == 3 and n % 2 else ("open" if version == 1 else "updated"),
+        "domain": "prod", "opened_at": _fmt(opened), "updated_at": _fmt(opened + version * 10**9),
+        "resolved_at": None, "services": services,
+        "members": [{"kind": "alert", "id": f"fp{n}-{k}", "ts": _fmt(opened), "last_seen": _fmt(opened),
+                     "count": 1, "episodes": 1, "status": "firing", "service": services[0],
+                     "labels": {"alertname": "HighLatency", "service": services[0]}} for k in range(4)],
+        "root_causes": [{"service": services[0], "score": 0.8, "evidence": ["p99 latency 4x baseline"]}],
+        "severity": "critical" if n % 3 else "warning", "summary": f"incident {n}",
+        "recommendations": ["check the last deploy"],
+    }
+
+
+def _anomaly_rows(start: int, count: int) -> list[dict]:
+    rows = []
+    for i in range(start, start + count):
+        series = f'latency{{service="{SERVICES[i % 40]}",pod="p{i % 997}"}}'
+        doc = json.dumps({"id": f"a{i}", "series": series, "name": "latency", "labels": {"service": SERVICES[i % 40]},
+                          "ts": _fmt(T0 + i * 10**8), "value": 4.2, "score": 0.91, "expected": 1.0,
+                          "lower": 0.5, "upper": 1.5, "detectors": ["robust_ewma"], "severity": "critical",
+                          "interval_s": 15.0})
+        rows.append({"id": f"a{i}", "series": series, "ts_ns": T0 + i * 10**8, "score": 0.91,
+                     "severity": "critical", "doc": doc})
+    return rows
+
+
+def fill(url: str, anomalies: int, incidents: int) -> sa.Engine:
+    engine = open_store(url)
+    seed_token(engine, TOKEN)
+    started = time.perf_counter()
+    with engine.begin() as conn:  # bulk, as the writer's insert but one transaction per 50k
+        for start in range(0, anomalies, 50_000):
+            conn.execute(t.anomalies.insert(), _anomaly_rows(start, min(50_000, anomalies - start)))
+    writer = StoreWriter(engine)
+    for version in (1, 2, 3):
+        for start in range(0, incidents, 1000):
+            writer.write(("incidents", _incident(n, version)) for n in range(start, min(start + 1000, incidents)))
+    print(f"filled {anomalies:,} anomalies, {incidents:,} incidents x3 versions "
+          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return engine
+
+
+def _percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples_ms)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def _timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _reference_page(engine: sa.Engine, offset: int) -> list:
+    v = t.incident_versions.c
+    latest = sa.select(v.incident_id, sa.func.max(v.version).label("version")).group_by(v.incident_id).subquery()
+    query = (sa.select(v.doc, v.updated_ns).join(latest, sa.and_(v.incident_id == latest.c.incident_id,
+                                                                 v.version == latest.c.version))
+             .order_by(v.incident_id.desc()).offset(offset).limit(50))
+    with engine.connect() as conn:
+        return [json.loads(doc) for doc, _ in conn.execute(query)]
+
+
+def bench_list(url: str, rounds: int, per_round: int) -> list[tuple[str, float, float]]:
+    from alertflow.api.app import create_app
+    from alertflow.api.deps import ApiContext
+
+    from tests.api.servers import ApiServer
+
+    engine = open_store(url)
+    ctx = ApiContext(engine, intake=None)  # type: ignore[arg-type]
+    ctx.flow_running.set()
+    server = ApiServer(create_app(ctx)).start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    deep = None
+    for _ in range(100):  # a cursor 5,000 deep
+        deep = list_incidents(engine, IncidentFilter(), 50, deep)[1]
+    cases = {
+        "REST GET /api/v1/incidents (50, newest)": lambda: client.get("/api/v1/incidents").raise_for_status(),
+        "REST ... ?service=svc-07": lambda: client.get("/api/v1/incidents", params={"service": "svc-07"}).raise_for_status(),
+        "store: page 5,000 deep by cursor": lambda: list_incidents(engine, IncidentFilter(), 50, deep),
+        "reference: latest-version GROUP BY, first page": lambda: _reference_page(engine, 0),
+        "reference: GROUP BY, OFFSET 5,000": lambda: _reference_page(engine, 5000),
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            fn()  # warm
+            results[name].append(_percentiles(_timed(fn, per_round)))
+    server.stop()
+    return [(name, statistics.median(p[0] for p in r), statistics.median(p[1] for p in r))
+            for name, r in results.items()]
+
+
+# -- intake -------------------------------------------------------------------------------
+
+_BARE_APP = '''
+from fastapi import FastAPI, Request
+app = FastAPI()
+@app.post("/api/v1/alerts/alertmanager", status_code=202)
+async def take(request: Request):
+    await request.body()
+    return {"stream": "alerts"}
+'''
+
+
+def _payload(i: int) -> bytes:
+    return json.dumps({"version": "4", "status": "firing", "receiver": "alertflow", "groupKey": "{}:{}",
+                       "alerts": [{"status": "firing", "labels": {"alertname": f"Rule{i % 50}",
+                                   "service": SERVICES[i % 40], "cluster": "prod", "severity": "warning"},
+                                   "annotations": {"summary": "latency high"},
+                                   "startsAt": "2026-11-25T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                                   "generatorURL": "http://prometheus/graph", "fingerprint": f"{i:016x}"}]}).encode()
+
+
+async def _client(port: int, connections: int, seconds: float) -> dict[str, int]:
+    bodies = [_payload(i) for i in range(2000)]
+    requests = [(f"POST /api/v1/alerts/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies]
+    counts = {"202": 0, "503": 0, "other": 0}
+    deadline = time.monotonic() + seconds
+
+    async def one(k: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        while time.monotonic() < deadline:
+            writer.write(requests[i % len(requests)])
+            i += connections
+            status = (await reader.readline()).split()[1].decode()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            counts[status if status in counts else "other"] += 1
+        writer.close()
+
+    await asyncio.gather(*(one(k) for k in range(connections)))
+    return counts
+
+
+def _client_process(port: int, connections: int, seconds: float, out) -> None:
+    out.put(asyncio.run(_client(port, connections, seconds)))
+
+
+def _measure(port: int, connections: int, seconds: float) -> dict[str, int]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_client_process, args=(port, connections, seconds, queue))
+    proc.start()
+    if shutil.which("taskset"):
+        subprocess.run(["taskset", "-p", "-c", "1", str(proc.pid)], capture_output=True)
+    counts = queue.get()
+    proc.join()
+    return counts
+
+
+def _wait(url: str, proc: subprocess.Popen) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def bench_intake(workdir: Path, seconds: float, connections: int) -> list[tuple[str, float, int]]:
+    from tests.api.servers import free_port
+
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    rows = []
+    port = free_port()
+    env = {**os.environ, "ALERTFLOW_ADMIN_TOKEN": TOKEN}
+    serve = subprocess.Popen([*pin, sys.executable, "-m", "alertflow.dataflows.cli", "serve", "--http",
+                              f"127.0.0.1:{port}", "--store", f"sqlite:///{workdir / 'intake.db'}",
+                              "--queue-size", "20000"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/healthz", serve)
+        time.sleep(2)
+        counts = _measure(port, connections, seconds)
+        rows.append(("alertflow serve: receiver -> queue -> flow -> store", counts["202"] / seconds, counts["503"]))
+    finally:
+        serve.terminate()
+        serve.wait(60)
+    (workdir / "bare.py").write_text(_BARE_APP)
+    port = free_port()
+    bare = subprocess.Popen([*pin, sys.executable, "-m", "uvicorn", "--app-dir", str(workdir), "bare:app",
+                             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/", bare)
+        counts = _measure(port, connections, seconds)
+        rows.append(("reference: bare FastAPI endpoint, no auth/validation/queue", counts["202"] / seconds, counts["503"]))
+    finally:
+        bare.terminate()
+        bare.wait(60)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--skip-intake", action="store_true")
+    args = parser.parse_args()
+    anomalies, incidents, seconds = (100_000, 2_000, 5.0) if args.quick else (1_000_000, 10_000, 20.0)
+    workdir = Path(tempfile.mkdtemp(prefix="alertflow-bench-api-"))
+    try:
+        if not args.skip_list:
+            url = f"sqlite:///{workdir / 'store.db'}"
+            fill(url, anomalies, incidents).dispose()
+            print(f"\n## Incident list: {anomalies:,} anomalies, {incidents:,} incidents (SQLite), "
+                  "medians of 3 rounds x 200 requests\n")
+            print("| query | p50 ms | p99 ms |\n|---|---:|---:|")
+            for name, p50, p99 in bench_list(url, 3, 200):
+                print(f"| {name} | {p50:.2f} | {p99:.2f} |")
+        if not args.skip_intake:
+            print(f"\n## Webhook intake: server on one core (taskset -c 0), client on another, "
+                  f"{seconds:.0f} s, 32 keep-alive connections\n")
+            print("| server | payloads/s (202) | 503s |\n|---|---:|---:|")
+            for name, rate, refused in bench_intake(workdir, seconds, 32):
+                print(f"| {name} | {rate:,.0f} | {refused} |")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
