@@ -56,15 +56,34 @@ def _incident(n: int, version: int) -> dict:
     opened = T0 + n * 60 * 10**9
     services = [SERVICES[n % 40], SERVICES[(n * 7) % 40]]
     return {
-        "id": f"v{n}-{version}", "incident_id": f"inc-{n:06d}", "version": version,
+        "id": f"v{n}-{version}",
+        "incident_id": f"inc-{n:06d}",
+        "version": version,
         "status": "resolved" if version == 3 and n % 2 else ("open" if version == 1 else "updated"),
-        "domain": "prod", "opened_at": _fmt(opened), "updated_at": _fmt(opened + version * 10**9),
-        "resolved_at": None, "services": services,
-        "members": [{"kind": "alert", "id": f"fp{n}-{k}", "ts": _fmt(opened), "last_seen": _fmt(opened),
-                     "count": 1, "episodes": 1, "status": "firing", "service": services[0],
-                     "labels": {"alertname": "HighLatency", "service": services[0]}} for k in range(4)],
-        "root_causes": [{"service": services[0], "score": 0.8, "evidence": ["p99 latency 4x baseline"]}],
-        "severity": "critical" if n % 3 else "warning", "summary": f"incident {n}",
+        "domain": "prod",
+        "opened_at": _fmt(opened),
+        "updated_at": _fmt(opened + version * 10**9),
+        "resolved_at": None,
+        "services": services,
+        "members": [
+            {
+                "kind": "alert",
+                "id": f"fp{n}-{k}",
+                "ts": _fmt(opened),
+                "last_seen": _fmt(opened),
+                "count": 1,
+                "episodes": 1,
+                "status": "firing",
+                "service": services[0],
+                "labels": {"alertname": "HighLatency", "service": services[0]},
+            }
+            for k in range(4)
+        ],
+        "root_causes": [
+            {"service": services[0], "score": 0.8, "evidence": ["p99 latency 4x baseline"]}
+        ],
+        "severity": "critical" if n % 3 else "warning",
+        "summary": f"incident {n}",
         "recommendations": ["check the last deploy"],
     }
 
@@ -73,12 +92,33 @@ def _anomaly_rows(start: int, count: int) -> list[dict]:
     rows = []
     for i in range(start, start + count):
         series = f'latency{{service="{SERVICES[i % 40]}",pod="p{i % 997}"}}'
-        doc = json.dumps({"id": f"a{i}", "series": series, "name": "latency", "labels": {"service": SERVICES[i % 40]},
-                          "ts": _fmt(T0 + i * 10**8), "value": 4.2, "score": 0.91, "expected": 1.0,
-                          "lower": 0.5, "upper": 1.5, "detectors": ["robust_ewma"], "severity": "critical",
-                          "interval_s": 15.0})
-        rows.append({"id": f"a{i}", "series": series, "ts_ns": T0 + i * 10**8, "score": 0.91,
-                     "severity": "critical", "doc": doc})
+        doc = json.dumps(
+            {
+                "id": f"a{i}",
+                "series": series,
+                "name": "latency",
+                "labels": {"service": SERVICES[i % 40]},
+                "ts": _fmt(T0 + i * 10**8),
+                "value": 4.2,
+                "score": 0.91,
+                "expected": 1.0,
+                "lower": 0.5,
+                "upper": 1.5,
+                "detectors": ["robust_ewma"],
+                "severity": "critical",
+                "interval_s": 15.0,
+            }
+        )
+        rows.append(
+            {
+                "id": f"a{i}",
+                "series": series,
+                "ts_ns": T0 + i * 10**8,
+                "score": 0.91,
+                "severity": "critical",
+                "doc": doc,
+            }
+        )
     return rows
 
 
@@ -92,9 +132,15 @@ def fill(url: str, anomalies: int, incidents: int) -> sa.Engine:
     writer = StoreWriter(engine)
     for version in (1, 2, 3):
         for start in range(0, incidents, 1000):
-            writer.write(("incidents", _incident(n, version)) for n in range(start, min(start + 1000, incidents)))
-    print(f"filled {anomalies:,} anomalies, {incidents:,} incidents x3 versions "
-          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            writer.write(
+                ("incidents", _incident(n, version))
+                for n in range(start, min(start + 1000, incidents))
+            )
+    print(
+        f"filled {anomalies:,} anomalies, {incidents:,} incidents x3 versions "
+        f"in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     return engine
 
 
@@ -114,10 +160,18 @@ def _timed(fn, n: int) -> list[float]:
 
 def _reference_page(engine: sa.Engine, offset: int) -> list:
     v = t.incident_versions.c
-    latest = sa.select(v.incident_id, sa.func.max(v.version).label("version")).group_by(v.incident_id).subquery()
-    query = (sa.select(v.doc, v.updated_ns).join(latest, sa.and_(v.incident_id == latest.c.incident_id,
-                                                                 v.version == latest.c.version))
-             .order_by(v.incident_id.desc()).offset(offset).limit(50))
+    latest = (
+        sa.select(v.incident_id, sa.func.max(v.version).label("version"))
+        .group_by(v.incident_id)
+        .subquery()
+    )
+    query = (
+        sa.select(v.doc, v.updated_ns)
+        .join(latest, sa.and_(v.incident_id == latest.c.incident_id, v.version == latest.c.version))
+        .order_by(v.incident_id.desc())
+        .offset(offset)
+        .limit(50)
+    )
     with engine.connect() as conn:
         return [json.loads(doc) for doc, _ in conn.execute(query)]
 
@@ -137,9 +191,15 @@ def bench_list(url: str, rounds: int, per_round: int) -> list[tuple[str, float, 
     for _ in range(100):  # a cursor 5,000 deep
         deep = list_incidents(engine, IncidentFilter(), 50, deep)[1]
     cases = {
-        "REST GET /api/v1/incidents (50, newest)": lambda: client.get("/api/v1/incidents").raise_for_status(),
-        "REST ... ?service=svc-07": lambda: client.get("/api/v1/incidents", params={"service": "svc-07"}).raise_for_status(),
-        "store: page 5,000 deep by cursor": lambda: list_incidents(engine, IncidentFilter(), 50, deep),
+        "REST GET /api/v1/incidents (50, newest)": lambda: client.get(
+            "/api/v1/incidents"
+        ).raise_for_status(),
+        "REST ... ?service=svc-07": lambda: client.get(
+            "/api/v1/incidents", params={"service": "svc-07"}
+        ).raise_for_status(),
+        "store: page 5,000 deep by cursor": lambda: list_incidents(
+            engine, IncidentFilter(), 50, deep
+        ),
         "reference: latest-version GROUP BY, first page": lambda: _reference_page(engine, 0),
         "reference: GROUP BY, OFFSET 5,000": lambda: _reference_page(engine, 5000),
     }
@@ -149,35 +209,62 @@ def bench_list(url: str, rounds: int, per_round: int) -> list[tuple[str, float, 
             fn()  # warm
             results[name].append(_percentiles(_timed(fn, per_round)))
     server.stop()
-    return [(name, statistics.median(p[0] for p in r), statistics.median(p[1] for p in r))
-            for name, r in results.items()]
+    return [
+        (name, statistics.median(p[0] for p in r), statistics.median(p[1] for p in r))
+        for name, r in results.items()
+    ]
 
 
 # -- intake -------------------------------------------------------------------------------
 
-_BARE_APP = '''
+_BARE_APP = """
 from fastapi import FastAPI, Request
 app = FastAPI()
 @app.post("/api/v1/alerts/alertmanager", status_code=202)
 async def take(request: Request):
     await request.body()
     return {"stream": "alerts"}
-'''
+"""
 
 
 def _payload(i: int) -> bytes:
-    return json.dumps({"version": "4", "status": "firing", "receiver": "alertflow", "groupKey": "{}:{}",
-                       "alerts": [{"status": "firing", "labels": {"alertname": f"Rule{i % 50}",
-                                   "service": SERVICES[i % 40], "cluster": "prod", "severity": "warning"},
-                                   "annotations": {"summary": "latency high"},
-                                   "startsAt": "2026-11-25T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                                   "generatorURL": "http://prometheus/graph", "fingerprint": f"{i:016x}"}]}).encode()
+    return json.dumps(
+        {
+            "version": "4",
+            "status": "firing",
+            "receiver": "alertflow",
+            "groupKey": "{}:{}",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {
+                        "alertname": f"Rule{i % 50}",
+                        "service": SERVICES[i % 40],
+                        "cluster": "prod",
+                        "severity": "warning",
+                    },
+                    "annotations": {"summary": "latency high"},
+                    "startsAt": "2026-11-25T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus/graph",
+                    "fingerprint": f"{i:016x}",
+                }
+            ],
+        }
+    ).encode()
 
 
 async def _client(port: int, connections: int, seconds: float) -> dict[str, int]:
     bodies = [_payload(i) for i in range(2000)]
-    requests = [(f"POST /api/v1/alerts/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies]
+    requests = [
+        (
+            "POST /api/v1/alerts/alertmanager HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n"
+        ).encode()
+        + b
+        for b in bodies
+    ]
     counts = {"202": 0, "503": 0, "other": 0}
     deadline = time.monotonic() + seconds
 
@@ -235,26 +322,66 @@ def bench_intake(workdir: Path, seconds: float, connections: int) -> list[tuple[
     rows = []
     port = free_port()
     env = {**os.environ, "ALERTFLOW_ADMIN_TOKEN": TOKEN}
-    serve = subprocess.Popen([*pin, sys.executable, "-m", "alertflow.dataflows.cli", "serve", "--http",
-                              f"127.0.0.1:{port}", "--store", f"sqlite:///{workdir / 'intake.db'}",
-                              "--queue-size", "20000"], env=env, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen(
+        [
+            *pin,
+            sys.executable,
+            "-m",
+            "alertflow.dataflows.cli",
+            "serve",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--store",
+            f"sqlite:///{workdir / 'intake.db'}",
+            "--queue-size",
+            "20000",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait(f"http://127.0.0.1:{port}/healthz", serve)
         time.sleep(2)
         counts = _measure(port, connections, seconds)
-        rows.append(("alertflow serve: receiver -> queue -> flow -> store", counts["202"] / seconds, counts["503"]))
+        rows.append(
+            (
+                "alertflow serve: receiver -> queue -> flow -> store",
+                counts["202"] / seconds,
+                counts["503"],
+            )
+        )
     finally:
         serve.terminate()
         serve.wait(60)
     (workdir / "bare.py").write_text(_BARE_APP)
     port = free_port()
-    bare = subprocess.Popen([*pin, sys.executable, "-m", "uvicorn", "--app-dir", str(workdir), "bare:app",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                            stderr=subprocess.DEVNULL)
+    bare = subprocess.Popen(
+        [
+            *pin,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(workdir),
+            "bare:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait(f"http://127.0.0.1:{port}/", bare)
         counts = _measure(port, connections, seconds)
-        rows.append(("reference: bare FastAPI endpoint, no auth/validation/queue", counts["202"] / seconds, counts["503"]))
+        rows.append(
+            (
+                "reference: bare FastAPI endpoint, no auth/validation/queue",
+                counts["202"] / seconds,
+                counts["503"],
+            )
+        )
     finally:
         bare.terminate()
         bare.wait(60)
@@ -267,20 +394,26 @@ def main() -> None:
     parser.add_argument("--skip-list", action="store_true")
     parser.add_argument("--skip-intake", action="store_true")
     args = parser.parse_args()
-    anomalies, incidents, seconds = (100_000, 2_000, 5.0) if args.quick else (1_000_000, 10_000, 20.0)
+    anomalies, incidents, seconds = (
+        (100_000, 2_000, 5.0) if args.quick else (1_000_000, 10_000, 20.0)
+    )
     workdir = Path(tempfile.mkdtemp(prefix="alertflow-bench-api-"))
     try:
         if not args.skip_list:
             url = f"sqlite:///{workdir / 'store.db'}"
             fill(url, anomalies, incidents).dispose()
-            print(f"\n## Incident list: {anomalies:,} anomalies, {incidents:,} incidents (SQLite), "
-                  "medians of 3 rounds x 200 requests\n")
+            print(
+                f"\n## Incident list: {anomalies:,} anomalies, {incidents:,} incidents (SQLite), "
+                "medians of 3 rounds x 200 requests\n"
+            )
             print("| query | p50 ms | p99 ms |\n|---|---:|---:|")
             for name, p50, p99 in bench_list(url, 3, 200):
                 print(f"| {name} | {p50:.2f} | {p99:.2f} |")
         if not args.skip_intake:
-            print(f"\n## Webhook intake: server on one core (taskset -c 0), client on another, "
-                  f"{seconds:.0f} s, 32 keep-alive connections\n")
+            print(
+                f"\n## Webhook intake: server on one core (taskset -c 0), client on another, "
+                f"{seconds:.0f} s, 32 keep-alive connections\n"
+            )
             print("| server | payloads/s (202) | 503s |\n|---|---:|---:|")
             for name, rate, refused in bench_intake(workdir, seconds, 32):
                 print(f"| {name} | {rate:,.0f} | {refused} |")
