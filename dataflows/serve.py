@@ -68,6 +68,8 @@ def serve(settings: ServeConfig, config: AlertflowConfig) -> None:
         stop.set()
         server.should_exit = True
         http.join(timeout=10)
+        if isinstance(channel, KafkaChannel):  # what intake accepted reaches the topic
+            channel.producer.flush(config.kafka.stop_grace_s)
         sock.close()
         engine.dispose()
 

@@ -82,3 +82,30 @@ def test_serve_refuses_a_port_in_use_with_one_line(tmp_path):
         )
     assert done.returncode == 2
     assert "cannot listen" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.integration
+def test_serve_in_kafka_mode_produces_intake_to_the_topic_the_flow_reads(broker, tmp_path):
+    import uuid
+
+    topic = f"alerts-{uuid.uuid4().hex[:8]}"
+    broker.create_topics(topic)
+    serve = ServeProcess(f"sqlite:///{tmp_path / 'k.db'}", TOKEN, "--input",
+                         f"alerts=kafka://{broker.bootstrap}/{topic}",
+                         "--set", "correlation.lateness_s=1")
+    try:
+        serve.wait_healthy()
+        with httpx.Client(base_url=serve.url, headers=AUTH, timeout=30) as client:
+            for fp, service in (("k1", "checkout"), ("k2", "payments")):
+                assert client.post("/api/v1/alerts/alertmanager",
+                                   json=_payload(fp, service)).status_code == 202
+            assert client.post("/api/v1/events/metrics", json={}).status_code == 404
+            page = poll(lambda: client.get("/api/v1/incidents").json(),
+                        lambda p: p["items"] and {"k1", "k2"} <= {
+                            m["id"] for m in p["items"][0]["members"]})
+            assert set(page["items"][0]["services"]) == {"checkout", "payments"}
+        on_topic = broker.consume_all(topic)
+        assert len(on_topic) == 2
+    finally:
+        code = serve.stop()
+    assert code == 0, serve.output()
