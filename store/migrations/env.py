@@ -3,12 +3,19 @@
 from alembic import context
 from alertflow.store.tables import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    # SQLite alters tables by copying them: batch mode makes one migration fit both engines.
-    render_as_batch=True,
-)
-with context.begin_transaction():
-    context.run_migrations()
+
+def run_migrations() -> None:
+    """Migrate on the caller's connection, inside its transaction."""
+    context.configure(
+        connection=context.config.attributes["connection"],
+        target_metadata=metadata,
+        # SQLite alters tables by copying them: batch mode makes one migration fit both engines.
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+# Only when Alembic runs this file (pytest's doctest collection imports it too).
+if getattr(context, "config", None) is not None:
+    run_migrations()
