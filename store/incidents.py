@@ -74,29 +74,31 @@ def list_incident_rows(
 ) -> tuple[list[Any], str | None]:
     """The stored rows of one page, and the cursor of the next page (or None)."""
     c = t.incidents.c
-    query = sa.select(t.incidents).order_by(c.opened_ns.desc(), c.incident_id.desc())
+    query = sa.select(t.incidents)
+    # The order (and cursor) columns: a service's own copy of them when filtering by service,
+    # so the (service, opened_ns, incident_id) index gives the page in order.
+    order_ns, order_id = c.opened_ns, c.incident_id
+    if where.service is not None:
+        s = t.incident_services.c
+        query = query.join(t.incident_services, s.incident_id == c.incident_id).where(
+            s.service == where.service
+        )
+        order_ns, order_id = s.opened_ns, s.incident_id
+    query = query.order_by(order_ns.desc(), order_id.desc())
     if where.status is not None:
         query = query.where(c.status == where.status)
     if where.severity is not None:
         query = query.where(c.severity == where.severity)
     if where.to_ns is not None:
-        query = query.where(c.opened_ns <= where.to_ns)
+        query = query.where(order_ns <= where.to_ns)
     if where.from_ns is not None:
         query = query.where(c.updated_ns >= where.from_ns)
-    if where.service is not None:
-        query = query.where(
-            c.incident_id.in_(
-                sa.select(t.incident_services.c.incident_id).where(
-                    t.incident_services.c.service == where.service
-                )
-            )
-        )
     if cursor is not None:
         opened_ns, incident_id = decode_cursor(cursor)
         query = query.where(
             sa.or_(
-                c.opened_ns < opened_ns,
-                sa.and_(c.opened_ns == opened_ns, c.incident_id < incident_id),
+                order_ns < opened_ns,
+                sa.and_(order_ns == opened_ns, order_id < incident_id),
             )
         )
     with engine.connect() as conn:

@@ -51,7 +51,9 @@ incident_services = sa.Table(
     metadata,
     sa.Column("incident_id", sa.String(128), primary_key=True),
     sa.Column("service", sa.String(256), primary_key=True),
-    sa.Index("ix_incident_services_service", "service", "incident_id"),
+    # The incident's opened_ns, copied: a service's incidents come newest first off one index.
+    sa.Column("opened_ns", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Index("ix_incident_services_service_opened", "service", "opened_ns", "incident_id"),
 )
 
 incident_members = sa.Table(

@@ -172,7 +172,11 @@ def _replace_current(conn: sa.Connection, v: Mapping[str, Any], exists: bool) ->
             conn.execute(table.delete().where(table.c.incident_id == incident_id))
     else:
         conn.execute(t.incidents.insert().values(incident_id=incident_id, **state))
-    services = [{"incident_id": incident_id, "service": s} for s in dict.fromkeys(v["services"])]
+    opened_ns = state["opened_ns"]
+    services = [
+        {"incident_id": incident_id, "service": s, "opened_ns": opened_ns}
+        for s in dict.fromkeys(v["services"])
+    ]
     members = {
         (m["kind"], m["id"]): {"incident_id": incident_id, "kind": m["kind"], "member_id": m["id"]}
         for m in v["members"]

@@ -161,3 +161,25 @@ def test_store_urls():
     assert engine_url("postgres://h/db") == "postgresql+psycopg://h/db"
     with pytest.raises(StoreError, match="expected sqlite"):
         engine_url("mysql://h/db")
+
+
+def test_migration_0002_fills_the_service_order_of_existing_incidents(tmp_path, request):
+    """A store made by 0001 with incidents in it, upgraded: its service filter still works."""
+    from alertflow.store.engine import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0001")
+    with engine.begin() as conn:
+        for n in (1, 2):
+            conn.execute(t.incidents.insert().values(
+                incident_id=f"inc-{n}", version=1, status="open", severity="critical",
+                domain="prod", opened_ns=T0 + n, updated_ns=T0 + n, doc=json.dumps(incident(n))))
+            conn.execute(sa.text("INSERT INTO incident_services (incident_id, service) "
+                                 "VALUES (:i, 'checkout')"), {"i": f"inc-{n}"})
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == "0002"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.incident_services.c.opened_ns)
+                            .order_by(t.incident_services.c.opened_ns)).scalars().all() == [T0 + 1, T0 + 2]
+    items, _ = list_incidents(engine, IncidentFilter(service="checkout"))
+    assert [i["incident_id"] for i in items] == ["inc-00002", "inc-00001"]
