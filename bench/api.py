@@ -17,7 +17,9 @@ Run from the repository root::
     process (C connections, prebuilt Alertmanager v4 payloads, one alert each) posts
     for D seconds. Payloads/s = 202 answers per second (503s counted apart). The
     reference: a bare FastAPI endpoint answering 202 without auth, validation or queue,
-    under the same uvicorn, pinning and client: the framework's floor.
+    under the same uvicorn, pinning and client: the framework's floor. Between them, the
+    receiver alone (the same app, its queue drained and dropped by a thread): what the
+    flow's share of the one core costs.
 """
 
 import argparse
@@ -305,6 +307,38 @@ def _measure(port: int, connections: int, seconds: float) -> dict[str, int]:
     return counts
 
 
+def receiver_only(port: int, store: str) -> None:
+    """The API app with its queue drained and dropped by a thread: the receiver's own cost."""
+    import threading
+
+    import uvicorn
+    from alertflow.api.app import create_app
+    from alertflow.api.deps import ApiContext
+    from alertflow.api.intake import QueueChannel
+    from alertflow.operators.intake_queue import IntakeQueue
+
+    engine = open_store(store)
+    seed_token(engine, TOKEN)
+    queue = IntakeQueue("alerts", 20_000)
+    ctx = ApiContext(engine, QueueChannel({"alerts": queue}))
+    ctx.flow_running.set()
+
+    def drop() -> None:
+        while True:
+            if not queue.drain(1000):
+                time.sleep(0.005)
+
+    threading.Thread(target=drop, daemon=True).start()
+    uvicorn.run(
+        create_app(ctx),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
 def _wait(url: str, proc: subprocess.Popen) -> None:
     for _ in range(600):
         if proc.poll() is not None:
@@ -317,77 +351,81 @@ def _wait(url: str, proc: subprocess.Popen) -> None:
     raise RuntimeError("server did not start")
 
 
-def bench_intake(workdir: Path, seconds: float, connections: int) -> list[tuple[str, float, int]]:
+def _servers(workdir: Path) -> dict[str, tuple[list[str], str]]:
+    """Name -> (command line, readiness path) of each server measured."""
+    (workdir / "bare.py").write_text(_BARE_APP)
+    py = sys.executable
+    return {
+        "alertflow serve: receiver -> queue -> flow -> store": (
+            [
+                py,
+                "-m",
+                "alertflow.dataflows.cli",
+                "serve",
+                "--queue-size",
+                "20000",
+                "--store",
+                f"sqlite:///{workdir / 'intake.db'}",
+                "--http",
+                "127.0.0.1:{port}",
+            ],
+            "/healthz",
+        ),
+        "receiver only: auth, validation, queue (drained, dropped)": (
+            [
+                py,
+                "-m",
+                "bench.api",
+                "--receiver-store",
+                f"sqlite:///{workdir / 'receiver.db'}",
+                "--receiver",
+                "{port}",
+            ],
+            "/healthz",
+        ),
+        "reference: bare FastAPI endpoint, no auth/validation/queue": (
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(workdir),
+                "bare:app",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--port",
+                "{port}",
+            ],
+            "/",
+        ),
+    }
+
+
+def bench_intake(
+    workdir: Path, seconds: float, connections: int, repeats: int
+) -> list[tuple[str, float, int]]:
     from tests.api.servers import free_port
 
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    rows = []
-    port = free_port()
     env = {**os.environ, "ALERTFLOW_ADMIN_TOKEN": TOKEN}
-    serve = subprocess.Popen(
-        [
-            *pin,
-            sys.executable,
-            "-m",
-            "alertflow.dataflows.cli",
-            "serve",
-            "--http",
-            f"127.0.0.1:{port}",
-            "--store",
-            f"sqlite:///{workdir / 'intake.db'}",
-            "--queue-size",
-            "20000",
-        ],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait(f"http://127.0.0.1:{port}/healthz", serve)
-        time.sleep(2)
-        counts = _measure(port, connections, seconds)
-        rows.append(
-            (
-                "alertflow serve: receiver -> queue -> flow -> store",
-                counts["202"] / seconds,
-                counts["503"],
-            )
-        )
-    finally:
-        serve.terminate()
-        serve.wait(60)
-    (workdir / "bare.py").write_text(_BARE_APP)
-    port = free_port()
-    bare = subprocess.Popen(
-        [
-            *pin,
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            str(workdir),
-            "bare:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait(f"http://127.0.0.1:{port}/", bare)
-        counts = _measure(port, connections, seconds)
-        rows.append(
-            (
-                "reference: bare FastAPI endpoint, no auth/validation/queue",
-                counts["202"] / seconds,
-                counts["503"],
-            )
-        )
-    finally:
-        bare.terminate()
-        bare.wait(60)
-    return rows
+    rates: dict[str, list[float]] = {}
+    refused: dict[str, int] = {}
+    for _ in range(repeats):  # interleaved, so drifting load hits every server alike
+        for name, (argv, ready) in _servers(workdir).items():
+            port = free_port()
+            argv = [a.replace("{port}", str(port)) for a in argv]
+            proc = subprocess.Popen([*pin, *argv], env=env, stderr=subprocess.DEVNULL)
+            try:
+                _wait(f"http://127.0.0.1:{port}{ready}", proc)
+                time.sleep(1)
+                counts = _measure(port, connections, seconds)
+            finally:
+                proc.terminate()
+                proc.wait(60)
+            rates.setdefault(name, []).append(counts["202"] / seconds)
+            refused[name] = refused.get(name, 0) + counts["503"]
+    return [(name, statistics.median(r), refused[name]) for name, r in rates.items()]
 
 
 def main() -> None:
@@ -401,9 +439,14 @@ def main() -> None:
         metavar="DIR",
         help="fill the store in DIR/store.db once and reuse it on later runs",
     )
+    parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--receiver-store", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.receiver:
+        receiver_only(args.receiver, args.receiver_store)
+        return
     anomalies, incidents, seconds = (
-        (100_000, 2_000, 5.0) if args.quick else (1_000_000, 10_000, 20.0)
+        (100_000, 2_000, 5.0) if args.quick else (1_000_000, 10_000, 10.0)
     )
     workdir = Path(tempfile.mkdtemp(prefix="alertflow-bench-api-"))
     try:
@@ -421,10 +464,10 @@ def main() -> None:
         if not args.skip_intake:
             print(
                 f"\n## Webhook intake: server on one core (taskset -c 0), client on another, "
-                f"{seconds:.0f} s, 32 keep-alive connections\n"
+                f"{seconds:.0f} s, 32 keep-alive connections, median of 3 interleaved runs\n"
             )
             print("| server | payloads/s (202) | 503s |\n|---|---:|---:|")
-            for name, rate, refused in bench_intake(workdir, seconds, 32):
+            for name, rate, refused in bench_intake(workdir, seconds, 32, 3):
                 print(f"| {name} | {rate:,.0f} | {refused} |")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
