@@ -185,3 +185,19 @@ def test_openapi_is_served_and_matches_the_exported_file(api):
     exported = json.loads((Path(__file__).parents[2] / "api" / "openapi.json").read_text())
     assert exported == served, "api/openapi.json is stale: run python -m alertflow.api.openapi"
     assert ADMIN not in json.dumps(served)
+
+
+def test_anomalies_and_predictions_newest_first_by_cursor_or_by_id(api):
+    writer = StoreWriter(api.ctx.engine)
+    writer.write(("anomalies", anomaly(n)) for n in range(7))
+    writer.write([("predictions", {"id": "p1", "series": "disk", "ts": "2026-11-25T10:00:00Z",
+                                   "horizon_s": 3600})])
+    first = api.get("/api/v1/anomalies", params={"limit": 4}).json()
+    assert [a["id"] for a in first["items"]] == ["a-6", "a-5", "a-4", "a-3"]
+    rest = api.get("/api/v1/anomalies", params={"limit": 4, "cursor": first["next_cursor"]}).json()
+    assert [a["id"] for a in rest["items"]] == ["a-2", "a-1", "a-0"] and rest["next_cursor"] is None
+    picked = api.get("/api/v1/anomalies", params=[("id", "a-1"), ("id", "a-5"), ("id", "zz")]).json()
+    assert {a["id"] for a in picked["items"]} == {"a-1", "a-5"}
+    ranged = api.get("/api/v1/anomalies", params={"from": T0 + 5 * 10**9}).json()
+    assert [a["id"] for a in ranged["items"]] == ["a-6", "a-5"]
+    assert api.get("/api/v1/predictions").json()["items"][0]["horizon_s"] == 3600
