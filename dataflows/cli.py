@@ -1,4 +1,4 @@
-"""The ``alertflow`` command: run, detect, simulate, demo, incidents, logs."""
+"""The ``alertflow`` command: run, serve, export, detect, simulate, demo, incidents, logs."""
 
 import argparse
 import sys
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
+from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_incidents(sub)
     _add_logs(sub)
     add_notify_parsers(sub)
+    add_serve(sub, _input_pair, _setting)
+    add_export(sub)
     return parser
 
 
@@ -422,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.cli_notify import run as run_notify
 
             run_notify(args)
+        elif args.command == "serve":
+            run_serve(args)
+        elif args.command == "export":
+            run_export(args)
         elif args.command == "logs":
             from alertflow.dataflows.log_templates import print_templates
 

@@ -36,7 +36,7 @@ from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
-from alertflow.schemas.records import MetricSample
+from alertflow.schemas.records import AlertEvent, MetricSample
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.outputs import Sink
 from opentelemetry.trace import TracerProvider
@@ -50,11 +50,14 @@ def build_flow(
     extra_sinks: tuple[Sink[Decision], ...] = (),
     summary: RunSummary | None = None,
     metrics: JobMetrics | None = None,
+    alert_sinks: tuple[Sink[AlertEvent], ...] = (),
 ) -> Dataflow:
     """Wire inputs → decode → (derive series | score | correlate) → outputs.
 
     With ``summary``, the inputs' polls and the output decisions are counted into it;
     with ``metrics`` (which reads that summary) the output latency is binned too.
+    ``alert_sinks`` get every valid alert read (the store keeps them for analytics).
+    Without ``config.output``, ``extra_sinks`` are the only outputs (``alertflow serve``).
     """
     if not any(config.inputs.values()):
         raise ConfigError("no inputs: give at least one --input STREAM=URI")
@@ -84,6 +87,8 @@ def build_flow(
             valid[stream] = split.falses  # list[record]
     if tracing is not None and "alerts" in valid:
         valid["alerts"] = tracing.alerts(valid["alerts"])  # list[AlertEvent]
+    for i, sink in enumerate(alert_sinks if "alerts" in valid else ()):
+        op.output(f"alerts_out_{i}", op.flatten(f"alerts_flat_{i}", valid["alerts"]), sink)
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
     service_events = [valid[s] for s in ("traces", "logs") if s in valid]
     if "traces" in valid:
@@ -123,7 +128,8 @@ def build_flow(
         op.inspect("summary", decisions, summary.record)
     if metrics is not None:
         op.inspect("job_metrics", decisions, metrics.observe)  # latency, a batch at a time
-    _emit(decisions, config)
+    if config.output or not extra_sinks:
+        _emit(decisions, config)
     if config.notify.receivers:
         notes = op.flat_map("notifications", decisions, _notifications)  # Decision
         op.output("notify", notes, NotifierSink(config.notify, _outbox(config)))

@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 
 from alertflow.dataflows.kafka_io import KafkaPollSource
+from alertflow.dataflows.queue_source import SCHEME as QUEUE_SCHEME
+from alertflow.dataflows.queue_source import QueueSource
 from alertflow.dataflows.shutdown import StoppableSource
 from alertflow.dataflows.uris import KafkaLocation, parse_location
 from alertflow.schemas.config import AlertflowConfig, ConfigError
@@ -140,6 +142,8 @@ def _event_ns(stream: str, raw: bytes) -> int | None:
 
 def build_source(uri: str, config: AlertflowConfig, stream: str | None = None) -> StoppableSource:
     """The source for one ``--input`` location, stoppable by SIGTERM/SIGINT."""
+    if uri.startswith(QUEUE_SCHEME):
+        return StoppableSource(QueueSource(uri))
     location = parse_location(uri)
     if isinstance(location, Path):
         return StoppableSource(JsonlSource(location, config.runtime.file_pace_s, stream))
@@ -156,6 +160,8 @@ def check_inputs(config: AlertflowConfig) -> None:
     """
     for uris in config.inputs.values():
         for uri in uris:
+            if uri.startswith(QUEUE_SCHEME):
+                continue
             location = parse_location(uri)
             if isinstance(location, KafkaLocation) and location.topic:
                 _kafka_source(location, config).list_parts()

@@ -1,0 +1,32 @@
+"""The FastAPI app: one router per resource, the store and intake handed in."""
+
+from alertflow.api.deps import ApiContext
+from alertflow.api.graphql import graphql_router
+from alertflow.api.routes import (
+    analytics,
+    exports,
+    feedback,
+    health,
+    incidents,
+    intake,
+    records,
+    tokens,
+)
+from fastapi import FastAPI
+
+DESCRIPTION = """\
+alertflow's HTTP side: Alertmanager webhook and JSON event intake, incidents with their
+timeline, acknowledgements, resolutions and verdicts, alert analytics, exports. Every route
+but `/healthz` needs `Authorization: Bearer TOKEN`; scopes: read < act < admin.
+`ALERTFLOW_ADMIN_TOKEN` seeds an admin token at start; there is no default token.
+"""
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """An app serving ``ctx``'s store and feeding ``ctx``'s intake channel."""
+    app = FastAPI(title="alertflow", version="1", description=DESCRIPTION)
+    app.state.ctx = ctx
+    for module in (health, incidents, records, intake, feedback, analytics, exports, tokens):
+        app.include_router(module.router)
+    app.include_router(graphql_router())
+    return app

@@ -1,0 +1,86 @@
+"""What every route is handed: the store, the intake channel, the caller's token."""
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from alertflow.api.intake import IntakeChannel
+from alertflow.store.tokens import Scope, TokenOwner, owner_of, token_hash
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+TOKEN_CACHE_S = 5.0  # a revoked token stops working within this long
+
+
+@dataclass
+class ApiContext:
+    """The app's collaborators, kept on ``app.state.ctx``."""
+
+    engine: sa.Engine
+    intake: IntakeChannel
+    flow_running: threading.Event = field(default_factory=threading.Event)
+    store_kind: str = "sqlite"
+    max_message_bytes: int = 1 << 20
+    _owners: dict[str, tuple[TokenOwner | None, float]] = field(default_factory=dict)
+
+    async def owner(self, token: str) -> TokenOwner | None:
+        """The token's owner, looked up at most every TOKEN_CACHE_S per token.
+
+        The webhook receiver takes thousands of requests a second from one
+        Alertmanager: a store query on each would cost more than the work itself.
+        """
+        key = token_hash(token)
+        now = time.monotonic()
+        cached = self._owners.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await run_in_threadpool(owner_of, self.engine, token)
+        if len(self._owners) > 10_000:  # unknown tokens must not grow it without bound
+            self._owners.clear()
+        self._owners[key] = (found, now + TOKEN_CACHE_S)
+        return found
+
+    def forget_tokens(self) -> None:
+        """Drop cached lookups (after a token is revoked here)."""
+        self._owners.clear()
+
+
+def context(request: Request) -> ApiContext:
+    """The app's :class:`ApiContext`."""
+    return request.app.state.ctx
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer TOKEN`.")
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[TokenOwner]]:
+    """A dependency that admits tokens holding ``scope`` (admin ⊇ act ⊇ read)."""
+
+    async def check(
+        ctx: ApiContext = Depends(context),  # noqa: B008 - FastAPI's dependency idiom
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+    ) -> TokenOwner:
+        if credentials is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing token: send Authorization: Bearer TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        owner = await ctx.owner(credentials.credentials)
+        if owner is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "unknown or revoked token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not owner.allows(scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"token {owner.name!r} has scope {owner.scope!r}; this needs {scope!r}",
+            )
+        return owner
+
+    return check
