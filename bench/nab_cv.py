@@ -57,9 +57,26 @@ GRID: dict[str, tuple[float, ...]] = {
     "dist_weight": (0.0, 0.5),
     "warmup": (150.0, 100.0),
     "range_mature": (0.0, 1000.0),
+    "week_days": (0.0, 3.0),
+    "vol_weight": (0.0, 0.5),
+}
+# ``--small``: the capabilities that matter most, each only on or off, and every setting
+# the "before" defaults need (128 candidates instead of 1024, for exploring).
+SMALL_GRID: dict[str, tuple[float, ...]] = {
+    "lik_span_s": (0.0, 3000.0),
+    "rarity_period_s": (0.0, 3600.0),
+    "grain_frac": (0.0, 1.0),
+    "warmup": (150.0, 100.0),
+    "range_mature": (0.0, 1000.0),
+    "week_days": (0.0, 3.0),
+    "vol_weight": (0.0, 0.5),
 }
 # The defaults before cross-validation chose (issue 9): every capability above off.
 BEFORE = {name: 0.0 for name in GRID} | {"warmup": 150.0}
+
+
+def _before(c: dict[str, float]) -> bool:
+    return all(c[k] == v for k, v in BEFORE.items() if k in c)
 
 
 @dataclass(frozen=True)
@@ -210,14 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="skip River HST and Gaussian")
     parser.add_argument("--seed", type=int, default=42, help="River HST's seed")
     parser.add_argument("--record", action="store_true", help="write the tables to BENCHMARKS.md")
+    parser.add_argument("--small", action="store_true",
+                        help="the 128-candidate SMALL_GRID, for exploring (not for figures)")
     args = parser.parse_args(argv)
+    space = SMALL_GRID if args.small else GRID
     started = time.monotonic()
     datasets = load_all([d.strip() for d in args.datasets.split(",") if d.strip()])
-    grid = candidates(GRID)
+    grid = candidates(space)
     shipped_settings = DetectorSettings().model_dump()
     shipped = next(i for i, c in enumerate(grid)
                    if all(shipped_settings[k] == v for k, v in c.items()))
-    before = next(i for i, c in enumerate(grid) if all(c[k] == v for k, v in BEFORE.items()))
+    before = next(i for i, c in enumerate(grid) if _before(c))
     runs = [{ds.name: detect(ds, c) for ds in datasets} for c in grid]
     print(f"{len(grid)} candidates scored in {time.monotonic() - started:.0f} s",
           file=sys.stderr)
@@ -233,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = sum(len(ds.files) for ds in datasets)
     md = "\n\n".join([
         f"{files} files in {', '.join(ds.name for ds in datasets)}; {len(grid)} candidates "
-        f"over {', '.join(GRID)}; the shipped defaults set "
-        + ", ".join(f"{k}={shipped_settings[k]:g}" for k in GRID) + ".",
+        f"over {', '.join(space)}; the shipped defaults set "
+        + ", ".join(f"{k}={shipped_settings[k]:g}" for k in space) + ".",
         "Standard profile per dataset and category (each part at its own swept threshold):",
         dataset_table(datasets, detectors),
         "All three profiles per dataset:",

@@ -176,6 +176,24 @@ class DetectorSettings(_Settings):
         "range_tol * sqrt(range_mature / n), since a young range is easily beaten (0: off).",
     )
     a_dist: float = Field(0.001, gt=0, le=1, description="Rate of the long-run distribution.")
+    week_days: float = Field(
+        0.0,
+        ge=0,
+        description="Day-of-week offsets remember about this many visits of each weekday and "
+        "are taken off before forecasting once they help (weekends in traffic); 0: off.",
+    )
+    week_strength: float = Field(
+        0.2, le=1, description="Error reduction the weekday offsets must show to be used."
+    )
+    vol_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the variance channel's evidence (spread changes at the same "
+        "level: flapping starts or an oscillation stops); 0: off.",
+    )
+    vol_span_s: float = Field(
+        21600.0, ge=0, description="Seconds the variance channel's recent spread covers."
+    )
 
 
 class ColdStartConfig(_Settings):

@@ -99,6 +99,13 @@ from alertflow.operators.anomaly.seasonal import (
     seasonal_size,
 )
 from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
+from alertflow.operators.anomaly.volatility import VOL_SIZE, volatility_learn
+from alertflow.operators.anomaly.weekly import (
+    WEEK_SIZE,
+    weekly_init,
+    weekly_learn,
+    weekly_offset,
+)
 
 # What the last sample's score was made of, for contributors().
 E_LIK, E_RANGE, MODEL, SHIFTED = HEADER, HEADER + 1, HEADER + 2, HEADER + 3
@@ -114,19 +121,23 @@ _SUP = _RANGE + RANGE_SIZE
 _CLOCK = _SUP + PAIR_SIZE
 _DIST = _CLOCK + CLOCK_SIZE
 _GRAIN = _DIST + DIST_SIZE
-_LIK = _GRAIN + RESOLUTION_SIZE
+_WEEK = _GRAIN + RESOLUTION_SIZE
+_VOL = _WEEK + WEEK_SIZE
+_LIK = _VOL + VOL_SIZE
 
 SETTINGS = (
     "a_loc", "a_sc", "a_lsc", "floor_frac", "huber", "holt_a", "holt_b", "nbins", "a_seas",
     "a_off", "seas_strength", "a_strength", "cusum_k", "cusum_h", "range_tol",
     "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
-    "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature",
+    "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature", "week_days",
+    "week_strength", "vol_weight", "vol_span_s",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
- DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE) = range(len(SETTINGS))
+ DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE, WEEK_DAYS, WEEK_STRENGTH,
+ VOL_WEIGHT, VOL_SPAN_S) = range(len(SETTINGS))
 
 
 @kernel
@@ -144,7 +155,9 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     sup = state[_SUP:_CLOCK]
     clock = state[_CLOCK:_DIST]
     dist = state[_DIST:_GRAIN]
-    grain = state[_GRAIN:_LIK]
+    grain = state[_GRAIN:_WEEK]
+    week = state[_WEEK:_VOL]
+    vol = state[_VOL:_LIK]
     lik = state[_LIK:seas_at]
     seas = state[seas_at:]
     n = int(state[N]) + 1
@@ -158,17 +171,20 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         dist_init(dist, x)
         clock_init(clock, t)
         resolution_init(grain, x)
+        weekly_init(week, t)
         return no_report(state, 0.0)
 
-    # ---- score: nothing has learnt x yet
+    # ---- score: nothing has learnt x yet; the forecasts see the week-free value xw
+    weekly = weekly_offset(week, t, p[WEEK_STRENGTH]) if p[WEEK_DAYS] > 0.0 else 0.0
+    xw = x - weekly
     floor = max(level_floor(level, p[FLOOR_FRAC]), resolution_floor(grain, p[GRAIN_FRAC]))
     s = max(level[S], floor)
     m = level[M]
-    z_level = abs(x - m) / s
+    z_level = abs(xw - m) / s
     forecast = holt_forecast(holt)
     hs = max(holt[HS], floor)
-    z_holt = abs(x - forecast) / hs
-    z_seas, present, seas_expected, ss = seasonal_score(seas, x, t, floor, p[SEAS_STRENGTH])
+    z_holt = abs(xw - forecast) / hs
+    z_seas, present, seas_expected, ss = seasonal_score(seas, xw, t, floor, p[SEAS_STRENGTH])
     if present:
         z, model, expected, scale = z_seas, SEASONAL_MODEL, seas_expected, ss
     elif z_holt < z_level:
@@ -185,13 +201,21 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     e_dist = dist_evidence(dist, x) if p[DIST_WEIGHT] > 0.0 else 0.0
 
     # ---- learn
-    d = level_learn(level, x, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
-    holt_learn(holt, x, n, hs, p[HOLT_A], p[HOLT_B], p[A_SC], p[HUBER])
-    seasonal_learn(seas, x, t, n, floor, p[A_SEAS], p[A_OFF], p[A_SC], p[A_STRENGTH],
+    if p[WEEK_DAYS] > 0.0:  # off by default: no work on the hot path for it
+        weekly_learn(week, t, x - expected, scale, clock[INTERVAL], p[WEEK_DAYS],
+                     p[A_STRENGTH], p[HUBER])
+    e_vol = 0.0
+    if p[VOL_WEIGHT] > 0.0:
+        e_vol = p[VOL_WEIGHT] * volatility_learn(vol, xw - expected, p[ZCAP] * scale, floor,
+                                                 n, clock[INTERVAL], p[VOL_SPAN_S])
+    expected += weekly
+    d = level_learn(level, xw, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
+    holt_learn(holt, xw, n, hs, p[HOLT_A], p[HOLT_B], p[A_SC], p[HUBER])
+    seasonal_learn(seas, xw, t, n, floor, p[A_SEAS], p[A_OFF], p[A_SC], p[A_STRENGTH],
                    p[HUBER])
     range_learn(rng, x)
     resolution_learn(grain, x)
-    restart = shift_learn(shift, x, d / s, n, p[CUSUM_K], p[CUSUM_H])
+    restart = shift_learn(shift, xw, d / s, n, p[CUSUM_K], p[CUSUM_H])
     # Reported only when the level really moves: one huge spike also alarms the CUSUM,
     # but the recent median it restarts from is then the old level.
     state[SHIFTED] = 0.0
@@ -212,7 +236,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         return no_report(state, 0.0)
 
     # ---- combine, suppress, map to [0, 1)
-    e_lik = max(likelihood_evidence(excess), p[DIST_WEIGHT] * e_dist)
+    e_lik = max(likelihood_evidence(excess), p[DIST_WEIGHT] * e_dist, e_vol)
     e_range = p[RANGE_EVIDENCE] if fired else 0.0
     state[E_LIK] = e_lik
     state[E_RANGE] = e_range
@@ -306,6 +330,10 @@ class StreamingEnsemble(CompiledDetector):
         sup_tau_s: float = 0.0,
         grain_frac: float = 1.0,
         range_mature: float = 1000.0,
+        week_days: float = 0.0,
+        week_strength: float = 0.2,
+        vol_weight: float = 0.0,
+        vol_span_s: float = 21600.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -340,6 +368,10 @@ class StreamingEnsemble(CompiledDetector):
         self.sup_tau_s = sup_tau_s
         self.grain_frac = grain_frac
         self.range_mature = range_mature
+        self.week_days = week_days
+        self.week_strength = week_strength
+        self.vol_weight = vol_weight
+        self.vol_span_s = vol_span_s
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -359,6 +391,10 @@ class StreamingEnsemble(CompiledDetector):
         require(self.sup_tau_s >= 0, "sup_tau_s", "seconds >= 0", self.sup_tau_s)
         require(self.grain_frac >= 0, "grain_frac", "a fraction >= 0", self.grain_frac)
         require(self.dist_weight >= 0, "dist_weight", "a weight >= 0", self.dist_weight)
+        require(self.week_days >= 0, "week_days", "days >= 0", self.week_days)
+        require(self.week_strength <= 1, "week_strength", "a fraction <= 1", self.week_strength)
+        require(self.vol_weight >= 0, "vol_weight", "a weight >= 0", self.vol_weight)
+        require(self.vol_span_s >= 0, "vol_span_s", "seconds >= 0", self.vol_span_s)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):
             rate(name, getattr(self, name))
