@@ -194,6 +194,19 @@ class DetectorSettings(_Settings):
     vol_span_s: float = Field(
         21600.0, ge=0, description="Seconds the variance channel's recent spread covers."
     )
+    sup_quiet_s: float = Field(
+        0.0,
+        ge=0,
+        description="Once nothing is unusual (evidence < 1), suppression also fades with this "
+        "time constant in seconds, so the next incident alarms; 0: off.",
+    )
+    seas_recall: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="1: a value close to what this time of day usually is counts as usual "
+        "even while the daily profile is too weak to forecast with; 0: off.",
+    )
 
 
 class ColdStartConfig(_Settings):

@@ -131,13 +131,15 @@ SETTINGS = (
     "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
     "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature", "week_days",
-    "week_strength", "vol_weight", "vol_span_s",
+    "week_strength", "vol_weight", "vol_span_s", "sup_quiet_s", "seas_recall",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
  DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE, WEEK_DAYS, WEEK_STRENGTH,
- VOL_WEIGHT, VOL_SPAN_S) = range(len(SETTINGS))
+ VOL_WEIGHT, VOL_SPAN_S, SUP_QUIET_S, SEAS_RECALL) = range(len(SETTINGS))
+# Evidence below this (a 1-in-10 surprise) is "nothing unusual" for sup_quiet_s.
+QUIET = 1.0
 
 
 @kernel
@@ -185,6 +187,12 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     hs = max(holt[HS], floor)
     z_holt = abs(xw - forecast) / hs
     z_seas, present, seas_expected, ss = seasonal_score(seas, xw, t, floor, p[SEAS_STRENGTH])
+    if not present and p[SEAS_RECALL] > 0.0:
+        # A value usual for this time of day (a nightly batch, a daily peak) is no news,
+        # even where the profile is too weak overall to forecast with.
+        z_seas, present, seas_expected, ss = seasonal_score(
+            seas, xw, t, floor, p[SEAS_STRENGTH] * (1.0 - p[SEAS_RECALL]))
+        present = present and z_seas < min(z_level, z_holt)
     if present:
         z, model, expected, scale = z_seas, SEASONAL_MODEL, seas_expected, ss
     elif z_holt < z_level:
@@ -245,6 +253,10 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         # An event is held for a time, not a count: 175 samples are 15 h at 5 minutes
         # but a week at one an hour.
         decay = math.exp(-clock[INTERVAL] / p[SUP_TAU_S])
+    if p[SUP_QUIET_S] > 0.0 and clock[INTERVAL] > 0.0 and max(e_lik, e_range) < QUIET:
+        # The event is over (nothing unusual now): let its hold fade in hours, so the next
+        # incident pages, while one that goes on stays held for sup_tau.
+        decay *= math.exp(-clock[INTERVAL] / p[SUP_QUIET_S])
     evidence = suppress_pair(sup, e_lik, e_range, p[SUP_MARGIN], p[SUP_MULT], p[SUP_DAMP],
                              decay, p[SUP_CROSS])
     if p[RARITY_PERIOD_S] > 0.0 and clock[INTERVAL] > 0.0:
@@ -334,6 +346,8 @@ class StreamingEnsemble(CompiledDetector):
         week_strength: float = 0.2,
         vol_weight: float = 0.0,
         vol_span_s: float = 21600.0,
+        sup_quiet_s: float = 0.0,
+        seas_recall: float = 0.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -372,6 +386,8 @@ class StreamingEnsemble(CompiledDetector):
         self.week_strength = week_strength
         self.vol_weight = vol_weight
         self.vol_span_s = vol_span_s
+        self.sup_quiet_s = sup_quiet_s
+        self.seas_recall = seas_recall
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -395,6 +411,7 @@ class StreamingEnsemble(CompiledDetector):
         require(self.week_strength <= 1, "week_strength", "a fraction <= 1", self.week_strength)
         require(self.vol_weight >= 0, "vol_weight", "a weight >= 0", self.vol_weight)
         require(self.vol_span_s >= 0, "vol_span_s", "seconds >= 0", self.vol_span_s)
+        require(self.sup_quiet_s >= 0, "sup_quiet_s", "seconds >= 0", self.sup_quiet_s)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):
             rate(name, getattr(self, name))
