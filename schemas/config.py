@@ -201,11 +201,12 @@ class DetectorSettings(_Settings):
         "time constant in seconds, so the next incident alarms; 0: off.",
     )
     seas_recall: float = Field(
-        0.0,
+        0.8,
         ge=0,
         le=1,
-        description="1: a value close to what this time of day usually is counts as usual "
-        "even while the daily profile is too weak to forecast with; 0: off.",
+        description="A value close to what this time of day usually is counts as usual even "
+        "while the daily profile is too weak to forecast with, once its strength exceeds "
+        "seas_strength * (1 - seas_recall); 0: off (chosen by cross-validation, bench/nab_cv.py).",
     )
 
 

@@ -131,7 +131,7 @@ class StreamingEnsemble(CompiledDetector):
         vol_weight: float = 0.0,
         vol_span_s: float = 21600.0,
         sup_quiet_s: float = 0.0,
-        seas_recall: float = 0.0,
+        seas_recall: float = 0.8,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
