@@ -68,8 +68,8 @@ def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, obje
     return statistics.median(times), model
 
 
-def ours_many(values: np.ndarray, stamps: np.ndarray) -> StreamingEnsemble:
-    det = StreamingEnsemble()
+def ours_many(values: np.ndarray, stamps: np.ndarray, **settings: float) -> StreamingEnsemble:
+    det = StreamingEnsemble(**settings)
     det.update_many(values, stamps)
     return det
 
@@ -136,7 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="rows of the synthetic CSV for alertflow detect (0: skip)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=VALUE",
+                        help="also time update_many with these settings changed (repeatable; "
+                        "e.g. the defaults before a change, for a before/after ratio)")
     args = parser.parse_args(argv)
+    changed = {k.strip(): float(v) for k, _, v in (c.partition("=") for c in args.compare)}
 
     values, stamps = realistic_series(args.samples)
     value_list, stamp_list = values.tolist(), stamps.tolist()
@@ -151,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: ours_score_learn(value_list, stamp_list),
         reference: lambda: hst(value_list, args.seed),
     }
+    if changed:
+        label = ", ".join(f"{k}={v:g}" for k, v in changed.items())
+        runs[f"ensemble with {label}, `update_many`"] = lambda: ours_many(values, stamps,
+                                                                          **changed)
     cost, sizes = {}, {}
     for name, run in runs.items():
         seconds, model = median_seconds(run, args.repeats)

@@ -181,6 +181,38 @@ class DetectorSettings(_Settings):
         "range_tol * sqrt(range_mature / n), since a young range is easily beaten (0: off).",
     )
     a_dist: float = Field(0.001, gt=0, le=1, description="Rate of the long-run distribution.")
+    week_days: float = Field(
+        0.0,
+        ge=0,
+        description="Day-of-week offsets remember about this many visits of each weekday and "
+        "are taken off before forecasting once they help (weekends in traffic); 0: off.",
+    )
+    week_strength: float = Field(
+        0.2, le=1, description="Error reduction the weekday offsets must show to be used."
+    )
+    vol_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the variance channel's evidence (spread changes at the same "
+        "level: flapping starts or an oscillation stops); 0: off.",
+    )
+    vol_span_s: float = Field(
+        21600.0, ge=0, description="Seconds the variance channel's recent spread covers."
+    )
+    sup_quiet_s: float = Field(
+        0.0,
+        ge=0,
+        description="Once nothing is unusual (evidence < 1), suppression also fades with this "
+        "time constant in seconds, so the next incident alarms; 0: off.",
+    )
+    seas_recall: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A value close to what this time of day usually is counts as usual even "
+        "while the daily profile is too weak to forecast with, once its strength exceeds "
+        "seas_strength * (1 - seas_recall); 0: off (chosen by cross-validation, bench/nab_cv.py).",
+    )
 
 
 class ColdStartConfig(_Settings):

@@ -7,17 +7,22 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    by the series' resolution (:mod:`resolution`: 1 for counts, ``grain_frac`` of it).
    ``z`` is the profile's while it is present, else ``min(z_level, z_holt)``: both
    short-term models must be surprised, and only the profile can see a missing cycle.
+   With ``seas_recall`` the profile also vouches for a value close to its bin while it is
+   too weak to forecast with (strength above ``seas_strength * (1 - seas_recall)``).
+   With ``week_days``, day-of-week offsets (:mod:`weekly`) are taken off first.
 2. A CUSUM (:mod:`level_shift`) alarm restarts the level and Holt from the recent median.
 3. The likelihood (:mod:`likelihood`) turns the mean ``z`` of the last ``lik_span_s``
    seconds (``lik_window`` samples at most, one at least; :mod:`cadence` learns the
    sampling interval) into evidence ``E_lik`` (log10 units); the range detector
    (:mod:`range_detector`) adds ``range_evidence`` beyond the range, its tolerance widened
    by ``sqrt(range_mature / n)`` while the range is young. A long-run
-   distribution channel (:mod:`distribution`, ``dist_weight``) is off by default.
+   distribution channel (:mod:`distribution`, ``dist_weight``) and a variance channel
+   (:mod:`volatility`, ``vol_weight``) are off by default.
 4. Post-detection suppression (:mod:`suppression`), one level per channel: a range
    detection holds the likelihood back at only ``sup_cross`` of its level; then
    ``E = max(E_lik, E_range)``. The level decays per sample (``sup_tau``) or, with
-   ``sup_tau_s``, per second.
+   ``sup_tau_s``, per second; with ``sup_quiet_s`` it also fades by that time constant
+   while nothing is unusual (evidence < 1), so the next incident pages.
 5. Rarity per hour, not per sample: ``E`` loses ``log10(rarity_period_s / interval)``
    (nothing for series sampled hourly or slower), so one threshold means the same false
    alarm rate on per-minute and hourly series.
@@ -37,215 +42,30 @@ Prototype names that changed: ``warm`` -> ``warmup``, ``short`` -> ``lik_window`
 import math
 
 import numpy as np
-from alertflow.operators.anomaly.cadence import CLOCK_SIZE, INTERVAL, clock_init, samples_in
 from alertflow.operators.anomaly.compiled import (
-    HEADER,
     SCORE,
     CompiledDetector,
     N,
-    clip_value,
-    kernel,
-    no_report,
     positive,
     rate,
-    report_band,
     require,
-    seconds,
 )
-from alertflow.operators.anomaly.distribution import DIST_SIZE, dist_evidence, dist_init, dist_learn
-from alertflow.operators.anomaly.holt import (
-    HOLT_SIZE,
-    HS,
-    B,
-    L,
-    holt_forecast,
-    holt_init,
-    holt_learn,
+from alertflow.operators.anomaly.ensemble_kernel import (
+    _LIK,
+    _MODEL_NAMES,
+    _RANGE,
+    E_LIK,
+    E_RANGE,
+    MODEL,
+    SETTINGS,
+    SHIFTED,
+    SUP_DECAY,
+    ensemble_run,
+    ensemble_step,
 )
-from alertflow.operators.anomaly.level_shift import SHIFT_SIZE, shift_init, shift_learn
-from alertflow.operators.anomaly.likelihood import (
-    RAWS,
-    likelihood_evidence,
-    likelihood_learn,
-    likelihood_size,
-)
-from alertflow.operators.anomaly.range_detector import (
-    HI,
-    LO,
-    RANGE_SIZE,
-    range_fired,
-    range_init,
-    range_learn,
-)
-from alertflow.operators.anomaly.resolution import (
-    RESOLUTION_SIZE,
-    resolution_floor,
-    resolution_init,
-    resolution_learn,
-)
-from alertflow.operators.anomaly.robust_ewma import (
-    LEVEL_SIZE,
-    M,
-    S,
-    level_floor,
-    level_init,
-    level_learn,
-)
-from alertflow.operators.anomaly.seasonal import (
-    seasonal_init,
-    seasonal_learn,
-    seasonal_reset,
-    seasonal_score,
-    seasonal_size,
-)
-from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
-
-# What the last sample's score was made of, for contributors().
-E_LIK, E_RANGE, MODEL, SHIFTED = HEADER, HEADER + 1, HEADER + 2, HEADER + 3
-LEVEL_MODEL, HOLT_MODEL, SEASONAL_MODEL = 0.0, 1.0, 2.0
-_MODEL_NAMES = {LEVEL_MODEL: "level", HOLT_MODEL: "holt", SEASONAL_MODEL: "seasonal"}
-
-# Fixed-size segments first; the likelihood's ring and the profile's bins depend on settings.
-_LEVEL = HEADER + 4
-_HOLT = _LEVEL + LEVEL_SIZE
-_SHIFT = _HOLT + HOLT_SIZE
-_RANGE = _SHIFT + SHIFT_SIZE
-_SUP = _RANGE + RANGE_SIZE
-_CLOCK = _SUP + PAIR_SIZE
-_DIST = _CLOCK + CLOCK_SIZE
-_GRAIN = _DIST + DIST_SIZE
-_LIK = _GRAIN + RESOLUTION_SIZE
-
-SETTINGS = (
-    "a_loc", "a_sc", "a_lsc", "floor_frac", "huber", "holt_a", "holt_b", "nbins", "a_seas",
-    "a_off", "seas_strength", "a_strength", "cusum_k", "cusum_h", "range_tol",
-    "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
-    "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
-    "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature",
-)
-(A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
- A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
- SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
- DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE) = range(len(SETTINGS))
-
-
-@kernel
-def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> float:
-    """Score ``x`` at ``ts_ns`` with every model, then let every model learn it."""
-    if not math.isfinite(x):
-        return 0.0
-    x = clip_value(x)
-    t = seconds(ts_ns)
-    seas_at = _LIK + RAWS + int(p[LIK_WINDOW])
-    level = state[_LEVEL:_HOLT]
-    holt = state[_HOLT:_SHIFT]
-    shift = state[_SHIFT:_RANGE]
-    rng = state[_RANGE:_SUP]
-    sup = state[_SUP:_CLOCK]
-    clock = state[_CLOCK:_DIST]
-    dist = state[_DIST:_GRAIN]
-    grain = state[_GRAIN:_LIK]
-    lik = state[_LIK:seas_at]
-    seas = state[seas_at:]
-    n = int(state[N]) + 1
-    state[N] = n
-    if n == 1:
-        level_init(level, x)
-        holt_init(holt, x)
-        range_init(rng, x)
-        seasonal_init(seas, x, t)
-        shift_init(shift, x)
-        dist_init(dist, x)
-        clock_init(clock, t)
-        resolution_init(grain, x)
-        return no_report(state, 0.0)
-
-    # ---- score: nothing has learnt x yet
-    floor = max(level_floor(level, p[FLOOR_FRAC]), resolution_floor(grain, p[GRAIN_FRAC]))
-    s = max(level[S], floor)
-    m = level[M]
-    z_level = abs(x - m) / s
-    forecast = holt_forecast(holt)
-    hs = max(holt[HS], floor)
-    z_holt = abs(x - forecast) / hs
-    z_seas, present, seas_expected, ss = seasonal_score(seas, x, t, floor, p[SEAS_STRENGTH])
-    if present:
-        z, model, expected, scale = z_seas, SEASONAL_MODEL, seas_expected, ss
-    elif z_holt < z_level:
-        z, model, expected, scale = z_holt, HOLT_MODEL, forecast, hs
-    else:
-        z, model, expected, scale = z_level, LEVEL_MODEL, m, s
-    tol = p[RANGE_TOL]
-    if n < p[RANGE_MATURE]:
-        # The range of n samples is beaten by the next with odds ~2/n: a young range needs
-        # a wider margin, or the end of warm-up fires on every series at once.
-        tol *= math.sqrt(p[RANGE_MATURE] / n)
-    fired = n > p[WARMUP] and range_fired(rng, x, tol)
-    lo_seen, hi_seen = rng[LO], rng[HI]  # the range x is judged against, before it learns x
-    e_dist = dist_evidence(dist, x) if p[DIST_WEIGHT] > 0.0 else 0.0
-
-    # ---- learn
-    d = level_learn(level, x, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
-    holt_learn(holt, x, n, hs, p[HOLT_A], p[HOLT_B], p[A_SC], p[HUBER])
-    seasonal_learn(seas, x, t, n, floor, p[A_SEAS], p[A_OFF], p[A_SC], p[A_STRENGTH],
-                   p[HUBER])
-    range_learn(rng, x)
-    resolution_learn(grain, x)
-    restart = shift_learn(shift, x, d / s, n, p[CUSUM_K], p[CUSUM_H])
-    # Reported only when the level really moves: one huge spike also alarms the CUSUM,
-    # but the recent median it restarts from is then the old level.
-    state[SHIFTED] = 0.0
-    if restart == restart:  # a level shift: it is the new normal
-        if abs(restart - level[M]) > p[HUBER] * s:
-            state[SHIFTED] = 1.0
-        level[M] = restart
-        holt[L] = restart
-        holt[B] = 0.0
-    span = samples_in(clock, t, p[LIK_SPAN_S], int(p[LIK_WINDOW]))
-    excess = likelihood_learn(lik, z, n, p[ZCAP], p[A_LIK], span)
-    if p[DIST_WEIGHT] > 0.0:  # off by default: no work on the hot path for it
-        dist_learn(dist, x, n, p[A_DIST])
-    state[MODEL] = model
-    if n <= p[WARMUP]:
-        state[E_LIK] = 0.0
-        state[E_RANGE] = 0.0
-        return no_report(state, 0.0)
-
-    # ---- combine, suppress, map to [0, 1)
-    e_lik = max(likelihood_evidence(excess), p[DIST_WEIGHT] * e_dist)
-    e_range = p[RANGE_EVIDENCE] if fired else 0.0
-    state[E_LIK] = e_lik
-    state[E_RANGE] = e_range
-    decay = p[SUP_DECAY]
-    if p[SUP_TAU_S] > 0.0 and clock[INTERVAL] > 0.0:
-        # An event is held for a time, not a count: 175 samples are 15 h at 5 minutes
-        # but a week at one an hour.
-        decay = math.exp(-clock[INTERVAL] / p[SUP_TAU_S])
-    evidence = suppress_pair(sup, e_lik, e_range, p[SUP_MARGIN], p[SUP_MULT], p[SUP_DAMP],
-                             decay, p[SUP_CROSS])
-    if p[RARITY_PERIOD_S] > 0.0 and clock[INTERVAL] > 0.0:
-        # Rarity per unit of time, not per sample: a 1-in-100 sample is hourly news on a
-        # per-minute series and a 4-day event on an hourly one.
-        evidence = max(0.0, evidence - math.log10(max(1.0, p[RARITY_PERIOD_S] / clock[INTERVAL])))
-    score = 1.0 - math.exp(-evidence / p[OUT_SCALE])
-    half = p[ZCAP] * scale
-    if fired and e_range >= e_lik:
-        # A range detection was judged against the range, not the forecast: show that band,
-        # which the value lies outside of by construction.
-        expected = 0.5 * (lo_seen + hi_seen)
-        half = (0.5 + tol) * (hi_seen - lo_seen)
-    lower = expected - half
-    if rng[LO] >= 0.0:  # a series that has never gone negative (counts, ratios, latencies)
-        lower = max(lower, 0.0)
-    return report_band(state, score, expected, lower, expected + half)
-
-
-@kernel
-def ensemble_run(state: np.ndarray, p: np.ndarray, values: np.ndarray, ts_ns: np.ndarray,
-                 out: np.ndarray) -> None:
-    """``ensemble_step`` over arrays."""
-    for i in range(values.size):
-        out[i] = ensemble_step(state, p, values[i], ts_ns[i])
+from alertflow.operators.anomaly.likelihood import likelihood_size
+from alertflow.operators.anomaly.range_detector import LO
+from alertflow.operators.anomaly.seasonal import seasonal_reset, seasonal_size
 
 
 class StreamingEnsemble(CompiledDetector):
@@ -306,6 +126,12 @@ class StreamingEnsemble(CompiledDetector):
         sup_tau_s: float = 0.0,
         grain_frac: float = 1.0,
         range_mature: float = 1000.0,
+        week_days: float = 0.0,
+        week_strength: float = 0.2,
+        vol_weight: float = 0.0,
+        vol_span_s: float = 21600.0,
+        sup_quiet_s: float = 0.0,
+        seas_recall: float = 0.8,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -340,6 +166,12 @@ class StreamingEnsemble(CompiledDetector):
         self.sup_tau_s = sup_tau_s
         self.grain_frac = grain_frac
         self.range_mature = range_mature
+        self.week_days = week_days
+        self.week_strength = week_strength
+        self.vol_weight = vol_weight
+        self.vol_span_s = vol_span_s
+        self.sup_quiet_s = sup_quiet_s
+        self.seas_recall = seas_recall
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -359,6 +191,11 @@ class StreamingEnsemble(CompiledDetector):
         require(self.sup_tau_s >= 0, "sup_tau_s", "seconds >= 0", self.sup_tau_s)
         require(self.grain_frac >= 0, "grain_frac", "a fraction >= 0", self.grain_frac)
         require(self.dist_weight >= 0, "dist_weight", "a weight >= 0", self.dist_weight)
+        require(self.week_days >= 0, "week_days", "days >= 0", self.week_days)
+        require(self.week_strength <= 1, "week_strength", "a fraction <= 1", self.week_strength)
+        require(self.vol_weight >= 0, "vol_weight", "a weight >= 0", self.vol_weight)
+        require(self.vol_span_s >= 0, "vol_span_s", "seconds >= 0", self.vol_span_s)
+        require(self.sup_quiet_s >= 0, "sup_quiet_s", "seconds >= 0", self.sup_quiet_s)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):
             rate(name, getattr(self, name))
