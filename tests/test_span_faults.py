@@ -236,7 +236,9 @@ spans_st = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(spans_st, st.randoms(use_true_random=False))
-def test_any_span_soup_is_judged_without_error_in_any_order(spans: list, rnd: random.Random) -> None:
+def test_any_span_soup_is_judged_without_error_in_any_order(
+    spans: list, rnd: random.Random
+) -> None:
     """Cycles, self-parents, duplicate and empty ids, negative durations: faults, no hang."""
     faults = judge(spans)
     shuffled = spans[:]
