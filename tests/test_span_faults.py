@@ -1,9 +1,13 @@
 """The deepest failing span per trace (operators.span_faults): table tests and properties."""
 
 import random
+from dataclasses import replace
 
 import pytest
 from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.intake import parse_ref
 from alertflow.operators.rootcause import rank_by_onset
 from alertflow.operators.span_faults import (
     SpanFaultFinder,
@@ -13,7 +17,7 @@ from alertflow.operators.span_faults import (
     trace_verdicts,
 )
 from alertflow.operators.topology import ServiceGraph
-from alertflow.schemas.records import SpanEvent
+from alertflow.schemas.records import AlertEvent, SpanEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,6 +216,60 @@ def test_a_service_failing_on_its_own_is_not_made_a_symptom_by_one_trace() -> No
     assert verdicts["cart"].own == 1 and verdicts["cart"].because_of == {"db": 1}
     causes = rank_by_onset([_alert("cart", 0), *own, below])
     assert causes[0].service == "cart"
+
+
+T0 = 1_795_600_800 * S  # 2026-11-25T10:00:00Z
+
+
+def _alert_event(service: str, at_s: int) -> AlertEvent:
+    labels = {"service": service, "alertname": f"{service}Errors", "severity": "critical"}
+    return AlertEvent(f"a-{service}", "firing", labels, {}, T0 + at_s * S, None,
+                      ref=f"alerts.jsonl:{at_s}")  # fmt: skip
+
+
+def _failing_traces(n: int, from_s: int) -> list[SpanEvent]:
+    """``n`` traces a second apart where db's error climbs through cart to web."""
+    out = []
+    for i in range(n):
+        spans = chain(ALL_FAIL, trace=f"{i:032x}", start_ms=(T0 // MS) + (from_s + i) * 1000)
+        out += [
+            replace(
+                sp,
+                span_id=f"{i:015x}{sp.span_id}",
+                parent_span_id=f"{i:015x}{sp.parent_span_id}" if sp.parent_span_id else "",
+                attributes={"k8s.cluster.name": "c"},
+                ref=f"traces.jsonl:{i}",
+            )
+            for sp in spans
+        ]
+    return out
+
+
+@pytest.mark.parametrize("span_faults", [True, False])
+def test_the_correlator_ranks_the_deepest_failing_span_s_service_first(span_faults: bool) -> None:
+    """Alerts only on the callers; with trace faults db leads, its span named as evidence."""
+    correlator = DomainCorrelator(
+        "c",
+        IncidentSettings(lateness_s=60.0),
+        static_edges=[("web", "cart"), ("cart", "db")],
+        span_faults=SpanFaultSettings(wait_s=5) if span_faults else None,
+    )
+    events = [*_failing_traces(4, 0), _alert_event("cart", 10), _alert_event("web", 20)]
+    out = correlator.on_events(events, wall_ns=0) + correlator.finish(wall_ns=0)
+    incident = [d.record for d in out if d.stream == "incidents"][-1]
+    causes = [c.service for c in incident.root_causes]
+    if not span_faults:
+        assert "db" not in causes and all(m.kind == "alert" for m in incident.members)
+        return
+    assert causes[0] == "db"
+    (member,) = [m for m in incident.members if m.kind == "span"]
+    assert member.service == "db" and member.count == 4
+    span_id = member.labels["span_id"]
+    assert span_id.endswith("d") and member.labels["trace_id"] == f"{0:032x}"
+    assert any(f"span {span_id}: db" in e for e in incident.root_causes[0].evidence)
+    state = next(iter(correlator.grouper.incidents.values()), None)
+    refs = state.members[member.id].refs if state else ["traces.jsonl:0"]
+    assert all(parse_ref(r)[2] is not None for r in refs)  # still message positions
 
 
 # ---------------------------------------------------------------- properties
