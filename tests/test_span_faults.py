@@ -17,6 +17,9 @@ from alertflow.operators.span_faults import (
     trace_verdicts,
 )
 from alertflow.operators.topology import ServiceGraph
+from alertflow.schemas.decoders import decode_stream
+from alertflow.schemas.errors import DecodeError
+from alertflow.schemas.jsoncodec import dumps
 from alertflow.schemas.records import AlertEvent, SpanEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -321,3 +324,41 @@ def test_a_chain_s_fault_has_no_failing_child_and_its_callers_failed(flags: list
         assert not errors.get(below[0], False) if below else True
         assert service in ("web", "cart", "db")
         assert all(c in ("web", "cart") for c in callers)
+
+
+otlp_span = st.fixed_dictionaries(
+    {
+        "traceId": st.sampled_from(["", "0" * 32, "4bf92f3577b34da6a3ce929d0e0e4736", "x"]),
+        "spanId": st.sampled_from(["", "00f067aa0ba902b7", "00f067aa0ba902b8", "zz"]),
+        "parentSpanId": st.sampled_from(["", "00f067aa0ba902b7", "00f067aa0ba902b8"]),
+        "name": st.text(max_size=8),
+        "kind": st.one_of(st.integers(-1, 7), st.sampled_from(["SPAN_KIND_CLIENT", "server"])),
+        "startTimeUnixNano": st.one_of(st.integers(-5, 10**19).map(str), st.integers(0, 10**12)),
+        "endTimeUnixNano": st.one_of(st.integers(-5, 10**19).map(str), st.just("nan")),
+        "status": st.fixed_dictionaries(
+            {"code": st.one_of(st.integers(-1, 3), st.text(max_size=3))}
+        ),
+    },
+    optional={"attributes": st.just([{"key": "peer.service", "value": {"stringValue": "db"}}])},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(otlp_span, max_size=6), st.sampled_from(["web", "", "db"]))
+def test_otlp_spans_from_outside_decode_or_fail_cleanly_then_judge(
+    spans: list, service: str
+) -> None:
+    """What the decoder lets through, the finder judges; what it rejects is a DecodeError."""
+    payload = {"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": spans}],
+    }]}  # fmt: skip
+    try:
+        events = decode_stream("traces", dumps(payload), "traces.jsonl:1")
+    except DecodeError:
+        return
+    finder = SpanFaultFinder(SpanFaultSettings(wait_s=0))
+    faults = finder.add(events) + finder.flush()
+    by_id = {(e.trace_id, e.span_id) for e in events}
+    assert all((f.trace_id, f.span_id) in by_id and f.duration_ns >= 0 for f in faults)
+    assert all(parse_ref(f.ref) == ("traces.jsonl", None, 1) for f in faults)
