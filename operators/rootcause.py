@@ -38,8 +38,6 @@ _INFRA_FACTOR = 0.5
 _UNDATED = ("log", "span")
 # A trace fault is failure seen on the service itself, like an alert: never off-symptom.
 _ALWAYS_RELEVANT = ("alert", "span")
-# Traces failing deepest in a service, none below it, that make it a cause of its own.
-_ALONE_MIN = 2
 
 
 def candidate_of(member: AlertMember) -> str:
@@ -196,16 +194,13 @@ def rank_by_onset(
     for service, own in own_of.items():
         onset = max(first[service], first_onset)
         # A dependency that started failing only after this service did explains nothing.
-        verdict = traced.get(service)
         failing = sorted(
-            set()
-            if _fails_alone(verdict)
-            else {
+            {
                 dep
                 for dep in graph.downstream(service) & by_service.keys()
                 if first[dep] <= onset + tolerance_ns and _explains(signals[dep], signals[service])
             }
-            | _failed_below(verdict)
+            | _failed_below(traced.get(service))
         )
         facts[service] = (onset, own, failing)
     # While some alerting service's failure is unexplained by its dependencies, it is the
@@ -279,14 +274,6 @@ def _bursts(members: list[AlertMember]) -> list[AlertMember]:
 def _relevant(members: list[AlertMember], symptom: set[str]) -> list[AlertMember]:
     """Alerts, trace faults, and anomalies on the symptom's metrics (all when there is none)."""
     return [m for m in members if m.kind in _ALWAYS_RELEVANT or not symptom or m.title in symptom]
-
-
-def _fails_alone(verdict: TraceVerdict | None) -> bool:
-    """Whether its traces show it failing on its own, in several and never by a call below.
-
-    That overrides the call graph's guess that a failing dependency explains it.
-    """
-    return verdict is not None and verdict.own >= _ALONE_MIN and not verdict.because_of
 
 
 def _failed_below(verdict: TraceVerdict | None) -> set[str]:
