@@ -31,6 +31,7 @@ _INPUTS = ("metrics", "alerts", "logs", "traces")
 # Evidence names times in full; the demo spans one day, so the clock time says it.
 _CLOCK = re.compile(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
 _WIDTH = 118  # incident rows are cut here unless --verbose
+_SPAN = re.compile(r"traces: .* span ")  # evidence naming a failing span (operators.span_faults)
 
 
 def describe_simulation(summary: SimulationSummary) -> str:
@@ -120,8 +121,17 @@ def _short_table(
             f"{len(inc['members']):7d} {pages[inc['incident_id']]:5d}  "
             f"{truth_of(inc, truth):9} {cause}"
         )
-        lines.append(row if len(row) <= _WIDTH else row[: _WIDTH - 3] + "...")
+        lines.append(_cut(row))
+        # The failing span that names the cause: the trace to open first, on a line of its own.
+        # Not cut: the ids are what one copies into a trace viewer.
+        span = next((e for e in causes[0]["evidence"] if _SPAN.match(e)), None) if causes else None
+        if span is not None:
+            lines.append(f"{'':10}{span}")
     return lines
+
+
+def _cut(row: str) -> str:
+    return row if len(row) <= _WIDTH else row[: _WIDTH - 3] + "..."
 
 
 def _anomalies(records: list[dict[str, Any]], out: TextIO, verbose: bool) -> None:

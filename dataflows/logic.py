@@ -22,6 +22,7 @@ from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, Lo
 from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
+from alertflow.operators.span_faults import SpanFaultSettings
 from alertflow.operators.topology import read_static_topology
 from alertflow.operators.trace_edges import EdgeCall, EdgeJoin
 from alertflow.schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
@@ -136,6 +137,11 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
                 settings(config),
                 trace_wait_s=config.trace_wait_s if self.traces else None,
                 static_edges=static,
+                span_faults=(
+                    SpanFaultSettings(wait_s=config.span_fault_wait_s)
+                    if config.span_faults and self.traces
+                    else None
+                ),
             )
         return _bundle(self.correlator.on_events(values, time.time_ns())), False
 

@@ -19,9 +19,16 @@ from alertflow.operators.decisions import Decision
 from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
 from alertflow.operators.log_patterns import LogSignal
 from alertflow.operators.reorder import EventTimeOrder
+from alertflow.operators.span_faults import (
+    SpanFaultFinder,
+    SpanFaultSettings,
+    SpanSignal,
+    signals_of,
+)
 from alertflow.schemas.records import AlertEvent, SpanEvent
 
-Signal = AlertEvent | AnomalySignal | LogSignal  # what the grouper is fed, in event-time order
+# What the grouper is fed, in event-time order.
+Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal
 CorrelationEvent = Signal | SpanEvent
 
 
@@ -29,7 +36,7 @@ def order_key(event: Signal) -> tuple[int, tuple[str, int]]:
     """Event time, then a tie-break that does not depend on arrival: fingerprint, firing first."""
     if isinstance(event, AnomalySignal):
         return event.ts_ns, (event.fingerprint, 0)
-    if isinstance(event, LogSignal):
+    if isinstance(event, LogSignal | SpanSignal):
         return event.last_ns, (event.fingerprint, 0)
     return event.event_ns, (event.fingerprint, 0 if event.status == "firing" else 1)
 
@@ -47,6 +54,7 @@ class DomainCorrelator:
         settings: IncidentSettings,
         trace_wait_s: float | None = None,
         static_edges: list[tuple[str, str]] | None = None,
+        span_faults: SpanFaultSettings | None = None,
     ) -> None:
         lateness_ns = int(settings.lateness_s * 1e9)
         self.grouper = IncidentGrouper(domain, replace(settings, lateness_s=0.0))
@@ -58,6 +66,8 @@ class DomainCorrelator:
             if trace_wait_s is not None
             else None
         )
+        # Each trace's deepest failing span, evidence for ranking (operators.span_faults).
+        self.span_faults = SpanFaultFinder(span_faults) if span_faults is not None else None
 
     def on_events(self, events: list[CorrelationEvent], wall_ns: int) -> list[Decision]:
         """Fold a batch in, in arrival order; return the decisions now due."""
@@ -87,7 +97,9 @@ class DomainCorrelator:
 
     def finish(self, wall_ns: int) -> list[Decision]:
         """End of a bounded input: apply everything held, then close what can close."""
-        held = self.alignment.release(wall_ns, everything=True) if self.alignment else []
+        held: list[Signal] = []
+        held += self.alignment.release(wall_ns, everything=True) if self.alignment else []
+        held += signals_of(self.span_faults.flush()) if self.span_faults is not None else []
         for event in held:
             self.order.add(*order_key(event), event, wall_ns)
         out = self._apply(self.order.release(wall_ns, everything=True), wall_ns)
@@ -103,9 +115,12 @@ class DomainCorrelator:
 
     def _spans(self, spans: list[SpanEvent], wall_ns: int) -> list[Decision]:
         self.grouper.on_spans(spans)
+        out = []
+        if self.span_faults is not None:
+            out = self._ordered(signals_of(self.span_faults.add(spans)), wall_ns)
         if self.alignment is None:
-            return []
-        return self._ordered(self.alignment.add_spans(spans, wall_ns), wall_ns)
+            return out
+        return out + self._ordered(self.alignment.add_spans(spans, wall_ns), wall_ns)
 
     def _ordered(self, events: list[Signal], wall_ns: int) -> list[Decision]:
         due: list[Signal] = []
@@ -120,6 +135,8 @@ class DomainCorrelator:
                 out.extend(self.grouper.on_anomaly(event, wall_ns))
             elif isinstance(event, LogSignal):
                 out.extend(self.grouper.on_log(event, wall_ns))
+            elif isinstance(event, SpanSignal):
+                out.extend(self.grouper.on_span_fault(event, wall_ns))
             else:
                 out.extend(self.grouper.on_alert(event, wall_ns))
         return out

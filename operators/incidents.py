@@ -73,6 +73,7 @@ from alertflow.operators.ids import stable_id
 from alertflow.operators.incident_render import render_incident, render_notification
 from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from alertflow.operators.log_patterns import LogSignal, apply_log
+from alertflow.operators.span_faults import SpanSignal, apply_span
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.records import AlertEvent, SpanEvent
 from alertflow.schemas.timefmt import NS_PER_S
@@ -322,10 +323,19 @@ class IncidentGrouper:
             return due  # a burst's tail counts only into an open incident its template is in
         return due + self._on_evidence(signal, apply_log, signal.last_ns, wall_ns)
 
+    def on_span_fault(self, signal: SpanSignal, wall_ns: int) -> list[Decision]:
+        """Fold a service's deepest failing spans in (``operators.span_faults``), like a burst.
+
+        Trace faults are evidence only: they join a related incident, or wait for one.
+        """
+        self.clock.observe(signal.last_ns, wall_ns)
+        due = self.on_tick(wall_ns)
+        return due + self._on_evidence(signal, apply_span, signal.last_ns, wall_ns)
+
     def _on_evidence(
         self,
-        signal: AnomalySignal | LogSignal,
-        apply: Callable[..., tuple[AlertMember, Change]],  # apply_anomaly or apply_log
+        signal: AnomalySignal | LogSignal | SpanSignal,
+        apply: Callable[..., tuple[AlertMember, Change]],  # apply_anomaly, _log or _span
         ts_ns: int,
         wall_ns: int,
     ) -> list[Decision]:

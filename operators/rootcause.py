@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.span_faults import TraceVerdict, trace_verdicts
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
@@ -33,6 +34,10 @@ _UNLIKE_FACTOR = 0.5
 _BYSTANDER_FACTOR = 0.5
 # Nodes and the cluster are causes only on more than onset while a service is in play.
 _INFRA_FACTOR = 0.5
+# Evidence that dates a service only when it has nothing else (see rank_by_onset).
+_UNDATED = ("log", "span")
+# A trace fault is failure seen on the service itself, like an alert: never off-symptom.
+_ALWAYS_RELEVANT = ("alert", "span")
 
 
 def candidate_of(member: AlertMember) -> str:
@@ -163,7 +168,8 @@ def rank_by_onset(
         if m.kind == "anomaly" and m.score >= _CLEAR_SYMPTOM
     }
     judged = {s: _relevant(ms, symptom) for s, ms in by_service.items()}
-    path = _path_from(anchors, by_service, graph)
+    traced = trace_verdicts(by_service)
+    path = _path_from(anchors, by_service, graph, traced)
     # Onset order counts from the first alert when there are alerts: anomalies are evidence
     # around them, and an early stray one must not make every alert look late.
     placed = [ms for s, ms in by_service.items() if s not in infra]
@@ -177,8 +183,9 @@ def rank_by_onset(
     tolerance_ns = max(tolerance_ns, int(_INTERVALS_OF_LAG * sampled))
     # Log bursts often start before the alert rules' `for:` has passed, on callers as on the
     # cause: they date a service only when it has nothing else, or they would blur the order.
+    # So do trace faults: a stray failed request is not an onset.
     first = {
-        s: min(m.first_ns for m in ([m for m in ms if m.kind != "log"] or ms))
+        s: min(m.first_ns for m in ([m for m in ms if m.kind not in _UNDATED] or ms))
         for s, ms in by_service.items()
     }
     own_of = {s: judged[s] or ms for s, ms in by_service.items()}
@@ -188,9 +195,12 @@ def rank_by_onset(
         onset = max(first[service], first_onset)
         # A dependency that started failing only after this service did explains nothing.
         failing = sorted(
-            dep
-            for dep in graph.downstream(service) & by_service.keys()
-            if first[dep] <= onset + tolerance_ns and _explains(signals[dep], signals[service])
+            {
+                dep
+                for dep in graph.downstream(service) & by_service.keys()
+                if first[dep] <= onset + tolerance_ns and _explains(signals[dep], signals[service])
+            }
+            | _failed_below(traced.get(service))
         )
         facts[service] = (onset, own, failing)
     # While some alerting service's failure is unexplained by its dependencies, it is the
@@ -236,6 +246,7 @@ def rank_by_onset(
             *([f"{len(alerts)} alert(s): {', '.join(alerts[:5])}"] if alerts else []),
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
             *[f"logs: {m.annotations.get('description', m.title)}" for m in _bursts(ms)[:2]],
+            *(traced[service].evidence() if service in traced else ()),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -261,18 +272,37 @@ def _bursts(members: list[AlertMember]) -> list[AlertMember]:
 
 
 def _relevant(members: list[AlertMember], symptom: set[str]) -> list[AlertMember]:
-    """Alerts, and anomalies on the symptom's metrics (all anomalies when there is none)."""
-    return [m for m in members if m.kind == "alert" or not symptom or m.title in symptom]
+    """Alerts, trace faults, and anomalies on the symptom's metrics (all when there is none)."""
+    return [m for m in members if m.kind in _ALWAYS_RELEVANT or not symptom or m.title in symptom]
+
+
+def _failed_below(verdict: TraceVerdict | None) -> set[str]:
+    """Services whose spans failing under this one's make it a symptom in its traces.
+
+    Only where failures from below are at least as many as its own deepest ones: a
+    service failing on its own in most traces is not explained by a stray one below.
+    """
+    if verdict is None:
+        return set()
+    return {s for s, n in verdict.because_of.items() if n >= max(1, verdict.own)}
 
 
 def _path_from(
-    anchors: set[str], services: dict[str, list[AlertMember]], graph: ServiceGraph
+    anchors: set[str],
+    services: dict[str, list[AlertMember]],
+    graph: ServiceGraph,
+    traced: dict[str, TraceVerdict],
 ) -> set[str]:
-    """The anchors and their dependencies reachable through services of the incident."""
+    """The anchors and their dependencies reachable through services of the incident.
+
+    A failed call in a trace is a dependency too, known or not to the graph.
+    """
     path = set(anchors)
     frontier = list(anchors)
     while frontier:
-        for callee in graph.callees(frontier.pop()):
+        service = frontier.pop()
+        below = traced[service].because_of if service in traced else {}
+        for callee in [*graph.callees(service), *sorted(below)]:
             if callee not in path and callee in services:
                 path.add(callee)
                 frontier.append(callee)

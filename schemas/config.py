@@ -324,6 +324,18 @@ class CorrelationConfig(_Settings):
         description="With traces as an input, an alert waits at most this long (wall time) "
         "for the spans of its moment before it is grouped.",
     )
+    span_faults: bool = Field(
+        True,
+        description="Each trace's deepest failing span (an error, or a latency outlier "
+        "against its operation's p99) joins incidents as evidence about its service and "
+        "points the root-cause ranking at it (operators.span_faults).",
+    )
+    span_fault_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="A trace is judged once no span of it ended this long (event time) "
+        "before the newest span.",
+    )
     anomalies: bool = Field(
         True,
         description="Anomaly records join incidents as members, beside alerts, and feed the "

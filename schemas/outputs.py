@@ -34,7 +34,7 @@ class Anomaly(_Output):
 class IncidentMember(_Output):
     """One alert, anomaly, log pattern or prediction attached to an incident."""
 
-    kind: Literal["alert", "anomaly", "log", "prediction"]
+    kind: Literal["alert", "anomaly", "log", "span", "prediction"]
     id: str = Field(description="An alert's Alertmanager fingerprint, or the member's record id.")
     ts: str = Field(description="First seen, event time.")
     last_seen: str

@@ -64,7 +64,8 @@ def test_the_timeline_holds_every_notification_in_event_time(demo):
 def test_the_table_has_one_row_per_incident_with_its_pages_and_top_cause(demo):
     out, lines = demo
     current = read_jsonl(out / "output" / "incidents.current.jsonl")
-    rows = _section(lines, "Incidents, as they ended")[1:]
+    section = _section(lines, "Incidents, as they ended")[1:]
+    rows = [r for r in section if not r.strip().startswith("traces:")]
     assert len(rows) == len(current)
     pages = Counter(
         n["incident_id"]
@@ -174,3 +175,20 @@ def test_the_end_of_warm_up_is_not_an_event(demo):
             at_warm_up_end.append(key)
     assert len(starts) >= 20
     assert len(at_warm_up_end) <= len(starts) // 10, at_warm_up_end
+
+
+def test_a_cause_named_by_its_traces_shows_the_failing_span(demo):
+    """The fault's failing spans reach the table: trace and span ids a trace viewer opens."""
+    out, lines = demo
+    current = read_jsonl(out / "output" / "incidents.current.jsonl")
+    section = _section(lines, "Incidents, as they ended")[1:]
+    shown = [re.search(r"trace ([0-9a-f]{32}) span ([0-9a-f]{16}): ", r) for r in section]
+    shown = {m.groups() for m in shown if m}
+    assert shown
+    spans = {
+        (m["labels"].get("trace_id"), m["labels"].get("span_id"))
+        for incident in current
+        for m in incident["members"]
+        if m["kind"] == "span"
+    }
+    assert shown <= spans
