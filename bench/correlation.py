@@ -276,10 +276,15 @@ class Score:
     delays: list[float] = field(default_factory=list)
     announced: int = 0  # true incidents whose incident was announced
     merged: int = 0  # true incidents matched to the incident of an earlier true incident
+    records_out: int = 0  # every incident recorded (announced or not, merged ones too)
 
     @property
     def nr(self) -> float:
         return noise_reduction(self.alerts_in, self.incidents_out)
+
+    @property
+    def nr_records(self) -> float:
+        return noise_reduction(self.alerts_in, self.records_out)
 
     @property
     def nr_payloads(self) -> float:
@@ -317,6 +322,7 @@ class Score:
             self.delays + o.delays,
             self.announced + o.announced,
             self.merged + o.merged,
+            self.records_out + o.records_out,
         )
 
 
@@ -326,6 +332,7 @@ def score(
     predicted: Sequence[Predicted],
     announced: set[str] | None = None,
     payloads: int = 0,
+    records: int | None = None,
 ) -> Score:
     """Score predicted incidents against the simulation's ground truth.
 
@@ -334,6 +341,7 @@ def score(
     announced = {p.incident_id for p in predicted} if announced is None else announced
     shown = len(announced)
     s = Score(alerts_in=alerts_in, incidents_out=shown, payloads_in=payloads)
+    s.records_out = len(predicted) if records is None else records
     s.pairs = pair_counts(truth_assignment(ground_truth), pred_assignment(predicted))
     taken: set[str] = set()
     for inc in sorted(ground_truth["incidents"], key=lambda i: (parse_ts(i["start"]), i["id"])):
@@ -449,7 +457,7 @@ def run_scenario(
     return ScenarioResult(
         p,
         payloads,
-        score(truth, len(alerts), predicted, shown, payloads),
+        score(truth, len(alerts), predicted, shown, payloads, len(records)),
         score(truth, len(alerts), baseline_groups(alerts), None, payloads),
     )
 
@@ -506,7 +514,10 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
         "| metric | target | alertflow median | alertflow pooled "
         "| baseline median | baseline pooled |",
         "|---|---|---:|---:|---:|---:|",
-        row("noise reduction (vs episodes)", "≥ 95%", lambda s: s.nr, _pct, lambda s: s.nr),
+        row("noise reduction (announced, vs episodes)", "≥ 90%", lambda s: s.nr, _pct,
+            lambda s: s.nr),
+        row("noise reduction (every record, vs episodes)", "≥ 90%", lambda s: s.nr_records,
+            _pct, lambda s: s.nr_records),
         row(
             "noise reduction (vs payloads)",
             "≥ 95%",
@@ -569,12 +580,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="simulate every situation of issue 10 (Situations.every(): overlapping faults, "
         "group batching, long for: on roots, node and heartbeat alerts, always-firing noise)",
     )
+    parser.add_argument(
+        "--old",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also run every scenario with these settings (the old defaults) and print their "
+        "table beside the new one, from the same run",
+    )
     parser.add_argument("--record", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args(argv)
     situations = Situations.every() if args.situations else None
 
     rng = random.Random(args.seed)
     results: list[ScenarioResult] = []
+    old: list[ScenarioResult] = []
     skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="correlation-") as tmp:
         while len(results) < args.scenarios:
@@ -582,6 +602,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 work = Path(tmp) / f"s{len(results) + len(skipped)}"
                 results.append(run_scenario(p, work, args.set, args.logs, situations))
+                if args.old:
+                    old_work = Path(tmp) / f"old{len(results)}"
+                    settings = [*args.set, *args.old]
+                    old.append(run_scenario(p, old_work, settings, args.logs, situations))
             except SimulationError as exc:
                 skipped.append(f"{p.label()}: {exc}")
             print(f"scenario {len(results)}/{args.scenarios} done", file=sys.stderr)
@@ -594,9 +618,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "af = alertflow, bl = Alertmanager-style group_by (alertname, cluster)",
         "",
         summary_table(results),
-        "",
-        scenario_table(results),
     ]
+    if old:
+        parts += ["", f"Old defaults ({' '.join(args.old)}), same scenarios:", "",
+                  summary_table(old)]  # fmt: skip
+    parts += ["", scenario_table(results)]
     if skipped:
         parts += ["", "Skipped (simulator refused): " + "; ".join(skipped)]
     if args.petshop is not None:

@@ -33,6 +33,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
             "incident_id": state.incident_id,
             "version": state.version,
             "status": status,
+            "merged_into": None,
             "domain": state.domain,
             "opened_at": format_ns(state.opened_ns),
             "updated_at": format_ns(state.updated_ns),
@@ -56,6 +57,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
                 )
                 for m in members
             ],
+            "members_omitted": state.omitted,
             "root_causes": [
                 Record(service=c.service, score=c.score, evidence=list(c.evidence)) for c in causes
             ],
@@ -118,6 +120,7 @@ def render_notification(kind: str, incident: Record) -> Notification:
         "incident_opened": "Opened",
         "incident_escalated": "Escalated",
         "incident_resolved": "Resolved",
+        "incident_merged": "Merged",
     }[kind]
     cause = incident.root_causes[0].service if incident.root_causes else "unknown"
     return Notification(
@@ -127,6 +130,10 @@ def render_notification(kind: str, incident: Record) -> Notification:
         incident_version=incident.version,
         ts=incident.updated_at,
         severity=incident.severity,
-        title=f"[{incident.severity.upper()}] {verb}: likely cause {cause}",
+        title=(
+            f"[{incident.severity.upper()}] {verb} into {incident.merged_into}"
+            if kind == "incident_merged"
+            else f"[{incident.severity.upper()}] {verb}: likely cause {cause}"
+        ),
         text=incident.summary,
     )
