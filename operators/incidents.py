@@ -76,6 +76,7 @@ from alertflow.operators.incident_render import render_incident, render_notifica
 from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from alertflow.operators.log_patterns import LogSignal, apply_log
 from alertflow.operators.member_bound import strength, to_evict
+from alertflow.operators.session_index import SessionIndex, keys_of
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.records import AlertEvent, SpanEvent
 from alertflow.schemas.timefmt import NS_PER_S
@@ -132,6 +133,7 @@ class IncidentSettings:
     # An alert that is a likely cause of two open incidents merges them (incident_merge).
     merge: bool = True
     max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
+    session_index: bool = True  # look up candidates (operators.session_index), not scan all
 
 
 @dataclass(slots=True)
@@ -231,6 +233,7 @@ class IncidentGrouper:
         self.nodes = NodeIndex()
         self._waiting: dict[str, int] | None = None  # scratch of one _session_for call
         self.connects: list[IncidentState] = []  # ...and the incidents its alert is a cause of
+        self.index = SessionIndex()
         self.kinds = AlertClusters(self.settings.similarity)
         self.learned = LearnedInhibition(
             InhibitionSettings(window_s=self.settings.inhibition_window_s)
@@ -424,6 +427,7 @@ class IncidentGrouper:
             for fingerprint in (*other.members, *other.omitted_alerts):
                 self.by_fingerprint[fingerprint] = survivor.incident_id
             del self.incidents[other.incident_id]
+            self.index.add(survivor.incident_id, self.index.drop(other.incident_id), self.graph)
             if other.version:
                 other.version += 1
                 record = render_merged(other)
@@ -459,6 +463,7 @@ class IncidentGrouper:
             self.by_fingerprint.pop(evicted.fingerprint, None)
             incident.ranked = None
         incident.members[member.fingerprint] = member
+        self.index.add(incident.incident_id, keys_of(member, self.settings.join_labels), self.graph)
         self.nodes.observe(member)
         if (member.kind == "alert" and member.own_fault) or not incident.alerts:
             # Anomalies extend only sessions of anomalies: around an alert they are evidence;
@@ -591,7 +596,7 @@ class IncidentGrouper:
         chosen, chosen_learned, chosen_own = None, "", True
         self._waiting = None  # the waiting evidence's first anomalies, read once if needed
         self.connects = []
-        for inc in self.incidents.values():
+        for inc in self._candidates(member):
             # The session gap counts from the alert itself: dating it by its metrics' first
             # anomaly here merged more faults than it reunited late roots (bench, seed 0).
             if (
@@ -625,6 +630,25 @@ class IncidentGrouper:
             member.own_fault = chosen_own
         self._waiting = None
         return chosen
+
+    def _candidates(self, member: AlertMember) -> Iterable[IncidentState]:
+        """The open incidents ``member`` could relate to: indexed, or all of them."""
+        settings = self.settings
+        if not settings.session_index:
+            return list(self.incidents.values())
+        symptom = alert_kind(member.labels) if member.kind == "alert" else ""
+        learned = self.learned if settings.learned_inhibition else None
+        ids = self.index.candidates(
+            member,
+            self.graph,
+            2 * max(settings.effect_hops, settings.max_hops),
+            settings.join_labels,
+            lambda kind: learned is not None and learned.explains(kind, symptom) is not None,
+            self.nodes.on(member.node),
+        )
+        if ids is None:
+            return list(self.incidents.values())
+        return [self.incidents[i] for i in sorted(ids) if i in self.incidents]
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
         """An alert shares a join label's value, or its kind at about its start, with one there."""
@@ -763,6 +787,7 @@ class IncidentGrouper:
         # An incident never worth a record ends as quietly as it lived.
         out = self._emit(incident, (), 0, None) if incident.version else []
         del self.incidents[incident.incident_id]
+        self.index.drop(incident.incident_id)
         for fingerprint in incident.omitted_alerts:
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
                 del self.by_fingerprint[fingerprint]
