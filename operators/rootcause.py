@@ -84,10 +84,9 @@ class _Signals:
 
     @classmethod
     def of(cls, members: list[AlertMember]) -> "_Signals":
-        # Weak anomalies (an expected 0) move by infinity: they say nothing about how much.
-        moved = max(
-            (m.change for m in members if m.kind == "anomaly" and not weak(m)), default=0.0
-        )
+        # Weak anomalies still count here: errors where there were none (an error ratio
+        # of 1 against 0) were often the only sign of the root (bench, dev seed 0).
+        moved = max((m.change for m in members if m.kind == "anomaly"), default=0.0)
         return cls(_moves(members), any(m.kind == "alert" for m in members), moved)
 
 

@@ -32,9 +32,14 @@ def ranking(events, edges=CHAIN) -> list[str]:
             id="5-a-dependency-whose-metrics-turned-only-later-explains-nothing",
         ),
         pytest.param(
-            [anomaly("db", -30, score=1.0, value=1.0, expected=0.0), alert("1", "api", 0)],
-            "api",
-            id="6-weak-evidence-against-an-expected-0-does-not-outrank-an-alert",
+            [
+                anomaly("x", 0, score=1.0, value=1.0, expected=0.0),
+                alert("1", "x", 0),
+                anomaly("y", 0, score=0.8, value=2.5, expected=0.2),
+                alert("2", "y", 0),
+            ],
+            "y",
+            id="6-weak-evidence-against-an-expected-0-does-not-outweigh-strong-evidence",
         ),
         pytest.param(
             [anomaly("db", -30, score=0.95, value=2.5, expected=0.2), alert("1", "api", 0)],
