@@ -643,7 +643,7 @@ class IncidentGrouper:
             self.graph,
             2 * max(settings.effect_hops, settings.max_hops),
             settings.join_labels,
-            lambda kind: learned is not None and learned.explains(kind, symptom) is not None,
+            None if learned is None else lambda k: learned.explains(k, symptom) is not None,
             self.nodes.on(member.node),
         )
         if ids is None:

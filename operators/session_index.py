@@ -83,12 +83,13 @@ class SessionIndex:
         graph: ServiceGraph,
         reach: int,
         join_labels: Iterable[str],
-        follows: Callable[[str], bool],
+        follows: Callable[[str], bool] | None,
         on_node: set[str],
     ) -> set[str] | None:
         """Ids of the incidents ``member`` could relate to; None: any of them could.
 
-        ``follows(kind)`` says whether a learned rule makes ``member`` follow that kind;
+        ``follows(kind)`` says whether a learned rule makes ``member`` follow that kind
+        (None: no rules are learnt);
         ``on_node`` are the services seen on its node.
         """
         service = member.service
@@ -105,7 +106,7 @@ class SessionIndex:
             self.blind = {k[1] for k in by_key if k[0] == "service" and not graph.known(k[1])}
         for other in self.blind:
             found |= by_key.get(("service", other), set())  # relates by time alone
-        if member.kind == "alert":
+        if member.kind == "alert" and follows is not None:
             for kind in self.kinds:
                 if follows(kind):
                     found |= by_key.get(("akind", kind), set())
