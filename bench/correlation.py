@@ -25,6 +25,13 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
 - noise reduction = 1 - groups shown / alert notifications in. Also printed
   against the webhook payloads received (re-sends included: each one is a
   notification Alertmanager sends), the looser reading of "notifications in".
+- noise reduction counting every record = 1 - distinct ``incident_id`` in
+  ``incidents.jsonl`` (announced or not, merged ones included) / alert notifications in.
+- z-score baseline top-1/top-3 (``bench.zscore``): per true incident, every service of
+  its cluster ranked by the largest z-score of any of its series in the 10 minutes after
+  the true fault start against the hour before; it is told the start, alertflow is not.
+- ``--old KEY=VALUE``: every scenario runs a second time with those settings (the old
+  defaults), and that table is printed beside the new one, from the same run.
 - pairwise P/R/F1: over the fingerprints of ground-truth incidents plus the
   noise fingerprints (noise alerts are singletons in truth, so grouping them
   with anything costs precision). A fingerprint listed by several true
