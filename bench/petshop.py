@@ -30,6 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import zscore
+
 ALERTFLOW = Path(sys.executable).with_name("alertflow")
 
 
@@ -51,6 +56,7 @@ class IssueResult:
     issue: str
     truth: str
     ranked: list[str] = field(default_factory=list)
+    z_ranked: list[str] = field(default_factory=list)  # bench.zscore, at the target's time
     path: str = "none"
     samples: int = 0
     rows: int = 0
@@ -237,6 +243,7 @@ def run_issue(issue_dir: Path, work: Path) -> IssueResult:
     )
     columns, data = read_metrics_csv(issue_dir / "metrics.csv")
     res.rows = len(data)
+    res.z_ranked = zscore.rank(_series(columns, data), float(target["target"]["timestamp"]))
     work.mkdir(parents=True, exist_ok=True)
     metrics_path = work / "metrics.jsonl"
     with metrics_path.open("w") as fh:
@@ -257,6 +264,22 @@ def run_issue(issue_dir: Path, work: Path) -> IssueResult:
     subprocess.run(cmd, check=True, capture_output=True)
     res.ranked, res.path = rank_output(out)
     return res
+
+
+def _series(
+    columns: list[Column], data: list[tuple[float, list[str]]]
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """Service -> column -> points, for the z-score baseline (every numeric cell)."""
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for ts, cells in data:
+        for col, cell in zip(columns, cells, strict=True):
+            try:
+                value = float(cell)
+            except ValueError:
+                continue
+            key = f"{col.metric}/{col.statistic}"
+            out.setdefault(col.service, {}).setdefault(key, []).append((ts, value))
+    return out
 
 
 def topk(ranked: list[str], truth: str, k: int) -> bool:
@@ -283,8 +306,12 @@ def report(results: list[IssueResult], root: Path) -> str:
         f"Time steps per issue: {sorted({r.rows for r in results})}; samples sent: "
         f"{sum(r.samples for r in results)}.",
         "",
-        "| scenario/split | issues | top-1 | top-3 | path: incident/incidents/anomalies/none |",
-        "|---|---:|---:|---:|---|",
+        "z-score: the baseline of `bench/zscore.py` (every component, largest z-score of any "
+        "metric in the 10 minutes from the target's time against the hour before it).",
+        "",
+        "| scenario/split | issues | top-1 | top-3 | z-score top-1 | z-score top-3 "
+        "| path: incident/incidents/anomalies/none |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     groups: dict[str, list[IssueResult]] = {}
     for r in results:
@@ -296,11 +323,13 @@ def report(results: list[IssueResult], root: Path) -> str:
             continue
         t1 = sum(topk(r.ranked, r.truth, 1) for r in rs) / n
         t3 = sum(topk(r.ranked, r.truth, 3) for r in rs) / n
+        z1 = sum(topk(r.z_ranked, r.truth, 1) for r in rs) / n
+        z3 = sum(topk(r.z_ranked, r.truth, 3) for r in rs) / n
         paths = "/".join(
             str(sum(r.path == p for r in rs))
             for p in ("incident", "incidents", "anomalies", "none")
         )
-        lines.append(f"| {name} | {n} | {t1:.2f} | {t3:.2f} | {paths} |")
+        lines.append(f"| {name} | {n} | {t1:.2f} | {t3:.2f} | {z1:.2f} | {z3:.2f} | {paths} |")
     lines += ["", "| issue | root cause | path | product top-3 |", "|---|---|---|---|"]
     for r in results:
         top3 = ", ".join(r.ranked[:3]) or "—"

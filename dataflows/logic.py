@@ -201,6 +201,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         learned_inhibition=config.learned_inhibition,
         inhibition_window_s=config.inhibition_window_s,
         helper_alerts=tuple(config.helper_alerts),
+        merge=config.merge,
+        max_members=config.max_members,
     )
 
 

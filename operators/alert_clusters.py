@@ -59,6 +59,11 @@ class AlertClusters:
         self.threshold = threshold
         self.max_clusters = max_clusters
         self.leaders: OrderedDict[str, frozenset[str]] = OrderedDict()  # id -> words
+        # Only clusters sharing a word can be similar: found through the words, not a scan
+        # of every cluster (a thousand alert kinds open made that most of an alert's cost).
+        self.by_word: dict[str, set[str]] = {}
+        self.hit: dict[str, int] = {}  # when each cluster was last hit: ties go to the oldest
+        self.clock = 0
 
     def assign(self, labels: dict[str, str], annotations: dict[str, str]) -> str:
         """The cluster id of an alert; a new cluster when none is similar enough."""
@@ -66,15 +71,32 @@ class AlertClusters:
         if not words:
             # Nothing to compare: a cluster of its own, that of its service and name.
             return stable_id("alert", service_of(labels), labels.get("alertname"))
-        best, best_sim = None, self.threshold
-        for cluster_id, leader in self.leaders.items():
-            sim = similarity(words, leader)
-            if sim >= best_sim and (best is None or sim > best_sim):
-                best, best_sim = cluster_id, sim
+        sharing = {c for w in words for c in self.by_word.get(w, ())}
+        best, best_key = None, (self.threshold, 0)
+        for cluster_id in sharing:
+            sim = similarity(words, self.leaders[cluster_id])
+            key = (sim, -self.hit[cluster_id])  # the least recently hit among equals
+            if sim >= self.threshold and (best is None or key > best_key):
+                best, best_key = cluster_id, key
         if best is None:
             best = stable_id("cluster", *sorted(words))
             self.leaders[best] = words
+            for word in words:
+                self.by_word.setdefault(word, set()).add(best)
             while len(self.leaders) > self.max_clusters:
-                self.leaders.popitem(last=False)
+                self._evict()
         self.leaders.move_to_end(best)
+        self.clock += 1
+        self.hit[best] = self.clock
         return best
+
+    def _evict(self) -> None:
+        """Forget the least recently hit cluster."""
+        cluster_id, words = self.leaders.popitem(last=False)
+        self.hit.pop(cluster_id, None)
+        for word in words:
+            ids = self.by_word.get(word)
+            if ids is not None:
+                ids.discard(cluster_id)
+                if not ids:
+                    del self.by_word[word]

@@ -62,6 +62,9 @@ class Relation:
 
     hops: int
     belongs: bool  # part of the fault: it extends the incident's session
+    # Below a likely cause and no later than it: it may be the cause itself. Such a newcomer
+    # related so to two incidents connects them (their common cause): they merge.
+    cause: bool = False
 
 
 def onsets(alerts: Iterable[AlertMember]) -> dict[str, int]:
@@ -116,11 +119,13 @@ def relate_to_causes(
     if service in started:
         return Relation(0, True)
     best: int | None = None
+    cause = False
     for root, onset in likely_causes(started, graph, cause_lag_ns, max(max_hops, 1)).items():
         if root in graph.downstream(service, effect_hops):
             hops = graph.distance(service, root, effect_hops)
         elif service in graph.downstream(root, max_hops) and (began <= onset + cause_lag_ns):
             hops = graph.distance(service, root, max_hops)
+            cause = True
         else:
             below = graph.downstream(service, effect_hops) & graph.downstream(root, effect_hops)
             hidden = [
@@ -133,7 +138,7 @@ def relate_to_causes(
             )
         if hops is not None and (best is None or hops < best):
             best = hops
-    return None if best is None else Relation(best, True)
+    return None if best is None else Relation(best, True, cause)
 
 
 def relate_infrastructure(

@@ -12,8 +12,10 @@ from alertflow.schemas.timefmt import format_ns
 if TYPE_CHECKING:
     from alertflow.operators.incidents import IncidentState
 
-# Candidates per version: an on-call engineer reads the first few; every service is scored.
-MAX_CAUSES = 10
+# Candidates per version: every service of the incident (members are bounded), the first
+# few with their evidence (rootcause.EVIDENCE_FOR): the true root of a 46-service system was
+# often unranked when the list stopped at 10 (issue 10, mode 7).
+MAX_CAUSES = None
 
 
 def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Record:
@@ -33,6 +35,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
             "incident_id": state.incident_id,
             "version": state.version,
             "status": status,
+            "merged_into": None,
             "domain": state.domain,
             "opened_at": format_ns(state.opened_ns),
             "updated_at": format_ns(state.updated_ns),
@@ -56,6 +59,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
                 )
                 for m in members
             ],
+            "members_omitted": state.omitted,
             "root_causes": [
                 Record(service=c.service, score=c.score, evidence=list(c.evidence)) for c in causes
             ],
@@ -118,6 +122,7 @@ def render_notification(kind: str, incident: Record) -> Notification:
         "incident_opened": "Opened",
         "incident_escalated": "Escalated",
         "incident_resolved": "Resolved",
+        "incident_merged": "Merged",
     }[kind]
     cause = incident.root_causes[0].service if incident.root_causes else "unknown"
     return Notification(
@@ -127,7 +132,11 @@ def render_notification(kind: str, incident: Record) -> Notification:
         incident_version=incident.version,
         ts=incident.updated_at,
         severity=incident.severity,
-        title=f"[{incident.severity.upper()}] {verb}: likely cause {cause}",
+        title=(
+            f"[{incident.severity.upper()}] {verb} into {incident.merged_into}"
+            if kind == "incident_merged"
+            else f"[{incident.severity.upper()}] {verb}: likely cause {cause}"
+        ),
         text=incident.summary,
         domain=incident.domain,
         services=list(incident.services),

@@ -65,14 +65,18 @@ from alertflow.operators.decisions import Decision, Record
 from alertflow.operators.eventclock import EventClock
 from alertflow.operators.fault_relation import (
     NodeIndex,
+    Relation,
     onsets,
     relate_infrastructure,
     relate_to_causes,
 )
 from alertflow.operators.ids import stable_id
+from alertflow.operators.incident_merge import absorb, render_merged, survivor_first
 from alertflow.operators.incident_render import render_incident, render_notification
 from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from alertflow.operators.log_patterns import LogSignal, apply_log
+from alertflow.operators.member_bound import strength, to_evict
+from alertflow.operators.session_index import SessionIndex, keys_of
 from alertflow.operators.span_faults import SpanSignal, apply_span
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.records import AlertEvent, SpanEvent
@@ -127,6 +131,10 @@ class IncidentSettings:
     inhibition_window_s: float = 300.0  # B follows A when it starts within this after A
     # Alertmanager's heartbeat and inhibition helper: never members of an incident.
     helper_alerts: tuple[str, ...] = ("Watchdog", "InfoInhibitor")
+    # An alert that is a likely cause of two open incidents merges them (incident_merge).
+    merge: bool = True
+    max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
+    session_index: bool = True  # look up candidates (operators.session_index), not scan all
 
 
 @dataclass(slots=True)
@@ -147,6 +155,9 @@ class IncidentState:
     versioned_ns: int = 0  # event time of the last version
     pending_evidence: bool = False  # anomalies joined since the last version
     ranked: tuple | None = None  # (hash of what the ranking read, its causes): incident_render
+    merged_into: str | None = None  # the incident that absorbed this one (incident_merge)
+    omitted: int = 0  # members beyond max_members, counted and dropped
+    omitted_alerts: set[str] = field(default_factory=set)  # ...of them, the alerts
 
     @property
     def alerts(self) -> list[AlertMember]:
@@ -222,6 +233,8 @@ class IncidentGrouper:
         self.graph = ServiceGraph(ttl_s=self.settings.topology_ttl_s)
         self.nodes = NodeIndex()
         self._waiting: dict[str, int] | None = None  # scratch of one _session_for call
+        self.connects: list[IncidentState] = []  # ...and the incidents its alert is a cause of
+        self.index = SessionIndex()
         self.kinds = AlertClusters(self.settings.similarity)
         self.learned = LearnedInhibition(
             InhibitionSettings(window_s=self.settings.inhibition_window_s)
@@ -243,6 +256,8 @@ class IncidentGrouper:
             # A heartbeat fires always, an inhibition helper by design: neither is a fault.
             return self.on_tick(wall_ns)
         incident, member = self._member_of(event.fingerprint)
+        if incident is not None and event.fingerprint in incident.omitted_alerts:
+            return self.on_tick(wall_ns)  # counted once, past max_members
         closed = self.closed.get((event.fingerprint, event.starts_ns)) if member is None else None
         stale_copy = (
             member is not None
@@ -383,6 +398,10 @@ class IncidentGrouper:
         if change is Change.NEW and member is not None:
             # A new member joins the session its caller found (evidence), or the one found here.
             incident = incident if incident is not None else self._session_for(member)
+            if len(self.connects) >= 2 and member.kind == "alert":
+                incident, merged = self._merge(self.connects, event_ns, read_ns)
+                out.extend(merged)
+            self.connects = []
             if incident is None:
                 incident = self._open(member)
             self._attach(incident, member)
@@ -407,11 +426,54 @@ class IncidentGrouper:
         out.extend(self.on_tick(wall_ns))
         return out
 
+    def _merge(
+        self, incidents: list[IncidentState], at_ns: int, read_ns: int
+    ) -> tuple[IncidentState, list[Decision]]:
+        """Merge incidents one alert connects into the earliest opened; their last versions."""
+        survivor, *absorbed = survivor_first(incidents)
+        out: list[Decision] = []
+        for other in absorbed:
+            absorb(survivor, other, at_ns)
+            for fingerprint in (*other.members, *other.omitted_alerts):
+                self.by_fingerprint[fingerprint] = survivor.incident_id
+            del self.incidents[other.incident_id]
+            self.index.add(survivor.incident_id, self.index.drop(other.incident_id), self.graph)
+            if other.version:
+                other.version += 1
+                record = render_merged(other)
+                out.append(Decision("incidents", other.incident_id, record, (), read_ns))
+                if other.notified:
+                    note = render_notification("incident_merged", record)
+                    out.append(Decision("notifications", other.incident_id, note, (), read_ns))
+        while len(survivor.members) > self.settings.max_members:
+            weakest = min(survivor.members.values(), key=strength)
+            del survivor.members[weakest.fingerprint]
+            survivor.omitted += 1
+            if weakest.kind == "alert":
+                survivor.omitted_alerts.add(weakest.fingerprint)
+            else:
+                self.by_fingerprint.pop(weakest.fingerprint, None)
+        return survivor, out
+
     def _next_evidence_ns(self, incident: IncidentState) -> int:
         return incident.versioned_ns + int(self.settings.evidence_interval_s * NS_PER_S)
 
     def _attach(self, incident: IncidentState, member: AlertMember) -> None:
+        members = incident.members
+        if member.fingerprint not in members and len(members) >= self.settings.max_members:
+            evicted = to_evict(members.values(), member)
+            incident.omitted += 1
+            if evicted is None:
+                if member.kind == "alert":
+                    # Remembered, so its re-sends are known and not counted again.
+                    incident.omitted_alerts.add(member.fingerprint)
+                    self.by_fingerprint[member.fingerprint] = incident.incident_id
+                return
+            del members[evicted.fingerprint]
+            self.by_fingerprint.pop(evicted.fingerprint, None)
+            incident.ranked = None
         incident.members[member.fingerprint] = member
+        self.index.add(incident.incident_id, keys_of(member, self.settings.join_labels), self.graph)
         self.nodes.observe(member)
         if (member.kind == "alert" and member.own_fault) or not incident.alerts:
             # Anomalies extend only sessions of anomalies: around an alert they are evidence;
@@ -543,7 +605,8 @@ class IncidentGrouper:
         best: tuple[int, int, str] | None = None
         chosen, chosen_learned, chosen_own = None, "", True
         self._waiting = None  # the waiting evidence's first anomalies, read once if needed
-        for inc in self.incidents.values():
+        self.connects = []
+        for inc in self._candidates(member):
             # The session gap counts from the alert itself: dating it by its metrics' first
             # anomaly here merged more faults than it reunited late roots (bench, seed 0).
             if (
@@ -556,16 +619,19 @@ class IncidentGrouper:
             # An alert joins while an alert is firing; evidence alone does not keep it open.
             if not any(m.status == "firing" for m in _keeping_open(inc, member.kind)):
                 continue
-            hops = self._placement(member, inc)
-            learned, own = "", hops is not None and not member.infra
-            if hops is None:
+            relation = self._placement(member, inc)
+            learned, own = "", relation is not None and not member.infra
+            if relation is None:
                 if member.kind != "alert":
                     continue
                 learned = self._learned_symptom(member, inc)
                 if not learned and not self._alike(member, inc):
                     continue
                 hops = self.settings.max_hops + 1  # beyond the graph's reach: ranks after it
-
+            else:
+                hops = relation.hops
+                if relation.cause and member.kind == "alert" and self.settings.merge:
+                    self.connects.append(inc)
             rank = (hops, -inc.last_onset_ns, inc.incident_id)
             if best is None or rank < best:
                 best, chosen, chosen_learned, chosen_own = rank, inc, learned, own
@@ -574,6 +640,25 @@ class IncidentGrouper:
             member.own_fault = chosen_own
         self._waiting = None
         return chosen
+
+    def _candidates(self, member: AlertMember) -> Iterable[IncidentState]:
+        """The open incidents ``member`` could relate to: indexed, or all of them."""
+        settings = self.settings
+        if not settings.session_index:
+            return list(self.incidents.values())
+        symptom = alert_kind(member.labels) if member.kind == "alert" else ""
+        learned = self.learned if settings.learned_inhibition else None
+        ids = self.index.candidates(
+            member,
+            self.graph,
+            2 * max(settings.effect_hops, settings.max_hops),
+            settings.join_labels,
+            None if learned is None else lambda k: learned.explains(k, symptom) is not None,
+            self.nodes.on(member.node),
+        )
+        if ids is None:
+            return list(self.incidents.values())
+        return [self.incidents[i] for i in sorted(ids) if i in self.incidents]
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
         """An alert shares a join label's value, or its kind at about its start, with one there."""
@@ -605,15 +690,14 @@ class IncidentGrouper:
                 return evidence
         return ""
 
-    def _placement(self, member: AlertMember, incident: IncidentState) -> int | None:
-        """How near a newcomer is to an incident, or None where nothing relates them."""
+    def _placement(self, member: AlertMember, incident: IncidentState) -> Relation | None:
+        """How a newcomer relates to an incident, or None where nothing relates them."""
         if member.infra:
             # Not 0 hops from everything: related through its node, or not at all.
-            relation = relate_infrastructure(member, incident.members.values(), self.nodes)
-            return None if relation is None else relation.hops
+            return relate_infrastructure(member, incident.members.values(), self.nodes)
         return self._hops(member, incident)
 
-    def _hops(self, member: AlertMember, incident: IncidentState) -> int | None:
+    def _hops(self, member: AlertMember, incident: IncidentState) -> Relation | None:
         """Call-graph distance to the incident's nearest related service (see ``_relating``).
 
         0 when topology can't tell; None for an incident of infrastructure alone.
@@ -623,16 +707,16 @@ class IncidentGrouper:
         if not services:
             return None
         if service is None or service in services:
-            return 0
+            return Relation(0, True)
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):
-            return 0
+            return Relation(0, True)
         if kind == "alert":
             # To the fault's likely causes, in the direction faults travel; not to any member.
             settings = self.settings
             started = onsets(
                 m for m in incident.alerts if m.own_fault and self.graph.known(m.service or "")
             )
-            relation = relate_to_causes(
+            return relate_to_causes(
                 member,
                 started,
                 self.graph,
@@ -641,10 +725,9 @@ class IncidentGrouper:
                 cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
                 signs=self._first_signs(incident, member.first_ns),
             )
-            return None if relation is None else relation.hops
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
-        return min(reachable) if reachable else None
+        return Relation(min(reachable), True) if reachable else None
 
     def _first_signs(self, incident: IncidentState, at_ns: int) -> dict[str, int]:
         """When services' metrics first turned anomalous shortly before ``at_ns``.
@@ -714,6 +797,10 @@ class IncidentGrouper:
         # An incident never worth a record ends as quietly as it lived.
         out = self._emit(incident, (), 0, None) if incident.version else []
         del self.incidents[incident.incident_id]
+        self.index.drop(incident.incident_id)
+        for fingerprint in incident.omitted_alerts:
+            if self.by_fingerprint.get(fingerprint) == incident.incident_id:
+                del self.by_fingerprint[fingerprint]
         for fingerprint, member in incident.members.items():
             if self.by_fingerprint.get(fingerprint) == incident.incident_id:
                 del self.by_fingerprint[fingerprint]

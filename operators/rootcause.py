@@ -38,6 +38,13 @@ _INFRA_FACTOR = 0.5
 _UNDATED = ("log", "span")
 # A trace fault is failure seen on the service itself, like an alert: never off-symptom.
 _ALWAYS_RELEVANT = ("alert", "span")
+# A weak anomaly's strength (see ``weak``): below an info alert's 0.4 at any score.
+_WEAK_FACTOR = 0.35
+# An alert starts after its rule's `for:` (commonly 5 to 15 minutes): a dependency dated only
+# by its alert may have failed this much before that alert, so it still explains a caller.
+_FOR_TOLERANCE_NS = 600 * NS_PER_S
+# Candidates whose evidence is rendered: the rest are ranked, scored, and listed bare.
+EVIDENCE_FOR = 5
 
 
 def candidate_of(member: AlertMember) -> str:
@@ -47,9 +54,19 @@ def candidate_of(member: AlertMember) -> str:
     return member.service or "unknown"
 
 
+def weak(member: AlertMember) -> bool:
+    """An anomaly against an expected 0: its score says little, however high (issue 10).
+
+    No baseline yet: a cold start, or a burst of sampled traces where there were none.
+    """
+    return member.kind == "anomaly" and math.isinf(member.change)
+
+
 def _strength(member: AlertMember) -> float:
     if member.kind != "alert":
-        return member.score  # an anomaly's score, a log burst's (operators.log_patterns)
+        # An anomaly's score, a log burst's (operators.log_patterns); a weak one's counts
+        # for less than any alert's severity, so it never outranks what operators watch.
+        return member.score * _WEAK_FACTOR if weak(member) else member.score
     return _SEVERITY_WEIGHT.get(member.severity, 0.7)
 
 
@@ -72,6 +89,8 @@ class _Signals:
 
     @classmethod
     def of(cls, members: list[AlertMember]) -> "_Signals":
+        # Weak anomalies still count here: errors where there were none (an error ratio
+        # of 1 against 0) were often the only sign of the root (bench, dev seed 0).
         moved = max((m.change for m in members if m.kind == "anomaly"), default=0.0)
         return cls(_moves(members), any(m.kind == "alert" for m in members), moved)
 
@@ -188,6 +207,13 @@ def rank_by_onset(
         s: min(m.first_ns for m in ([m for m in ms if m.kind not in _UNDATED] or ms))
         for s, ms in by_service.items()
     }
+    # A service dated by an alert alone (no metric moved first) may have failed a `for:` before.
+    slack = {
+        s: _FOR_TOLERANCE_NS
+        if not any(m.kind == "anomaly" and m.first_ns <= first[s] for m in ms)
+        else tolerance_ns
+        for s, ms in by_service.items()
+    }
     own_of = {s: judged[s] or ms for s, ms in by_service.items()}
     signals = {s: _Signals.of(own) for s, own in own_of.items()}
     facts = {}
@@ -198,7 +224,8 @@ def rank_by_onset(
             {
                 dep
                 for dep in graph.downstream(service) & by_service.keys()
-                if first[dep] <= onset + tolerance_ns and _explains(signals[dep], signals[service])
+                if first[dep] <= onset + max(tolerance_ns, slack[dep])
+                and _explains(signals[dep], signals[service])
             }
             | _failed_below(traced.get(service))
         )
@@ -211,8 +238,11 @@ def rank_by_onset(
     # Services judged only on other metrics than the anchors' symptom; mere context.
     unlike = {s for s in by_service if symptom and not judged[s] and s not in anchors}
     bystanders = set(by_service) - anchors if lead else set()
+    # A dependency that explains a caller's failure is late by its alert's `for:` at most.
+    below = {dep for _, _, failing in facts.values() for dep in failing}
     for service, (onset, own, failing) in facts.items():
-        delay_ns = max(0, onset - first_onset - tolerance_ns)
+        late_ok = max(tolerance_ns, slack[service]) if service in below else tolerance_ns
+        delay_ns = max(0, onset - first_onset - late_ok)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
         strength = max(_strength(m) for m in own)
         # A learned inhibit rule names it a symptom of something firing before it.
@@ -226,11 +256,16 @@ def rank_by_onset(
             factor *= _BYSTANDER_FACTOR
         if service in infra:
             factor *= _INFRA_FACTOR
-        scored.append((timing * (0.8 + 0.2 * strength) * factor, -onset, service))
-    scored.sort(key=lambda row: (-row[0], -row[1], row[2]))
+        # Ties (the factors are coarse) go to more evidence: the sum of the members' strengths.
+        support = sum(_strength(m) for m in own)
+        scored.append((timing * (0.8 + 0.2 * strength) * factor, support, -onset, service))
+    scored.sort(key=lambda row: (-row[0], -row[1], -row[2], row[3]))
     out = []
-    for score, _, service in scored[:limit]:
-        # Evidence only for the candidates kept: it is most of the ranking's cost.
+    for rank, (score, _, _, service) in enumerate(scored[:limit]):
+        if rank >= EVIDENCE_FOR:
+            # Evidence only for the first few: it is most of the ranking's cost.
+            out.append(Candidate(service, round(score, 4), ()))
+            continue
         onset, own, failing = facts[service]
         ms = by_service[service]
         callees = graph.callees(service)

@@ -95,6 +95,22 @@ class ServiceGraph:
         self._downstream[(service, limit)] = frozen = frozenset(found)
         return frozen
 
+    def near(self, service: str, limit: int) -> frozenset[str]:
+        """``service`` and every service within ``limit`` hops of it, ignoring direction."""
+        self._index()
+        cached = self._downstream.get((service, -limit))  # negative: not a downstream limit
+        if cached is not None:
+            return cached
+        adjacency = self._undirected
+        found, frontier = {service}, {service}
+        for _ in range(limit):
+            frontier = {n for s in frontier for n in adjacency.get(s, ())} - found
+            if not frontier:
+                break
+            found |= frontier
+        self._downstream[(service, -limit)] = frozen = frozenset(found)
+        return frozen
+
     def distance(self, a: str, b: str, limit: int = 4) -> int | None:
         """Hops between two services ignoring direction, or None beyond ``limit``."""
         if a == b:

@@ -390,6 +390,18 @@ class CorrelationConfig(_Settings):
         description="Alert names that are never incident members: Alertmanager's heartbeat "
         "and inhibition helper.",
     )
+    merge: bool = Field(
+        True,
+        description="An alert that is a likely cause of two open incidents (a dependency of "
+        "each one's likely causes, starting no later than cause_lag_s after them) merges them: "
+        "the earliest opened survives; the others end with status merged and merged_into.",
+    )
+    max_members: int = Field(
+        500,
+        ge=1,
+        description="Members listed per incident: alerts first, then the strongest and "
+        "earliest evidence; the rest are counted in members_omitted.",
+    )
 
 
 class LogPatternsConfig(_Settings):

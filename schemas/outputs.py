@@ -64,13 +64,22 @@ class Incident(_Output):
     id: str = Field(description="Deterministic id of this version.")
     incident_id: str
     version: int = Field(ge=1)
-    status: Literal["open", "updated", "resolved"]
+    status: Literal["open", "updated", "resolved", "merged"] = Field(
+        description="merged: a later alert showed it is part of ``merged_into``'s fault; this"
+        " is its last version, and its members now belong to that incident."
+    )
+    merged_into: str | None = Field(
+        None, description="The incident_id that absorbed this one (status merged)."
+    )
     domain: str = Field(description="Correlation domain, e.g. the cluster.")
     opened_at: str
     updated_at: str
     resolved_at: str | None = None
     services: list[str]
     members: list[IncidentMember]
+    members_omitted: int = Field(
+        0, ge=0, description="Members beyond correlation.max_members, counted but not listed."
+    )
     root_causes: list[RootCause]
     severity: Severity
     summary: str
@@ -81,7 +90,7 @@ class Notification(_Output):
     """Something worth a human's attention after dedup, suppression and thresholds."""
 
     id: str
-    kind: Literal["incident_opened", "incident_escalated", "incident_resolved"]
+    kind: Literal["incident_opened", "incident_escalated", "incident_resolved", "incident_merged"]
     incident_id: str
     incident_version: int
     ts: str

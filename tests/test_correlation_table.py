@@ -222,10 +222,19 @@ def test_resends_are_counted_but_emit_no_version():
         ),
         pytest.param(
             CHAIN,
-            [alert("1", "api", 0), alert("2", "db", 250)],  # within cause_lag_s: joins
+            # Issue 10, mode 5: a dependency dated by its alert alone may have failed a
+            # `for:` (up to 600 s) before it: it explains its caller.
+            [alert("1", "api", 0), alert("2", "db", 250)],
+            ["db", "api"],
+            {"api"},
+            id="dependency-alerting-within-a-for-explains-its-caller",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "api", 0), anomaly("db", 240), alert("2", "db", 250)],
             ["api", "db"],
             set(),
-            id="dependency-failing-only-later-explains-nothing",
+            id="dependency-whose-metrics-turned-only-later-explains-nothing",
         ),
         pytest.param(
             CHAIN,
