@@ -137,7 +137,9 @@ def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     group = partial(by_entity, by=tuple(config.multivariate.by), policy=_label_policy(config))
     keyed = op.flat_map("by_entity", samples, group)  # (entity, (entity, [(metric, v, ts)]))
-    scored = op.stateful_batch("entities", keyed, partial(EntityLogic, config=config.multivariate))
+    idle_s = config.governance.idle.entity_s
+    logic = partial(EntityLogic, config=config.multivariate, idle_s=idle_s)
+    scored = op.stateful_batch("entities", keyed, logic)
     return op.key_rm("unkey_entities", scored)  # list[Decision]
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import yaml
 from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.governance import GovernanceConfig
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
@@ -521,6 +522,7 @@ class AlertflowConfig(_Settings):
     redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @field_validator("inputs")
     @classmethod
