@@ -7,6 +7,7 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 from functools import partial
 
 import bytewax.operators as op
+from alertflow.dataflows.governance import audit, redact
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
@@ -94,6 +95,7 @@ def build_flow(
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
         outputs.append(_correlation(op.merge("correlation_events", *events), config))
     decisions = op.merge("decisions", *outputs)  # list[Decision]
+    decisions = redact(decisions, config)  # list[Decision], labels and text scrubbed
     provider = tracer_provider or tracer_provider_for(config.tracing)
     if provider is not None:
         tracer = DecisionTracer(provider.get_tracer("alertflow"))
@@ -103,6 +105,7 @@ def build_flow(
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
+    decisions = audit(decisions, config)  # list[Decision], then list[Decision(audit)]
     _emit(decisions, config)
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)

@@ -5,6 +5,8 @@ Idle eviction, output redaction and the audit chain (``AlertflowConfig.governanc
 
 from pydantic import BaseModel, ConfigDict, Field
 
+AUDIT_STREAM = "audit"  # an output stream beside config.OUTPUT_STREAMS
+
 
 class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
