@@ -131,6 +131,11 @@ def _add_run(sub: Any) -> None:
         "(default: no recovery)",
     )
     run.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the effective settings as JSON (secrets masked) and exit",
+    )
+    run.add_argument(
         "--stats-file",
         type=Path,
         metavar="FILE",
@@ -348,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.sources import check_inputs
 
             config = _run_config(args)
+            if args.show_config:
+                print(config.model_dump_json(indent=2))  # SecretStr values print as ****
+                return 0
             summary = RunSummary()
             # Input brokers that do not answer: one line, before the engine starts.
             run(build_flow(config, summary=summary), config.runtime,

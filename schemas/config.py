@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import yaml
 from alertflow.schemas.errors import AlertflowError
-from alertflow.schemas.governance import GovernanceConfig
+from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
@@ -25,7 +25,8 @@ class _Settings(BaseModel):
 class KafkaClient(_Settings):
     """librdkafka settings passed through unchanged (TLS, SASL, ...).
 
-    Put credentials under ``secrets`` so they never appear in logs or reprs.
+    Put credentials under ``secrets`` so they never appear in logs or reprs, as
+    ``env:NAME`` or ``file:PATH`` references (``governance.resolve_secret``).
     """
 
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -66,7 +67,7 @@ class KafkaClient(_Settings):
     def client_config(self) -> dict[str, Any]:
         """What every librdkafka client gets, secrets revealed."""
         merged: dict[str, Any] = dict(self.config)
-        merged.update({k: v.get_secret_value() for k, v in self.secrets.items()})
+        merged.update({k: resolve_secret(v.get_secret_value()) for k, v in self.secrets.items()})
         return merged
 
     def consumer_config(self) -> dict[str, Any]:

@@ -3,6 +3,10 @@
 Idle eviction, output redaction and the audit chain (``AlertflowConfig.governance``).
 """
 
+import os
+from pathlib import Path
+
+from alertflow.schemas.errors import AlertflowError
 from pydantic import BaseModel, ConfigDict, Field
 
 AUDIT_STREAM = "audit"  # an output stream beside config.OUTPUT_STREAMS
@@ -53,3 +57,31 @@ class GovernanceConfig(_Settings):
         "messages of every output record, not only to dead letters.",
     )
     audit: AuditConfig = AuditConfig()
+
+
+def resolve_secret(value: str) -> str:
+    """A secret's value: ``env:NAME`` reads the environment, ``file:PATH`` a file (stripped).
+
+    So a deployment keeps credentials in a Kubernetes Secret (mounted or as env) and the
+    config, the command line and the logged config hold only the reference. Anything
+    else is taken literally.
+
+    >>> import os; os.environ["AF_DOCTEST_PW"] = "s3cr3t"
+    >>> resolve_secret("env:AF_DOCTEST_PW"), resolve_secret("plain")
+    ('s3cr3t', 'plain')
+    """
+    kind, sep, ref = value.partition(":")
+    if not sep or kind not in ("env", "file"):
+        return value
+    if kind == "env":
+        if ref not in os.environ:
+            raise SecretUnavailable(f"secret from environment variable {ref}: it is not set")
+        return os.environ[ref]
+    try:
+        return Path(ref).read_text().strip()
+    except OSError as exc:
+        raise SecretUnavailable(f"secret from file {ref}: {exc.strerror}") from None
+
+
+class SecretUnavailable(AlertflowError):
+    """A secret's environment variable or file is missing."""
