@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 class IdleTimer:
     """``idle_s`` of wall time after the last batch, the key's state may go.
 
+    >>> s = 10**9
     >>> timer = IdleTimer(10, clock=lambda: 0)
-    >>> timer.expired(), timer.touch(5), timer.expired(14 * 10**9), timer.expired(15 * 10**9)
+    >>> timer.expired(), timer.touch(5 * s), timer.expired(14 * s), timer.expired(15 * s)
     (False, None, False, True)
     """
 
