@@ -42,9 +42,7 @@ class AuditConfig(_Settings):
         True, description="Every anomaly, incident version, notification and dead letter gets "
         "an audit record chained to the previous one of its partition."
     )
-    partitions: int = Field(
-        16, ge=1, description="Independent chains, by decision key; fixed per deployment."
-    )
+
 
 
 class GovernanceConfig(_Settings):
