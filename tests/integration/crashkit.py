@@ -15,7 +15,8 @@ import orjson
 from bench.broker import TansuBroker
 
 INPUTS = ("metrics", "alerts", "traces", "logs")
-OUTPUTS = ("anomalies", "incidents", "notifications", "dlq")
+DECISIONS = ("anomalies", "incidents", "notifications", "dlq")
+OUTPUTS = (*DECISIONS, "audit")
 
 
 class Estate:
@@ -86,6 +87,15 @@ class Estate:
             s: [orjson.loads(v) for v in self.broker.consume_all(prefix + s, expect.get(s, 0))]
             for s in OUTPUTS
         }
+
+
+def verify_audit(estate: Estate, prefix: str) -> str:
+    """``alertflow audit verify`` on the audit topic under ``prefix``: its one line of output."""
+    topic = f"kafka://{estate.broker.bootstrap}/{prefix}audit"
+    cmd = [sys.executable, "-m", "alertflow.dataflows.cli", "audit", "verify", topic]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def by_id(records: list[dict]) -> tuple[dict[str, dict], list[str]]:
