@@ -73,6 +73,11 @@ def test_one_process_then_two_then_one_equals_an_uninterrupted_run(broker, tmp_p
         found, conflicts = by_id(got[stream])
         assert not conflicts, f"{stream}: ids written with two contents: {conflicts[:3]}"
         assert found.keys() == expected.keys(), stream
+        # An incident's intermediate versions depend on when alerts and anomalies arrive
+        # (live vs paced replay differ without any kill: /work/notes/crash.md); the
+        # other streams, and the final incident states below, must not.
+        changed = [i for i in expected if found[i] != expected[i] and stream != "incidents"]
+        assert not changed, f"{stream}: {len(changed)} records differ from the uninterrupted run's"
     assert current_incidents(got["incidents"]) == current_incidents(want["incidents"])
     # Replays re-emitted the same audit records: every chain verifies, copies included.
     audited, conflicts = by_id(got["audit"])
