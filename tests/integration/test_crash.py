@@ -38,7 +38,7 @@ def _resume_offsets(state: Path) -> dict[str, int]:
 
     Bytewax 0.21 keeps each source partition's resume state, pickled, in ``snaps``.
     """
-    db = sqlite3.connect(state / "part-0.sqlite3")
+    db = sqlite3.connect(state / "part-0.sqlite3", timeout=30)
     try:
         rows = db.execute(
             "SELECT step_id, ser_change FROM snaps WHERE step_id LIKE '%.in_%' "
@@ -49,35 +49,40 @@ def _resume_offsets(state: Path) -> dict[str, int]:
     return {step.rsplit(".", 1)[-1]: pickle.loads(blob) for step, blob in rows if blob}
 
 
-def _read_all_but_newest(estate: Estate, state: Path, produced: int) -> bool:
-    """Whether the store is past every slice produced but the newest, on every input."""
-    if produced < 2 or not (state / "part-0.sqlite3").exists():
-        return True
-    offsets = _resume_offsets(state)
-    for stream, lines in estate.lines.items():
-        if offsets.get(f"in_{stream}_0", 0) < round((produced - 1) / SLICES * len(lines)):
-            return False
-    return True
+def _offsets(state: Path) -> dict[str, int]:
+    try:
+        return _resume_offsets(state) if (state / "part-0.sqlite3").exists() else {}
+    except sqlite3.OperationalError:  # the first run is still creating the store
+        return {}
 
 
-def _snapshotted_since(state: Path, since: float) -> bool:
-    return any(f.stat().st_mtime > since for f in state.glob("*") if f.is_file())
+def _read_up_to(estate: Estate, state: Path, slices: int) -> bool:
+    """Whether the store is past the first ``slices`` slices on every input."""
+    offsets = _offsets(state)
+    return all(
+        offsets.get(f"in_{stream}_0", 0) >= round(slices / SLICES * len(lines))
+        for stream, lines in estate.lines.items()
+    )
 
 
-def _kill_at_random(cmd: list[str], state: Path, rng: random.Random) -> bool:
-    """Run ``cmd``; once it snapshots, SIGKILL it within 0-2 s. False if it had already exited.
+def _kill_at_random(
+    cmd: list[str], estate: Estate, state: Path, produced: int, rng: random.Random
+) -> bool:
+    """Run ``cmd``; once it has read something new, SIGKILL it within 0-1.5 s.
 
-    Waiting for its first snapshot (not a fixed delay) makes every kill land while the
-    job works, however slow its start on a busy machine.
+    Waiting for progress in the store (not a fixed delay) makes every kill land while
+    the job works, however slow its start on a busy machine, and every run move the
+    stream on. False if the job had already exited.
     """
-    started = time.time()
+    before = _offsets(state)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not _snapshotted_since(state, started) and proc.poll() is None:
-            assert time.monotonic() < deadline, "the job wrote no snapshot in 120 s"
+        while _offsets(state) == before and not _read_up_to(estate, state, produced):
+            assert proc.poll() is None, f"job exited early: {proc.returncode}"
+            assert time.monotonic() < deadline, "the job read nothing in 120 s"
             time.sleep(0.1)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.5))
         alive = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -99,10 +104,10 @@ def test_kill_9_at_random_points_loses_and_changes_nothing(broker, tmp_path):
                                 *SNAPSHOTS, *LATENESS)
     kills = produced = runs = 0
     while kills < KILLS or produced < SLICES - 1:
-        if produced < SLICES - 1 and _read_all_but_newest(estate, state, produced):
+        if produced < SLICES - 1 and _read_up_to(estate, state, produced - 1):
             estate.produce_share(produced / SLICES, (produced + 1) / SLICES)
             produced += 1
-        kills += _kill_at_random(crash_cmd, state, rng)
+        kills += _kill_at_random(crash_cmd, estate, state, produced, rng)
         runs += 1
         assert runs < 4 * KILLS, f"{produced} slices read after {runs} runs"
     estate.produce_share(produced / SLICES, 1.0)
