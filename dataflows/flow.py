@@ -10,6 +10,7 @@ from pathlib import Path
 import bytewax.operators as op
 from alertflow.dataflows.feedback_step import FeedbackLogic
 from alertflow.dataflows.flow_tracing import FlowTracing
+from alertflow.dataflows.governance import audit, redact
 from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
@@ -116,6 +117,7 @@ def build_flow(
             incidents = _feedback(incidents, valid["feedback"], config)
         outputs.append(incidents)  # list[Decision]: incident versions and notifications
     decisions = op.merge("decisions", *outputs)  # list[Decision]
+    decisions = redact(decisions, config)  # list[Decision], labels and text scrubbed
     if _notifying(config):
         decisions = op.map("route", decisions, NotificationDispatch(config.notify))
         # list[Decision]: notifications carry their receivers and any silence holding them
@@ -129,7 +131,8 @@ def build_flow(
     if metrics is not None:
         op.inspect("job_metrics", decisions, metrics.observe)  # latency, a batch at a time
     if config.output or not extra_sinks:
-        _emit(decisions, config)
+        audited = audit(decisions, config)  # list[Decision], then list[Decision(audit)]
+        _emit(audited, config)
     if config.notify.receivers:
         notes = op.flat_map("notifications", decisions, _notifications)  # Decision
         op.output("notify", notes, NotifierSink(config.notify, _outbox(config)))
@@ -182,7 +185,9 @@ def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     group = partial(by_entity, by=tuple(config.multivariate.by), policy=_label_policy(config))
     keyed = op.flat_map("by_entity", samples, group)  # (entity, (entity, [(metric, v, ts)]))
-    scored = op.stateful_batch("entities", keyed, partial(EntityLogic, config=config.multivariate))
+    idle_s = config.governance.idle.entity_s
+    logic = partial(EntityLogic, config=config.multivariate, idle_s=idle_s)
+    scored = op.stateful_batch("entities", keyed, logic)
     return op.key_rm("unkey_entities", scored)  # list[Decision]
 
 

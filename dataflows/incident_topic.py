@@ -43,6 +43,23 @@ def read_incidents_topic(location: KafkaLocation) -> tuple[list[bytes], list[byt
     return versions, notes, f"kafka://{','.join(location.brokers)}/{topic}"
 
 
+def read_topic(location: KafkaLocation) -> list[bytes]:
+    """Every message of ``location``'s topic, from its first offset to its end."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": ",".join(location.brokers),
+            "group.id": f"alertflow-reader-{uuid.uuid4().hex}",  # read-only: commits nothing
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "logger": _QUIET,
+        }
+    )
+    try:
+        return _read_to_end(consumer, location, location.topic or "", required=True)
+    finally:
+        consumer.close()
+
+
 def _read_to_end(
     consumer: Consumer, location: KafkaLocation, topic: str, required: bool
 ) -> list[bytes]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from alertflow.dataflows import shutdown
+from alertflow.dataflows.idle import IdleTimer, earliest
 from alertflow.dataflows.job_metrics import LIVE_STATE
 from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.anomaly.factory import detector_factory
@@ -207,13 +208,17 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
 
 
 class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], ServiceWindows]):
-    """One service's span, edge and log windows, closed by event time or idle wall time."""
+    """One service's span, edge and log windows, closed by event time or idle wall time.
+
+    A service silent for ``governance.idle.service_s`` is flushed and forgotten.
+    """
 
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.windows = windows
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
+        self.idle = IdleTimer(config.governance.idle.service_s)
 
     def on_batch(self, values: list[ServiceEvent]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
@@ -228,16 +233,18 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
                 derived.lateness_s,
                 derived.max_edges,
             )
+        self.idle.touch()
         return _bundle(self.windows.add(values, time.time_ns())), False
 
     def notify_at(self) -> datetime | None:
-        """When the oldest open window closes on idle."""
+        """When the oldest open window closes on idle, or the service is forgotten."""
         wall_ns = self.windows.next_close_wall() if self.windows else None
-        return None if wall_ns is None else _wall_datetime(wall_ns)
+        return earliest(None if wall_ns is None else _wall_datetime(wall_ns), self.idle.due())
 
     def on_notify(self) -> tuple[list[list[MetricSample]], bool]:
-        """Close what idle time has passed."""
-        assert self.windows is not None
+        """Close what idle time has passed; a service gone quiet is flushed and dropped."""
+        if self.windows is None or self.idle.expired():
+            return self.on_eof()[0], True
         return _bundle(self.windows.on_tick(time.time_ns())), False
 
     def on_eof(self) -> tuple[list[list[MetricSample]], bool]:
@@ -271,13 +278,17 @@ class EdgeJoinLogic(StatefulBatchLogic[SpanEvent, list[EdgeCall], EdgeJoin]):
 class LogPatternLogic(
     StatefulBatchLogic[LogEvent, list[LogSignal] | list[MetricSample], LogPatterns]
 ):
-    """One service's log templates: bursts (evidence) and per-template series, as two lists."""
+    """One service's log templates: bursts (evidence) and per-template series, as two lists.
+
+    A service silent for ``governance.idle.service_s`` is flushed and forgotten.
+    """
 
     def __init__(self, patterns: LogPatterns | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.patterns = patterns
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
+        self.idle = IdleTimer(config.governance.idle.service_s)
 
     def on_batch(
         self, values: list[LogEvent]
@@ -291,8 +302,17 @@ class LogPatternLogic(
                 first.service,
                 LogPatternSettings(**found),
             )
+        self.idle.touch()
         signals = self.patterns.on_logs(values, time.time_ns())
         return _bundle(signals) + _bundle(self.patterns.take_series()), False
+
+    def notify_at(self) -> datetime:
+        """When the service is forgotten if no line comes."""
+        return self.idle.due()
+
+    def on_notify(self) -> tuple[list[list[LogSignal] | list[MetricSample]], bool]:
+        """The service went quiet: its last counts, then its state goes."""
+        return (self.on_eof()[0], True) if self.idle.expired() else ([], False)
 
     def on_eof(self) -> tuple[list[list[LogSignal] | list[MetricSample]], bool]:
         """Bounded input ended: the bursts' last counts (not on a stop request)."""
@@ -307,12 +327,15 @@ class LogPatternLogic(
 
 
 class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):
-    """One entity's multivariate scorer."""
+    """One entity's multivariate scorer; an entity silent for ``idle_s`` is flushed and dropped."""
 
-    def __init__(self, state: EntityAnomalies | None, config: MultivariateConfig) -> None:
+    def __init__(
+        self, state: EntityAnomalies | None, config: MultivariateConfig, idle_s: float = 6 * 3600.0
+    ) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.state = state
         self.config = config
+        self.idle = IdleTimer(idle_s)
 
     def on_batch(self, values: list[tuple[str, list]]) -> tuple[list[list[Decision]], bool]:
         """Add the entity's samples; emit anomalies of the windows they close."""
@@ -325,10 +348,19 @@ class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):
                 config.lateness_s,
                 config.max_metrics,
             )
+        self.idle.touch()
         out: list[Decision] = []
         for _, samples in values:
             out.extend(self.state.add(samples))
         return _bundle(out), False
+
+    def notify_at(self) -> datetime:
+        """When the entity is forgotten if no sample comes."""
+        return self.idle.due()
+
+    def on_notify(self) -> tuple[list[list[Decision]], bool]:
+        """The entity went quiet: its open windows are judged, then its state goes."""
+        return (self.on_eof()[0], True) if self.idle.expired() else ([], False)
 
     def on_eof(self) -> tuple[list[list[Decision]], bool]:
         """Bounded input ended: judge the open windows (not on a stop request)."""

@@ -7,9 +7,11 @@ from alertflow.dataflows.kafka_io import KafkaDecisionSink
 from alertflow.dataflows.uris import parse_location
 from alertflow.operators.decisions import Decision
 from alertflow.schemas.config import OUTPUT_STREAMS, AlertflowConfig, ConfigError
+from alertflow.schemas.governance import AUDIT_STREAM
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-_SORTED_STREAMS = sorted(OUTPUT_STREAMS)
+STREAMS = (*OUTPUT_STREAMS, AUDIT_STREAM)
+_SORTED_STREAMS = sorted(STREAMS)
 
 
 class _JsonlPartition(StatefulSinkPartition[Decision, int]):
@@ -47,12 +49,12 @@ class JsonlDirSink(FixedPartitionedSink[Decision, int]):
         Partitions are built lazily, on their first record, so without this a
         stream that gets nothing this run would keep the last run's file.
         """
-        for stream in OUTPUT_STREAMS:
+        for stream in STREAMS:
             (self.directory / f"{stream}.jsonl").unlink(missing_ok=True)
 
     def list_parts(self) -> list[str]:
         """One partition per output stream."""
-        return list(OUTPUT_STREAMS)
+        return list(STREAMS)
 
     def part_fn(self, item_key: str) -> int:
         """Route by stream name to the partition of the same name."""

@@ -9,6 +9,7 @@ import yaml
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
 from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from alertflow.schemas.kafka_security import KafkaSecurity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -27,7 +28,8 @@ class _Settings(BaseModel):
 class KafkaClient(_Settings):
     """librdkafka settings passed through unchanged (TLS, SASL, ...).
 
-    Put credentials under ``secrets`` so they never appear in logs or reprs.
+    Put credentials under ``secrets`` so they never appear in logs or reprs, as
+    ``env:NAME`` or ``file:PATH`` references (``governance.resolve_secret``).
     """
 
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -70,7 +72,7 @@ class KafkaClient(_Settings):
         """What every librdkafka client gets, secrets revealed."""
         merged: dict[str, Any] = {**self.security.librdkafka(), **self.config}
         merged.update(self.security.secrets())
-        merged.update({k: v.get_secret_value() for k, v in self.secrets.items()})
+        merged.update({k: resolve_secret(v.get_secret_value()) for k, v in self.secrets.items()})
         return merged
 
     def consumer_config(self) -> dict[str, Any]:
@@ -584,6 +586,7 @@ class AlertflowConfig(_Settings):
     runtime: RuntimeConfig = RuntimeConfig()
     notify: NotifyConfig = NotifyConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @field_validator("inputs")
     @classmethod

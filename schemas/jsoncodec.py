@@ -19,3 +19,8 @@ def loads(raw: bytes | str) -> Any:
 def dumps(obj: Any) -> bytes:
     """Serialise to compact JSON bytes; dict keys keep their insertion order."""
     return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def canonical(obj: Any) -> bytes:
+    """Compact JSON with sorted keys: the same bytes for equal objects (for hashing)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
