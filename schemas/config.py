@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.config_prediction import PredictionConfig
 from alertflow.schemas.errors import AlertflowError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
-OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "dlq")
+OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "predictions", "dlq")
 
 
 class ConfigError(AlertflowError):
@@ -521,6 +522,7 @@ class AlertflowConfig(_Settings):
     redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    prediction: PredictionConfig = PredictionConfig()
 
     @field_validator("inputs")
     @classmethod
