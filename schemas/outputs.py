@@ -144,7 +144,7 @@ class Prediction(_Output):
     series: str
     name: str
     labels: dict[str, str]
-    ts: str = Field(description="When the prediction was made (the last closed bucket), event time.")
+    ts: str = Field(description="When it was made (the last closed bucket), event time.")
     threshold: ThresholdRef
     predicted_breach_at: str | None = Field(
         description="When the forecast crosses the threshold; null: no breach within the horizon."

@@ -27,7 +27,7 @@ class ForecasterSettings:
     """Smoothing and cadence of :class:`SeasonalForecaster`."""
 
     alpha: float = 0.1  # level
-    beta: float = 0.02  # trend, as a share of the level's correction
+    beta: float = 0.1  # trend, as a share of the level's correction
     phi: float = 0.995  # trend damping per step: a 4 h extrapolation of a passing slope stays sane
     gamma_day: float = 0.5
     gamma_week: float = 0.2
@@ -79,7 +79,7 @@ class SeasonalForecaster:
     >>> fc = [o for o in out if o is not None][-1]
     >>> step = fc.origin_ns // (300 * 10**9)  # the ramp's value 1 h after the origin:
     >>> round(fc.at(3600), 2), round(10.0 + 0.01 * (step + 12), 2)
-    (11.88, 11.99)
+    (11.96, 11.99)
     """
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None:
@@ -96,6 +96,7 @@ class SeasonalForecaster:
         self.week = np.zeros(7)
         self.mae1 = 0.0
         self.baseline: float | None = None
+        self.rising = 0.5
         self.steps = 0
         self.last_bucket_ns = 0
         self.next_forecast_ns = 0
@@ -192,7 +193,10 @@ class SeasonalForecaster:
         self.mae1 = abs(err) if self.steps == 1 else 0.95 * self.mae1 + 0.05 * min(
             abs(err), st.huber_k * self.mae1 or abs(err)
         )
+        previous = self.level
         self.level = self.level + st.phi * self.trend + st.alpha * err_used
+        # Share of recent buckets whose level rose: leak-like growth rises in nearly all.
+        self.rising += 0.1 * ((self.level > previous) - self.rising)
         self.trend = st.phi * self.trend + st.alpha * st.beta * err_used
         self._learn_seasons(y, ts_ns, seasonal)
         self.steps += 1
