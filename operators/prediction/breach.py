@@ -100,8 +100,10 @@ class SeriesPredictor:
                 min_step_s=config.min_step_s,
             )
         )
-        # Per threshold: the id of the prediction in force (None: none), and whether the
-        # series is on the breach side now (no prediction is made while it is).
+        # Per threshold: whether a breach prediction is in force, the id of the one that
+        # opened a predicted incident (None: none), and whether the series is on the breach
+        # side now (no prediction is made while it is).
+        self.emitted = [False] * len(thresholds)
         self.active: list[str | None] = [None] * len(thresholds)
         self.breached = [False] * len(thresholds)
         self.rearm_ns = [0] * len(thresholds)
@@ -118,6 +120,7 @@ class SeriesPredictor:
                     signal = self._signal("breached", sample, i, 1.0, sample.ts_ns, self.active[i])
                     out.append(signal)
                     self.active[i] = None
+                self.emitted[i] = False
                 # A breach is detection's business from here: predict again only once the
                 # series has stayed on the safe side for a horizon (no re-predicting noise).
                 self.rearm_ns[i] = sample.ts_ns + int(self.config.horizon_s * NS_PER_S)
@@ -142,20 +145,21 @@ class SeriesPredictor:
             breach_ns - sample.ts_ns >= self.config.min_lead_s * NS_PER_S
         )
         predicted = lead_ok and breach.confidence >= self.config.min_confidence
-        was = self.active[i]
         if predicted:
             status = "breach_predicted"
-        elif was is not None:
+        elif self.emitted[i]:
             status = "withdrawn"
         elif self.config.emit_all:
             status = "forecast"
         else:
             return []
+        self.emitted[i] = predicted
         record = self._record(sample, fc, threshold, breach, breach_ns if predicted else None)
         record = record.model_copy(update={"status": status})
         out: list[Decision | PredictionSignal] = [
             Decision("predictions", self.key, record, (sample.ref,), sample.read_ns)
         ]
+        was = self.active[i]
         if predicted and breach.confidence >= self.config.incident_confidence:
             self.active[i] = was or record.id
             texts = tuple(f"{a} ({r.evidence})" for r in record.recommendations for a in r.actions)

@@ -31,7 +31,7 @@ class ForecasterSettings:
     phi: float = 0.995  # trend damping per step: a 4 h extrapolation of a passing slope stays sane
     gamma_day: float = 0.5
     gamma_week: float = 0.2
-    baseline_s: float = 6 * 3600.0  # time constant of the baseline the profiles learn against
+    baseline_s: float = 12 * 3600.0  # time constant of the baseline the profiles learn against
     min_step_s: float = 300.0
     horizon_s: float = 4 * 3600.0
     forecast_every_s: float = 900.0
@@ -96,6 +96,7 @@ class SeasonalForecaster:
         self.week = np.zeros(7)
         self.mae1 = 0.0
         self.baseline: float | None = None
+        self.smooth2: float | None = None
         self.rising = 0.5
         self.steps = 0
         self.last_bucket_ns = 0
@@ -212,9 +213,14 @@ class SeasonalForecaster:
         step_s = self.step_ns / NS_PER_S
         deseasoned = y - seasonal
         if self.baseline is None:
-            self.baseline = deseasoned
-        self.baseline += min(1.0, step_s / st.baseline_s) * (deseasoned - self.baseline)
-        dev = y - self.baseline - seasonal
+            self.baseline = self.smooth2 = deseasoned
+        assert self.smooth2 is not None
+        # Brown's double smoothing: a slow baseline that does not lag a ramp, or the
+        # profiles would take the ramp for season and the trend would be learnt short.
+        k = min(1.0, step_s / st.baseline_s)
+        self.baseline += k * (deseasoned - self.baseline)
+        self.smooth2 += k * (self.baseline - self.smooth2)
+        dev = y - (2 * self.baseline - self.smooth2) - seasonal
         if self.mae1 > 0:
             bound = st.huber_k * self.mae1 * 3
             dev = min(max(dev, -bound), bound)
@@ -232,6 +238,7 @@ class SeasonalForecaster:
             self.week -= self.week.mean()
             self.level = (self.level or 0.0) + shift
             self.baseline += shift
+            self.smooth2 += shift
 
     def mean_path(self, origin_ns: int, steps: int) -> np.ndarray:
         """The point forecast for ``steps`` buckets after ``origin_ns``."""
