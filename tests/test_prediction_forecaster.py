@@ -92,7 +92,7 @@ def test_gaps_carry_the_level_across():
 
 def test_state_is_small_bounded_and_pickles():
     f, _ = feed(day_sine(288 * 8, noise=1.0))
-    assert len(f.pending) <= f.horizon_steps * 300 // 900 + 2
+    assert len(f.pending) <= f.horizon_steps  # one key per target bucket within the horizon
     clone = pickle.loads(pickle.dumps(f))
     a, b = f.forecast(), clone.forecast()
     assert np.array_equal(a.mean, b.mean) and np.array_equal(a.upper, b.upper)

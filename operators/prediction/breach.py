@@ -68,11 +68,12 @@ def breach_of(fc: Forecast, threshold: Threshold) -> Breach:
     """
     sigma = np.maximum((fc.upper - fc.lower) / (2 * _Z90), 1e-12)
     gap = fc.mean - threshold.level if threshold.direction == "above" else threshold.level - fc.mean
-    z = gap / sigma
-    p = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2)))
+    # The normal tail is monotone in z: only the largest z needs an erf.
+    z = float((gap / sigma).max())
+    confidence = 0.5 * (1.0 + math.erf(z / math.sqrt(2)))
     crossed = np.flatnonzero(gap >= 0)
     step = int(crossed[0]) + 1 if crossed.size else None
-    return Breach(step, float(min(1.0, max(0.0, p.max()))))
+    return Breach(step, min(1.0, max(0.0, confidence)))
 
 
 def _breached(value: float, threshold: Threshold) -> bool:
@@ -107,6 +108,7 @@ class SeriesPredictor:
         self.active: list[str | None] = [None] * len(thresholds)
         self.breached = [False] * len(thresholds)
         self.rearm_ns = [0] * len(thresholds)
+        self.horizon_ns = int(config.horizon_s * NS_PER_S)
 
     def process(self, sample: MetricSample) -> list[Decision | PredictionSignal]:
         """Learn one sample; report a breach as it happens, predictions when a forecast is due."""
@@ -115,23 +117,25 @@ class SeriesPredictor:
         out: list[Decision | PredictionSignal] = []
         for i, threshold in enumerate(self.thresholds):
             now = _breached(sample.value, threshold)
-            if now and not self.breached[i]:
-                if self.active[i] is not None:
-                    signal = self._signal("breached", sample, i, 1.0, sample.ts_ns, self.active[i])
-                    out.append(signal)
-                    self.active[i] = None
-                self.emitted[i] = False
+            if now:
                 # A breach is detection's business from here: predict again only once the
                 # series has stayed on the safe side for a horizon (no re-predicting noise).
-                self.rearm_ns[i] = sample.ts_ns + int(self.config.horizon_s * NS_PER_S)
-            if now:
-                self.rearm_ns[i] = sample.ts_ns + int(self.config.horizon_s * NS_PER_S)
+                if not self.breached[i]:
+                    out.extend(self._on_breach(sample, i))
+                self.rearm_ns[i] = sample.ts_ns + self.horizon_ns
             self.breached[i] = now
         fc = self.forecaster.learn_one(sample.value, sample.ts_ns)
         if fc is not None:
             for i in range(len(self.thresholds)):
                 out.extend(self._predict(sample, fc, i))
         return out
+
+    def _on_breach(self, sample: MetricSample, i: int) -> list[Decision | PredictionSignal]:
+        self.emitted[i] = False
+        active, self.active[i] = self.active[i], None
+        if active is None:
+            return []
+        return [self._signal("breached", sample, i, 1.0, sample.ts_ns, active)]
 
     def _predict(
         self, sample: MetricSample, fc: Forecast, i: int

@@ -63,12 +63,15 @@ class Forecast:
 
 @dataclass(slots=True)
 class _Errors:
-    """Per-checkpoint error quantiles (lower, upper) and mean absolute error."""
+    """Per-checkpoint error quantiles (lower, upper) and mean absolute error.
 
-    lower: np.ndarray = field(default_factory=lambda: np.zeros(len(_CHECKPOINTS)))
-    upper: np.ndarray = field(default_factory=lambda: np.zeros(len(_CHECKPOINTS)))
-    mae: np.ndarray = field(default_factory=lambda: np.zeros(len(_CHECKPOINTS)))
-    seen: np.ndarray = field(default_factory=lambda: np.zeros(len(_CHECKPOINTS), dtype=np.int64))
+    Plain lists: a few scalar updates per bucket cost less than numpy's per-call overhead.
+    """
+
+    lower: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
+    upper: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
+    mae: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
+    seen: list[int] = field(default_factory=lambda: [0] * len(_CHECKPOINTS))
 
 
 class SeasonalForecaster:
@@ -102,8 +105,8 @@ class SeasonalForecaster:
         self.last_bucket_ns = 0
         self.next_forecast_ns = 0
         self.errors = _Errors()
-        # Forecasts awaiting their outcome: (origin_ns, values at the checkpoints).
-        self.pending: list[tuple[int, np.ndarray]] = []
+        # Forecast values awaiting their outcome, by target bucket: [(checkpoint, value)].
+        self.pending: dict[int, list[tuple[int, float]]] = {}
 
     @property
     def horizon_steps(self) -> int:
@@ -246,8 +249,19 @@ class SeasonalForecaster:
         phi = self.settings.phi
         k = np.arange(1, steps + 1)
         damp = phi * (1 - phi**k) / (1 - phi) if phi < 1 else k.astype(float)
-        seasonal = np.array([self._seasonal(origin_ns + i * self.step_ns) for i in k])
-        return self.level + damp * self.trend + seasonal
+        return self.level + damp * self.trend + self._seasonal_path(origin_ns, k)
+
+    def _seasonal_path(self, origin_ns: int, k: np.ndarray) -> np.ndarray:
+        """:meth:`_seasonal` at ``origin + k steps``, vectorised (a forecast's main cost)."""
+        assert self.step_ns is not None
+        s = (origin_ns / NS_PER_S) + k * (self.step_ns / NS_PER_S)
+        hour = (s % _DAY_S) / 3600.0 - 0.5
+        lo = np.floor(hour)
+        w = hour - lo
+        lo_i = lo.astype(np.int64) % _HOUR_BINS
+        hi_i = (lo_i + 1) % _HOUR_BINS
+        dow = ((s % _WEEK_S) // _DAY_S).astype(np.int64)
+        return (1 - w) * self.day[lo_i] + w * self.day[hi_i] + self.week[dow]
 
     def forecast(self, origin_ns: int | None = None) -> Forecast:
         """A forecast from the last closed bucket (or ``origin_ns``), without remembering it."""
@@ -260,8 +274,12 @@ class SeasonalForecaster:
 
     def _forecast_and_remember(self, origin_ns: int) -> Forecast:
         fc = self.forecast(origin_ns)
-        checkpoints = [c for c in _CHECKPOINTS if c <= len(fc.mean)]
-        self.pending.append((origin_ns, fc.mean[[c - 1 for c in checkpoints]].copy()))
+        assert self.step_ns is not None
+        pending = self.pending
+        for i, c in enumerate(_CHECKPOINTS):
+            if c > len(fc.mean):
+                break
+            pending.setdefault(origin_ns + c * self.step_ns, []).append((i, float(fc.mean[c - 1])))
         return fc
 
     def _interval(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,8 +292,8 @@ class SeasonalForecaster:
         if not known:
             return -guess, guess
         xs = np.array([_CHECKPOINTS[i] for i in known], dtype=float)
-        lower = np.interp(k, xs, errors.lower[known])
-        upper = np.interp(k, xs, errors.upper[known])
+        lower = np.interp(k, xs, [errors.lower[i] for i in known])
+        upper = np.interp(k, xs, [errors.upper[i] for i in known])
         # Beyond the last tracked checkpoint the spread grows like a random walk's.
         beyond = k > xs[-1]
         growth = np.sqrt(k[beyond] / xs[-1])
@@ -284,33 +302,29 @@ class SeasonalForecaster:
         return np.minimum(lower, 0.0), np.maximum(upper, 0.0)
 
     def _score_pending(self, y: float, ts_ns: int) -> None:
-        """Compare the pending forecasts that target this bucket with what happened."""
-        assert self.step_ns is not None
+        """Compare the forecasts that targeted this bucket with what happened."""
+        due = self.pending.pop(ts_ns, None)
+        if len(self.pending) > 128:  # targets that a gap skipped are never due
+            for target in [t for t in self.pending if t < ts_ns]:
+                del self.pending[target]
+        if not due:
+            return
         st = self.settings
         tau_lo, tau_hi = (1 - st.coverage) / 2, (1 + st.coverage) / 2
-        keep: list[tuple[int, np.ndarray]] = []
-        horizon_ns = self.horizon_steps * self.step_ns
         errors = self.errors
-        for origin, values in self.pending:
-            if ts_ns - origin > horizon_ns:
-                continue
-            keep.append((origin, values))
-            steps = round((ts_ns - origin) / self.step_ns)
-            if steps not in _CHECKPOINTS or _CHECKPOINTS.index(steps) >= len(values):
-                continue
-            i = _CHECKPOINTS.index(steps)
-            e = y - float(values[i])
+        for i, value in due:
+            e = y - value
             if errors.seen[i] == 0:
                 errors.mae[i] = abs(e) or self.mae1
                 errors.lower[i] = -1.645 * 1.25 * errors.mae[i]
                 errors.upper[i] = 1.645 * 1.25 * errors.mae[i]
             else:
                 errors.mae[i] = 0.97 * errors.mae[i] + 0.03 * abs(e)
-            rate = st.quantile_rate * errors.mae[i]
-            errors.lower[i] += rate * (tau_lo - (e < errors.lower[i])) / tau_lo * 0.25
-            errors.upper[i] += rate * (tau_hi - (e < errors.upper[i])) / (1 - tau_hi) * 0.25
+            # Stochastic quantile tracking, steps scaled so each side settles at its tau.
+            rate = 0.25 * st.quantile_rate * errors.mae[i]
+            errors.lower[i] += rate * (tau_lo - (e < errors.lower[i])) / tau_lo
+            errors.upper[i] += rate * (tau_hi - (e < errors.upper[i])) / (1 - tau_hi)
             errors.seen[i] += 1
-        self.pending = keep
 
 
 def _z(coverage: float) -> float:
