@@ -13,7 +13,7 @@ from alertflow.operators.anomaly_dedup import AnomalySignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.breach import PredictionSignal
-from alertflow.schemas.outputs import Incident, IncidentMember
+from alertflow.schemas.outputs import Incident, IncidentMember, RootCause
 from alertflow.schemas.records import AlertEvent
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
@@ -158,7 +158,11 @@ class PredictedIncidents:
             resolved_at=format_ns(state.updated_ns) if status == "resolved" else None,
             services=sorted({m.service for m in members if m.service}),
             members=members,
-            root_causes=[],
+            # The series' own service is where the breach is foretold: the cause to look at.
+            root_causes=[RootCause(service=service, score=round(sig.confidence, 6),
+                                   evidence=[f"forecast of {sig.series} toward {sig.threshold}"])]
+            if service
+            else [],
             severity="warning",
             summary=summary,
             recommendations=list(sig.recommendations),

@@ -125,15 +125,24 @@ def truth_and_config(scenarios: list[TrendScenario]) -> tuple[list[dict], dict]:
         for s in scenarios
     ]  # fmt: skip
     thresholds = [
-        {"match": {"__name__": s.name, "scenario": s.labels["scenario"]}, s.direction: s.threshold}
+        {
+            "match": {"__name__": s.name, "scenario": s.labels["scenario"]},
+            s.direction: s.threshold,
+            "name": f"{s.name} {'>' if s.direction == 'above' else '<'} {s.threshold:g}",
+        }
         for s in scenarios
     ]
     return truth, {"prediction": {"thresholds": thresholds}}
 
 
-def write_trends(out_dir: Path, seed: int, count: int, days: float = 3.0) -> int:
+def write_trends(
+    out_dir: Path, seed: int, count: int, days: float = 3.0, start_ns: int | None = None
+) -> int:
     """Write ``trends.jsonl`` (metrics), ``breaches.json`` and ``prediction.yaml``; return lines."""
-    scenarios = trend_scenarios(seed, count, days)
+    if start_ns is None:
+        scenarios = trend_scenarios(seed, count, days)
+    else:
+        scenarios = trend_scenarios(seed, count, days, start_ns=start_ns)
     truth, config = truth_and_config(scenarios)
     write_json(out_dir / "breaches.json", truth)
     (out_dir / "prediction.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
