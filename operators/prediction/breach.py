@@ -76,10 +76,6 @@ def breach_of(fc: Forecast, threshold: Threshold) -> Breach:
     return Breach(step, min(1.0, max(0.0, confidence)))
 
 
-def _breached(value: float, threshold: Threshold) -> bool:
-    return value > threshold.level if threshold.direction == "above" else value < threshold.level
-
-
 class SeriesPredictor:
     """One series' forecaster and the thresholds that select it."""
 
@@ -109,14 +105,17 @@ class SeriesPredictor:
         self.breached = [False] * len(thresholds)
         self.rearm_ns = [0] * len(thresholds)
         self.horizon_ns = int(config.horizon_s * NS_PER_S)
+        # Checked on every sample: plain tuples, not the model's properties.
+        self.bounds = [(t.level, t.direction == "above") for t in thresholds]
 
     def process(self, sample: MetricSample) -> list[Decision | PredictionSignal]:
         """Learn one sample; report a breach as it happens, predictions when a forecast is due."""
         if not math.isfinite(sample.value):
             return []
         out: list[Decision | PredictionSignal] = []
-        for i, threshold in enumerate(self.thresholds):
-            now = _breached(sample.value, threshold)
+        value = sample.value
+        for i, (level, above) in enumerate(self.bounds):
+            now = value > level if above else value < level
             if now:
                 # A breach is detection's business from here: predict again only once the
                 # series has stayed on the safe side for a horizon (no re-predicting noise).

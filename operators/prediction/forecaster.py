@@ -186,7 +186,10 @@ class SeasonalForecaster:
         for _ in range(gap - 1):  # missing buckets: the trend carries the level across
             self.level += st.phi * self.trend
             self.trend *= st.phi
-        seasonal = self._seasonal(ts_ns)
+        weights = self._seasonal_weights(ts_ns)
+        lo, hi, w, dow = weights
+        day = self.day
+        seasonal = (1 - w) * day[lo] + w * day[hi] + self.week[dow]
         predicted = self.level + st.phi * self.trend + seasonal
         err = y - predicted
         if self.mae1 > 0:  # clip outliers so one spike does not bend the level or the profile
@@ -202,10 +205,12 @@ class SeasonalForecaster:
         # Share of recent buckets whose level rose: leak-like growth rises in nearly all.
         self.rising += 0.1 * ((self.level > previous) - self.rising)
         self.trend = st.phi * self.trend + st.alpha * st.beta * err_used
-        self._learn_seasons(y, ts_ns, seasonal)
+        self._learn_seasons(y, weights, seasonal)
         self.steps += 1
 
-    def _learn_seasons(self, y: float, ts_ns: int, seasonal: float) -> None:
+    def _learn_seasons(
+        self, y: float, weights: tuple[int, int, float, int], seasonal: float
+    ) -> None:
         """Learn the profiles from deviations from a slow baseline, not from the level.
 
         The level follows the series within minutes; a profile learnt from its errors
@@ -231,7 +236,7 @@ class SeasonalForecaster:
         # or a 5-minute series would correct each hour bin twelve times a day and oscillate.
         g_day = st.gamma_day * min(1.0, step_s / 3600.0)
         g_week = st.gamma_week * min(1.0, step_s / _DAY_S)
-        lo, hi, w, dow = self._seasonal_weights(ts_ns)
+        lo, hi, w, dow = weights
         self.day[lo] += g_day * (1 - w) * dev
         self.day[hi] += g_day * w * dev
         self.week[dow] += g_week * dev
