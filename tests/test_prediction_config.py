@@ -81,3 +81,11 @@ def test_a_series_matches_the_matchers_made_of_its_own_labels(labels):
     if not match:
         return
     assert Threshold(match=match, below=0).matches("m", labels)
+
+
+def test_the_throughput_bench_forecasts_every_bench_series():
+    from bench.throughput import FORECAST_CONFIG, METRIC
+
+    config = load_config(FORECAST_CONFIG)
+    (threshold,) = config.prediction.thresholds
+    assert threshold.matches(METRIC, {"instance": "i-1", "job": "bench"})
