@@ -242,7 +242,8 @@ def breach_section(quick: bool) -> None:
     scored = {c: breach_table(tune, c, count) for c in cuts}
     # The cut: most breaches caught at >= 30 min with at most 10% false predictions.
     ok = [c for c in cuts if scored[c][2] <= 0.10] or [min(cuts, key=lambda c: scored[c][2])]
-    chosen = max(ok, key=lambda c: scored[c][0])
+    # Ties (same share caught) go to the smaller error in the predicted time.
+    chosen = max(ok, key=lambda c: (scored[c][0], -scored[c][1]))
     print(
         f"\nbreach prediction (spikes are breaches no forecast can see; scored apart), cut {chosen}"
     )
