@@ -117,7 +117,7 @@ class PredictionConfig(_Section):
         0.6, ge=0, le=1, description="A breach at least this likely is predicted (and emitted)."
     )
     incident_confidence: float = Field(
-        0.8, ge=0, le=1, description="A prediction at least this confident opens an incident."
+        0.7, ge=0, le=1, description="A prediction at least this confident opens an incident."
     )
     min_lead_s: float = Field(
         0.0, ge=0, description="A breach predicted sooner than this is left to detection."
