@@ -345,19 +345,23 @@ class FlowSpec:
 
     @property
     def out_topic(self) -> str:
-        return f"{self.prefix}{'scores' if self.kind == 'alertflow' else 'passthrough'}"
+        return f"{self.prefix}{'scores' if self.is_alertflow else 'passthrough'}"
+
+    @property
+    def is_alertflow(self) -> bool:
+        return self.kind.startswith("alertflow")
 
     @property
     def ts_field(self) -> str:
-        return "ts" if self.kind == "alertflow" else "timestamp"
+        return "ts" if self.is_alertflow else "timestamp"
 
     def out_topics(self) -> list[str]:
-        if self.kind == "alertflow":
+        if self.is_alertflow:
             return [f"{self.prefix}{s}" for s in OUTPUT_STREAMS]
         return [self.out_topic]
 
     def commands(self) -> list[list[str]]:
-        if self.kind == "alertflow":
+        if self.is_alertflow:
             base = [
                 *_alertflow_exe(), "run",
                 "--input", f"metrics=kafka://{self.bootstrap}/{self.in_topic}",
@@ -369,6 +373,8 @@ class FlowSpec:
             ]
             if self.stats_file is not None:
                 base += ["--stats-file", str(self.stats_file)]
+            if self.kind == FORECAST_KIND:
+                base += ["--config", str(FORECAST_CONFIG)]
         else:
             base = [
                 sys.executable, "-m", "bench.throughput", "passthrough",
@@ -507,7 +513,7 @@ def measure_throughput(spec: FlowSpec, n: int, partitions: int, children: Childr
         raise RuntimeError(f"{tag}: no output on {spec.out_topic}")
     result = ThroughputResult(len(stamps), (max(stamps) - min(stamps)) / 1000, wall, n,
                               cpu_s=_children_cpu_s() - cpu_before)
-    if spec.kind == "alertflow":
+    if spec.is_alertflow:
         result.anomalies = message_count(spec.bootstrap, f"{spec.prefix}anomalies", partitions)
         result.dlq = message_count(spec.bootstrap, f"{spec.prefix}dlq", partitions)
     return result
@@ -748,10 +754,15 @@ class Settings:
     repeats: int
     procs: list[int]
     phases: list[str]
+    kinds: tuple[str, ...] = ("passthrough", "alertflow")
 
 
 KINDS = ("passthrough", "alertflow")
-
+# --with-forecast: alertflow again with a threshold on every series (issue 14). The bench's
+# samples are 1 s apart, so the cadences are shrunk in proportion to keep production's ratio
+# of samples to work: a forecast every 30 samples (15 min at a 30 s scrape), 3 per bucket.
+FORECAST_KIND = "alertflow+forecast"
+FORECAST_CONFIG = Path(__file__).with_name("throughput_forecast.yaml")
 
 @contextlib.contextmanager
 def fresh_broker() -> Iterator[TansuBroker]:
@@ -804,7 +815,7 @@ def run_all(cfg: Settings) -> tuple[dict, dict]:
         try:
             for rep in range(cfg.repeats) if "throughput" in cfg.phases else ():
                 for procs in cfg.procs:
-                    for kind in KINDS:
+                    for kind in cfg.kinds:
                         tag = f"tp-{kind}-{procs}p-r{rep}"
                         began = time.monotonic()
                         with fresh_broker() as broker:
@@ -932,6 +943,27 @@ def table(cfg: Settings, tput: dict, lat: dict) -> str:
     return "\n".join(rows)
 
 
+def forecast_rows(cfg: "Settings", tput: dict) -> str:
+    """With --with-forecast: alertflow with forecasting against alertflow, same run."""
+    rows = []
+    for procs in cfg.procs:
+        b_runs, f_runs = tput.get(("alertflow", procs)), tput.get((FORECAST_KIND, procs))
+        if not (b_runs and f_runs):
+            continue
+        b = _median([r.cpu_us_per_sample for r in b_runs])
+        f = _median([r.cpu_us_per_sample for r in f_runs])
+        bw, fw = _median([r.wall_rate for r in b_runs]), _median([r.wall_rate for r in f_runs])
+        rows.append(
+            f"\n| forecasting on every series: CPU per sample, µs | {procs} | {b:.1f} | "
+            f"{f:.1f} | {f / b - 1:+.0%} | ≤ +25% | {_met(f / b <= 1.25)} |"
+        )
+        rows.append(
+            f"\n| forecasting on every series: N / wall time, samples/s | {procs} | {_fmt(bw)} | "
+            f"{_fmt(fw)} | {fw / bw - 1:+.0%} | — | |"
+        )
+    return "".join(rows)
+
+
 SECTION = "## Kafka throughput and latency: alertflow vs passthrough"
 
 
@@ -956,6 +988,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the guard before a hot-path change: 1 process, N=100k over K=250, "
                         "4 s of load (1 s settle), R=3; prints the ratio against the targets")
     parser.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    parser.add_argument("--with-forecast", action="store_true",
+                        help="also alertflow with a breach threshold on every series")
     args = parser.parse_args(argv)
     if args.quick:
         # 400 rounds of 250 series: most samples are scored by warm detectors, as in the full run.
@@ -967,6 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
         settle_s=args.settle_s, load_s=args.load_s, repeats=args.repeats,
         procs=[int(p) for p in args.procs.split(",")],
         phases=[p.strip() for p in args.phases.split(",")],
+        kinds=(*KINDS, FORECAST_KIND) if args.with_forecast else KINDS,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
@@ -974,7 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
         tput, lat = run_all(cfg)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    md = table(cfg, tput, lat)
+    md = table(cfg, tput, lat) + forecast_rows(cfg, tput)
     settings = (f"N={cfg.n:,} samples over K={cfg.k:,} series, {cfg.partitions} partitions; "
                 f"offered load {cfg.rate:,.0f}/s for {cfg.load_s:g} s after {cfg.settle_s:g} s "
                 f"of settling; medians of R={cfg.repeats}")

@@ -226,6 +226,11 @@ def _add_simulate(sub: Any) -> None:
     simulate.add_argument(
         "--clusters", type=int, default=1, metavar="N", help="clusters (default: %(default)s)"
     )
+    simulate.add_argument(
+        "--trends", type=int, default=0, metavar="N",
+        help="also N series trending toward thresholds: trends.jsonl, breaches.json and "
+        "prediction.yaml (default: 0)",
+    )
     situations = simulate.add_argument_group("situations (operators.simulate.situations)")
     situations.add_argument(
         "--overlapping", action="store_true",
@@ -439,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
                 situations=situations,
             )
             print(describe_simulation(summary))
+            if args.trends:
+                from alertflow.operators.simulate.trends import write_trends
+
+                lines = write_trends(summary.out_dir, args.seed, args.trends, args.hours / 24)
+                print(f"trends: {args.trends} series, {lines} samples in trends.jsonl")
         elif args.command == "demo":
             from alertflow.dataflows.demo import run_demo
             from alertflow.dataflows.sinks import writable_directory

@@ -23,6 +23,7 @@ from alertflow.dataflows.live_view import short_series
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.runner import run
 from alertflow.operators.simulate import SimulationSummary, simulate
+from alertflow.operators.simulate.trends import write_trends
 from alertflow.schemas import jsoncodec
 from alertflow.schemas.config import AlertflowConfig
 from alertflow.schemas.outputs import Anomaly
@@ -32,6 +33,36 @@ _INPUTS = ("metrics", "alerts", "logs", "traces")
 _CLOCK = re.compile(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
 _WIDTH = 118  # incident rows are cut here unless --verbose
 _SPAN = re.compile(r"traces: .* span ")  # evidence naming a failing span (operators.span_faults)
+_TRENDS = 4
+_DEMO_HOURS = 3
+_SIM_START_NS = 1_795_600_800 * 10**9  # simulate()'s default start
+
+
+def _trend_start() -> int:
+    return _SIM_START_NS - 86_400 * 10**9
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def predictions_report(outputs: Path, versions: list[dict[str, Any]], out: TextIO) -> None:
+    """Predicted incidents as they ended, with their first recommendation."""
+    predictions = read_jsonl(outputs / "predictions.jsonl")
+    predicted = [v for v in versions if v["members"] and v["members"][0]["kind"] == "prediction"]
+    last = {v["incident_id"]: v for v in predicted}
+    out.write(
+        f"\nPredictions: {len(predictions)} records, "
+        f"{sum(p['status'] == 'breach_predicted' for p in predictions)} foretelling a breach; "
+        f"{len(last)} predicted incidents:\n"
+    )
+    for inc in last.values():
+        outcome = inc.get("outcome") or inc["status"]
+        out.write(f"  {inc['opened_at'][11:19]}  {outcome:9} {inc['summary'][:_WIDTH - 22]}\n")
+        if inc["recommendations"]:
+            out.write(f"            -> {inc['recommendations'][0][: _WIDTH - 14]}\n")
 
 
 def describe_simulation(summary: SimulationSummary) -> str:
@@ -53,12 +84,20 @@ def run_demo(
     inputs = out_dir / "input"
     outputs = out_dir / "output"
     sim = simulate(inputs, seed=seed)
+    # Series trending toward thresholds (issue 14), their history starting a day before the
+    # estate's window, so the forecasts have a day to learn from.
+    write_trends(inputs, seed, _TRENDS, days=1.0 + _DEMO_HOURS / 24, start_ns=_trend_start())
     out.write(
         f"Simulated a microservice estate (seed {seed}) into {inputs}/: "
-        f"{sim.incidents} injected faults, {sim.noise_alerts} noise alerts.\n"
+        f"{sim.incidents} injected faults, {sim.noise_alerts} noise alerts, "
+        f"{_TRENDS} series trending toward thresholds.\n"
     )
+    inputs_by_stream = {stream: [str(inputs / f"{stream}.jsonl")] for stream in _INPUTS}
+    inputs_by_stream["metrics"].append(str(inputs / "trends.jsonl"))
+    prediction = jsoncodec.loads(jsoncodec.dumps(_yaml(inputs / "prediction.yaml")))
     config = AlertflowConfig(
-        inputs={stream: [str(inputs / f"{stream}.jsonl")] for stream in _INPUTS},
+        inputs=inputs_by_stream,
+        prediction=prediction["prediction"],
         output=str(outputs),
         # The files advance through event time together, as live streams would: otherwise
         # the small alerts file is read at once and the log bursts arrive after its incidents.
@@ -97,6 +136,7 @@ def report(outputs: Path, truth: dict[str, Any], out: TextIO, verbose: bool = Fa
     for line in score_lines(incidents, truth, outputs):
         out.write(line + "\n")
     _anomalies(read_jsonl(outputs / "anomalies.jsonl"), out, verbose)
+    predictions_report(outputs, versions, out)
     written = ", ".join(sorted(p.name for p in outputs.glob("*.jsonl")))
     out.write(
         f"\nAll outputs are in {outputs}/ ({written});\n"

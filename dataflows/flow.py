@@ -18,6 +18,7 @@ from alertflow.dataflows.logic import (
     IncidentLogic,
     LogPatternLogic,
     ServiceWindowLogic,
+    ShardPredictionLogic,
     ShardScoringLogic,
     domain_of,
 )
@@ -105,8 +106,13 @@ def build_flow(
         merged = op.merge("series", *series)  # list[MetricSample]
         if config.multivariate.enabled:
             outputs.append(_entities(merged, config))
-        scored = _scoring(merged, config)  # list[Decision]
+        sharded = _sharded(merged, config)  # (shard, list[(series_key, MetricSample)])
+        scored = _scoring(sharded, config)  # list[Decision]
         outputs.append(scored)
+        if config.prediction.thresholds:
+            predicted = op.branch("prediction_split", _prediction(sharded, config), _is_decisions)
+            outputs.append(predicted.trues)  # list[Decision(predictions)]
+            correlated.append(predicted.falses)  # list[PredictionSignal]
         if config.correlation.anomalies:
             correlated.append(op.filter_map("anomaly_signals", scored, _anomaly_signals))
     if correlated:
@@ -166,6 +172,10 @@ def _is_dead(batch: Batch) -> bool:
     return isinstance(batch[0], Decision)
 
 
+def _is_decisions(batch: Batch) -> bool:
+    return isinstance(batch[0], Decision)
+
+
 def _is_samples(batch: Batch) -> bool:
     return isinstance(batch[0], MetricSample)
 
@@ -174,12 +184,20 @@ def _label_policy(config: AlertflowConfig) -> LabelPolicy:
     return LabelPolicy(frozenset(config.labels.drop), config.labels.max_value_len)
 
 
-def _scoring(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
     normalizer = SeriesNormalizer(_label_policy(config), shards=config.scoring.shards)
-    sharded = op.flat_map("shard", samples, normalizer.shard_batches)
-    # (shard, list[(series_key, MetricSample)])
+    return op.flat_map("shard", samples, normalizer.shard_batches)
+
+
+def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
     return op.key_rm("unkey_scores", scored)  # list[Decision]
+
+
+def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
+    # The same shards as scoring: the series keys are computed once for both.
+    predicted = op.stateful_batch("predict", sharded, partial(ShardPredictionLogic, config=config))
+    return op.key_rm("unkey_predictions", predicted)  # list[Decision] | list[PredictionSignal]
 
 
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:

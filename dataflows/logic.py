@@ -20,6 +20,7 @@ from alertflow.operators.entity_scoring import EntityAnomalies
 from alertflow.operators.incidents import IncidentSettings
 from alertflow.operators.intake import dead_letter, parse_ref
 from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
+from alertflow.operators.prediction.breach import PredictionSignal, ShardPredictor
 from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
@@ -96,6 +97,41 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
     def snapshot(self) -> ShardScorer:
         """A deep copy for the recovery store (see ``_snapshot``)."""
         return _snapshot(self.scorer, self.recovery)
+
+
+class ShardPredictionLogic(StatefulBatchLogic[list, list, ShardPredictor]):
+    """The breach predictors of one shard; emits a list of predictions and one of signals."""
+
+    def __init__(self, predictor: ShardPredictor | None, config: AlertflowConfig) -> None:
+        idle_ns = int(config.scoring.series_idle_s * 1e9)
+        self.predictor = predictor or ShardPredictor(config.prediction, idle_ns)
+        self.recovery = config.runtime.recovery_dir is not None
+        self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
+        self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
+
+    def on_batch(self, values: list[list]) -> tuple[list[list], bool]:
+        """Forecast the shard's micro-batches in arrival order."""
+        wall_ns = time.time_ns()
+        decisions: list[Decision] = []
+        signals: list[PredictionSignal] = []
+        for items in values:
+            for item in self.predictor.process(items, wall_ns):
+                (signals if isinstance(item, PredictionSignal) else decisions).append(item)
+        return _bundle(decisions) + _bundle(signals), False
+
+    def notify_at(self) -> datetime:
+        """The next sweep for idle series."""
+        return self.next_sweep
+
+    def on_notify(self) -> tuple[list[list], bool]:
+        """Forget idle series; drop the shard's state once it is empty."""
+        self.predictor.evict_idle(time.time_ns())
+        self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
+        return [], not self.predictor.predictors
+
+    def snapshot(self) -> ShardPredictor:
+        """A deep copy for the recovery store (see ``_snapshot``)."""
+        return _snapshot(self.predictor, self.recovery)
 
 
 def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:

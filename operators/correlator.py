@@ -18,6 +18,8 @@ from alertflow.operators.anomaly_dedup import AnomalySignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
 from alertflow.operators.log_patterns import LogSignal
+from alertflow.operators.prediction.breach import PredictionSignal
+from alertflow.operators.prediction.predicted_incidents import PredictedIncidents
 from alertflow.operators.reorder import EventTimeOrder
 from alertflow.operators.span_faults import (
     SpanFaultFinder,
@@ -27,14 +29,14 @@ from alertflow.operators.span_faults import (
 )
 from alertflow.schemas.records import AlertEvent, SpanEvent
 
-# What the grouper is fed, in event-time order.
-Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal
+# What the grouper (and the predicted incidents) are fed, in event-time order.
+Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal | PredictionSignal
 CorrelationEvent = Signal | SpanEvent
 
 
 def order_key(event: Signal) -> tuple[int, tuple[str, int]]:
     """Event time, then a tie-break that does not depend on arrival: fingerprint, firing first."""
-    if isinstance(event, AnomalySignal):
+    if isinstance(event, AnomalySignal | PredictionSignal):
         return event.ts_ns, (event.fingerprint, 0)
     if isinstance(event, LogSignal | SpanSignal):
         return event.last_ns, (event.fingerprint, 0)
@@ -58,6 +60,7 @@ class DomainCorrelator:
     ) -> None:
         lateness_ns = int(settings.lateness_s * 1e9)
         self.grouper = IncidentGrouper(domain, replace(settings, lateness_s=0.0))
+        self.predicted = PredictedIncidents(domain)  # issue 14: kept apart from the grouper
         if static_edges:
             self.grouper.graph.add_static(static_edges)
         self.order: EventTimeOrder[Signal] = EventTimeOrder(lateness_ns)
@@ -131,6 +134,11 @@ class DomainCorrelator:
     def _apply(self, events: list[Signal], wall_ns: int) -> list[Decision]:
         out: list[Decision] = []
         for event in events:
+            if isinstance(event, PredictionSignal):
+                out.extend(self.predicted.on_signal(event))
+                continue
+            if not isinstance(event, LogSignal):
+                out.extend(self.predicted.observe(event))
             if isinstance(event, AnomalySignal):
                 out.extend(self.grouper.on_anomaly(event, wall_ns))
             elif isinstance(event, LogSignal):

@@ -66,6 +66,7 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
             "severity": state.severity,
             "summary": summary,
             "recommendations": _recommendations(members, causes[0].service if causes else None),
+            "outcome": None,  # only predicted incidents end averted or happened (issue 14)
         }
     )
 

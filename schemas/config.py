@@ -8,13 +8,14 @@ from typing import Any, Literal
 import yaml
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
+from alertflow.schemas.config_prediction import PredictionConfig
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from alertflow.schemas.kafka_security import KafkaSecurity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
-OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "dlq")
+OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "predictions", "dlq")
 
 
 class ConfigError(AlertflowError):
@@ -587,6 +588,7 @@ class AlertflowConfig(_Settings):
     notify: NotifyConfig = NotifyConfig()
     feedback: FeedbackConfig = FeedbackConfig()
     governance: GovernanceConfig = GovernanceConfig()
+    prediction: PredictionConfig = PredictionConfig()
 
     @field_validator("inputs")
     @classmethod

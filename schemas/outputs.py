@@ -84,6 +84,9 @@ class Incident(_Output):
     severity: Severity
     summary: str
     recommendations: list[str]
+    outcome: Literal["averted", "happened"] | None = Field(
+        None, description="A predicted incident's end: the breach came, or it did not."
+    )
 
 
 class Notification(_Output):
@@ -130,9 +133,62 @@ class DeadLetter(_Output):
     raw_size: int | None = Field(default=None, description="The whole message's size in bytes.")
 
 
+class ThresholdRef(_Output):
+    """The threshold a prediction is about."""
+
+    name: str
+    direction: Literal["above", "below"]
+    level: float
+
+
+class ForecastPoint(_Output):
+    """The forecast at one step ahead, with its prediction interval."""
+
+    ts: str
+    value: float
+    lower: float
+    upper: float
+
+
+class Recommendation(_Output):
+    """A preventive action from the catalogue and the evidence that matched its pattern."""
+
+    id: str
+    pattern: str
+    actions: list[str]
+    evidence: str
+
+
+class Prediction(_Output):
+    """A forecast of one series against a threshold, made at ``ts``."""
+
+    id: str = Field(description="Deterministic: series, threshold and ts.")
+    series: str
+    name: str
+    labels: dict[str, str]
+    ts: str = Field(description="When it was made (the last closed bucket), event time.")
+    threshold: ThresholdRef
+    predicted_breach_at: str | None = Field(
+        description="When the forecast crosses the threshold; null: no breach within the horizon."
+    )
+    confidence: float = Field(
+        ge=0.0, le=1.0, description="Probability of a breach within the horizon."
+    )
+    horizon_s: float
+    interval: ForecastPoint | None = Field(
+        description="The forecast and its interval at the predicted breach (else the horizon)."
+    )
+    forecast: list[ForecastPoint] = Field(description="Every step up to the horizon.")
+    recommendations: list[Recommendation]
+    status: Literal["breach_predicted", "withdrawn", "forecast"] = Field(
+        description="A breach predicted, an earlier one no longer expected, or a plain forecast."
+    )
+
+
 OUTPUT_MODELS: dict[str, type[_Output]] = {
     "anomalies": Anomaly,
     "incidents": Incident,
     "notifications": Notification,
+    "predictions": Prediction,
     "dlq": DeadLetter,
 }

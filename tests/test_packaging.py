@@ -30,6 +30,8 @@ def test_the_wheel_holds_only_the_alertflow_package(wheel):
     for package in ("schemas", "operators", "operators/anomaly", "dataflows"):
         assert f"alertflow/{package}/__init__.py" in names
     assert "alertflow/schemas/jsonschema/incidents.schema.json" in names
+    assert "alertflow/schemas/jsonschema/predictions.schema.json" in names
+    assert "alertflow/operators/prediction/catalogue.yaml" in names  # package data
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "alertflow = alertflow.dataflows.cli:main" in text

@@ -18,7 +18,7 @@ from alertflow.operators.ids import stable_id
 from alertflow.operators.normalize import shard_of
 from alertflow.schemas.jsoncodec import canonical
 
-AUDITED = ("anomalies", "incidents", "notifications", "dlq")
+AUDITED = ("anomalies", "incidents", "notifications", "predictions", "dlq")
 GENESIS = "0" * 64
 
 
@@ -26,6 +26,8 @@ def partition_of(decision: Decision, shards: int) -> str:
     """The chain a decision joins: the upstream key whose output order is fixed."""
     if decision.stream == "anomalies":
         return f"scoring/{shard_of(decision.key, shards)}"  # the shard that scored the series
+    if decision.stream == "predictions":
+        return f"prediction/{shard_of(decision.key, shards)}"  # the shard that forecast it
     if decision.stream in ("incidents", "notifications"):
         return f"incident/{decision.key}"
     return f"{decision.stream}/{decision.key}"
