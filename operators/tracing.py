@@ -120,7 +120,9 @@ class DecisionTracer:
     def _remember(self, decision: Decision, context: SpanContext) -> None:
         if decision.stream == "anomalies":
             # The incident names it as member "anomaly:<series>": its latest anomaly's span.
-            member_id = ANOMALY_PREFIX + (decision.field("series") or "")
+            # By the decision's key, the series key itself: output redaction may have scrubbed
+            # the record's copy of it, but never the member ids the incident names.
+            member_id = ANOMALY_PREFIX + decision.key
             self.registry.put(member_key("anomaly", member_id), context)
         elif decision.stream == "incidents":
             self.registry.put(f"incident:{decision.key}", context)
