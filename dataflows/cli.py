@@ -4,9 +4,10 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
+from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -15,6 +16,10 @@ from alertflow.schemas.config import (
     load_config,
 )
 from alertflow.schemas.errors import AlertflowError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts fast for detect, simulate, ...
+    from alertflow.dataflows.job_metrics import JobMetrics
+    from alertflow.dataflows.run_summary import RunSummary
 
 
 def _input_pair(text: str) -> tuple[str, str]:
@@ -60,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_logs(sub)
     add_serve(sub, _input_pair, _setting)
     add_export(sub)
+    add_notify_parsers(sub)
     return parser
 
 
@@ -137,6 +143,19 @@ def _add_run(sub: Any) -> None:
         type=Path,
         metavar="FILE",
         help="write in-job latency stats to FILE.<pid>.json each second (default: none)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics and the probes /livez and /readyz "
+        "(default: none)",
+    )
+    run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",  # noqa: S104 (a pod's probes and scrapes come from outside it)
+        metavar="HOST",
+        help="address the metrics port binds (default: %(default)s)",
     )
 
 
@@ -311,6 +330,23 @@ def _run_config(args: argparse.Namespace) -> AlertflowConfig:
     return config
 
 
+def _serve_metrics(args: argparse.Namespace, summary: "RunSummary") -> "JobMetrics | None":
+    """The job's metrics and probes, serving from now on; None without --metrics-port."""
+    if args.metrics_port is None:
+        return None
+    from alertflow.dataflows.job_metrics import JobMetrics
+
+    metrics = JobMetrics(summary)
+    try:
+        metrics.serve(args.metrics_port, args.metrics_address)
+    except OSError as exc:
+        raise ConfigError(
+            f"--metrics-port {args.metrics_port}: cannot listen on "
+            f"{args.metrics_address}: {exc.strerror}"
+        ) from None
+    return metrics
+
+
 def _write_current_incidents(config: AlertflowConfig) -> None:
     """After a file run, the current incidents beside their versions (process 0 only)."""
     from alertflow.dataflows.incident_view import write_current
@@ -333,9 +369,15 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _run_config(args)
             summary = RunSummary()
-            # Input brokers that do not answer: one line, before the engine starts.
-            run(build_flow(config, summary=summary), config.runtime,
-                preflight=lambda: check_inputs(config))
+            metrics = _serve_metrics(args, summary)
+
+            def preflight() -> None:
+                # Input brokers that do not answer: one line, before the engine starts.
+                check_inputs(config)
+                if metrics is not None:
+                    metrics.ready.set()
+
+            run(build_flow(config, summary=summary, metrics=metrics), config.runtime, preflight)
             _write_current_incidents(config)
             for line in summary.lines(config.runtime.process_id) + summary.warnings():
                 print(line, file=sys.stderr)
@@ -383,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             run_serve(args)
         elif args.command == "export":
             run_export(args)
+        elif args.command in ("silence", "notify"):
+            from alertflow.dataflows.cli_notify import run as run_notify
+
+            run_notify(args)
         elif args.command == "logs":
             from alertflow.dataflows.log_templates import print_templates
 

@@ -5,8 +5,12 @@ per-item cost is paid per batch; they fan out to single records only at the sink
 """
 
 from functools import partial
+from pathlib import Path
 
 import bytewax.operators as op
+from alertflow.dataflows.feedback_step import FeedbackLogic
+from alertflow.dataflows.flow_tracing import FlowTracing
+from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.logic import (
     EdgeJoinLogic,
     EntityLogic,
@@ -16,10 +20,13 @@ from alertflow.dataflows.logic import (
     ShardScoringLogic,
     domain_of,
 )
+from alertflow.dataflows.notifier import outbox_path
+from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
+from alertflow.dataflows.uris import parse_location
 from alertflow.operators.anomaly_dedup import signal_of
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
@@ -28,7 +35,6 @@ from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
-from alertflow.operators.tracing import DecisionTracer
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import AlertEvent, MetricSample
 from bytewax.dataflow import Dataflow, Stream
@@ -44,10 +50,12 @@ def build_flow(
     extra_sinks: tuple[Sink[Decision], ...] = (),
     summary: RunSummary | None = None,
     alert_sinks: tuple[Sink[AlertEvent], ...] = (),
+    metrics: JobMetrics | None = None,
 ) -> Dataflow:
     """Wire inputs → decode → (derive series | score | correlate) → outputs.
 
-    With ``summary``, the inputs' polls and the output decisions are counted into it.
+    With ``summary``, the inputs' polls and the output decisions are counted into it;
+    with ``metrics`` (which reads that summary) the output latency is binned too.
     ``alert_sinks`` get every valid alert read (the store keeps them for analytics).
     Without ``config.output``, ``extra_sinks`` are the only outputs (``alertflow serve``).
     """
@@ -56,11 +64,15 @@ def build_flow(
     flow = Dataflow("alertflow")
     decoded: dict[str, list[Stream[Batch]]] = {stream: [] for stream in INPUT_STREAMS}
     redactor = Redactor(config.redaction)  # what a dead letter keeps of its message
+    provider = tracer_provider or tracer_provider_for(config.tracing)
+    tracing = FlowTracing(provider, config) if provider is not None else None
     for stream, uris in config.inputs.items():
         intake = Intake(stream, redactor, config.intake.max_message_bytes)
         for i, uri in enumerate(uris):
             raw = op.input(f"in_{stream}_{i}", flow, build_source(uri, config, stream))
             # list[confluent_kafka.Message | FileLine]: one poll
+            if tracing is not None:
+                raw = tracing.inputs(f"{stream}_{i}", raw, stream)  # + a span per message
             if summary is not None:
                 op.inspect(f"count_{stream}_{i}", raw, summary.input_counter(stream))
             decoded[stream].append(
@@ -73,6 +85,8 @@ def build_flow(
             split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_dead)
             outputs.append(split.trues)  # list[Decision(dlq)]
             valid[stream] = split.falses  # list[record]
+    if tracing is not None and "alerts" in valid:
+        valid["alerts"] = tracing.alerts(valid["alerts"])  # list[AlertEvent]
     for i, sink in enumerate(alert_sinks if "alerts" in valid else ()):
         op.output(f"alerts_out_{i}", op.flatten(f"alerts_flat_{i}", valid["alerts"]), sink)
     series = [valid[s] for s in ("metrics",) if s in valid]  # list[MetricSample]
@@ -97,19 +111,28 @@ def build_flow(
     if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
-        outputs.append(_correlation(op.merge("correlation_events", *events), config))
+        incidents = _correlation(op.merge("correlation_events", *events), config)
+        if "feedback" in valid and config.feedback.enabled:
+            incidents = _feedback(incidents, valid["feedback"], config)
+        outputs.append(incidents)  # list[Decision]: incident versions and notifications
     decisions = op.merge("decisions", *outputs)  # list[Decision]
-    provider = tracer_provider or tracer_provider_for(config.tracing)
-    if provider is not None:
-        tracer = DecisionTracer(provider.get_tracer("alertflow"))
-        decisions = op.map("trace", decisions, tracer.trace_all)  # list[Decision], spans recorded
+    if _notifying(config):
+        decisions = op.map("route", decisions, NotificationDispatch(config.notify))
+        # list[Decision]: notifications carry their receivers and any silence holding them
+    if tracing is not None:
+        decisions = tracing.decisions(decisions)  # list[Decision], spans recorded
     if config.runtime.stats_file is not None:
         stats = LatencyStats(config.runtime.stats_file)
         decisions = op.map("measure", decisions, stats.record_all)  # list[Decision]
     if summary is not None:
         op.inspect("summary", decisions, summary.record)
+    if metrics is not None:
+        op.inspect("job_metrics", decisions, metrics.observe)  # latency, a batch at a time
     if config.output or not extra_sinks:
         _emit(decisions, config)
+    if config.notify.receivers:
+        notes = op.flat_map("notifications", decisions, _notifications)  # Decision
+        op.output("notify", notes, NotifierSink(config.notify, _outbox(config)))
     for i, sink in enumerate(extra_sinks):
         op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)
     return flow
@@ -118,6 +141,22 @@ def build_flow(
 def _anomaly_signals(decisions: Batch) -> Batch | None:
     signals = [signal_of(d) for d in decisions if d.stream == "anomalies"]
     return signals or None  # list[AnomalySignal]
+
+
+def _notifying(config: AlertflowConfig) -> bool:
+    notify = config.notify
+    return bool(notify.receivers or notify.silences or notify.silences_file
+                or notify.maintenance_windows)
+
+
+def _notifications(decisions: Batch) -> Batch:
+    return [d for d in decisions if d.stream == "notifications"]
+
+
+def _outbox(config: AlertflowConfig) -> Path:
+    output = parse_location(config.output) if config.output else None
+    output_dir = output if isinstance(output, Path) else None
+    return outbox_path(config.notify, config.runtime.recovery_dir, output_dir)
 
 
 def _is_dead(batch: Batch) -> bool:
@@ -182,6 +221,14 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     logic = partial(IncidentLogic, config=config.correlation, traces=traces, recovery=recovery)
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
+
+
+def _feedback(incidents: Stream[Batch], verdicts: Stream[Batch],
+              config: AlertflowConfig) -> Stream[Batch]:
+    both = op.merge("verdicts_and_incidents", incidents, verdicts)  # list[Decision|FeedbackEvent]
+    keyed = op.key_on("one_book", both, lambda _: "verdicts")  # ("verdicts", list[...])
+    judged = op.stateful_batch("feedback", keyed, partial(FeedbackLogic, config=config.feedback))
+    return op.key_rm("unkey_feedback", judged)  # list[Decision], held pages explained
 
 
 def _emit(decisions: Stream[Batch], config: AlertflowConfig) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
 from alertflow.dataflows.kafka_log import client_log
 from alertflow.dataflows.shutdown import REQUESTED
 from alertflow.operators.decisions import Decision
@@ -40,7 +41,9 @@ class _PollPartition(StatefulSourcePartition[list, int]):
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
+        self._part = TopicPartition(topic, partition)
         self._offset = offset
+        self._committed = offset
         self._batch_size = batch_size
         self._eof = False
 
@@ -61,6 +64,12 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         return [batch] if batch else []
 
     def snapshot(self) -> int:
+        if self._offset != self._committed and self._offset >= 0:
+            # Progress for lag monitors (KEDA, kafka-consumer-groups.sh) only: a resume
+            # starts from the recovery store's offset, never from the group's.
+            self._part.offset = self._offset
+            self._consumer.commit(offsets=[self._part], asynchronous=True)
+            self._committed = self._offset
         return self._offset
 
     def close(self) -> None:
@@ -195,12 +204,14 @@ class _ProducerPartition(StatelessSinkPartition[list]):
 
     def _on_error(self, error: KafkaError) -> None:
         self._last_error = error.str()
+        PRODUCER_ERRORS.add("client")
         if error.fatal():  # the idempotent producer cannot go on: nothing more will deliver
             self._failed.append(("*", f"fatal producer error: {error.str()}"))
         self._log.on_error(error)
 
     def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
+            PRODUCER_ERRORS.add("delivery")
             self._failed.append((message.topic(), error.str()))
 
     def write_batch(self, items: list[list[Decision]]) -> None:
@@ -212,6 +223,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
                     decision.encode(),
                     decision.key.encode(),
                     deadline,
+                    decision.traceparent,
                 )
             self._producer.poll(0)
         # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
@@ -224,10 +236,14 @@ class _ProducerPartition(StatelessSinkPartition[list]):
             if why is not None:
                 self._give_up(remaining, why)
 
-    def _produce(self, topic: str, value: bytes, key: bytes, deadline: _Deadline) -> None:
+    def _produce(
+        self, topic: str, value: bytes, key: bytes, deadline: _Deadline, trace: str | None
+    ) -> None:
+        # The decision span's W3C context, so the next consumer continues the story.
+        headers = [("traceparent", trace)] if trace else None
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key)
+                self._producer.produce(topic, value=value, key=key, headers=headers)
                 return
             except BufferError:
                 # librdkafka's queue is full: serving delivery reports makes room.
@@ -247,6 +263,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
             self._give_up(remaining + failed, f"{failed} failed, the first to {topic}: {error}")
 
     def _give_up(self, undelivered: int, why: str) -> None:
+        PRODUCER_ERRORS.add("undelivered")
         # Dropped here, not left for the producer's destructor to wait on.
         self._producer.purge()
         self._producer.poll(0)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from alertflow.dataflows import shutdown
+from alertflow.dataflows.job_metrics import LIVE_STATE
 from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.anomaly.factory import detector_factory
 from alertflow.operators.correlator import CorrelationEvent, DomainCorrelator
@@ -62,6 +63,7 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
     """The scorers of one shard of series; idle series are swept out periodically."""
 
     def __init__(self, scorer: ShardScorer | None, config: AlertflowConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.scorer = scorer or make_shard_scorer(config)
         self.redactor = Redactor(config.redaction)  # series labels can hold personal data
         self.recovery = config.runtime.recovery_dir is not None
@@ -118,6 +120,7 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         traces: bool = False,
         recovery: bool = True,
     ) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.correlator = state
         self.config = config
         self.traces = traces
@@ -199,6 +202,7 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
     """One service's span, edge and log windows, closed by event time or idle wall time."""
 
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.windows = windows
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
@@ -243,6 +247,7 @@ class EdgeJoinLogic(StatefulBatchLogic[SpanEvent, list[EdgeCall], EdgeJoin]):
     """One shard of traces: client spans paired with the server spans they caused."""
 
     def __init__(self, join: EdgeJoin | None, config: AlertflowConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.join = join or EdgeJoin(config.derived.max_pending_spans)
         self.recovery = config.runtime.recovery_dir is not None
 
@@ -261,6 +266,7 @@ class LogPatternLogic(
     """One service's log templates: bursts (evidence) and per-template series, as two lists."""
 
     def __init__(self, patterns: LogPatterns | None, config: AlertflowConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.patterns = patterns
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
@@ -296,6 +302,7 @@ class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):
     """One entity's multivariate scorer."""
 
     def __init__(self, state: EntityAnomalies | None, config: MultivariateConfig) -> None:
+        LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.state = state
         self.config = config
 

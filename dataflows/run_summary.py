@@ -42,6 +42,11 @@ class RunSummary:
 
         return count
 
+    def counts(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        """Copies of the messages read, records emitted and dead letters, per stream."""
+        with self._lock:
+            return Counter(self.records_in), Counter(self.outputs), Counter(self.dead)
+
     def record(self, _step_id: str, decisions: list[Decision]) -> None:
         """An ``op.inspect`` callback counting a batch of output decisions."""
         with self._lock:

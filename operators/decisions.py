@@ -30,7 +30,9 @@ class Decision:
 
     ``inputs`` are the refs of the input records (``source:offset``), so a
     trace of the decision points at the exact messages behind it; ``read_ns``
-    is when the newest of them was read, for in-job latency.
+    is when the newest of them was read, for in-job latency; ``traceparent`` is
+    the W3C trace context of the decision's span when tracing is on (the Kafka sink
+    sends it as a header).
     """
 
     stream: str
@@ -38,6 +40,7 @@ class Decision:
     record: BaseModel | dict[str, Any]  # a dict (or Record) on busy streams: a model's fields
     inputs: tuple[str, ...] = ()
     read_ns: int = 0
+    traceparent: str | None = None
 
     def encode(self) -> bytes:
         """The record's JSON, as every sink writes it."""

@@ -129,4 +129,19 @@ def render_notification(kind: str, incident: Record) -> Notification:
         severity=incident.severity,
         title=f"[{incident.severity.upper()}] {verb}: likely cause {cause}",
         text=incident.summary,
+        domain=incident.domain,
+        services=list(incident.services),
+        root_cause=incident.root_causes[0].service if incident.root_causes else None,
+        labels=_common_labels(incident.members),
     )
+
+
+def _common_labels(members: list) -> dict[str, str]:
+    """Labels with one value across every alert member, as Alertmanager's commonLabels."""
+    alerts = [m.labels for m in members if m.kind == "alert"]
+    if not alerts:
+        return {}
+    common = dict(alerts[0])
+    for labels in alerts[1:]:
+        common = {k: v for k, v in common.items() if labels.get(k) == v}
+    return common

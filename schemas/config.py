@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.config_feedback import FeedbackConfig
+from alertflow.schemas.config_notify import NotifyConfig
 from alertflow.schemas.errors import AlertflowError
+from alertflow.schemas.kafka_security import KafkaSecurity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
@@ -29,6 +32,7 @@ class KafkaClient(_Settings):
 
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    security: KafkaSecurity = KafkaSecurity()
     fetch_wait_max_ms: int = Field(
         10, ge=0, description="Short waits keep latency low; librdkafka's 500 ms adds ~150 ms."
     )
@@ -64,7 +68,8 @@ class KafkaClient(_Settings):
 
     def client_config(self) -> dict[str, Any]:
         """What every librdkafka client gets, secrets revealed."""
-        merged: dict[str, Any] = dict(self.config)
+        merged: dict[str, Any] = {**self.security.librdkafka(), **self.config}
+        merged.update(self.security.secrets())
         merged.update({k: v.get_secret_value() for k, v in self.secrets.items()})
         return merged
 
@@ -521,6 +526,8 @@ class AlertflowConfig(_Settings):
     redaction: RedactionConfig = RedactionConfig()
     tracing: TracingConfig = TracingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    notify: NotifyConfig = NotifyConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
     @field_validator("inputs")
     @classmethod

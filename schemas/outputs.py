@@ -88,6 +88,19 @@ class Notification(_Output):
     severity: Severity
     title: str
     text: str
+    domain: str | None = Field(None, description="The incident's correlation domain.")
+    services: list[str] = Field(default_factory=list, description="The incident's services.")
+    root_cause: str | None = Field(None, description="The top-ranked likely cause.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels every alert of the incident shares (Alertmanager's commonLabels).",
+    )
+    receivers: list[str] = Field(
+        default_factory=list, description="Where the routing tree sends it (notify.route)."
+    )
+    suppressed_by: str | None = Field(
+        None, description="The silence or maintenance window that held it back; null if sent."
+    )
 
 
 class DeadLetter(_Output):
