@@ -6,8 +6,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
 from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
+from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
