@@ -45,6 +45,7 @@ function fail(text) {
   const box = $("error");
   box.textContent = text;
   box.hidden = !text;
+  if (text) say("");  // an old success line next to a new error misleads
 }
 
 async function api(path, options = {}) {
@@ -131,7 +132,7 @@ async function loadIncidents(append = false) {
   state.cursor = page.next_cursor;
   $("more").hidden = !page.next_cursor;
   $("no-incidents").hidden = rows.children.length > 0;
-  $("refreshed").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  $("refreshed").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
 }
 
 function incidentRow(inc) {
@@ -145,7 +146,7 @@ function incidentRow(inc) {
     el("td", {}, el("span", { class: `badge sev-${inc.severity}`, text: inc.severity })),
     el("td", { text: inc.services.join(", ") }),
     el("td", { text: top ? `${top.service} (${top.score.toFixed(2)})` : "–" }),
-    el("td", { text: when(inc.opened_at) }));
+    el("td", { class: "when", text: when(inc.opened_at) }));
   return row;
 }
 
@@ -165,6 +166,8 @@ async function openIncident(id) {
   $("detail-h").textContent = `Incident ${inc.incident_id}`;
   $("detail-summary").textContent = inc.summary;
   showFacts(inc);
+  $("ack").disabled = Boolean(inc.acknowledged_at);
+  $("resolve").disabled = Boolean(inc.resolved_at || inc.operator_resolved_at);
   $("graph").replaceChildren(causeGraph(inc));
   showCauses(inc);
   showTimeline(inc);
@@ -381,26 +384,40 @@ function empty(text) { return el("p", { class: "muted", text }); }
 
 function barsH(pairs, name, color) {
   if (!pairs.length) return empty("None in this range.");
-  const width = 360, rowH = 26, labelW = 130, max = Math.max(...pairs.map((p) => p[1]), 1);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${pairs.length * rowH + 6}`, role: "img",
+  const width = 520, rowH = 26, labelW = 150, max = Math.max(...pairs.map((p) => p[1]), 1);
+  const height = pairs.length * rowH + 6;
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
     "aria-label": `${name}: ${pairs.map(([k, v]) => `${k} ${v}`).join(", ")}` });
   pairs.forEach(([label, value], i) => {
     const y = 4 + i * rowH, w = ((width - labelW - 40) * value) / max;
     root.append(svg("text", { x: labelW - 6, y: y + 15, "text-anchor": "end", "font-size": "12", fill: "#111827" },
-      label.length > 18 ? `${label.slice(0, 17)}…` : label));
+      label.length > 22 ? `${label.slice(0, 21)}…` : label));
     root.append(svg("rect", { x: labelW, y, width: Math.max(w, 1), height: rowH - 8, fill: color, rx: "2", class: "bar" }));
     root.append(svg("text", { x: labelW + w + 4, y: y + 14, "font-size": "11", fill: "#374151" }, String(value)));
   });
   return root;
 }
 
-function trendChart(days) {
-  if (!days.length) return empty("No alerts in this range.");
-  const width = 760, height = 180, left = 36, bottom = 30, top = 10;
+// Every day from the first to the last with data, so quiet days show as gaps.
+function allDays(trend) {
+  const byDay = new Map(trend.map((d) => [d.day, d]));
+  const out = [];
+  const last = new Date(`${trend[trend.length - 1].day}T00:00:00Z`);
+  for (let d = new Date(`${trend[0].day}T00:00:00Z`); d <= last; d.setUTCDate(d.getUTCDate() + 1)) {
+    const day = d.toISOString().slice(0, 10);
+    out.push(byDay.get(day) || { day, notifications: 0, incidents_opened: 0 });
+  }
+  return out;
+}
+
+function trendChart(trend) {
+  if (!trend.length) return empty("No alerts in this range.");
+  const days = allDays(trend);
+  const width = 1200, height = 200, left = 36, bottom = 30, top = 28;
   const max = Math.max(...days.flatMap((d) => [d.notifications, d.incidents_opened]), 1);
   const slot = (width - left) / days.length, barW = Math.min(18, (slot - 4) / 2);
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
     "aria-label": `Per day: ${days.map((d) => `${d.day} ${d.notifications} notifications, ${d.incidents_opened} incidents`).join("; ")}` });
   root.append(svg("line", { x1: left, y1: y(0), x2: width, y2: y(0), stroke: "#9ca3af" }));
   root.append(svg("text", { x: left - 4, y: y(max) + 4, "text-anchor": "end", "font-size": "11", fill: "#4b5563" }, String(max)));

@@ -1,27 +1,33 @@
 """A real API server (uvicorn) over a seeded SQLite store with a silences file."""
 
+import time
 from contextlib import contextmanager
 
 from alertflow.store.engine import open_store
 from alertflow.store.writer import StoreWriter
 
-from tests.api.records import MIN, T0, alert, incident
+from tests.api.records import MIN, alert, incident
 
 
 def seed(engine) -> None:
-    """Incidents with versions and ranked causes, and alerts for the analytics charts."""
+    """Incidents with versions and ranked causes (opened in the last hours), and five days of
+    alerts for the analytics charts: HighLatency flaps (4 notifications of one alert)."""
+    base = (time.time_ns() // MIN) * MIN - 3 * 60 * MIN
     rows = [
-        ("incidents", incident(1, services=("checkout", "payments"), severity="critical")),
-        ("incidents", incident(1, version=2, status="updated", services=("checkout", "payments",
-                                                                       "db"))),
-        ("incidents", incident(2, services=("search",), severity="warning")),
-        ("incidents", incident(3, status="resolved", services=("auth",), severity="info")),
+        ("incidents", incident(1, services=("checkout", "payments"), opened=base)),
+        ("incidents", incident(1, version=2, status="updated",
+                               services=("checkout", "payments", "db"), opened=base)),
+        ("incidents", incident(2, services=("search",), severity="warning",
+                               opened=base + 40 * MIN)),
+        ("incidents", incident(3, status="resolved", services=("auth",), severity="info",
+                               opened=base + 90 * MIN)),
     ]
     StoreWriter(engine).write(rows)
     day = 24 * 60 * MIN
-    alerts = [alert("fp1", starts=T0 + k * 5 * MIN) for k in range(4)]
-    alerts += [alert("fp2", "DiskFull", starts=T0 + day, service="db")]
-    alerts += [alert("fp3", "ErrorRate", starts=T0 - day, service="payments") for _ in range(2)]
+    alerts = [alert("fp1", starts=base + k * 5 * MIN) for k in range(4)]
+    alerts += [alert("fp2", "DiskFull", starts=base - day, service="db")]
+    alerts += [alert(f"fp3{k}", "ErrorRate", starts=base - k * day, service="payments")
+               for k in (2, 4)]
     StoreWriter(engine).write_alerts(alerts)
 
 
