@@ -81,6 +81,7 @@ async function signIn(token) {
   }
   fail("");
   $("login").hidden = true;
+  $("welcome").hidden = true;
   $("session").hidden = false;
   $("app").hidden = false;
   say("Signed in.");
@@ -94,6 +95,7 @@ function signOut() {
   $("app").hidden = true;
   $("session").hidden = true;
   $("login").hidden = false;
+  $("welcome").hidden = false;
   $("token").value = "";
   say("Signed out.");
 }
@@ -162,7 +164,8 @@ async function openIncident(id) {
   for (const row of $("incident-rows").children) {
     row.classList.toggle("selected", row.querySelector("button")?.textContent === id);
   }
-  $("detail").hidden = false;
+  $("detail-empty").hidden = true;
+  $("detail-body").hidden = false;
   $("detail-h").textContent = `Incident ${inc.incident_id}`;
   $("detail-summary").textContent = inc.summary;
   showFacts(inc);

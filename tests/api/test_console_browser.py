@@ -58,6 +58,9 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
     with console_server(tmp_path, TOKEN) as (server, ctx):
         page.goto(server.url + "/")
         expect(page.get_by_role("heading", name="alertflow")).to_be_visible()
+        expect(page.get_by_role("heading", name="Paste a token to start")).to_be_visible()
+        expect(page.get_by_role("heading", name="Incidents")).to_be_hidden()
+        _shot(page, tmp_path, "login")
         page.get_by_label("API token").fill("not-a-token")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_contain_text("not accepted")
@@ -75,6 +78,7 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
         expect(rows.first).to_contain_text("auth")
         page.get_by_label("Status").select_option("")
         expect(rows).to_have_count(3)
+        expect(page.get_by_text("Open an incident from the list")).to_be_visible()
         _shot(page, tmp_path, "list")
 
         # One incident: timeline of both versions, the graph with the cause highlighted.
