@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 router = APIRouter(include_in_schema=False)
-_ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+_ASSETS = {"console.css": "text/css", "console.js": "text/javascript",
+           "charts.js": "text/javascript"}
 # The page loads only its own files and talks only to this server.
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
