@@ -22,7 +22,15 @@ def seed(engine) -> None:
         ("incidents", incident(3, status="resolved", services=("auth",), severity="info",
                                opened=base + 90 * MIN)),
     ]
-    StoreWriter(engine).write(rows)
+    chain = incident(4, services=("checkout", "payments", "db"), opened=base + 100 * MIN)
+    chain["root_causes"] = [  # the ranking's own topology evidence: checkout → payments → db
+        {"service": "db", "score": 0.82, "evidence": ["its dependencies are healthy (disk)"]},
+        {"service": "payments", "score": 0.41,
+         "evidence": ["depends on db, also failing: likely a symptom"]},
+        {"service": "checkout", "score": 0.2,
+         "evidence": ["depends on payments, also failing: likely a symptom"]},
+    ]
+    StoreWriter(engine).write([*rows, ("incidents", chain)])
     day = 24 * 60 * MIN
     alerts = [alert("fp1", starts=base + k * 5 * MIN) for k in range(4)]
     alerts += [alert("fp2", "DiskFull", starts=base - day, service="db")]

@@ -71,13 +71,13 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
         opener = page.get_by_role("button", name="Open incident inc-00001")
         expect(opener).to_be_visible()
         rows = page.locator("#incident-rows tr")
-        expect(rows).to_have_count(3)
-        expect(rows.first).to_contain_text("inc-00003")
+        expect(rows).to_have_count(4)
+        expect(rows.first).to_contain_text("inc-00004")
         page.get_by_label("Status").select_option("resolved")
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text("auth")
         page.get_by_label("Status").select_option("")
-        expect(rows).to_have_count(3)
+        expect(rows).to_have_count(4)
         expect(page.get_by_text("Open an incident from the list")).to_be_visible()
         _shot(page, tmp_path, "list")
 
@@ -92,6 +92,16 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
         expect(graph.locator("g.cause")).to_have_count(1)
         expect(graph.locator("g.node")).to_have_count(3)  # causes are nodes too
         expect(graph.locator("line.edge")).to_have_count(2)
+
+        # Known topology: dependency arrows from the evidence, ranked causes by rank.
+        page.get_by_role("button", name="Open incident inc-00004").click()
+        chain = page.get_by_role("img", name="Root-cause graph: 4 services, top cause db")
+        expect(chain.locator("line.edge")).to_have_count(3)
+        expect(chain.locator("g.cause")).to_have_count(3)
+        expect(chain).to_contain_text("cause #1 · 0.82")
+        _shot(page, tmp_path, "graph")
+        opener.click()
+        expect(page.get_by_role("heading", name="Incident inc-00001")).to_be_visible()
 
         page.get_by_role("button", name="Acknowledge").click()
         expect(page.get_by_role("status")).to_have_text("Acknowledged: inc-00001.")
