@@ -4,12 +4,14 @@ from alertflow.api.deps import ApiContext
 from alertflow.api.graphql import graphql_router
 from alertflow.api.routes import (
     analytics,
+    console,
     exports,
     feedback,
     health,
     incidents,
     intake,
     records,
+    silences,
     tokens,
 )
 from fastapi import FastAPI
@@ -26,7 +28,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     """An app serving ``ctx``'s store and feeding ``ctx``'s intake channel."""
     app = FastAPI(title="alertflow", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
-    for module in (health, incidents, records, intake, feedback, analytics, exports, tokens):
+    for module in (health, incidents, records, intake, feedback, analytics, exports, tokens,
+                   silences, console):
         app.include_router(module.router)
     app.include_router(graphql_router())
     return app

@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 from alertflow.api.intake import IntakeChannel
@@ -24,6 +25,7 @@ class ApiContext:
     flow_running: threading.Event = field(default_factory=threading.Event)
     store_kind: str = "sqlite"
     max_message_bytes: int = 1 << 20
+    silences_file: Path | None = None  # notify.silences_file: /api/v1/silences edits it
     _owners: dict[str, tuple[TokenOwner | None, float]] = field(default_factory=dict)
 
     async def owner(self, token: str) -> TokenOwner | None:

@@ -20,6 +20,7 @@ from alertflow.api.intake import IntakeChannel, KafkaChannel, QueueChannel
 from alertflow.dataflows import queue_source
 from alertflow.dataflows.flow import build_flow
 from alertflow.dataflows.runner import run
+from alertflow.dataflows.serve_silences import with_silences_file
 from alertflow.dataflows.sources import check_inputs
 from alertflow.dataflows.store_sink import AlertStoreSink, StoreSink
 from alertflow.dataflows.uris import KafkaLocation, parse_location
@@ -40,11 +41,13 @@ def serve(settings: ServeConfig, config: AlertflowConfig) -> None:
     if token:
         seed_token(engine, token)
     channel, config = _intake(settings, config)
+    config = with_silences_file(config, settings.store)
     ctx = ApiContext(
         engine,
         channel,
         store_kind=engine.dialect.name,
         max_message_bytes=config.intake.max_message_bytes,
+        silences_file=config.notify.silences_file,
     )
     sock = _listen(settings.host, settings.port)
     server = uvicorn.Server(

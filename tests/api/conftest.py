@@ -53,7 +53,8 @@ def api(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'api.db'}")
     seed_token(engine, ADMIN)
     queues = {s: IntakeQueue(s, maxsize=8) for s in ("alerts", "metrics", "logs", "feedback")}
-    ctx = ApiContext(engine, QueueChannel(queues), max_message_bytes=64 * 1024)
+    ctx = ApiContext(engine, QueueChannel(queues), max_message_bytes=64 * 1024,
+                     silences_file=tmp_path / "silences.json")
     ctx.flow_running.set()
     server = ApiServer(create_app(ctx)).start()
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"},
