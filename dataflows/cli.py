@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
-from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
+from alertflow.dataflows.cli_serve import (
+    add_export,
+    add_serve,
+    run_export,
+    run_serve,
+    setting_overrides,
+)
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -338,12 +344,7 @@ def _add_audit(sub: Any) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> AlertflowConfig:
-    overrides: dict[str, Any] = dict(args.set)
-    if args.input:
-        inputs: dict[str, list[str]] = {}
-        for stream, uri in args.input:
-            inputs.setdefault(stream, []).append(uri)
-        overrides["inputs"] = inputs
+    overrides = setting_overrides(args)
     flag_settings = {
         "output": args.output,
         "runtime.workers_per_process": args.workers_per_process,

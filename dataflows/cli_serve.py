@@ -54,16 +54,22 @@ def add_serve(sub: Any, input_pair: Any, setting: Any) -> None:
                        help="delete stored records older than D days (default: keep all)")
 
 
-def run_serve(args: argparse.Namespace) -> None:
-    """Start ``alertflow serve``."""
-    from alertflow.dataflows.serve import serve
-
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` pairs, and the ``--input STREAM=URI`` flags gathered into ``inputs``."""
     overrides: dict[str, Any] = dict(args.set)
     if args.input:
         inputs: dict[str, list[str]] = {}
         for stream, uri in args.input:
             inputs.setdefault(stream, []).append(uri)
         overrides["inputs"] = inputs
+    return overrides
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    """Start ``alertflow serve``."""
+    from alertflow.dataflows.serve import serve
+
+    overrides = setting_overrides(args)
     if args.output:
         overrides["output"] = args.output
     config = load_config(args.config, overrides)
