@@ -17,6 +17,7 @@ from alertflow.dataflows.job_metrics import LIVE_STATE
 from alertflow.operators.decisions import Decision
 from alertflow.operators.incident_render import render_notification
 from alertflow.operators.prediction.feedback import FeedbackLearner, FeedbackSettings, Member
+from alertflow.operators.prediction.severity import SeverityClassifier, incident_features
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import FeedbackEvent
@@ -31,6 +32,7 @@ class FeedbackState:
 
     learner: FeedbackLearner
     muted: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    severity: SeverityClassifier | None = None
 
 
 def settings_of(config: FeedbackConfig) -> FeedbackSettings:
@@ -44,6 +46,12 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
     def __init__(self, state: FeedbackState | None, config: FeedbackConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.state = state or FeedbackState(FeedbackLearner(settings_of(config)))
+        if self.state.severity is None:  # a new state, or a snapshot from before the model
+            self.state.severity = SeverityClassifier(
+                min_labelled=config.severity_min_labelled,
+                min_confidence=config.severity_confidence,
+            )
+        self.severity = self.state.severity
 
     def on_batch(self, values: list[list]) -> tuple[list[list[Decision]], bool]:
         """Learn verdicts; pass decision batches on, their notifications judged."""
@@ -53,12 +61,14 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
             if batch and isinstance(batch[0], FeedbackEvent):
                 for event in batch:
                     learner.learn(event)
+                    self.severity.learn(event.target, event.severity)
                 continue
             unmuted = []
             for decision in batch:
                 if decision.stream == "incidents":
                     learner.observe_incident(decision.field("incident_id"),
                                              _members(decision.field("members") or ()))
+                    self.severity.observe(decision.field("incident_id"), _features(decision))
                     unmuted += self._unmute(decision)
             for decision in batch:
                 if decision.stream == "notifications":
@@ -83,6 +93,10 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
         return [Decision("notifications", incident_id, note, decision.inputs, decision.read_ns)]
 
     def _judge(self, decision: Decision) -> None:
+        judgement = self.severity.judge(decision.record.incident_id)
+        if judgement is not None:  # an opinion beside the rules' severity, never a new page
+            decision.record = decision.record.model_copy(update={
+                "learned_severity": judgement.severity, "learned_severity_why": judgement.why})
         note = decision.record
         incident_id = note.incident_id
         muted = self.state.muted
@@ -106,6 +120,14 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
     def snapshot(self) -> FeedbackState:
         """A deep copy: verdicts survive a restart."""
         return copy.deepcopy(self.state)
+
+
+_FEATURE_FIELDS = ("services", "opened_at", "updated_at", "severity")
+
+
+def _features(decision: Decision) -> dict[str, float]:
+    fields = {name: decision.field(name) for name in _FEATURE_FIELDS}
+    return incident_features(fields, decision.field("members") or ())
 
 
 def _members(members: Any) -> list[Member]:

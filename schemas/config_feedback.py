@@ -20,3 +20,9 @@ class FeedbackConfig(BaseModel):
         14 * 86_400.0, gt=0, description="Verdicts older than this expire: suppression fades "
         "when verdicts stop."
     )
+    severity_min_labelled: int = Field(
+        20, ge=1, description="Incidents labelled with a severity before the model speaks."
+    )
+    severity_confidence: float = Field(
+        0.7, ge=0, le=1, description="A learned severity at least this likely is attached."
+    )

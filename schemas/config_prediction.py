@@ -9,8 +9,9 @@ is a fully anchored regular expression, as in PromQL's ``label=~"RE"``.
 (True, False)
 """
 
+import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,14 +23,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class DynamicSpec(_Section):
+    """A level that follows the series' learned baseline, set by a target alert rate."""
+
+    rate: float = Field(0.01, gt=0, le=0.2, description="Target share of samples over the level.")
+    direction: Literal["above", "below"] = Field("above", description="Which side is a breach.")
+    min_fire_s: float = Field(300.0, ge=0, description="Over the fire level this long to fire.")
+    min_clear_s: float = Field(600.0, ge=0, description="Under the clear level this long to clear.")
+    clear_factor: float = Field(
+        5.0, ge=1, le=50, description="The clear level sits at the rate times this quantile."
+    )
+    window: int = Field(2016, ge=50, le=100_000, description="Recent residuals the levels use.")
+
+
 class Threshold(_Section):
-    """One static threshold: the series it applies to and the level that is a breach."""
+    """One threshold: the series it applies to and the level (static or dynamic) of a breach."""
 
     match: dict[str, str] = Field(
         description="Label matchers; __name__ is the metric name; '=~RE' is an anchored regex."
     )
     above: float | None = Field(None, description="A breach is a value above this.")
     below: float | None = Field(None, description="A breach is a value below this.")
+    dynamic: DynamicSpec | None = Field(
+        None, description="A learned level with a target alert rate, in place of above/below."
+    )
     name: str | None = Field(None, description="How records name it; default: the matchers.")
 
     @field_validator("match")
@@ -49,18 +66,23 @@ class Threshold(_Section):
 
     @model_validator(mode="after")
     def _one_bound(self) -> "Threshold":
-        if (self.above is None) == (self.below is None):
-            raise ValueError("a threshold needs exactly one of above or below")
+        given = [k for k in ("above", "below", "dynamic") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a threshold needs exactly one of above, below or dynamic")
         return self
 
     @property
     def level(self) -> float:
-        """The breach level, whichever side it is on."""
+        """The static breach level (NaN for a dynamic one, whose level moves)."""
+        if self.dynamic is not None:
+            return math.nan
         return self.above if self.above is not None else self.below  # type: ignore[return-value]
 
     @property
     def direction(self) -> str:
         """``above`` or ``below``."""
+        if self.dynamic is not None:
+            return self.dynamic.direction
         return "above" if self.above is not None else "below"
 
     @property
@@ -69,6 +91,8 @@ class Threshold(_Section):
         if self.name:
             return self.name
         inner = ",".join(f"{k}={v!r}" for k, v in sorted(self.match.items()))
+        if self.dynamic is not None:
+            return f"{{{inner}}} {self.direction} dynamic(rate={self.dynamic.rate:g})"
         return f"{{{inner}}} {'>' if self.direction == 'above' else '<'} {self.level:g}"
 
     def matches(self, name: str, labels: dict[str, str]) -> bool:

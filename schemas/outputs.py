@@ -113,6 +113,12 @@ class Notification(_Output):
     suppressed_by: str | None = Field(
         None, description="The silence or maintenance window that held it back; null if sent."
     )
+    learned_severity: Severity | None = Field(
+        None, description="The severity model's confident opinion; null before it has data."
+    )
+    learned_severity_why: str | None = Field(
+        None, description="Why the model said so: its confidence and the incident's features."
+    )
 
 
 class DeadLetter(_Output):

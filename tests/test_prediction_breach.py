@@ -38,7 +38,7 @@ def fc(mean, half_width):
     ],
 )
 def test_breach_of(mean, half, threshold, step, conf_range):
-    b = breach_of(fc(mean, half), threshold)
+    b = breach_of(fc(mean, half), threshold.direction, threshold.level)
     assert b.step == step
     assert conf_range[0] <= b.confidence <= conf_range[1]
 

@@ -32,8 +32,8 @@ def test_matchers(match, name, labels, expected):
 @pytest.mark.parametrize(
     "threshold, message",
     [
-        ({"match": {"__name__": "x"}}, "exactly one of above or below"),
-        ({"match": {"__name__": "x"}, "above": 1, "below": 0}, "exactly one of above or below"),
+        ({"match": {"__name__": "x"}}, "exactly one of above, below or dynamic"),
+        ({"match": {"__name__": "x"}, "above": 1, "below": 0}, "exactly one of above, below or dynamic"),
         ({"match": {}, "above": 1}, "at least one label matcher"),
         ({"match": {"1bad": "x"}, "above": 1}, "not a Prometheus label name"),
         ({"match": {"x": "=~("}, "above": 1}, "bad regular expression"),

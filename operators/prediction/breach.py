@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import stable_id
+from alertflow.operators.prediction.dynamic import DynamicLevels
 from alertflow.operators.prediction.forecaster import (
     NS_PER_S,
     Forecast,
@@ -58,16 +59,16 @@ class Breach:
     confidence: float
 
 
-def breach_of(fc: Forecast, threshold: Threshold) -> Breach:
-    """The first crossing of ``threshold`` by the forecast's mean, and the chance of any.
+def breach_of(fc: Forecast, direction: str, level: "float | np.ndarray") -> Breach:
+    """The first crossing of ``level`` (one, or one per step) by the forecast's mean.
 
     >>> fc = Forecast(0, 60, np.array([1.0, 2.0, 3.0]), np.zeros(3), np.array([2.0, 3.0, 4.0]))
-    >>> b = breach_of(fc, Threshold(match={"__name__": "x"}, above=2.5))
+    >>> b = breach_of(fc, "above", 2.5)
     >>> b.step, round(b.confidence, 2)
     (3, 0.66)
     """
     sigma = np.maximum((fc.upper - fc.lower) / (2 * _Z90), 1e-12)
-    gap = fc.mean - threshold.level if threshold.direction == "above" else threshold.level - fc.mean
+    gap = fc.mean - level if direction == "above" else level - fc.mean
     # The normal tail is monotone in z: only the largest z needs an erf.
     z = float((gap / sigma).max())
     confidence = 0.5 * (1.0 + math.erf(z / math.sqrt(2)))
@@ -107,6 +108,7 @@ class SeriesPredictor:
         self.horizon_ns = int(config.horizon_s * NS_PER_S)
         # Checked on every sample: plain tuples, not the model's properties.
         self.bounds = [(t.level, t.direction == "above") for t in thresholds]
+        self.dynamic = [DynamicLevels(t.dynamic) if t.dynamic else None for t in thresholds]
 
     def process(self, sample: MetricSample) -> list[Decision | PredictionSignal]:
         """Learn one sample; report a breach as it happens, predictions when a forecast is due."""
@@ -115,7 +117,14 @@ class SeriesPredictor:
         out: list[Decision | PredictionSignal] = []
         value = sample.value
         for i, (level, above) in enumerate(self.bounds):
-            now = value > level if above else value < level
+            dynamic = self.dynamic[i]
+            if dynamic is None:
+                now = value > level if above else value < level
+            else:  # the residual is out of sample: the baseline before this value is learned
+                baseline = self.forecaster.baseline_at(sample.ts_ns)
+                if baseline is not None:
+                    dynamic.observe(value, sample.ts_ns, baseline)
+                now = dynamic.firing
             if now:
                 # A breach is detection's business from here: predict again only once the
                 # series has stayed on the safe side for a horizon (no re-predicting noise).
@@ -142,7 +151,10 @@ class SeriesPredictor:
         threshold = self.thresholds[i]
         if self.breached[i] or sample.ts_ns < self.rearm_ns[i]:
             return []
-        breach = breach_of(fc, threshold)
+        level = self._level_path(fc, i)
+        if level is None:
+            return []
+        breach = breach_of(fc, threshold.direction, level)
         breach_ns = None if breach.step is None else fc.origin_ns + breach.step * fc.step_ns
         lead_ok = breach_ns is not None and (
             breach_ns - sample.ts_ns >= self.config.min_lead_s * NS_PER_S
@@ -157,7 +169,11 @@ class SeriesPredictor:
         else:
             return []
         self.emitted[i] = predicted
-        record = self._record(sample, fc, threshold, breach, breach_ns if predicted else None)
+        at = (breach.step or 1) - 1
+        now_level = float(level[at]) if isinstance(level, np.ndarray) else level
+        record = self._record(
+            sample, fc, threshold, now_level, breach, breach_ns if predicted else None
+        )
         record = record.model_copy(update={"status": status})
         out: list[Decision | PredictionSignal] = [
             Decision("predictions", self.key, record, (sample.ref,), sample.read_ns)
@@ -174,11 +190,22 @@ class SeriesPredictor:
             out.append(self._signal("withdrawn", sample, i, breach.confidence, None, was))
         return out
 
+    def _level_path(self, fc: Forecast, i: int) -> "float | np.ndarray | None":
+        """A static level, or a dynamic one's fire level along the forecast (None: warming)."""
+        dynamic = self.dynamic[i]
+        if dynamic is None:
+            return self.bounds[i][0]
+        if not dynamic.warm:
+            return None
+        baseline = self.forecaster.baseline_path(fc.origin_ns, len(fc.mean))
+        return dynamic.fire_level(baseline)
+
     def _record(
         self,
         sample: MetricSample,
         fc: Forecast,
         threshold: Threshold,
+        level: float,
         breach: Breach,
         breach_ns: int | None,
     ) -> Prediction:
@@ -196,7 +223,7 @@ class SeriesPredictor:
             trend_per_h=f.trend * 3600 * NS_PER_S / fc.step_ns,
             rising_share=f.rising,
             direction=threshold.direction,
-            level=threshold.level,
+            level=level,
             eta_s=None if breach_ns is None else (breach_ns - fc.origin_ns) / NS_PER_S,
         )
         recommendations = self.catalogue.for_forecast(evidence) if breach_ns is not None else []
@@ -208,7 +235,7 @@ class SeriesPredictor:
             labels=sample.labels,
             ts=ts,
             threshold=ThresholdRef(
-                name=threshold.label, direction=threshold.direction, level=threshold.level
+                name=threshold.label, direction=threshold.direction, level=level
             ),
             predicted_breach_at=None if breach_ns is None else format_ns(breach_ns),
             confidence=breach.confidence,

@@ -248,6 +248,17 @@ class SeasonalForecaster:
             self.baseline += shift
             self.smooth2 += shift
 
+    def baseline_at(self, ts_ns: int) -> float | None:
+        """The learned level plus season at ``ts_ns``, no trend (None before any bucket)."""
+        if self.level is None:
+            return None
+        return self.level + self._seasonal(ts_ns)
+
+    def baseline_path(self, origin_ns: int, steps: int) -> np.ndarray:
+        """:meth:`baseline_at` for ``steps`` buckets after ``origin_ns``."""
+        assert self.level is not None and self.step_ns is not None
+        return self.level + self._seasonal_path(origin_ns, np.arange(1, steps + 1))
+
     def mean_path(self, origin_ns: int, steps: int) -> np.ndarray:
         """The point forecast for ``steps`` buckets after ``origin_ns``."""
         assert self.level is not None and self.step_ns is not None
