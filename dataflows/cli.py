@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from alertflow.dataflows.cli_notify import add_parsers as add_notify_parsers
 from alertflow.dataflows.cli_serve import add_export, add_serve, run_export, run_serve
+from alertflow.dataflows.cli_train import add_parsers as add_train_parsers
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     add_serve(sub, _input_pair, _setting)
     add_export(sub)
     _add_audit(sub)
+    add_train_parsers(sub)
     return parser
 
 
@@ -474,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.audit_verify import verify_source
 
             return verify_source(args.source)
+        elif args.command == "train":
+            from alertflow.dataflows.cli_train import run as run_train
+
+            run_train(args)
     except AlertflowError as exc:
         print(f"alertflow: error: {exc}", file=sys.stderr)
         return 2
