@@ -5,6 +5,8 @@ one day before each step ahead), both normalised by the last value and the windo
 spread, and predicts every step up to the horizon at once: a one-layer LSTM over the
 window, then a linear head over [last hidden state, seasonal-naive path]. Weights live in
 a plain ``.npz`` (PyTorch's gate order i, f, g, o), so the stream needs no PyTorch.
+The stream does not use it yet: no prediction-config option selects it; bench/prediction.py's
+LSTM rows show for which kinds of series it forecasts better than the online model.
 """
 
 from dataclasses import dataclass
