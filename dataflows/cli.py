@@ -14,6 +14,7 @@ from alertflow.dataflows.cli_serve import (
     run_serve,
     setting_overrides,
 )
+from alertflow.dataflows.cli_train import add_parsers as add_train_parsers
 from alertflow.schemas.config import (
     INPUT_STREAMS,
     AlertflowConfig,
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     add_serve(sub, _input_pair, _setting)
     add_export(sub)
     _add_audit(sub)
+    add_train_parsers(sub)
     return parser
 
 
@@ -475,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
             from alertflow.dataflows.audit_verify import verify_source
 
             return verify_source(args.source)
+        elif args.command == "train":
+            from alertflow.dataflows.cli_train import run as run_train
+
+            run_train(args)
     except AlertflowError as exc:
         print(f"alertflow: error: {exc}", file=sys.stderr)
         return 2
