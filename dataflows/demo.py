@@ -48,6 +48,11 @@ def _yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+def _clip(text: str, width: int) -> str:
+    """``text`` within ``width`` characters, ``...`` saying when it was cut."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def predictions_report(outputs: Path, versions: list[dict[str, Any]], out: TextIO) -> None:
     """Predicted incidents as they ended, with their first recommendation."""
     predictions = read_jsonl(outputs / "predictions.jsonl")
@@ -56,13 +61,14 @@ def predictions_report(outputs: Path, versions: list[dict[str, Any]], out: TextI
     out.write(
         f"\nPredictions: {len(predictions)} records, "
         f"{sum(p['status'] == 'breach_predicted' for p in predictions)} foretelling a breach; "
-        f"{len(last)} predicted incidents:\n"
+        f"{len(last)} predicted incident{'' if len(last) == 1 else 's'}:\n"
     )
     for inc in last.values():
         outcome = inc.get("outcome") or inc["status"]
-        out.write(f"  {inc['opened_at'][11:19]}  {outcome:9} {inc['summary'][:_WIDTH - 22]}\n")
+        summary = _clip(inc["summary"], _WIDTH - 22)
+        out.write(f"  {inc['opened_at'][11:19]}  {outcome:9} {summary}\n")
         if inc["recommendations"]:
-            out.write(f"            -> {inc['recommendations'][0][: _WIDTH - 14]}\n")
+            out.write(f"            -> {_clip(inc['recommendations'][0], _WIDTH - 14)}\n")
 
 
 def describe_simulation(summary: SimulationSummary) -> str:
