@@ -34,6 +34,7 @@ from alertflow.operators.prediction.feedback import incident_kinds
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.outputs import Notification
 from alertflow.schemas.records import FeedbackEvent
+from alertflow.schemas.timefmt import parse_rfc3339_ns
 
 from bench.report import command_line, machine, record, revision
 
@@ -59,12 +60,6 @@ def _run(seed: int, work: Path) -> tuple[list[dict], list[dict]]:
     return read(out / "incidents.jsonl"), read(out / "notifications.jsonl")
 
 
-def _ns(ts: str) -> int:
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(ts).timestamp() * 1e9)
-
-
 def replay(incidents: list[dict], notes: list[dict], config: FeedbackConfig,
            delay_s: float) -> list[tuple[dict, bool, int]]:
     """(page, held back, verdicts its kinds had before it) for every opening, in event time.
@@ -73,8 +68,9 @@ def replay(incidents: list[dict], notes: list[dict], config: FeedbackConfig,
     """
     logic = FeedbackLogic(None, config)
     kinds_of = {}
-    events = [(_ns(r["updated_at"]), 0, i, "incident", r) for i, r in enumerate(incidents)]
-    events += [(_ns(n["ts"]), 1, i, "note", n) for i, n in enumerate(notes)]
+    ns = parse_rfc3339_ns
+    events = [(ns(r["updated_at"]), 0, i, "incident", r) for i, r in enumerate(incidents)]
+    events += [(ns(n["ts"]), 1, i, "note", n) for i, n in enumerate(notes)]
     heapq.heapify(events)
     seen: Counter[str] = Counter()
     pages = []

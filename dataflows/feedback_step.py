@@ -10,7 +10,6 @@ domain's incidents must learn from all of them.
 import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from alertflow.dataflows.job_metrics import LIVE_STATE
@@ -21,6 +20,7 @@ from alertflow.operators.prediction.severity import SeverityClassifier, incident
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import FeedbackEvent
+from alertflow.schemas.timefmt import parse_rfc3339_ns
 from bytewax.operators import StatefulBatchLogic
 
 _MAX_MUTED = 20_000
@@ -82,7 +82,7 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
         incident_id = decision.field("incident_id")
         if incident_id not in self.state.muted or decision.field("status") == "resolved":
             return []
-        at_ns = int(datetime.fromisoformat(decision.field("updated_at")).timestamp() * 1e9)
+        at_ns = parse_rfc3339_ns(decision.field("updated_at"))
         kinds = self.state.learner.targets.get(incident_id, ())
         if self.state.learner.why_muted(kinds, at_ns) is not None:
             return []
@@ -107,7 +107,7 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
                     update={"suppressed_by": f"its opening was held back ({why})"})
             return
         kinds = self.state.learner.targets.get(incident_id, ())
-        at_ns = int(datetime.fromisoformat(note.ts).timestamp() * 1e9)
+        at_ns = parse_rfc3339_ns(note.ts)
         why = self.state.learner.why_muted(kinds, at_ns)
         if why is None:
             muted.pop(incident_id, None)
