@@ -100,7 +100,7 @@ class Deliverer:
     def stop(self, drain_s: float) -> int:
         """Keep delivering for up to ``drain_s`` while anything is due, then stop; pending left."""
         deadline = time.monotonic() + drain_s
-        while time.monotonic() < deadline and self._due_soon(deadline):
+        while time.monotonic() < deadline and self.outbox.pending() > 0:
             self.wake()
             time.sleep(0.05)
         self._stop.set()
@@ -112,9 +112,6 @@ class Deliverer:
             log.warning("%d notification deliveries still pending in %s; the next run with "
                         "this outbox sends them", left, self.outbox.path)
         return left
-
-    def _due_soon(self, deadline: float) -> bool:
-        return self.outbox.pending() > 0 and time.monotonic() < deadline
 
     def _loop(self) -> None:
         while not self._stop.is_set():

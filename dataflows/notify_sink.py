@@ -88,7 +88,6 @@ class _NotifierPartition(StatelessSinkPartition[Decision]):
         self._config = config
         self._outbox = outbox
         self._deliverer = deliverer
-        self._kinds = {r.name: r for r in config.receivers}
 
     def write_batch(self, items: list[Decision]) -> None:
         now = time.time()
@@ -102,7 +101,7 @@ class _NotifierPartition(StatelessSinkPartition[Decision]):
             body = note.model_dump(mode="json")
             for name in note.receivers:
                 receiver = self._deliverer.receivers[name]
-                request = render(self._kinds[name].type, receiver.config.url or "", body,
+                request = render(receiver.config.type, receiver.config.url or "", body,
                                  receiver.token)
                 deliveries.append(Delivery(stable_id(note.id, name), note.id, name, request.url,
                                            request.body, dict(request.headers), now, 0))

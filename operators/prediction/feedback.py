@@ -132,7 +132,7 @@ class FeedbackLearner:
         true_weight, noise, total, people = 0.0, 0, 0, set()
         suspect: dict[str, bool] = {}
         for (_, by), (verdict, when, kinds) in self.verdicts[kind].items():
-            if when > at_ns or not self._decay(at_ns, when):
+            if when > at_ns or not self._counts(at_ns, when):
                 continue
             total += 1
             if verdict in _NOISE:
@@ -147,17 +147,17 @@ class FeedbackLearner:
                                       >= self.settings.min_verdicts - 1e-9)
             innocent = [k for k in kinds if not suspect[k]]
             if kind in innocent or not innocent:
-                true_weight += self._decay(at_ns, when) / len(innocent or kinds)
+                true_weight += self._counts(at_ns, when) / len(innocent or kinds)
         if noise_weight / (noise_weight + true_weight) >= self.settings.noise_share - 1e-9:
             return noise, total, people
         return None
 
     def _noise_weight(self, kind: str, at_ns: int) -> float:
         book = self.verdicts.get(kind) or {}
-        return sum(self._decay(at_ns, when) for verdict, when, _ in book.values()
+        return sum(self._counts(at_ns, when) for verdict, when, _ in book.values()
                    if verdict in _NOISE and when <= at_ns)
 
-    def _decay(self, at_ns: int, when: int) -> float:
+    def _counts(self, at_ns: int, when: int) -> float:
         return 1.0 if (at_ns - when) / NS_PER_S <= self.settings.window_s else 0.0
 
     def _remember(self, target: str, kinds: tuple[str, ...]) -> None:
