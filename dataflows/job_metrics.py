@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -140,15 +140,11 @@ class JobMetrics(Collector):
             buckets=buckets,
             sum_value=total_s,
         )
-        errors = CounterMetricFamily(
-            "alertflow_producer_errors",
+        yield _labelled(
+            CounterMetricFamily, "alertflow_producer_errors",
             "Kafka producer errors: client (broker connection), delivery (a failed report), "
-            "undelivered (a batch given up).",
-            labels=["kind"],
+            "undelivered (a batch given up).", "kind", PRODUCER_ERRORS.snapshot(),
         )
-        for kind, n in sorted(PRODUCER_ERRORS.snapshot().items()):
-            errors.add_metric([kind], n)
-        yield errors
         yield from self._state()
         up = GaugeMetricFamily("alertflow_ready", "1 once the inputs answered, 0 while stopping.")
         up.add_metric([], 1.0 if self.is_ready() else 0.0)
@@ -156,37 +152,19 @@ class JobMetrics(Collector):
 
     def _flow_counts(self) -> Iterator[Any]:
         records_in, outputs, dead = self.summary.counts()
-        events_in = CounterMetricFamily(
-            "alertflow_input_messages", "Messages read, per input stream.", labels=["stream"]
-        )
-        for stream, n in sorted(records_in.items()):
-            events_in.add_metric([stream], n)
-        events_out = CounterMetricFamily(
-            "alertflow_output_records", "Records emitted, per output stream.", labels=["stream"]
-        )
-        for stream, n in sorted(outputs.items()):
-            events_out.add_metric([stream], n)
-        dlq = CounterMetricFamily(
-            "alertflow_dead_letters", "Input messages sent to dlq, per input stream.",
-            labels=["stream"],
-        )  # fmt: skip
-        for stream, n in sorted(dead.items()):
-            dlq.add_metric([stream], n)
-        yield from (events_in, events_out, dlq)
+        yield _labelled(CounterMetricFamily, "alertflow_input_messages",
+                        "Messages read, per input stream.", "stream", records_in)
+        yield _labelled(CounterMetricFamily, "alertflow_output_records",
+                        "Records emitted, per output stream.", "stream", outputs)
+        yield _labelled(CounterMetricFamily, "alertflow_dead_letters",
+                        "Input messages sent to dlq, per input stream.", "stream", dead)
 
     def _state(self) -> Iterator[Any]:
         keys, items = state_sizes()
-        by_step = GaugeMetricFamily(
-            "alertflow_state_keys", "Keys with state, per stateful step.", labels=["step"]
-        )
-        for step, n in sorted(keys.items()):
-            by_step.add_metric([step], n)
-        held = GaugeMetricFamily(
-            "alertflow_state_items", "What the state holds, by kind.", labels=["kind"]
-        )
-        for kind, n in sorted(items.items()):
-            held.add_metric([kind], n)
-        yield from (by_step, held)
+        yield _labelled(GaugeMetricFamily, "alertflow_state_keys",
+                        "Keys with state, per stateful step.", "step", keys)
+        yield _labelled(GaugeMetricFamily, "alertflow_state_items",
+                        "What the state holds, by kind.", "kind", items)
 
     def is_ready(self) -> bool:
         """Inputs answered and no stop requested."""
@@ -230,3 +208,11 @@ def _handler(metrics: JobMetrics) -> type[BaseHTTPRequestHandler]:
             pass  # probes every few seconds would flood stderr
 
     return Handler
+
+
+def _labelled(family: Any, name: str, doc: str, label: str, counts: Mapping[str, float]) -> Any:
+    """A one-label metric family with a sample per key of ``counts``, in key order."""
+    metric = family(name, doc, labels=[label])
+    for value, n in sorted(counts.items()):
+        metric.add_metric([value], n)
+    return metric
