@@ -23,7 +23,6 @@ import heapq
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from alertflow.schemas.outputs import Notification
 from alertflow.schemas.records import FeedbackEvent
 from alertflow.schemas.timefmt import parse_rfc3339_ns
 
-from bench.report import command_line, machine, record, revision
+from bench.report import record, run_entry
 
 DEV_SEEDS = (1, 2, 3, 4)
 HELD_OUT = (9001, 9002, 9003)
@@ -175,9 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                  "of its kinds has enough verdicts, or when it mixes kinds.")
     print("\n".join(lines))
     if args.record:
-        entry = (f"### {time.strftime('%Y-%m-%d')} · {revision()}\n\n"
-                 f"`{command_line('-m bench.feedback', argv or [])}` on {machine()}\n\n"
-                 + "\n".join(lines) + "\n")
+        entry = run_entry("-m bench.feedback", argv or [], lines)
         record("Feedback: false pages held back", entry)
 
 

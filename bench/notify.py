@@ -19,7 +19,7 @@ from alertflow.dataflows.notifier import Deliverer, Receiver
 from alertflow.dataflows.notify_outbox import Delivery, Outbox
 from alertflow.schemas.config_notify import ReceiverConfig, RetryConfig
 
-from bench.report import command_line, machine, record, revision
+from bench.report import record, run_entry
 from tests.http_receiver import Receiver as HttpReceiver
 
 
@@ -93,9 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        entry = (f"### {time.strftime('%Y-%m-%d')} · {revision()}\n\n"
-                 f"`{command_line('-m bench.notify', argv or [])}` on {machine('httpx')}\n\n"
-                 + "\n".join(lines) + "\n")
+        entry = run_entry("-m bench.notify", argv or [], lines, "httpx")
         record("Notification delivery latency", entry)
 
 

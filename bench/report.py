@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -49,6 +50,13 @@ def revision() -> str:
 
 
 _RUN = re.compile(r"^### .*\d{4}-\d{2}-\d{2}")
+
+
+def run_entry(script: str, argv: Sequence[str], lines: Sequence[str], *packages: str) -> str:
+    """A dated run for ``record``: the revision, the command, the machine, then ``lines``."""
+    return (f"### {time.strftime('%Y-%m-%d')} · {revision()}\n\n"
+            f"`{command_line(script, argv)}` on {machine(*packages)}\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def record(section: str, entry: str, keep: int = 2) -> None:
