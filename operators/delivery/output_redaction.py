@@ -17,6 +17,7 @@ from alertflow.schemas.config import RedactionConfig
 # Hashes and references: never personal data, and a changed id would break dedup.
 _KEEP = frozenset({"id", "incident_id", "record_id", "hash", "prev", "fingerprint"})
 _CACHED = 65_536  # label values repeat sample after sample: scrub each once
+_UNSEEN = object()
 
 
 class OutputRedactor:
@@ -72,27 +73,34 @@ class OutputRedactor:
         return value
 
     def _str(self, value: str) -> str:
-        texts = self._texts
-        try:
-            scrubbed = texts[value]
-        except KeyError:
-            scrubbed = self.text(value)
-            if scrubbed == value:
-                scrubbed = None
-            if len(texts) >= _CACHED:
-                texts.clear()
-            texts[value] = scrubbed
+        scrubbed = self._texts.get(value, _UNSEEN)
+        if scrubbed is _UNSEEN:
+            scrubbed = self._scrub(value)
         return value if scrubbed is None else scrubbed
+
+    def _scrub(self, value: str) -> str | None:
+        """The rules' result for text not seen yet (cached); None when it did not change."""
+        scrubbed = self.text(value)
+        texts = self._texts
+        if len(texts) >= _CACHED:
+            texts.clear()
+        texts[value] = None if scrubbed == value else scrubbed
+        return texts[value]
 
     def _dict(self, value: dict) -> dict:
         """A new dict (same keys, same order) if a value changed, else ``value`` itself."""
         out = None
+        texts = self._texts
         for key, item in value.items():
             kind = type(item)
             if kind is float or kind is int or item is None or key in _KEEP:
                 continue
-            if kind is str:
-                scrubbed = self._str(item)
+            if kind is str:  # inline: a record's strings are the most common values
+                scrubbed = texts.get(item, _UNSEEN)
+                if scrubbed is _UNSEEN:
+                    scrubbed = self._scrub(item)
+                if scrubbed is None:
+                    continue
             elif kind is dict:
                 scrubbed = self._map(item)
             elif kind is list and not item:
