@@ -16,6 +16,7 @@ code on the previous step's output, in the order the flow runs them, with
 - detector: the ensemble's ``update`` per sample (+ the cold start's);
 - dispatch + records: ``ShardScorer.process`` less the detector: duplicate and
   lateness checks, per-series dispatch, building each output ``Decision``;
+- redact: ``OutputRedactor.redact_all`` (``governance.redact_outputs``, on by default);
 - bookkeeping: the run summary's and the in-job latency histogram's counting;
 - encode: ``Decision.encode`` (JSON bytes);
 - produce: the Kafka sink's ``write_batch`` on a real Tansu broker, less encode
@@ -47,6 +48,7 @@ from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sources import FileLine
 from alertflow.dataflows.telemetry import LatencyStats
 from alertflow.operators.anomaly.cold_start import ColdStart
+from alertflow.operators.delivery.output_redaction import OutputRedactor
 from alertflow.operators.intake import Intake
 from alertflow.operators.normalize import SeriesNormalizer
 from alertflow.schemas.config import AlertflowConfig
@@ -54,7 +56,7 @@ from alertflow.schemas.config import AlertflowConfig
 from bench.throughput import Samples
 
 STEPS = ("decode", "labels + key", "sharding", "detector", "dispatch + records",
-         "bookkeeping", "encode", "produce (CPU)", "produce (wall, acks)")
+         "redact", "bookkeeping", "encode", "produce (CPU)", "produce (wall, acks)")
 
 
 class _Message(FileLine):
@@ -87,6 +89,7 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
     normalizer = SeriesNormalizer(shards=config.scoring.shards)
     scorers: dict[str, Any] = {}
     summary = RunSummary()
+    redactor = OutputRedactor(config.redaction)
     stats = LatencyStats(Path("unused.stats"))
     stats._writer = threading.current_thread()  # counting only: no file-writing thread
     for poll in input_polls:
@@ -104,6 +107,8 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
             scorer = scorers.get(shard) or scorers.setdefault(shard, make_shard_scorer(config))
             decisions.extend(scorer.process(items, time.time_ns()))
         spent["dispatch + records"] += time.thread_time() - start
+        took, _ = _timed(lambda d=decisions: redactor.redact_all(d))
+        spent["redact"] += took
         took, _ = _timed(lambda d=decisions: (summary.record("s", d), stats.record_all(d)))
         spent["bookkeeping"] += took
         took, _ = _timed(lambda d=decisions: [x.encode() for x in d])

@@ -83,7 +83,7 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def add_export(sub: Any) -> None:
     """``alertflow export``."""
-    from alertflow.store.export import FORMATS, WHATS
+    from alertflow.store.export_kinds import FORMATS, WHATS
 
     export = sub.add_parser(
         "export",

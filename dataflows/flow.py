@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 
 import bytewax.operators as op
-from alertflow.dataflows.feedback_step import FeedbackLogic
 from alertflow.dataflows.flow_tracing import FlowTracing
 from alertflow.dataflows.governance import audit, redact
 from alertflow.dataflows.job_metrics import JobMetrics
@@ -248,6 +247,10 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
 
 def _feedback(incidents: Stream[Batch], verdicts: Stream[Batch],
               config: AlertflowConfig) -> Stream[Batch]:
+    # Imported here: its forest (river, then scipy) cost ~1 s of CPU at every start-up,
+    # a fifth of a 200k-sample metrics run's profile, for flows without a feedback input.
+    from alertflow.dataflows.feedback_step import FeedbackLogic
+
     both = op.merge("verdicts_and_incidents", incidents, verdicts)  # list[Decision|FeedbackEvent]
     keyed = op.key_on("one_book", both, lambda _: "verdicts")  # ("verdicts", list[...])
     judged = op.stateful_batch("feedback", keyed, partial(FeedbackLogic, config=config.feedback))

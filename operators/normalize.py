@@ -78,6 +78,39 @@ def shard_of(key: str, shards: int) -> str:
     return f"s{zlib.crc32(key.encode()) % shards}"
 
 
+class ShardItems(list):
+    """A shard's ``(series_key, sample)`` pairs: a list, pickled as columns.
+
+    With several processes the engine pickles every item that crosses to another
+    worker; a list of samples pickled object by object cost ~15 µs per sample, its
+    columns (plain lists of strings and numbers, each series' labels once) ~0.5 µs.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt by :func:`_unpack` from one list per field."""
+        samples = [sample for _, sample in self]
+        columns = (
+            [key for key, _ in self],
+            [s.name for s in samples],
+            [s.labels for s in samples],
+            [s.ts_ns for s in samples],
+            [s.value for s in samples],
+            [s.ref for s in samples],
+            [s.read_ns for s in samples],
+        )
+        return (_unpack, columns)
+
+
+def _unpack(keys: list, names: list, labels: list, ts: list, values: list, refs: list,
+            read: list) -> ShardItems:
+    return ShardItems(
+        (key, MetricSample(*fields))
+        for key, *fields in zip(keys, names, labels, ts, values, refs, read, strict=True)
+    )
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -112,14 +145,14 @@ class SeriesNormalizer:
 
     def shard_batches(
         self, samples: Iterable[MetricSample]
-    ) -> list[tuple[str, list[tuple[str, MetricSample]]]]:
+    ) -> list[tuple[str, ShardItems]]:
         """Normalise, then group ``(series_key, sample)`` pairs by shard, keeping arrival order."""
-        groups: dict[str, list[tuple[str, MetricSample]]] = {}
+        groups: dict[str, ShardItems] = {}
         for sample in samples:
             key, labels, shard = self._lookup(sample)
             sample.labels = labels
             group = groups.get(shard)
             if group is None:
-                group = groups[shard] = []
+                group = groups[shard] = ShardItems()
             group.append((key, sample))
         return list(groups.items())

@@ -13,13 +13,14 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from alertflow.schemas.records import SpanEvent
+from alertflow.schemas.records import SpanEvent, pickled_by_fields
 
 PEER_SERVICE = "peer.service"
 _CALLER_KINDS = ("client", "producer")
 _CALLEE_KINDS = ("server", "consumer")
 
 
+@pickled_by_fields
 @dataclass(slots=True, frozen=True)
 class EdgeCall:
     """One call from ``service`` (the caller) to ``callee``, as the caller saw it."""

@@ -6,11 +6,31 @@ Timestamps are integer epoch nanoseconds.
 """
 
 from dataclasses import dataclass, field
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
+
+_C = TypeVar("_C", bound=type)
+
+
+def pickled_by_fields(cls: _C) -> _C:
+    """Pickle (and copy) a slotted dataclass as its class and a tuple of its fields' values.
+
+    Records cross processes pickled, one by one on the keyed steps; the dataclass
+    default (a Python ``__getstate__``/``__setstate__`` pair walking ``fields()``)
+    took about twice as long per record. Old pickles still load through ``__setstate__``.
+    """
+    values = attrgetter(*cls.__slots__)
+
+    def __reduce__(self: Any) -> tuple:
+        return (cls, values(self))
+
+    cls.__reduce__ = __reduce__  # type: ignore[attr-defined]
+    return cls
 
 AlertStatus = Literal["firing", "resolved"]
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class MetricSample:
     """One point of one series (mutable only so the source can stamp ``read_ns``)."""
@@ -23,6 +43,7 @@ class MetricSample:
     read_ns: int = 0  # wall clock when the source read it; for in-job latency only
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class AlertEvent:
     """One alert from an Alertmanager webhook payload (``read_ns`` is stamped after decoding)."""
@@ -46,6 +67,7 @@ class AlertEvent:
         return self.starts_ns
 
 
+@pickled_by_fields
 @dataclass(slots=True, frozen=True)
 class LogEvent:
     """One log line, from OTLP logs or a plain JSON line."""
@@ -59,6 +81,7 @@ class LogEvent:
     ref: str = ""
 
 
+@pickled_by_fields
 @dataclass(slots=True, frozen=True)
 class SpanEvent:
     """One span of an OTLP trace, reduced to what topology and RED metrics need."""
@@ -76,6 +99,7 @@ class SpanEvent:
     ref: str = ""
 
 
+@pickled_by_fields
 @dataclass(slots=True, frozen=True)
 class FeedbackEvent:
     """An operator's verdict on an incident, an alert fingerprint or a series."""

@@ -8,19 +8,16 @@ Nested fields (labels, members, root causes) become JSON text in CSV and Parquet
 import csv
 import io
 from collections.abc import Iterator
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any
 
 import sqlalchemy as sa
 from alertflow.schemas import jsoncodec
 from alertflow.schemas.outputs import Anomaly, Incident
 from alertflow.store import tables as t
 from alertflow.store.engine import StoreError
+from alertflow.store.export_kinds import WHATS, Format, What
 from alertflow.store.incidents import current_state
 
-What = Literal["incidents", "anomalies", "predictions"]
-Format = Literal["json", "csv", "parquet"]
-WHATS: tuple[str, ...] = get_args(What)
-FORMATS: tuple[str, ...] = get_args(Format)
 BATCH = 5000
 
 _OPERATOR_FIELDS = {

@@ -1,6 +1,16 @@
+import pickle
+
 import pytest
-from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer, clean_labels, series_key
+from alertflow.operators.normalize import (
+    LabelPolicy,
+    SeriesNormalizer,
+    ShardItems,
+    clean_labels,
+    series_key,
+)
 from alertflow.schemas.records import MetricSample
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -49,3 +59,20 @@ def test_cache_is_bounded():
     keys = [k for _, group in norm.shard_batches(samples) for k, _ in group]
     assert len(set(keys)) == 25
     assert len(norm._cache) <= 10
+
+
+@given(st.lists(st.tuples(st.sampled_from(["up", "cpu"]),
+                          st.dictionaries(st.sampled_from(["job", "pod"]), st.text(max_size=3)),
+                          st.integers(0, 2**63), st.floats(allow_nan=False),
+                          st.text(max_size=5), st.integers(0, 2**63)), max_size=30))
+def test_shard_batches_cross_a_process_boundary_unchanged(rows):
+    # The engine pickles a shard's pairs to send them to another process: as columns.
+    samples = [MetricSample(*row) for row in rows]
+    batches = SeriesNormalizer(shards=4).shard_batches(samples)
+    back = pickle.loads(pickle.dumps(batches))
+    assert back == batches
+    assert all(type(items) is ShardItems for _, items in back)
+    for (_, sent), (_, got) in zip(batches, back, strict=True):
+        # A series' samples still share one labels dict, as they did before crossing.
+        shared = {id(s.labels) for _, s in sent}
+        assert len({id(s.labels) for _, s in got}) == len(shared)

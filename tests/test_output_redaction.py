@@ -60,6 +60,40 @@ def test_any_json_is_scrubbed_without_error_and_twice_is_once(value):
     assert twice.record == once.record
 
 
+def _walk(text, value):
+    """The plain recursive walk the cached one replaced: the reference for equivalence."""
+    if isinstance(value, str):
+        scrubbed = text(value)
+        return value if scrubbed == value else scrubbed
+    if isinstance(value, dict):
+        keep = {"id", "incident_id", "record_id", "hash", "prev", "fingerprint"}
+        out = {k: v if k in keep else _walk(text, v) for k, v in value.items()}
+        return out if any(out[k] is not v for k, v in value.items()) else value
+    if isinstance(value, list):
+        items = [_walk(text, v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value
+
+
+_PII = st.sampled_from(["ops", "10.0.0.7:9100", "bob@example.org", "id", "", "ts"])
+_LEAF = _PII | st.text(max_size=8) | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.booleans() | st.none()
+_LABELS = st.dictionaries(_PII | st.text(max_size=4), _PII | st.integers(0, 9), max_size=4)
+
+
+@given(st.lists(st.dictionaries(
+    _PII, st.recursive(_LEAF | _LABELS, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(_PII, inner, max_size=3)), max_size=6), max_size=6))
+def test_the_cached_walk_gives_what_the_plain_walk_gives(records):
+    # One redactor for every record, so later records hit what earlier ones cached.
+    redactor = OutputRedactor(RedactionConfig())
+    for record in records + records:  # each twice: the second meets the caches
+        expected = _walk(redactor.text, record)
+        decision = Decision("scores", "k", record)
+        redactor.redact(decision)
+        assert orjson.dumps(decision.record) == orjson.dumps(expected)
+        assert (decision.record is record) == (expected is record)
+
+
 def test_no_output_of_a_run_carries_the_inputs_personal_data(tmp_path):
     lines = metric_lines(n_series=2, n_points=200, spike_at=150)
     # A series whose labels hold an address and a user's e-mail, with a spike.

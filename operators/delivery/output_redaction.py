@@ -17,10 +17,15 @@ from alertflow.schemas.config import RedactionConfig
 # Hashes and references: never personal data, and a changed id would break dedup.
 _KEEP = frozenset({"id", "incident_id", "record_id", "hash", "prev", "fingerprint"})
 _CACHED = 65_536  # label values repeat sample after sample: scrub each once
+_UNSEEN = object()
 
 
 class OutputRedactor:
     """Scrubs the string values of output records with the configured rules.
+
+    Every sample's ``scores`` record passes here, so records are walked without a call
+    per field: text and flat label maps are looked up in caches of what they became
+    (the same strings and label sets recur sample after sample).
 
     >>> from alertflow.schemas.config import RedactionConfig
     >>> r = OutputRedactor(RedactionConfig())
@@ -31,6 +36,8 @@ class OutputRedactor:
 
     def __init__(self, config: RedactionConfig) -> None:
         self.text = lru_cache(maxsize=_CACHED)(Redactor(config).redact_text)
+        self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
+        self._clean: set[tuple] = set()  # items of flat maps that needed no change
 
     def redact_all(self, decisions: list[Decision]) -> list[Decision]:
         """``decisions`` with every record scrubbed; dead letters were scrubbed at intake."""
@@ -49,15 +56,78 @@ class OutputRedactor:
 
     def _value(self, value: Any) -> Any:
         """``value`` scrubbed; the same object when nothing in it changed."""
+        kind = type(value)
+        if kind is str:
+            return self._str(value)
+        if kind is dict:
+            return self._dict(value)
         if isinstance(value, str):
             scrubbed = self.text(value)
             return value if scrubbed == value else scrubbed
         if isinstance(value, dict):
-            out = {k: v if k in _KEEP else self._value(v) for k, v in value.items()}
-            changed = any(out[k] is not v for k, v in value.items())
-            return out if changed else value
+            return self._dict(value)
         if isinstance(value, list):
             items = [self._value(v) for v in value]
             changed = any(a is not b for a, b in zip(items, value, strict=True))
             return items if changed else value
         return value
+
+    def _str(self, value: str) -> str:
+        scrubbed = self._texts.get(value, _UNSEEN)
+        if scrubbed is _UNSEEN:
+            scrubbed = self._scrub(value)
+        return value if scrubbed is None else scrubbed
+
+    def _scrub(self, value: str) -> str | None:
+        """The rules' result for text not seen yet (cached); None when it did not change."""
+        scrubbed = self.text(value)
+        texts = self._texts
+        if len(texts) >= _CACHED:
+            texts.clear()
+        texts[value] = None if scrubbed == value else scrubbed
+        return texts[value]
+
+    def _dict(self, value: dict) -> dict:
+        """A new dict (same keys, same order) if a value changed, else ``value`` itself."""
+        out = None
+        texts = self._texts
+        for key, item in value.items():
+            kind = type(item)
+            if kind is float or kind is int or item is None or key in _KEEP:
+                continue
+            if kind is str:  # inline: a record's strings are the most common values
+                scrubbed = texts.get(item, _UNSEEN)
+                if scrubbed is _UNSEEN:
+                    scrubbed = self._scrub(item)
+                if scrubbed is None:
+                    continue
+            elif kind is dict:
+                scrubbed = self._map(item)
+            elif kind is list and not item:
+                continue
+            else:
+                scrubbed = self._value(item)
+            if scrubbed is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = scrubbed
+        return value if out is None else out
+
+    def _map(self, value: dict) -> dict:
+        """A nested dict; a flat one (labels) that needed nothing is remembered by its items.
+
+        Only "unchanged" is cached: it holds for every map with equal items, whatever
+        the values' types, while a changed map is walked again (rare: labels with PII).
+        """
+        try:
+            items = tuple(value.items())
+            if items in self._clean:
+                return value
+        except TypeError:  # unhashable values: not a flat map
+            return self._dict(value)
+        done = self._dict(value)
+        if done is value:
+            if len(self._clean) >= _CACHED:
+                self._clean.clear()
+            self._clean.add(items)
+        return done
