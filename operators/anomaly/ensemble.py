@@ -15,7 +15,10 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    seconds (``lik_window`` samples at most, one at least; :mod:`cadence` learns the
    sampling interval) into evidence ``E_lik`` (log10 units); the range detector
    (:mod:`range_detector`) adds ``range_evidence`` beyond the range, its tolerance widened
-   by ``sqrt(range_mature / n)`` while the range is young. A long-run
+   by ``sqrt(range_mature / n)`` while the range is young. With ``lik_short_s`` the
+   likelihood also judges the mean of that many seconds against its own history (the
+   larger excess wins); with ``peak_recall`` (:mod:`peak`) that fraction of the series'
+   typical daily peak evidence is taken off ``E_lik``. A long-run
    distribution channel (:mod:`distribution`, ``dist_weight``) and a variance channel
    (:mod:`volatility`, ``vol_weight``) are off by default.
 4. Post-detection suppression (:mod:`suppression`), one level per channel: a range
