@@ -59,7 +59,6 @@ GRID: dict[str, tuple[float, ...]] = {
     "range_mature": (0.0, 1000.0),
     "seas_recall": (0.0, 0.8, 1.0),
     "sup_quiet_s": (0.0, 3600.0, 10800.0),
-    "lik_short_s": (0.0, 3000.0),
     "peak_recall": (0.0, 1.0),
 }
 # ``--small``: the capabilities that matter most, each only on or off (128 candidates, for

@@ -128,9 +128,9 @@ def test_the_short_scale_sees_a_one_hour_spike_a_ten_hour_mean_dilutes():
     values[spike] += 12.0  # six noise sigmas, for one hour
     # lik_span_s=0: the likelihood judges the mean of its whole 10-sample ring, as the
     # cross-validation picks on NAB's hourly ad-exchange files.
-    _, diluted = _scores(values, lik_span_s=0.0)
-    _, both = _scores(values, lik_span_s=0.0, lik_short_s=3000.0)
-    assert DetectorSettings().lik_short_s == 0.0
+    _, diluted = _scores(values, lik_span_s=0.0, lik_short_s=0.0)
+    _, both = _scores(values, lik_span_s=0.0)
+    assert DetectorSettings().lik_short_s == 3000.0  # on by default
     assert both[spike] > diluted[spike] + 0.05
     # outside the spike the short scale changes little: its own history calibrates it
     calm = hours >= 10 * 24

@@ -136,7 +136,7 @@ class StreamingEnsemble(CompiledDetector):
         sup_quiet_s: float = 0.0,
         seas_recall: float = 0.8,
         peak_recall: float = 0.0,
-        lik_short_s: float = 0.0,
+        lik_short_s: float = 3000.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
