@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/nab_cv.py            # NAB dev subset + ops (cloud monitoring)
     .venv/bin/python bench/nab_cv.py --no-peers # skip River HST and the windowed Gaussian
     .venv/bin/python bench/nab_cv.py --record   # also write the tables to BENCHMARKS.md
+    .venv/bin/python bench/nab_cv.py --jobs 2 --ablate peak_recall  # what it adds, per fold
 
 Protocol (the one BENCHMARKS.md records):
 
