@@ -158,8 +158,10 @@ def likelihood_short(lik: np.ndarray, stats: np.ndarray, span: int, n: int,
     ri = int(lik[RI])
     span = max(1, min(span, window))
     total = 0.0
-    for back in range(1, span + 1):
-        total += lik[RAWS + (ri - back) % window]
+    j = ri
+    for _ in range(span):  # newest first, as in likelihood_learn; no modulo in the loop
+        j = j - 1 if j > 0 else window - 1
+        total += lik[RAWS + j]
     avg = total / span
     al = max(a_lik, 1.0 / n)
     excess = (avg - stats[SHORT_LM]) / max(math.sqrt(stats[SHORT_LV]), 1e-3)
