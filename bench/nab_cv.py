@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/nab_cv.py            # NAB dev subset + ops (cloud monitoring)
     .venv/bin/python bench/nab_cv.py --no-peers # skip River HST and the windowed Gaussian
     .venv/bin/python bench/nab_cv.py --record   # also write the tables to BENCHMARKS.md
+    .venv/bin/python bench/nab_cv.py --jobs 2 --ablate peak_recall  # what it adds, per fold
 
 Protocol (the one BENCHMARKS.md records):
 
@@ -28,9 +29,11 @@ import argparse
 import datetime as dt
 import itertools
 import math
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "range_mature": (0.0, 1000.0),
     "seas_recall": (0.0, 0.8, 1.0),
     "sup_quiet_s": (0.0, 3600.0, 10800.0),
+    "peak_recall": (0.0, 1.0),
 }
 # ``--small``: the capabilities that matter most, each only on or off (128 candidates, for
 # exploring on a shared machine; not for figures).
@@ -117,8 +121,34 @@ def folds(datasets: Sequence[Dataset]) -> list[Fold]:
     return out
 
 
+Components = dict[tuple[str, str | None], float]
+
+
+def components(datasets: Sequence[Dataset], run: dict[str, list[np.ndarray]]) -> Components:
+    """Each dataset's standard score on all its files (key ``(name, None)``) and without
+    each category (``(name, category)``): every training objective is a mean of these."""
+    out: Components = {}
+    for ds in datasets:
+        for cat in [None, *sorted(set(ds.categories))]:
+            p = part(datasets, run, lambda n, c, ds=ds, cat=cat: n == ds.name and c != cat)
+            out[(ds.name, cat)] = p.best(STANDARD)[0] if p.series else math.nan
+    return out
+
+
+def train_objective(datasets: Sequence[Dataset], comps: Components, fold: Fold) -> float:
+    """``objective`` on the files ``fold`` does not hold out, from precomputed components."""
+    values = []
+    for ds in datasets:
+        if ds.name == fold.dataset and fold.category is None:
+            continue  # the whole dataset is held out
+        value = comps[(ds.name, fold.category if ds.name == fold.dataset else None)]
+        if math.isfinite(value):
+            values.append(value)
+    return float(np.mean(values)) if values else math.nan
+
+
 def cross_validate(datasets: Sequence[Dataset], runs: list[dict[str, list[np.ndarray]]],
-                   shipped: int, before: int) -> list[dict]:
+                   shipped: int, before: int, comps: list[Components]) -> list[dict]:
     rows = []
     for fold in folds(datasets):
         def train(n: str, c: str, fold: Fold = fold) -> bool:
@@ -127,7 +157,7 @@ def cross_validate(datasets: Sequence[Dataset], runs: list[dict[str, list[np.nda
         def test(n: str, c: str, fold: Fold = fold) -> bool:
             return fold.held(n, c)
 
-        gains = [objective(datasets, run, train) for run in runs]
+        gains = [train_objective(datasets, comp, fold) for comp in comps]
         chosen = int(np.nanargmax(gains))
         held: Part = part(datasets, runs[chosen], test)
         if not any(len(w) for s in held.series for w in [s.scored_windows]):
@@ -214,6 +244,63 @@ def cv_table(rows: list[dict], grid: list[dict[str, float]]) -> str:
     return "\n".join(out)
 
 
+def ablation_table(without: list[dict], with_: list[dict], grid: list[dict[str, float]],
+                   sub: list[int]) -> str:
+    """Per fold, out-of-fold without the ablated capabilities beside with them."""
+    out = ["| held-out fold | shipped (in-sample) | chosen without | out-of-fold without "
+           "| chosen with | out-of-fold with | Δ |", "|---|---|---|---|---|---|---|"]
+    for a, b in zip(without, with_, strict=True):
+        out.append(f"| {b['fold']} | {b['in_sample']:.1f} | {label(grid[sub[a['chosen']]])} | "
+                   f"{a['out_of_fold']:.1f} | {label(grid[b['chosen']])} | "
+                   f"{b['out_of_fold']:.1f} | {b['out_of_fold'] - a['out_of_fold']:+.1f} |")
+    gains = [b["out_of_fold"] - a["out_of_fold"] for a, b in zip(without, with_, strict=True)]
+    out.append(f"\nFolds raised {sum(g > 0.05 for g in gains)}, lowered "
+               f"{sum(g < -0.05 for g in gains)}, summed change {sum(gains):+.1f}.")
+    return "\n".join(out)
+
+
+def parse_grid(text: str) -> dict[str, tuple[float, ...]]:
+    """``name=v1/v2,name=v1/v2`` as a grid."""
+    grid = {}
+    for item in text.split(","):
+        name, _, values = item.partition("=")
+        grid[name.strip()] = tuple(float(v) for v in values.split("/"))
+    return grid
+
+
+_LOADED: list[Dataset] = []  # what forked workers read (inherited, not pickled per task)
+_RUNS: list[dict[str, list[np.ndarray]]] = []
+
+
+def _score(overrides: dict[str, float]) -> dict[str, list[np.ndarray]]:
+    return {ds.name: detect(ds, overrides) for ds in _LOADED}
+
+
+def _components(index: int) -> Components:
+    return components(_LOADED, _RUNS[index])
+
+
+def all_components(datasets: list[Dataset], runs: list[dict[str, list[np.ndarray]]],
+                   jobs: int) -> list[Components]:
+    """``components`` of every candidate, in ``jobs`` forked processes."""
+    _LOADED[:] = datasets
+    _RUNS[:] = runs
+    if jobs <= 1:
+        return [_components(i) for i in range(len(runs))]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_components, range(len(runs)), chunksize=8))
+
+
+def score_all(datasets: list[Dataset], grid: list[dict[str, float]],
+              jobs: int) -> list[dict[str, list[np.ndarray]]]:
+    """Every candidate's scores on every file, in ``jobs`` forked processes."""
+    _LOADED[:] = datasets
+    if jobs <= 1:
+        return [_score(c) for c in grid]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_score, grid, chunksize=4))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python bench/nab_cv.py",
@@ -225,12 +312,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="write the tables to BENCHMARKS.md")
     parser.add_argument("--small", action="store_true",
                         help="SMALL_GRID, 128 candidates, for exploring (not for figures)")
+    parser.add_argument("--grid", default="",
+                        help="the grid itself, e.g. 'lik_span_s=0/3000,sup_tau_s=0/52500' "
+                        "(settings separated by commas, values by slashes)")
     parser.add_argument("--without", default="",
                         help="comma-separated settings to leave at the shipped defaults: what "
                         "a capability adds is the out-of-fold change with it in and out")
+    parser.add_argument("--jobs", type=int, default=1, help="processes scoring candidates")
+    parser.add_argument("--ablate", default="",
+                        help="comma-separated settings: also cross-validate the candidates "
+                        "that leave them at the shipped defaults, and print per fold the "
+                        "out-of-fold score without them beside with them (one run, not two)")
     args = parser.parse_args(argv)
     dropped = {d.strip() for d in args.without.split(",") if d.strip()}
-    space = {k: v for k, v in (SMALL_GRID if args.small else GRID).items() if k not in dropped}
+    chosen_grid = parse_grid(args.grid) if args.grid else SMALL_GRID if args.small else GRID
+    space = {k: v for k, v in chosen_grid.items() if k not in dropped}
     started = time.monotonic()
     datasets = load_all([d.strip() for d in args.datasets.split(",") if d.strip()])
     grid = candidates(space)
@@ -240,10 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     shipped = next(i for i, c in enumerate(grid)
                    if all(shipped_settings[k] == v for k, v in c.items()))
     before = grid.index(BEFORE)
-    runs = [{ds.name: detect(ds, c) for ds in datasets} for c in grid]
+    runs = score_all(datasets, grid, args.jobs)
     print(f"{len(grid)} candidates scored in {time.monotonic() - started:.0f} s",
           file=sys.stderr)
-    everywhere = [objective(datasets, run, lambda n, c: True) for run in runs]
+    comps = all_components(datasets, runs, args.jobs)
+    everywhere = [float(np.nanmean([c[(ds.name, None)] for ds in datasets])) for c in comps]
     best_all = int(np.nanargmax(everywhere))
     detectors = {"alertflow (shipped)": runs[shipped],
                  "alertflow (defaults before)": runs[before]}
@@ -251,7 +348,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         detectors[f"alertflow ({label(grid[best_all])})"] = runs[best_all]
     if not args.no_peers:
         detectors.update(peer_scores(datasets, args.seed))
-    cv = cross_validate(datasets, runs, shipped, before)
+    cv = cross_validate(datasets, runs, shipped, before, comps)
+    ablated = [a.strip() for a in args.ablate.split(",") if a.strip()]
+    ablation = ""
+    if ablated:
+        sub = [i for i, c in enumerate(grid)
+               if all(c.get(k, shipped_settings[k]) == shipped_settings[k] for k in ablated)]
+        cv_without = cross_validate(datasets, [runs[i] for i in sub], sub.index(shipped),
+                                    sub.index(before), [comps[i] for i in sub])
+        ablation = (f"Ablation: out-of-fold without {', '.join(ablated)} ({len(sub)} "
+                    "candidates) and with them (all):\n\n"
+                    + ablation_table(cv_without, cv, grid, sub))
     files = sum(len(ds.files) for ds in datasets)
     md = "\n\n".join([
         f"{files} files in {', '.join(ds.name for ds in datasets)}; {len(grid)} candidates "
@@ -263,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile_table(datasets, detectors),
         "Cross-validation (standard profile):",
         cv_table(cv, grid),
+        *([ablation] if ablation else []),
         f"Chosen on every file: {label(grid[best_all])} (objective {everywhere[best_all]:.1f}; "
         f"shipped {everywhere[shipped]:.1f}). Thresholds of the shipped defaults:",
         threshold_table(datasets, runs[shipped]),

@@ -216,6 +216,22 @@ class DetectorSettings(_Settings):
         "while the daily profile is too weak to forecast with, once its strength exceeds "
         "seas_strength * (1 - seas_recall); 0: off (chosen by cross-validation, bench/nab_cv.py).",
     )
+    peak_recall: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Takes this fraction of the series' typical daily peak evidence (the "
+        "geometric mean of past days' largest) off the likelihood's evidence, so a surprise "
+        "some sample shows every day is not an incident; 0: off.",
+    )
+    lik_short_s: float = Field(
+        3000.0,
+        ge=0,
+        description="The likelihood also judges the mean over this many seconds (one sample "
+        "at least) against its own history, beside its window: a one-sample spike on an hourly "
+        "series is not diluted by the window's mean; 0: off (on: it rescues a lik_span_s=0 "
+        "choice on hourly data out-of-fold, bench/nab_cv.py).",
+    )
 
 
 class ColdStartConfig(_Settings):

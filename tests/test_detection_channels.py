@@ -112,3 +112,55 @@ def test_new_settings_reject_nonsense():
                 {"vol_span_s": -3.0}, {"week_strength": 2.0}):
         with pytest.raises(DetectorError):
             StreamingEnsemble(**bad)
+
+
+def _hourly_spikes(days=40, seed=7):
+    """An hourly series whose incidents are single-hour spikes amid slow wander."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(days * 24)
+    values = 100.0 + np.cumsum(rng.normal(0.0, 0.3, hours.size)) + rng.normal(0, 2, hours.size)
+    return hours, values
+
+
+def test_the_short_scale_sees_a_one_hour_spike_a_ten_hour_mean_dilutes():
+    hours, values = _hourly_spikes()
+    spike = 30 * 24 + 5
+    values[spike] += 12.0  # six noise sigmas, for one hour
+    # lik_span_s=0: the likelihood judges the mean of its whole 10-sample ring, as the
+    # cross-validation picks on NAB's hourly ad-exchange files.
+    _, diluted = _scores(values, lik_span_s=0.0, lik_short_s=0.0)
+    _, both = _scores(values, lik_span_s=0.0)
+    assert DetectorSettings().lik_short_s == 3000.0  # on by default
+    assert both[spike] > diluted[spike] + 0.05
+    # outside the spike the short scale changes little: its own history calibrates it
+    calm = hours >= 10 * 24
+    calm[spike : spike + 10] = False
+    assert (both[calm] >= 0.21).sum() <= (diluted[calm] >= 0.21).sum() + 2
+
+
+def test_peak_calibration_forgives_a_surprise_that_happens_every_day():
+    rng = np.random.default_rng(8)
+    hours = np.arange(40 * 24)
+    values = 100.0 + rng.normal(0.0, 2.0, hours.size)
+    # every day, at a wandering hour (so no daily profile can learn it), one value jumps
+    daily = hours // 24 * 24 + rng.integers(0, 24, hours.size // 24).repeat(24)
+    values[hours == daily] += 14.0
+    late = hours >= 20 * 24
+    _, off = _scores(values, lik_span_s=3000.0)
+    _, on = _scores(values, lik_span_s=3000.0, peak_recall=1.0)
+    assert DetectorSettings().peak_recall == 0.0
+    assert on[late].sum() < 0.5 * off[late].sum()
+    # an incident far beyond the ordinary day's peak is still news
+    spike = 30 * 24 + 12
+    big = values.copy()
+    big[spike] += 60.0
+    _, on = _scores(big, lik_span_s=3000.0, peak_recall=1.0)
+    assert on[spike] >= 0.21
+
+
+def test_peak_and_short_scale_settings_reject_nonsense():
+    from alertflow.operators.anomaly.base import DetectorError
+
+    for bad in ({"peak_recall": -0.1}, {"peak_recall": 1.5}, {"lik_short_s": -1.0}):
+        with pytest.raises(DetectorError):
+            StreamingEnsemble(**bad)

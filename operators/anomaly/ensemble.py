@@ -15,7 +15,10 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    seconds (``lik_window`` samples at most, one at least; :mod:`cadence` learns the
    sampling interval) into evidence ``E_lik`` (log10 units); the range detector
    (:mod:`range_detector`) adds ``range_evidence`` beyond the range, its tolerance widened
-   by ``sqrt(range_mature / n)`` while the range is young. A long-run
+   by ``sqrt(range_mature / n)`` while the range is young. With ``lik_short_s`` the
+   likelihood also judges the mean of that many seconds against its own history (the
+   larger excess wins); with ``peak_recall`` (:mod:`peak`) that fraction of the series'
+   typical daily peak evidence is taken off ``E_lik``. A long-run
    distribution channel (:mod:`distribution`, ``dist_weight``) and a variance channel
    (:mod:`volatility`, ``vol_weight``) are off by default.
 4. Post-detection suppression (:mod:`suppression`), one level per channel: a range
@@ -132,6 +135,8 @@ class StreamingEnsemble(CompiledDetector):
         vol_span_s: float = 21600.0,
         sup_quiet_s: float = 0.0,
         seas_recall: float = 0.8,
+        peak_recall: float = 0.0,
+        lik_short_s: float = 3000.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -172,6 +177,8 @@ class StreamingEnsemble(CompiledDetector):
         self.vol_span_s = vol_span_s
         self.sup_quiet_s = sup_quiet_s
         self.seas_recall = seas_recall
+        self.peak_recall = peak_recall
+        self.lik_short_s = lik_short_s
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -195,6 +202,9 @@ class StreamingEnsemble(CompiledDetector):
         require(self.week_strength <= 1, "week_strength", "a fraction <= 1", self.week_strength)
         require(self.vol_weight >= 0, "vol_weight", "a weight >= 0", self.vol_weight)
         require(self.vol_span_s >= 0, "vol_span_s", "seconds >= 0", self.vol_span_s)
+        require(0 <= self.peak_recall <= 1, "peak_recall", "a fraction in [0, 1]",
+                self.peak_recall)
+        require(self.lik_short_s >= 0, "lik_short_s", "seconds >= 0", self.lik_short_s)
         require(self.sup_quiet_s >= 0, "sup_quiet_s", "seconds >= 0", self.sup_quiet_s)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):

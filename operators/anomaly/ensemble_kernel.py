@@ -30,9 +30,12 @@ from alertflow.operators.anomaly.holt import (
 from alertflow.operators.anomaly.level_shift import SHIFT_SIZE, shift_init, shift_learn
 from alertflow.operators.anomaly.likelihood import (
     RAWS,
+    SHORT_SIZE,
     likelihood_evidence,
     likelihood_learn,
+    likelihood_short,
 )
+from alertflow.operators.anomaly.peak import PEAK_SIZE, peak_calibrate, peak_init
 from alertflow.operators.anomaly.range_detector import (
     HI,
     LO,
@@ -85,7 +88,9 @@ _DIST = _CLOCK + CLOCK_SIZE
 _GRAIN = _DIST + DIST_SIZE
 _WEEK = _GRAIN + RESOLUTION_SIZE
 _VOL = _WEEK + WEEK_SIZE
-_LIK = _VOL + VOL_SIZE
+_PEAK = _VOL + VOL_SIZE
+_SHORT = _PEAK + PEAK_SIZE
+_LIK = _SHORT + SHORT_SIZE
 
 SETTINGS = (
     "a_loc", "a_sc", "a_lsc", "floor_frac", "huber", "holt_a", "holt_b", "nbins", "a_seas",
@@ -93,13 +98,15 @@ SETTINGS = (
     "range_evidence", "lik_window", "a_lik", "zcap", "warmup", "sup_tau", "sup_margin",
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
     "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature", "week_days",
-    "week_strength", "vol_weight", "vol_span_s", "sup_quiet_s", "seas_recall",
+    "week_strength", "vol_weight", "vol_span_s", "sup_quiet_s", "seas_recall", "peak_recall",
+    "lik_short_s",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
  DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE, WEEK_DAYS, WEEK_STRENGTH,
- VOL_WEIGHT, VOL_SPAN_S, SUP_QUIET_S, SEAS_RECALL) = range(len(SETTINGS))
+ VOL_WEIGHT, VOL_SPAN_S, SUP_QUIET_S, SEAS_RECALL, PEAK_RECALL,
+ LIK_SHORT_S) = range(len(SETTINGS))
 # Evidence below this (a 1-in-10 surprise) is "nothing unusual" for sup_quiet_s.
 QUIET = 1.0
 
@@ -121,7 +128,9 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     dist = state[_DIST:_GRAIN]
     grain = state[_GRAIN:_WEEK]
     week = state[_WEEK:_VOL]
-    vol = state[_VOL:_LIK]
+    vol = state[_VOL:_PEAK]
+    peak = state[_PEAK:_SHORT]
+    short = state[_SHORT:_LIK]
     lik = state[_LIK:seas_at]
     seas = state[seas_at:]
     n = int(state[N]) + 1
@@ -136,6 +145,7 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         clock_init(clock, t)
         resolution_init(grain, x)
         weekly_init(week, t)
+        peak_init(peak, t)
         return no_report(state, 0.0)
 
     # ---- score: nothing has learnt x yet; the forecasts see the week-free value xw
@@ -197,6 +207,11 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         holt[B] = 0.0
     span = samples_in(clock, t, p[LIK_SPAN_S], int(p[LIK_WINDOW]))
     excess = likelihood_learn(lik, z, n, p[ZCAP], p[A_LIK], span)
+    if p[LIK_SHORT_S] > 0.0 and clock[INTERVAL] > 0.0:
+        # A second, shorter scale: a one-hour spike on an hourly series is news that a
+        # ten-hour mean dilutes, while that mean still sees a slow drift.
+        excess = max(excess, likelihood_short(
+            lik, short, int(p[LIK_SHORT_S] / clock[INTERVAL] + 0.5), n, p[A_LIK]))
     if p[DIST_WEIGHT] > 0.0:  # off by default: no work on the hot path for it
         dist_learn(dist, x, n, p[A_DIST])
     state[MODEL] = model
@@ -207,6 +222,10 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
 
     # ---- combine, suppress, map to [0, 1)
     e_lik = max(likelihood_evidence(excess), p[DIST_WEIGHT] * e_dist, e_vol)
+    if p[PEAK_RECALL] > 0.0:
+        # Rarity against the series' own ordinary day (peak.py): a surprise some sample
+        # shows every day is no incident, whatever its Gaussian tail says.
+        e_lik = peak_calibrate(peak, e_lik, t, p[PEAK_RECALL])
     e_range = p[RANGE_EVIDENCE] if fired else 0.0
     state[E_LIK] = e_lik
     state[E_RANGE] = e_range

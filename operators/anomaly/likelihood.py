@@ -138,3 +138,34 @@ class AnomalyLikelihood(CompiledDetector):
 
     def _state_size(self) -> int:
         return _LIK + likelihood_size(self.lik_window)
+
+
+# A second, shorter scale's own long-run mean and variance (see likelihood_short).
+SHORT_LM, SHORT_LV = 0, 1
+SHORT_SIZE = 2
+
+
+@kernel
+def likelihood_short(lik: np.ndarray, stats: np.ndarray, span: int, n: int,
+                     a_lik: float) -> float:
+    """The standardised excess of the mean of the last ``span`` raw scores in the ring.
+
+    Call after :func:`likelihood_learn` stored the sample. ``stats`` holds this scale's own
+    long-run mean and variance: a one-sample spike and a ten-sample drift are each judged
+    against how such means usually vary, so neither scale dilutes the other.
+    """
+    window = lik.size - RAWS
+    ri = int(lik[RI])
+    span = max(1, min(span, window))
+    total = 0.0
+    j = ri
+    for _ in range(span):  # newest first, as in likelihood_learn; no modulo in the loop
+        j = j - 1 if j > 0 else window - 1
+        total += lik[RAWS + j]
+    avg = total / span
+    al = max(a_lik, 1.0 / n)
+    excess = (avg - stats[SHORT_LM]) / max(math.sqrt(stats[SHORT_LV]), 1e-3)
+    dm = avg - stats[SHORT_LM]
+    stats[SHORT_LM] += al * dm
+    stats[SHORT_LV] += al * (dm * dm - stats[SHORT_LV])
+    return excess
