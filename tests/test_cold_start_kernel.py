@@ -37,7 +37,8 @@ class ReferenceColdStart:
                 z = (x - mean) / self.scale
         else:
             self.mean = x
-        if abs(z) < s.z_threshold or n < 2:
+        # On the band's edge is inside the band (98aad08), so it is learnt too.
+        if abs(z) <= s.z_threshold or n < 2:
             values.append(x)
             self.total += x
             self.squares += x * x
