@@ -6,7 +6,10 @@ before it, and that is related to its fault: the alert's service calls one of th
 incident's likely causes (within ``effect_hops``), or is a dependency of one (within
 ``max_hops``) whose alert started no later than ``cause_lag_s`` after it, in the call
 graph learned from traces or given statically (``operators.fault_relation``); not
-merely near any member. When the graph knows neither side, time alone decides. Where
+merely near any member. With ``split``, a new kind of alert with a second root below it
+(a dependency anomalous after the fault's causes: ``fault_relation.second_root``) is kept
+apart, and an alert goes first to an incident whose alerts share its name. When the
+graph knows neither side, time alone decides. Where
 the graph says the alert is unrelated, it still joins an incident with an alert
 that shares one of its ``join_labels`` values (the same node, say), or an alert
 of the same kind (``operators.alert_clusters``) that started within
