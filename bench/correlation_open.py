@@ -78,6 +78,8 @@ def edges(incidents: int) -> list[tuple[str, str]]:
 # name, settings, share of the stream timed (the slow variants time its first part)
 VARIANTS = (
     ("alertflow, defaults", IncidentSettings(lateness_s=0.0), 1.0),
+    ("alertflow, split off (before the second-root check)",
+     IncidentSettings(lateness_s=0.0, split=False), 1.0),
     ("alertflow, learned inhibition off",
      IncidentSettings(lateness_s=0.0, learned_inhibition=False), 1.0),
     ("alertflow, scanning every incident (before the session index)",

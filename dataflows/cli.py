@@ -261,6 +261,10 @@ def _add_simulate(sub: Any) -> None:
         help="N alerts firing since days ago (default: 0)",
     )
     situations.add_argument(
+        "--cold-start", action="store_true",
+        help="the first fault starts within 10 minutes, before any baseline (default: off)",
+    )
+    situations.add_argument(
         "--all-situations", action="store_true",
         help="every situation above at once (default: off)",
     )
@@ -434,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.root_for,
                     args.infrastructure,
                     args.always_firing,
+                    args.cold_start,
                 )
             )
             summary = simulate(

@@ -239,6 +239,9 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         inhibition_window_s=config.inhibition_window_s,
         helper_alerts=tuple(config.helper_alerts),
         merge=config.merge,
+        split=config.split,
+        sign_tolerance_s=config.sign_tolerance_s,
+        wave_s=config.wave_s,
         max_members=config.max_members,
     )
 

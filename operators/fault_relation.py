@@ -17,6 +17,16 @@ alert relates to the fault when its service
   metrics turned anomalous no later than ``cause_lag_ns`` after that cause's alert: the
   real cause, not alerting yet, below both.
 
+``cause_lag_ns`` is for starts only an alert dates. Where metrics date both sides (with
+``sign_tol_ns``), a dependency is a cause only if it turned anomalous no later than
+``sign_tol_ns`` after the likely cause did: metrics have no `for:` to wait out.
+
+A newcomer that relates only as a symptom is a second fault's when
+:func:`second_root` finds one below it: a dependency outside the fault whose metrics
+turned anomalous after the fault's causes had (by more than ``sign_tol_ns``) and before
+the newcomer fired, while the newcomer is of an alert kind new to the incident (issue 10's
+overlapping faults: a new wave of errors on services already slow for the first).
+
 Infrastructure alerts (no service, or an exporter's or the control plane's: see
 :func:`~operators.alert_dedup.is_infrastructure`) relate only to the services running on
 their node, as the labels of the domain's alerts and anomalies say (``NodeIndex``).
@@ -106,10 +116,12 @@ def relate_to_causes(
     effect_hops: int,
     cause_lag_ns: int,
     signs: dict[str, int] | None = None,
+    sign_tol_ns: int | None = None,
 ) -> Relation | None:
     """How an alert on a service the graph knows relates to the fault (None: it does not).
 
-    ``signs`` says when services' metrics first turned anomalous around the incident.
+    ``signs`` says when services' metrics first turned anomalous around the incident;
+    ``sign_tol_ns`` (None: off) how late a metrics-dated dependency may be and be a cause.
     """
     service = member.service
     signs = signs or {}
@@ -123,7 +135,9 @@ def relate_to_causes(
     for root, onset in likely_causes(started, graph, cause_lag_ns, max(max_hops, 1)).items():
         if root in graph.downstream(service, effect_hops):
             hops = graph.distance(service, root, effect_hops)
-        elif service in graph.downstream(root, max_hops) and (began <= onset + cause_lag_ns):
+        elif service in graph.downstream(root, max_hops) and began <= _latest_cause(
+            service, root, onset, signs, cause_lag_ns, sign_tol_ns
+        ):
             hops = graph.distance(service, root, max_hops)
             cause = True
         else:
@@ -139,6 +153,63 @@ def relate_to_causes(
         if hops is not None and (best is None or hops < best):
             best = hops
     return None if best is None else Relation(best, True, cause)
+
+
+def _latest_cause(
+    service: str,
+    root: str,
+    onset: int,
+    signs: dict[str, int],
+    cause_lag_ns: int,
+    sign_tol_ns: int | None,
+) -> int:
+    """The latest start at which ``service``, below ``root``, may still be its cause."""
+    if sign_tol_ns is None or service not in signs or root not in signs:
+        return onset + cause_lag_ns  # an alert dates one side: allow for a longer `for:`
+    return min(onset, signs[root]) + sign_tol_ns
+
+
+def second_root(
+    member: AlertMember,
+    incident_alerts: Iterable[AlertMember],
+    started: dict[str, int],
+    graph: ServiceGraph,
+    signs: dict[str, int],
+    *,
+    hops: int,
+    effect_hops: int,
+    cause_lag_ns: int,
+    sign_tol_ns: int,
+    wave_ns: int | None = None,
+) -> str | None:
+    """A dependency that started a fault of its own below ``member``'s service, or None.
+
+    It is within ``hops`` below the newcomer, neither alerting in the incident nor calling
+    one of its likely causes (so not a symptom of them), and its metrics turned anomalous
+    more than ``sign_tol_ns`` after the causes' earliest sign and before the newcomer fired.
+    Only a newcomer of an alert kind new to the incident is checked: one more of the kinds
+    already there is more of the same fault. Where metrics say nothing (a cold estate), such
+    a newcomer starting over ``wave_ns`` after the fault began is a second wave: its own
+    service is returned.
+    """
+    service, name = member.service, member.labels.get("alertname")
+    if service is None or name in {m.labels.get("alertname") for m in incident_alerts}:
+        return None
+    causes = likely_causes(started, graph, cause_lag_ns, max(hops, 1))
+    if not causes:
+        return None
+    fault_began = min(min(t, signs.get(c, t)) for c, t in causes.items())
+    if wave_ns is not None and member.first_ns > fault_began + wave_ns:
+        return service  # a new kind of alert this long after the fault began: a new wave
+    for dep in sorted(graph.downstream(service, hops)):
+        sign = signs.get(dep)
+        if sign is None or dep in started or dep == service:
+            continue
+        if not fault_began + sign_tol_ns < sign <= member.first_ns:
+            continue
+        if not any(c in graph.downstream(dep, effect_hops) for c in causes):
+            return dep
+    return None
 
 
 def relate_infrastructure(

@@ -6,7 +6,10 @@ before it, and that is related to its fault: the alert's service calls one of th
 incident's likely causes (within ``effect_hops``), or is a dependency of one (within
 ``max_hops``) whose alert started no later than ``cause_lag_s`` after it, in the call
 graph learned from traces or given statically (``operators.fault_relation``); not
-merely near any member. When the graph knows neither side, time alone decides. Where
+merely near any member. With ``split``, a new kind of alert with a second root below it
+(a dependency anomalous after the fault's causes: ``fault_relation.second_root``) is kept
+apart, and an alert goes first to an incident whose alerts share its name. When the
+graph knows neither side, time alone decides. Where
 the graph says the alert is unrelated, it still joins an incident with an alert
 that shares one of its ``join_labels`` values (the same node, say), or an alert
 of the same kind (``operators.alert_clusters``) that started within
@@ -69,6 +72,7 @@ from alertflow.operators.fault_relation import (
     onsets,
     relate_infrastructure,
     relate_to_causes,
+    second_root,
 )
 from alertflow.operators.ids import stable_id
 from alertflow.operators.incident_merge import absorb, render_merged, survivor_first
@@ -133,6 +137,11 @@ class IncidentSettings:
     helper_alerts: tuple[str, ...] = ("Watchdog", "InfoInhibitor")
     # An alert that is a likely cause of two open incidents merges them (incident_merge).
     merge: bool = True
+    # Metrics date a start without a `for:`: a metrics-dated dependency is a cause only this
+    # close after a cause; a later one below a new kind of alert is a second root (split).
+    split: bool = True
+    sign_tolerance_s: float = 120.0
+    wave_s: float | None = None  # a new kind of alert this long into a fault: a second one
     max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
     session_index: bool = True  # look up candidates (operators.session_index), not scan all
 
@@ -602,7 +611,7 @@ class IncidentGrouper:
     def _session_for(self, member: AlertMember) -> IncidentState | None:
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
         self.nodes.observe(member)
-        best: tuple[int, int, str] | None = None
+        best: tuple[bool, int, int, str] | None = None
         chosen, chosen_learned, chosen_own = None, "", True
         self._waiting = None  # the waiting evidence's first anomalies, read once if needed
         self.connects = []
@@ -632,7 +641,9 @@ class IncidentGrouper:
                 hops = relation.hops
                 if relation.cause and member.kind == "alert" and self.settings.merge:
                     self.connects.append(inc)
-            rank = (hops, -inc.last_onset_ns, inc.incident_id)
+            # With split on, an alert of a kind the incident's fault already shows goes there
+            # first: of two overlapping faults, the wave it resembles.
+            rank = (self._new_kind(member, inc), hops, -inc.last_onset_ns, inc.incident_id)
             if best is None or rank < best:
                 best, chosen, chosen_learned, chosen_own = rank, inc, learned, own
         if chosen is not None and member.kind == "alert":
@@ -659,6 +670,13 @@ class IncidentGrouper:
         if ids is None:
             return list(self.incidents.values())
         return [self.incidents[i] for i in sorted(ids) if i in self.incidents]
+
+    def _new_kind(self, member: AlertMember, incident: IncidentState) -> bool:
+        """Whether an alert's name is new to the incident's own alerts (False with split off)."""
+        if not self.settings.split or member.kind != "alert":
+            return False
+        name = member.labels.get("alertname")
+        return all(m.labels.get("alertname") != name for m in incident.alerts if m.own_fault)
 
     def _alike(self, member: AlertMember, incident: IncidentState) -> bool:
         """An alert shares a join label's value, or its kind at about its start, with one there."""
@@ -706,25 +724,41 @@ class IncidentGrouper:
         services = {m.service for m in _relating(incident, kind) if m.service and not m.infra}
         if not services:
             return None
-        if service is None or service in services:
+        # With split on, a new kind of alert on a service already alerting may be a new wave.
+        checked = kind == "alert" and self.settings.split and self.graph.known(service or "")
+        if service is None or (service in services and not checked):
             return Relation(0, True)
         if not self.graph.known(service) or not any(self.graph.known(s) for s in services):
             return Relation(0, True)
         if kind == "alert":
             # To the fault's likely causes, in the direction faults travel; not to any member.
             settings = self.settings
-            started = onsets(
-                m for m in incident.alerts if m.own_fault and self.graph.known(m.service or "")
-            )
-            return relate_to_causes(
+            own = [m for m in incident.alerts if m.own_fault]
+            started = onsets(m for m in own if self.graph.known(m.service or ""))
+            signs = self._first_signs(incident, member.first_ns)
+            lag_ns = int(settings.cause_lag_s * NS_PER_S)
+            tol_ns = int(settings.sign_tolerance_s * NS_PER_S) if settings.split else None
+            relation = relate_to_causes(
                 member,
                 started,
                 self.graph,
                 max_hops=settings.max_hops,
                 effect_hops=settings.effect_hops,
-                cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
-                signs=self._first_signs(incident, member.first_ns),
+                cause_lag_ns=lag_ns,
+                signs=signs,
+                sign_tol_ns=tol_ns,
             )
+            if relation is None and service in services:
+                relation = Relation(0, True)  # alerting there, for a fault the graph misses
+            if relation is None or relation.cause or tol_ns is None:
+                return relation
+            # A symptom of this fault, unless a second root shows below it (see second_root).
+            second = second_root(
+                member, own, started, self.graph, signs, hops=settings.max_hops,
+                effect_hops=settings.effect_hops, cause_lag_ns=lag_ns, sign_tol_ns=tol_ns,
+                wave_ns=None if settings.wave_s is None else int(settings.wave_s * NS_PER_S),
+            )  # fmt: skip
+            return relation if second is None else None
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return Relation(min(reachable), True) if reachable else None

@@ -415,6 +415,26 @@ class CorrelationConfig(_Settings):
         "each one's likely causes, starting no later than cause_lag_s after them) merges them: "
         "the earliest opened survives; the others end with status merged and merged_into.",
     )
+    split: bool = Field(
+        True,
+        description="Keep a second fault apart: a new kind of alert whose service has a "
+        "dependency that turned anomalous after the incident's causes (by more than "
+        "sign_tolerance_s) and before it fired opens its own incident, and a dependency "
+        "dated by its metrics is a cause only within sign_tolerance_s of the cause.",
+    )
+    sign_tolerance_s: float = Field(
+        120.0,
+        ge=0,
+        description="How much later than a likely cause a dependency's metrics may turn "
+        "anomalous and it still be that cause (metrics wait out no `for:`).",
+    )
+    wave_s: float | None = Field(
+        None,
+        ge=0,
+        description="With split: an alert of a kind new to an incident, on a symptom of its "
+        "fault, starting this long after the fault began is a second fault's (None: only "
+        "metrics split).",
+    )
     max_members: int = Field(
         500,
         ge=1,

@@ -1,5 +1,6 @@
 """The simulator's situations (issue 10): each one shows in the files, and stays deterministic."""
 
+import datetime as dt
 import itertools
 import json
 from dataclasses import replace
@@ -100,6 +101,22 @@ def test_roots_own_alerts_start_later_with_a_long_for(tmp_path: Path) -> None:
     short, long = root_starts(tmp_path / "short"), root_starts(tmp_path / "long")
     later = [fp for fp in long.keys() & short.keys() if long[fp] > short[fp]]
     assert later, "a root's alert should start later with a longer for:"
+
+
+def test_a_cold_start_has_its_first_fault_before_any_baseline(every: Path) -> None:
+    truth = json.loads((every / "ground_truth.json").read_text())
+    start = dt.datetime.fromisoformat(truth["start"])
+    first = min(dt.datetime.fromisoformat(i["start"]) for i in truth["incidents"])
+    # Within 10 min: 20 samples at 30 s, far inside a detector's 150-sample warm-up.
+    assert dt.timedelta(minutes=2) <= first - start <= dt.timedelta(minutes=10)
+
+
+def test_without_a_cold_start_the_first_fault_waits(tmp_path: Path) -> None:
+    simulate(tmp_path, situations=replace(Situations.every(), cold_start=False), **RUN)
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    start = dt.datetime.fromisoformat(truth["start"])
+    first = min(dt.datetime.fromisoformat(i["start"]) for i in truth["incidents"])
+    assert first - start >= dt.timedelta(seconds=RUN["duration_s"] * 0.08)
 
 
 def _episode(name: str, service: str, start_s: int, end_s: int | None) -> AlertEpisode:

@@ -70,7 +70,7 @@ def simulate(
     )
     topo = build_topology(cfg.rng("topology"), cfg.services, cfg.clusters)
     extra = situations or Situations()
-    scheduled = schedule_incidents(cfg, topo, extra.overlapping)
+    scheduled = schedule_incidents(cfg, topo, extra.overlapping, extra.cold_start)
     grid = generate_metrics(cfg, topo, scheduled)
     rules = evaluate_rules(cfg, topo, grid, scheduled, extra.root_for_s)
     episodes = webhook.sent(rules, cfg.end_ns)

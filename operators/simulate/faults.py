@@ -39,6 +39,7 @@ _MAX_SHARE = 0.35  # the longest share of the run one incident may take
 _RAMP_NS = 60 * NS_PER_S
 _MIN_STRENGTH = 0.15
 _SPACING_NS = 3 * 60 * NS_PER_S
+_COLD_NS = (2 * 60 * NS_PER_S, 10 * 60 * NS_PER_S)  # a cold start's first fault begins within
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,12 @@ def _conflicts(candidate: Incident, placed: list[Incident], strict: bool) -> boo
 
 
 def _draw(
-    rng: random.Random, cfg: SimulationConfig, topo: Topology, fault: FaultType, shrink: float
+    rng: random.Random,
+    cfg: SimulationConfig,
+    topo: Topology,
+    fault: FaultType,
+    shrink: float,
+    cold: bool = False,
 ) -> Incident:
     low, high = _LENGTH_MIN[fault]
     length_s = min(rng.uniform(low, high) * 60, cfg.duration_s * _MAX_SHARE)
@@ -141,6 +147,9 @@ def _draw(
     length_ns = int(max(length_s * shrink, min(floor_s, length_s))) * NS_PER_S
     first = cfg.start_ns + int(cfg.duration_s * 0.08) * NS_PER_S
     last = cfg.start_ns + int(cfg.duration_s * 0.88) * NS_PER_S - length_ns
+    if cold:
+        # Before any detector has a baseline: the estate's first minutes.
+        first, last = cfg.start_ns + _COLD_NS[0], cfg.start_ns + _COLD_NS[1]
     start_ns = first + rng.randrange(max(last - first, NS_PER_S) // NS_PER_S) * NS_PER_S
     root = rng.choice(topo.in_tier(*_ROOT_TIERS[fault]) or list(topo.services)).name
     return Incident(
@@ -176,11 +185,13 @@ def _next_to(rng: random.Random, topo: Topology, first: Incident, fault: FaultTy
 
 
 def schedule_incidents(
-    cfg: SimulationConfig, topo: Topology, overlapping: bool = False
+    cfg: SimulationConfig, topo: Topology, overlapping: bool = False, cold_start: bool = False
 ) -> list[Incident]:
     """Draw ``cfg.incidents`` incidents, every fault type before any repeats, ordered by start.
 
-    With ``overlapping``, every second one starts during the one before (``_next_to``).
+    With ``overlapping``, every second one starts during the one before (``_next_to``);
+    with ``cold_start`` the first starts 2 to 10 minutes into the run, while every
+    series is still in its detectors' warm-up.
     """
     rng = cfg.rng("incidents")
     beside = cfg.rng("overlapping")
@@ -198,7 +209,8 @@ def schedule_incidents(
         # First look for a fresh root, then accept a reused one, then try shorter
         # incidents, and only then let two incidents share services at once.
         for attempt in range(60):
-            candidate = _draw(rng, cfg, topo, fault, shrink=0.5 if attempt >= 40 else 1.0)
+            shrink = 0.5 if attempt >= 40 else 1.0
+            candidate = _draw(rng, cfg, topo, fault, shrink, cold=cold_start and not placed)
             if not _conflicts(candidate, placed, strict=attempt < 20):
                 break
         placed.append(candidate)

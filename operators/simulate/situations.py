@@ -12,6 +12,8 @@
   them), and Alertmanager's always-firing ``Watchdog`` and ``InfoInhibitor``.
 - ``always_firing``: this many warnings on random services that started days before the
   run and fire throughout it (fault-free noise an engine sees from its first minute).
+- ``cold_start``: the first fault starts 2 to 10 minutes into the run, before any
+  detector has a baseline (every series is in its warm-up).
 """
 
 from dataclasses import dataclass
@@ -50,11 +52,12 @@ class Situations:
     root_for_s: int = 0
     infrastructure: bool = False
     always_firing: int = 0
+    cold_start: bool = False
 
     @classmethod
     def every(cls) -> "Situations":
         """Every situation at the strength issue 10 describes."""
-        return cls(True, 300, 15 * 60, True, 2)
+        return cls(True, 300, 15 * 60, True, 2, True)
 
 
 def _episode(labels: dict[str, str], summary: str, expr: str, starts: int, ends: int | None):
