@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alertflow.api.intake import IntakeChannel
+from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.store.tokens import Scope, TokenOwner, owner_of, token_hash
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +27,7 @@ class ApiContext:
     store_kind: str = "sqlite"
     max_message_bytes: int = 1 << 20
     silences_file: Path | None = None  # notify.silences_file: /api/v1/silences edits it
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)  # teams of services
     _owners: dict[str, tuple[TokenOwner | None, float]] = field(default_factory=dict)
 
     async def owner(self, token: str) -> TokenOwner | None:
