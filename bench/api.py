@@ -135,7 +135,7 @@ async def raw(scope, receive, send):  # no framework: uvicorn's own floor
     while more:
         more = (await receive()).get("more_body", False)
     await send({"type": "http.response.start", "status": 202,
-                "headers": [(b"content-type", b"application/json")]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"19")]})
     await send({"type": "http.response.body", "body": b'{"stream":"alerts"}'})
 """
 
@@ -160,7 +160,11 @@ async def _client(port: int, connections: int, seconds: float) -> dict[str, int]
         while time.monotonic() < deadline:
             writer.write(requests[i % len(requests)])
             i += connections
-            status = (await reader.readline()).split()[1].decode()
+            line = (await reader.readline()).split()
+            if len(line) < 2:  # the server closed the connection: count it, stop this one
+                counts["other"] += 1
+                break
+            status = line[1].decode()
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 if line.lower().startswith(b"content-length:"):
