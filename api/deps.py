@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alertflow.api.intake import IntakeChannel
+from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.store.tokens import Scope, TokenOwner, owner_of, token_hash
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +27,7 @@ class ApiContext:
     store_kind: str = "sqlite"
     max_message_bytes: int = 1 << 20
     silences_file: Path | None = None  # notify.silences_file: /api/v1/silences edits it
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)  # teams of services
     _owners: dict[str, tuple[TokenOwner | None, float]] = field(default_factory=dict)
 
     async def owner(self, token: str) -> TokenOwner | None:
@@ -50,8 +52,12 @@ class ApiContext:
         self._owners.clear()
 
 
-def context(request: Request) -> ApiContext:
-    """The app's :class:`ApiContext`."""
+async def context(request: Request) -> ApiContext:
+    """The app's :class:`ApiContext`.
+
+    ``async`` though it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread hand-off on every request (the intake's largest cost).
+    """
     return request.app.state.ctx
 
 
@@ -65,24 +71,45 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenOwner]]:
         ctx: ApiContext = Depends(context),  # noqa: B008 - FastAPI's dependency idiom
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
     ) -> TokenOwner:
-        if credentials is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing token: send Authorization: Bearer TOKEN",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        owner = await ctx.owner(credentials.credentials)
-        if owner is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "unknown or revoked token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not owner.allows(scope):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"token {owner.name!r} has scope {owner.scope!r}; this needs {scope!r}",
-            )
-        return owner
+        return await admit(ctx, None if credentials is None else credentials.credentials, scope)
 
     return check
+
+
+async def authorize(request: Request, scope: Scope) -> tuple[ApiContext, TokenOwner]:
+    """What :func:`require` does, called from a route instead of injected.
+
+    The webhook routes use it: FastAPI's dependency solving cost as much as the rest
+    of the request (bench/api.py). Their OpenAPI entry declares :data:`BEARER` itself.
+    """
+    ctx: ApiContext = request.app.state.ctx
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    usable = scheme.lower() == "bearer" and token.strip()
+    return ctx, await admit(ctx, token.strip() if usable else None, scope)
+
+
+BEARER = {"security": [{"HTTPBearer": []}]}
+"""The OpenAPI security requirement :func:`require` adds, for routes using :func:`authorize`."""
+
+
+async def admit(ctx: ApiContext, token: str | None, scope: Scope) -> TokenOwner:
+    """The owner of ``token`` if it holds ``scope``; 401 or 403 otherwise."""
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing token: send Authorization: Bearer TOKEN",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    owner = await ctx.owner(token)
+    if owner is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not owner.allows(scope):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"token {owner.name!r} has scope {owner.scope!r}; this needs {scope!r}",
+        )
+    return owner

@@ -12,6 +12,7 @@ from alertflow.api.deps import ApiContext, context, require
 from alertflow.api.feedback_out import send_feedback
 from alertflow.api.graphql_types import graphql_type, to_graphql
 from alertflow.api.models import IncidentDetail, IncidentState
+from alertflow.api.models_analytics import AlertAnalyticsReport
 from alertflow.api.timeparam import time_ns_param
 from alertflow.store.analytics import DAY_NS, alert_analytics
 from alertflow.store.engine import StoreError
@@ -24,6 +25,7 @@ from strawberry.scalars import JSON
 
 IncidentStateType = graphql_type(IncidentState)
 IncidentDetailType = graphql_type(IncidentDetail)
+AlertAnalyticsType = graphql_type(AlertAnalyticsReport)
 
 
 class Context(BaseContext):
@@ -83,11 +85,18 @@ class Query:
         detail = get_incident(_ctx(info).api.engine, id)
         return None if detail is None else to_graphql(IncidentDetail, detail)
 
-    @strawberry.field(description="Alert analytics of the last `days` (see /api/v1/analytics).")
-    def alert_analytics(self, info: strawberry.Info, days: int = 7) -> JSON:
-        """Alert analytics."""
+    @strawberry.field(
+        description="Alert analytics of the last `days`, of one `team` when given "
+        "(see /api/v1/analytics/alerts)."
+    )
+    def alert_analytics(
+        self, info: strawberry.Info, days: int = 7, team: str | None = None
+    ) -> AlertAnalyticsType:  # type: ignore[valid-type]
+        """Alert analytics per rule, service and team."""
+        api = _ctx(info).api
         end = time.time_ns()
-        return alert_analytics(_ctx(info).api.engine, end - days * DAY_NS, end).as_dict()
+        found = alert_analytics(api.engine, end - days * DAY_NS, end, api.analytics, team)
+        return to_graphql(AlertAnalyticsReport, found.as_dict())
 
 
 def _when(value: str | None, name: str) -> int | None:

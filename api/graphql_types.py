@@ -22,7 +22,8 @@ def graphql_type(model: type[BaseModel]) -> type:
     if model not in _GENERATED:
         annotations = {name: _graphql(info.annotation) for name, info in model.model_fields.items()}
         fields = {
-            name: strawberry.field(description=_describe(info))
+            # an alias is the field's name on the wire (``from``), so GraphQL's too
+            name: strawberry.field(description=_describe(info), name=info.alias)
             for name, info in model.model_fields.items()
         }
         namespace = {"__annotations__": annotations, **fields}

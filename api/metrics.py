@@ -11,6 +11,9 @@ _PER_RULE = (
     ("alerts", "alertflow_alerts", "Distinct alerts (fingerprints) in the range."),
     ("flapping_alerts", "alertflow_alerts_flapping", "Alerts that started more than once."),
     ("absorbed_share", "alertflow_alerts_absorbed_ratio", "Share of alerts inside incidents."),
+    ("incidents", "alertflow_incidents", "Incidents opened in the range that hold its alerts."),
+    ("mtta_s", "alertflow_incident_mtta_seconds", "Mean time from opening to acknowledge."),
+    ("mttr_s", "alertflow_incident_mttr_seconds", "Mean time from opening to resolve."),
 )
 
 
@@ -21,11 +24,12 @@ class _Snapshot:
         self.analytics = analytics
 
     def collect(self) -> Iterator[Metric]:
-        for by in ("rule", "service"):
+        for by in ("rule", "service", "team"):
             for field, name, doc in _PER_RULE:
                 family = GaugeMetricFamily(f"{name}_by_{by}", doc, labels=[by])
                 for row in self.analytics[f"{by}s"]:
-                    family.add_metric([row[by]], row[field])
+                    if row[field] is not None:  # no acknowledgement yet: no MTTA sample
+                        family.add_metric([row[by]], row[field])
                 yield family
         incidents = self.analytics["incidents"]
         for key in ("opened", "acknowledged", "resolved"):

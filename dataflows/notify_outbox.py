@@ -57,7 +57,11 @@ class Outbox:
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged add survives power loss
+        # Only add() syncs (FULL, below): an acknowledged decision survives power loss. The
+        # delivery bookkeeping (claims, delivered marks) commits unsynced: WAL keeps it
+        # consistent, and losing the last marks re-sends under the same idempotency key.
+        # Three fsyncs per notification held p99 to 1.6 s at 200/s (bench/notify.py).
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def add(self, deliveries: Iterable[Delivery]) -> int:
@@ -66,9 +70,13 @@ class Outbox:
                  d.created_s, d.created_s) for d in deliveries]
         with self._lock:
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO deliveries (key, notification_id, receiver, url, body,"
-                " headers, created_s, next_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO deliveries (key, notification_id, receiver, url, body,"
+                    " headers, created_s, next_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            finally:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             return self._db.total_changes - before
 
     def claim(self, now_s: float, lease_s: float, limit: int = 64) -> list[Delivery]:

@@ -48,6 +48,7 @@ def serve(settings: ServeConfig, config: AlertflowConfig) -> None:
         store_kind=engine.dialect.name,
         max_message_bytes=config.intake.max_message_bytes,
         silences_file=config.notify.silences_file,
+        analytics=config.analytics,
     )
     sock = _listen(settings.host, settings.port)
     server = uvicorn.Server(
@@ -62,7 +63,7 @@ def serve(settings: ServeConfig, config: AlertflowConfig) -> None:
     flow = build_flow(
         config,
         extra_sinks=(StoreSink(engine, ctx.flow_running),),
-        alert_sinks=(AlertStoreSink(engine),),
+        alert_sinks=(AlertStoreSink(engine, config.analytics.team_label),),
     )
     try:
         run(flow, config.runtime, preflight=lambda: check_inputs(config))

@@ -53,9 +53,10 @@ class _AlertPartition(StatelessSinkPartition[AlertEvent]):
 class AlertStoreSink(DynamicSink[AlertEvent]):
     """Writes the alert notifications the flow reads, for alert analytics."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, team_label: str = "team") -> None:
         self.engine = engine
+        self.team_label = team_label
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _AlertPartition:
         """One writer per worker."""
-        return _AlertPartition(StoreWriter(self.engine))
+        return _AlertPartition(StoreWriter(self.engine, self.team_label))

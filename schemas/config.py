@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
 from alertflow.schemas.config_prediction import PredictionConfig
@@ -625,6 +626,7 @@ class AlertflowConfig(_Settings):
     feedback: FeedbackConfig = FeedbackConfig()
     governance: GovernanceConfig = GovernanceConfig()
     prediction: PredictionConfig = PredictionConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
 
     @field_validator("inputs")
     @classmethod

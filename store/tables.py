@@ -123,6 +123,8 @@ alerts = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("starts_ns", sa.BigInteger, nullable=False),
     sa.Column("event_ns", sa.BigInteger, nullable=False),
+    # The alert's own team label ('' without it): analytics.teams maps services at query time.
+    sa.Column("team", sa.String(256), nullable=False, server_default=sa.text("''")),
     sa.Index("ix_alerts_event", "event_ns"),
     sa.Index("ix_alerts_fingerprint", "fingerprint"),
 )

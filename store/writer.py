@@ -40,8 +40,9 @@ def insert_ignoring(conn: sa.Connection, table: sa.Table, rows: list[Row]) -> No
 class StoreWriter:
     """Turns output records (dicts of ``schemas.outputs`` fields) into rows."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, team_label: str = "team") -> None:
         self.engine = engine
+        self.team_label = team_label
 
     def write(self, records: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """Store ``(stream, record)`` pairs; streams the store does not keep are skipped."""
@@ -62,12 +63,12 @@ class StoreWriter:
 
     def write_alerts(self, events: Iterable[AlertEvent]) -> None:
         """Store alert notifications as the flow received them (for analytics)."""
-        rows = {row["id"]: row for row in map(alert_row, events)}
+        rows = {row["id"]: row for row in (alert_row(e, self.team_label) for e in events)}
         with self.engine.begin() as conn:
             insert_ignoring(conn, t.alerts, list(rows.values()))
 
 
-def alert_row(event: AlertEvent) -> Row:
+def alert_row(event: AlertEvent, team_label: str = "team") -> Row:
     """One alert notification; re-sends of the same state share an id."""
     labels = event.labels
     return {
@@ -78,6 +79,7 @@ def alert_row(event: AlertEvent) -> Row:
         "status": event.status,
         "starts_ns": event.starts_ns,
         "event_ns": event.event_ns,
+        "team": labels.get(team_label, "")[:256],
     }
 
 

@@ -112,27 +112,29 @@ function barsH(pairs, name, color) {
   return root;
 }
 
-// Every day from the first to the last with data, so quiet days show as gaps.
-function allDays(trend) {
-  const byDay = new Map(trend.map((d) => [d.day, d]));
+// Every day (or week) from the first to the last with data, so quiet ones show as gaps.
+function allPeriods(trend, key, stepDays) {
+  const byKey = new Map(trend.map((d) => [d[key], d]));
   const out = [];
-  const last = new Date(`${trend[trend.length - 1].day}T00:00:00Z`);
-  for (let d = new Date(`${trend[0].day}T00:00:00Z`); d <= last; d.setUTCDate(d.getUTCDate() + 1)) {
-    const day = d.toISOString().slice(0, 10);
-    out.push(byDay.get(day) || { day, notifications: 0, incidents_opened: 0 });
+  const last = new Date(`${trend[trend.length - 1][key]}T00:00:00Z`);
+  for (let d = new Date(`${trend[0][key]}T00:00:00Z`); d <= last; d.setUTCDate(d.getUTCDate() + stepDays)) {
+    const at = d.toISOString().slice(0, 10);
+    out.push(byKey.get(at) || { [key]: at, notifications: 0, incidents_opened: 0 });
   }
   return out;
 }
 
-function trendChart(trend) {
+// key "day" (one bar pair per day) or "week" (per week, labelled by its Monday).
+function trendChart(trend, key = "day") {
   if (!trend.length) return empty("No alerts in this range.");
-  const days = allDays(trend);
+  const days = allPeriods(trend, key, key === "week" ? 7 : 1);
+  const per = key === "week" ? "Per week (from Monday)" : "Per day";
   const width = 1200, height = 200, left = 36, bottom = 30, top = 28;
   const max = Math.max(...days.flatMap((d) => [d.notifications, d.incidents_opened]), 1);
   const slot = (width - left) / days.length, barW = Math.min(18, (slot - 4) / 2);
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
-    "aria-label": `Per day: ${days.map((d) => `${d.day} ${d.notifications} notifications, ${d.incidents_opened} incidents`).join("; ")}` });
+    "aria-label": `${per}: ${days.map((d) => `${d[key]} ${d.notifications} notifications, ${d.incidents_opened} incidents`).join("; ")}` });
   root.append(svg("line", { x1: left, y1: y(0), x2: width, y2: y(0), stroke: "#9ca3af" }));
   root.append(svg("text", { x: left - 4, y: y(max) + 4, "text-anchor": "end", "font-size": "11", fill: "#4b5563" }, String(max)));
   root.append(svg("text", { x: left - 4, y: y(0) + 4, "text-anchor": "end", "font-size": "11", fill: "#4b5563" }, "0"));
@@ -142,7 +144,8 @@ function trendChart(trend) {
     root.append(svg("rect", { x: x - barW - 1, y: y(d.notifications), width: barW, height: y(0) - y(d.notifications), fill: "#2563eb", class: "bar" }));
     root.append(svg("rect", { x: x + 1, y: y(d.incidents_opened), width: barW, height: y(0) - y(d.incidents_opened), fill: "#dc2626", class: "bar" }));
     if (i % every === 0) {
-      root.append(svg("text", { x, y: height - bottom + 16, "text-anchor": "middle", "font-size": "11", fill: "#374151" }, d.day.slice(5)));
+      const label = key === "week" ? `wk ${d[key].slice(5)}` : d[key].slice(5);
+      root.append(svg("text", { x, y: height - bottom + 16, "text-anchor": "middle", "font-size": "11", fill: "#374151" }, label));
     }
   });
   root.append(svg("rect", { x: width - 250, y: 2, width: 10, height: 10, fill: "#2563eb" }));

@@ -272,14 +272,38 @@ async function expireSilence(s) {
 
 // --- analytics -----------------------------------------------------------------------
 
+const knownTeams = new Set();
+
+// Keep every team seen unfiltered in the picker, so choosing one does not hide the others.
+function teamOptions(teams) {
+  const picker = $("analytics-team");
+  const chosen = picker.value;
+  teams.forEach((t) => knownTeams.add(t.team));
+  const options = [el("option", { value: "", text: "All teams" }),
+    ...[...knownTeams].sort().map((t) => el("option", { value: t, text: t }))];
+  picker.replaceChildren(...options);
+  picker.value = chosen;
+}
+
+function teamTable(teams) {
+  const cells = (t) => [t.team, t.notifications, t.alerts, t.flapping_alerts,
+    `${Math.round(t.absorbed_share * 100)} %`, t.incidents, duration(t.mtta_s), duration(t.mttr_s),
+    t.noisiest_rule || "—"];
+  $("team-rows").replaceChildren(...teams.map((t) => el("tr", {}, ...cells(t).map((c) => el("td", { text: String(c) })))));
+  $("no-teams").hidden = teams.length > 0;
+}
+
 async function loadAnalytics() {
+  const team = $("analytics-team").value;
+  const query = `days=${$("analytics-days").value}${team ? `&team=${encodeURIComponent(team)}` : ""}`;
   let data;
   try {
-    data = await api(`/api/v1/analytics/alerts?days=${$("analytics-days").value}`);
+    data = await api(`/api/v1/analytics/alerts?${query}`);
   } catch (error) {
     fail(`Analytics: ${error.message}`);
     return;
   }
+  if (!team) teamOptions(data.teams);
   const i = data.incidents;
   const stats = [["Incidents opened", i.opened], ["Acknowledged", i.acknowledged],
     ["Resolved", i.resolved], ["MTTA", duration(i.mtta_s)], ["MTTR", duration(i.mttr_s)]];
@@ -287,9 +311,15 @@ async function loadAnalytics() {
   const byRule = new Map(data.rules.map((r) => [r.rule, r]));
   const noisy = data.noisiest_rules.slice(0, 8).map((r) => [r, byRule.get(r)?.notifications || 0]);
   const flapping = data.flapping_rules.slice(0, 8).map((r) => [r, byRule.get(r)?.flapping_alerts || 0]);
+  const teams = data.teams.slice(0, 8).map((t) => [t.team, t.notifications]);
+  const absorbed = data.teams.slice(0, 8).map((t) => [t.team, Math.round(t.absorbed_share * 100)]);
   $("chart-noisy").replaceChildren(barsH(noisy, "Noisiest rules", "#2563eb"));
   $("chart-flapping").replaceChildren(barsH(flapping, "Flapping rules", "#d97706"));
-  $("chart-trend").replaceChildren(trendChart(data.trend));
+  $("chart-teams").replaceChildren(barsH(teams, "Notifications per team", "#7c3aed"));
+  $("chart-absorbed").replaceChildren(barsH(absorbed, "Percent absorbed into incidents per team", "#059669"));
+  teamTable(data.teams);
+  const weekly = $("trend-period").value === "week";
+  $("chart-trend").replaceChildren(weekly ? trendChart(data.weekly, "week") : trendChart(data.trend));
 }
 
 // --- wiring --------------------------------------------------------------------------
@@ -305,6 +335,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("give-verdict").addEventListener("click", () => act("verdict", { verdict: $("verdict").value }, "Verdict given"));
   $("silence-form").addEventListener("submit", createSilence);
   $("analytics-days").addEventListener("change", loadAnalytics);
+  $("analytics-team").addEventListener("change", loadAnalytics);
+  $("trend-period").addEventListener("change", loadAnalytics);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) signIn(saved);
 });

@@ -3,15 +3,21 @@
 import time
 from contextlib import contextmanager
 
+from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.store.engine import open_store
 from alertflow.store.writer import StoreWriter
 
 from tests.api.records import MIN, alert, incident
 
+TEAMS = AnalyticsConfig(teams={"db": "storage"})
+
 
 def seed(engine) -> None:
-    """Incidents with versions and ranked causes (opened in the last hours), and five days of
-    alerts for the analytics charts: HighLatency flaps (4 notifications of one alert)."""
+    """Incidents with versions and ranked causes (opened in the last hours), and three weeks of
+    alerts for the analytics charts: HighLatency flaps (4 notifications of one alert).
+
+    Teams: HighLatency and ErrorRate carry a ``team`` label (web, payments); DiskFull on db
+    has none and gets storage from :data:`TEAMS`."""
     base = (time.time_ns() // MIN) * MIN - 3 * 60 * MIN
     rows = [
         ("incidents", incident(1, services=("checkout", "payments"), opened=base)),
@@ -32,10 +38,10 @@ def seed(engine) -> None:
     ]
     StoreWriter(engine).write([*rows, ("incidents", chain)])
     day = 24 * 60 * MIN
-    alerts = [alert("fp1", starts=base + k * 5 * MIN) for k in range(4)]
+    alerts = [alert("fp1", starts=base + k * 5 * MIN, team="web") for k in range(4)]
     alerts += [alert("fp2", "DiskFull", starts=base - day, service="db")]
-    alerts += [alert(f"fp3{k}", "ErrorRate", starts=base - k * day, service="payments")
-               for k in (2, 4)]
+    alerts += [alert(f"fp3{k}", "ErrorRate", starts=base - k * day, service="payments",
+                     team="payments") for k in (2, 4, 9, 16)]
     StoreWriter(engine).write_alerts(alerts)
 
 
@@ -54,7 +60,8 @@ def console_server(tmp_path, token: str):
     seed_token(engine, token)
     seed(engine)
     queues = {s: IntakeQueue(s, maxsize=64) for s in ("alerts", "metrics", "logs", "feedback")}
-    ctx = ApiContext(engine, QueueChannel(queues), silences_file=tmp_path / "silences.json")
+    ctx = ApiContext(engine, QueueChannel(queues), silences_file=tmp_path / "silences.json",
+                     analytics=TEAMS)
     ctx.flow_running.set()
     server = ApiServer(create_app(ctx)).start()
     try:

@@ -37,6 +37,7 @@ def anomaly(n: int, ts_ns: int | None = None) -> dict:
 
 
 def alert(fp: str, rule: str = "HighLatency", status: str = "firing", starts: int = T0,
-          service: str = "checkout") -> AlertEvent:
+          service: str = "checkout", team: str | None = None) -> AlertEvent:
     ends = starts + MIN if status == "resolved" else None
-    return AlertEvent(fp, status, {"alertname": rule, "service": service}, {}, starts, ends)
+    labels = {"alertname": rule, "service": service} | ({"team": team} if team else {})
+    return AlertEvent(fp, status, labels, {}, starts, ends)

@@ -4,6 +4,7 @@ import io
 import json
 
 import pyarrow.parquet as pq
+from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.store.writer import StoreWriter
 
 from tests.api.conftest import ADMIN
@@ -162,6 +163,26 @@ def test_analytics_json_and_prometheus_text(api):
     text = api.get("/metrics", params={"days": 366}).text
     assert 'alertflow_alert_notifications_by_rule{rule="HighLatency"} 2.0' in text
     assert 'alertflow_alerts_absorbed_ratio_by_rule{rule="DiskFull"} 0.0' in text
+
+
+def test_analytics_per_team_over_rest_graphql_and_metrics(api):
+    api.ctx.analytics = AnalyticsConfig(teams={"db": "storage"})
+    writer = StoreWriter(api.ctx.engine)
+    writer.write_alerts([alert("fp1", team="payments"), alert("fp2", "DiskFull", service="db")])
+    writer.write([("incidents", incident(0, opened=T0, fingerprints=("fp2",)))])
+    window = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-26T00:00:00Z"}
+    data = api.get("/api/v1/analytics/alerts", params=window).json()
+    assert {r["team"]: r["notifications"] for r in data["teams"]} == {"payments": 1, "storage": 1}
+    assert data["weekly"] == [{"week": "2026-11-23", "notifications": 2, "incidents_opened": 1}]
+    one = api.get("/api/v1/analytics/alerts", params={**window, "team": "storage"}).json()
+    assert [r["rule"] for r in one["rules"]] == ["DiskFull"] and one["incidents"]["opened"] == 1
+    query = '{ alertAnalytics(days: 366, team: "payments") { from team teams { team alerts } } }'
+    got = api.post("/graphql", json={"query": query}).json()["data"]["alertAnalytics"]
+    assert got["team"] == "payments" and got["teams"] == [{"team": "payments", "alerts": 1}]
+    text = api.get("/metrics", params={"days": 366}).text
+    assert 'alertflow_alert_notifications_by_team{team="storage"} 1.0' in text
+    assert 'alertflow_incidents_by_team{team="storage"} 1.0' in text
+    assert "alertflow_incident_mtta_seconds_by_team{" not in text  # nobody acknowledged yet
 
 
 def test_export_through_the_api(api):

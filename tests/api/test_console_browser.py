@@ -8,11 +8,14 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+from alertflow.store.analytics import DAY_NS
 
 from tests.api.console_server import console_server
+from tests.api.records import MIN
 from tests.api.servers import require_binary
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,6 +54,13 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
     if copies:
         shutil.copy(target, Path(copies) / target.name)
     return target
+
+
+def _weeks_seeded() -> int:
+    """Monday-aligned weeks from the oldest seeded alert (16 days back) to the newest incident."""
+    base = (time.time_ns() // MIN) * MIN - 3 * 60 * MIN
+    week = lambda ns: (ns // DAY_NS - 4) // 7  # noqa: E731 - 1970-01-05 was a Monday
+    return week(base + 100 * MIN) - week(base - 16 * DAY_NS) + 1
 
 
 def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
@@ -111,7 +121,7 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
         page.get_by_role("button", name="Give verdict").click()
         expect(page.get_by_role("status")).to_have_text("Verdict given: inc-00001.")
         expect(timeline.last).to_contain_text("verdict by admin (environment)")
-        expect(page.get_by_role("img", name="Noisiest rules: HighLatency 4, ErrorRate 2, "
+        expect(page.get_by_role("img", name="Noisiest rules: HighLatency 4, ErrorRate 4, "
                                 "DiskFull 1")).to_be_visible()
         _shot(page, tmp_path, "incident")
         feedback = json.loads(ctx.intake.queues["feedback"].drain(10)[0].value())
@@ -139,6 +149,22 @@ def test_console_sign_in_triage_silence_and_analytics(browser_page, tmp_path):
         expect(mtta).to_have_text(re.compile(r"^\d+(\.\d)? (s|min|h)$"))  # ack'd hours after
         expect(page.locator("#chart-trend svg rect.bar")).not_to_have_count(0)
         expect(page.get_by_role("img", name="Flapping rules: HighLatency 1")).to_be_visible()
+        # Per team: labels (web, payments), the service mapping (db -> storage), MTTA per team.
+        expect(page.get_by_role("img", name="Notifications per team: web 4, payments 4, "
+                                "storage 1")).to_be_visible()
+        rows = page.get_by_role("table", name="Alert analytics per team").locator("tbody tr")
+        expect(rows).to_have_count(3)
+        web = rows.filter(has_text="web")
+        expect(web.locator("td").nth(8)).to_have_text("HighLatency")
+        expect(web.locator("td").nth(6)).to_have_text(re.compile(r"^\d+(\.\d)? (s|min|h)$"))
+        page.get_by_label("Trend period").select_option("week")
+        weeks = page.get_by_role("img", name=re.compile(r"^Per week \(from Monday\): "))
+        expect(weeks.locator("rect.bar")).to_have_count(2 * _weeks_seeded())
         _shot(page, tmp_path, "analytics")
+        page.get_by_role("combobox", name="Team").select_option("storage")
+        expect(page.get_by_role("img", name="Noisiest rules: DiskFull 1")).to_be_visible()
+        expect(rows).to_have_count(1)
+        expect(page.get_by_role("combobox", name="Team").locator("option")).to_have_count(4)  # all + 3 teams
+        _shot(page, tmp_path, "analytics-team")
     assert page.problems == [], page.problems  # no script errors, no CSP violations
     assert page.failed == [(401, "api/v1/incidents?limit=1"), (400, "api/v1/silences")]

@@ -16,10 +16,10 @@ TOKEN = "serve-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _payload(fingerprint: str, service: str, status: str = "firing") -> dict:
+def _payload(fingerprint: str, service: str, status: str = "firing", **labels: str) -> dict:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"version": "4", "status": status, "alerts": [{
-        "status": status, "labels": {"alertname": "HighErrorRate", "service": service},
+        "status": status, "labels": {"alertname": "HighErrorRate", "service": service, **labels},
         "startsAt": now, "fingerprint": fingerprint}]}
 
 
@@ -31,13 +31,14 @@ def store_url(request, tmp_path):
 
 
 def test_serve_turns_posted_alerts_into_incidents_and_stops_cleanly(store_url, tmp_path):
-    serve = ServeProcess(store_url, TOKEN, "--set", "correlation.lateness_s=1")
+    serve = ServeProcess(store_url, TOKEN, "--set", "correlation.lateness_s=1",
+                         "--set", "analytics.team_label=owner")
     try:
         serve.wait_healthy()
         with httpx.Client(base_url=serve.url, headers=AUTH, timeout=30) as client:
-            for fp, service in (("f1", "checkout"), ("f2", "payments")):
-                assert client.post("/api/v1/alerts/alertmanager",
-                                   json=_payload(fp, service)).status_code == 202
+            for fp, service, owner in (("f1", "checkout", "shop"), ("f2", "payments", "")):
+                body = _payload(fp, service, **({"owner": owner} if owner else {}))
+                assert client.post("/api/v1/alerts/alertmanager", json=body).status_code == 202
             assert client.post("/api/v1/alerts/alertmanager", json={"version": "4"}).status_code == 422
             page = poll(lambda: client.get("/api/v1/incidents").json(),
                         lambda p: p["items"] and {"f1", "f2"} <= {
@@ -52,6 +53,8 @@ def test_serve_turns_posted_alerts_into_incidents_and_stops_cleanly(store_url, t
             assert dead[0]["stream"] == "alerts"
             analytics = client.get("/api/v1/analytics/alerts").json()
             assert {r["rule"] for r in analytics["rules"]} == {"HighErrorRate"}
+            # serve hands analytics.team_label to the alert writer: 'owner' names the team
+            assert {r["team"] for r in analytics["teams"]} == {"shop", "unassigned"}
     finally:
         code = serve.stop()
     assert code == 0, serve.output()

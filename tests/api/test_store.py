@@ -177,7 +177,7 @@ def test_migration_0002_fills_the_service_order_of_existing_incidents(tmp_path, 
             conn.execute(sa.text("INSERT INTO incident_services (incident_id, service) "
                                  "VALUES (:i, 'checkout')"), {"i": f"inc-{n}"})
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0003"
     with engine.connect() as conn:
         assert conn.execute(sa.select(t.incident_services.c.opened_ns)
                             .order_by(t.incident_services.c.opened_ns)).scalars().all() == [T0 + 1, T0 + 2]
