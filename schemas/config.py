@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.alert_rules import AlertRuleError, thresholds_from_rules
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
-from alertflow.schemas.config_prediction import PredictionConfig
+from alertflow.schemas.config_prediction import PredictionConfig, Threshold
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from alertflow.schemas.kafka_security import KafkaSecurity
@@ -607,9 +608,27 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> A
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     try:
-        return AlertflowConfig.model_validate(data)
+        config = AlertflowConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from None
+    if config.prediction.alert_rules:
+        config = _with_rule_thresholds(config, path.parent if path else Path())
+    return config
+
+
+def _with_rule_thresholds(config: AlertflowConfig, base: Path) -> AlertflowConfig:
+    """Add a threshold per alerting rule in ``prediction.alert_rules`` (relative to ``base``)."""
+    added = []
+    for rules in config.prediction.alert_rules:
+        try:
+            for data in thresholds_from_rules(base / rules):
+                added.append(Threshold.model_validate(data))
+        except (AlertRuleError, ValidationError) as exc:
+            raise ConfigError(f"prediction.alert_rules: {exc}") from None
+    prediction = config.prediction.model_copy(
+        update={"thresholds": [*config.prediction.thresholds, *added]}
+    )
+    return config.model_copy(update={"prediction": prediction})
 
 
 def _read_file(path: Path) -> dict[str, Any]:

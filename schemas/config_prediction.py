@@ -11,6 +11,7 @@ is a fully anchored regular expression, as in PromQL's ``label=~"RE"``.
 
 import math
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -132,6 +133,11 @@ class PredictionConfig(_Section):
     """Forecasting against thresholds (issue 14)."""
 
     thresholds: list[Threshold] = Field(default_factory=list)
+    alert_rules: list[Path] = Field(
+        default_factory=list,
+        description="Prometheus rule files whose alerts (`expr: metric{labels} > X`) become "
+        "thresholds too; read when the config is loaded, relative to the config file.",
+    )
     horizon_s: float = Field(4 * 3600.0, gt=0, le=7 * 86400, description="How far ahead.")
     forecast_every_s: float = Field(
         900.0, gt=0, description="Event-time cadence of a series' forecasts (not every sample)."
