@@ -241,7 +241,13 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     # (domain, AlertEvent | SpanEvent | AnomalySignal)
     traces = bool(config.inputs.get("traces"))
     recovery = config.runtime.recovery_dir is not None
-    logic = partial(IncidentLogic, config=config.correlation, traces=traces, recovery=recovery)
+    logic = partial(
+        IncidentLogic,
+        config=config.correlation,
+        traces=traces,
+        recovery=recovery,
+        recommendations=config.prediction.recommendations,
+    )
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
 
