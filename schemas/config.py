@@ -611,8 +611,13 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> A
         config = AlertflowConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from None
+    base = path.parent if path else Path()
     if config.prediction.alert_rules:
-        config = _with_rule_thresholds(config, path.parent if path else Path())
+        config = _with_rule_thresholds(config, base)
+    if config.prediction.lstm:  # weights files are named as alert rules are: from the config
+        lstm = [s.model_copy(update={"weights": base / s.weights}) for s in config.prediction.lstm]
+        prediction = config.prediction.model_copy(update={"lstm": lstm})
+        config = config.model_copy(update={"prediction": prediction})
     return config
 
 

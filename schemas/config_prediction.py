@@ -108,6 +108,22 @@ class Threshold(_Section):
         return True
 
 
+class LstmSpec(_Section):
+    """Series whose forecasts may use a trained LSTM (``alertflow train lstm``'s weights)."""
+
+    match: dict[str, str] = Field(description="Label matchers, as a threshold's.")
+    weights: Path = Field(description="The .npz weights file; relative to the config file.")
+
+    @field_validator("match")
+    @classmethod
+    def _valid_matchers(cls, value: dict[str, str]) -> dict[str, str]:
+        return Threshold._valid_matchers(value)
+
+    def matches(self, name: str, labels: dict[str, str]) -> bool:
+        """Whether a series of this name and labels is selected (a threshold's grammar)."""
+        return Threshold(match=self.match, above=0.0).matches(name, labels)
+
+
 class RecommendationRule(_Section):
     """A pattern a prediction or incident can show, and the actions that prevent it."""
 
@@ -151,6 +167,11 @@ class PredictionConfig(_Section):
     )
     min_lead_s: float = Field(
         0.0, ge=0, description="A breach predicted sooner than this is left to detection."
+    )
+    lstm: list[LstmSpec] = Field(
+        default_factory=list,
+        description="Opt-in per matcher: the LSTM joins the series' candidate forecasters and "
+        "forecasts where its recent errors are the lowest (the first matching entry applies).",
     )
     recommendations: list[RecommendationRule] = Field(
         default_factory=list, description="Added to the shipped catalogue (same id: replaces)."
