@@ -98,7 +98,7 @@ def test_the_lstm_is_a_candidate_fed_with_the_last_day():
     # The last closed bucket is the one before the last sample (a bucket closes on the next).
     expected = lstm.forecast(lstm.cached("test:hourly"), y[-25:-1])[0]
     np.testing.assert_allclose(paths[CANDIDATES.index("lstm")], expected, rtol=1e-5)
-    assert f.combiner.seen[0] > 0 and f.combiner.mae[0, CANDIDATES.index("lstm")] > 0
+    assert f.combiner.seen[0] > 0 and f.combiner.mae[0][CANDIDATES.index("lstm")] > 0
 
 
 def test_a_series_of_another_width_keeps_the_online_candidates():

@@ -95,9 +95,12 @@ class ForecastCombiner:
         self.checkpoints = checkpoints
         self.daily = SeasonalMemory(_DAY_S, step_s)
         self.weekly = SeasonalMemory(7 * _DAY_S, step_s) if weekly else None
-        self.mae = np.zeros((len(checkpoints), len(CANDIDATES)))
-        self.seen = np.zeros(len(checkpoints), dtype=np.int64)
+        # Plain lists: scoring runs a few times per bucket, numpy's per-call cost dominates.
+        self.mae = [[0.0] * len(CANDIDATES) for _ in checkpoints]
+        self.seen = [0] * len(checkpoints)
         self.weights: np.ndarray | None = None  # (checkpoints, candidates), None: Holt-Winters
+        self.stale = False  # errors changed since the weights were computed
+        self.step_index: tuple[int, np.ndarray] | None = None  # (steps, checkpoint per step)
         self.recent: float | None = None
         # The LSTM reads the daily ring as its history: only at the width it was trained on.
         self.lstm = lstm_weights
@@ -116,64 +119,73 @@ class ForecastCombiner:
     def candidates(
         self, hw: np.ndarray, no_trend: np.ndarray, flat: float, origin_ns: int, step_ns: int
     ) -> np.ndarray:
-        """The candidates' paths, one row each; an unseen seasonal value falls back to ``hw``."""
+        """The candidates' paths, one row each; one that cannot forecast repeats ``hw``."""
         steps = len(hw)
-        daily = self.daily.path(origin_ns, step_ns, steps)
-        weekly = self.weekly.path(origin_ns, step_ns, steps) if self.weekly else daily
-        recent = np.full(steps, np.nan if self.recent is None else self.recent)
-        out = np.vstack(
-            (hw, no_trend, np.full(steps, flat), recent, daily, weekly, self._lstm(steps))
-        )
-        bad = np.isnan(out)
-        if bad.any():
-            out[bad] = np.broadcast_to(hw, out.shape)[bad]
+        out = np.empty((len(CANDIDATES), steps))
+        out[0], out[1], out[2] = hw, no_trend, flat
+        out[3] = hw if self.recent is None else self.recent
+        out[4] = self.daily.path(origin_ns, step_ns, steps)
+        out[5] = self.weekly.path(origin_ns, step_ns, steps) if self.weekly else out[4]
+        out[6] = self._lstm(steps, hw)
+        for row in (4, 5):  # the rings' unseen slots
+            bad = np.isnan(out[row])
+            if bad.any():
+                out[row, bad] = hw[bad]
         return out
 
-    def _lstm(self, steps: int) -> np.ndarray:
-        """The LSTM's path (NaN where it has none: not selected, or a day not yet seen)."""
-        out = np.full(steps, np.nan)
+    def _lstm(self, steps: int, hw: np.ndarray) -> np.ndarray:
+        """The LSTM's path (``hw`` where it has none: not selected, or a day not yet seen)."""
         if self.lstm is None:
-            return out
+            return hw
         history = self.daily.history()
         if np.isnan(history).any():
-            return out
+            return hw
         path = lstm.forecast(lstm.cached(self.lstm), history)[0]
+        out = hw.copy()
         n = min(steps, len(path))
         out[:n] = path[:n]
         return out
 
     def combine(self, paths: np.ndarray) -> np.ndarray:
         """The forecast: each step's candidates weighted by their checkpoint's weights."""
+        if self.stale:
+            self._reweigh()
         if self.weights is None:
             return paths[0]
         steps = paths.shape[1]
-        # Step k uses the first checkpoint at or beyond it, but none past the horizon: only
-        # checkpoints within it are ever scored (a 4-step horizon's last one is 3).
-        within = max(1, int(np.searchsorted(self.checkpoints, steps, side="right")))
-        idx = np.minimum(np.searchsorted(self.checkpoints, np.arange(1, steps + 1)), within - 1)
-        return np.einsum("ks,sk->k", self.weights[idx], paths)
+        if self.step_index is None or self.step_index[0] != steps:
+            # Step k uses the first checkpoint at or beyond it, but none past the horizon:
+            # only checkpoints within it are ever scored (a 4-step horizon's last one is 3).
+            within = max(1, int(np.searchsorted(self.checkpoints, steps, side="right")))
+            k = np.arange(1, steps + 1)
+            self.step_index = (steps, np.minimum(np.searchsorted(self.checkpoints, k), within - 1))
+        return np.einsum("ks,sk->k", self.weights[self.step_index[1]], paths)
 
     def score(self, i: int, y: float, values: tuple[float, ...]) -> None:
         """Fold the outcome ``y`` of checkpoint ``i``'s candidate ``values`` into their errors."""
-        err = np.abs(np.array(values) - y)
         if self.seen[i] == 0:
-            self.mae[i] = err
+            self.mae[i] = [abs(v - y) for v in values]
         else:
-            self.mae[i] += self.rate * (err - self.mae[i])
+            r = self.rate
+            old = self.mae[i]
+            self.mae[i] = [m + r * (abs(v - y) - m) for m, v in zip(old, values, strict=True)]
         self.seen[i] += 1
         if self.mode != "off" and self.seen[i] >= 5:
-            self._reweigh(i)
+            self.stale = True
 
-    def _reweigh(self, i: int) -> None:
-        if self.weights is None:
-            self.weights = np.zeros((len(self.checkpoints), len(CANDIDATES)))
-            self.weights[:, 0] = 1.0
-        mae = self.mae[i]
+    def _reweigh(self) -> None:
+        """Weights from the errors, once per forecast (not per scored outcome)."""
+        self.stale = False
+        mae = np.array(self.mae)
+        ready = np.array(self.seen) >= 5
+        weights = np.zeros_like(mae)
+        weights[:, 0] = 1.0  # a checkpoint not yet scored enough keeps Holt-Winters
         if self.mode == "best":
-            row = np.zeros(len(CANDIDATES))
-            row[int(np.argmin(mae))] = 1.0
+            rows = np.zeros_like(mae)
+            rows[np.arange(len(mae)), np.argmin(mae, axis=1)] = 1.0
         else:  # relative errors: the power cannot overflow, whatever the series' unit
-            ratio = np.maximum(mae / max(float(mae.min()), 1e-300), 1.0)
-            row = ratio ** -(_POWERS[self.mode])
-            row /= row.sum()
-        self.weights[i] = row
+            ratio = np.maximum(mae / np.maximum(mae.min(axis=1, keepdims=True), 1e-300), 1.0)
+            rows = ratio ** -(_POWERS[self.mode])
+            rows /= rows.sum(axis=1, keepdims=True)
+        weights[ready] = rows[ready]
+        self.weights = weights

@@ -9,7 +9,7 @@ forecasts, tracked per horizon, so it is as wide as this series has earned.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from alertflow.operators.prediction.combination import ForecastCombiner
@@ -56,7 +56,7 @@ class Forecast:
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    trend: "Forecast | None" = None  # Holt-Winters' own, when ``mean`` is a combination
+    trend_mean: np.ndarray | None = None  # Holt-Winters' own path, when ``mean`` combines
 
     def times_ns(self) -> np.ndarray:
         """The event time of each step."""
@@ -301,36 +301,39 @@ class SeasonalForecaster:
         mean = trend = self.mean_path(origin, steps)
         paths = None
         if self.combiner is not None and self.settings.combine != "off":
-            assert self.level is not None
-            paths = self.combiner.candidates(
-                mean,
-                self.baseline_path(origin, steps),
-                self.level + self._seasonal(origin),
-                origin,
-                self.step_ns or 0,
-            )
+            assert self.level is not None and self.step_ns is not None
+            phi = self.settings.phi
+            k = np.arange(1, steps + 1)
+            damp = phi * (1 - phi**k) / (1 - phi) if phi < 1 else k.astype(float)
+            no_trend = mean - damp * self.trend  # baseline_path without a second season lookup
+            flat = self.level + self._seasonal(origin)
+            paths = self.combiner.candidates(mean, no_trend, flat, origin, self.step_ns)
             mean = self.combiner.combine(paths)
-        st = self.settings
-        lo, hi = self.errors.interval(steps, self.mae1, st.coverage)
+        lo, hi = self.errors.interval(steps, self.mae1, self.settings.coverage)
         assert self.step_ns is not None
-        own = None
-        if paths is not None:
-            t_lo, t_hi = self.trend_errors.interval(steps, self.mae1, st.coverage)
-            own = Forecast(origin, self.step_ns, trend, trend + t_lo, trend + t_hi)
-        return Forecast(origin, self.step_ns, mean, mean + lo, mean + hi, own), paths
+        fc = Forecast(origin, self.step_ns, mean, mean + lo, mean + hi)
+        return (fc if paths is None else replace(fc, trend_mean=trend)), paths
+
+    def trend_forecast(self, fc: Forecast) -> Forecast | None:
+        """Holt-Winters' own path of ``fc``, with its own error quantiles (None: it is ``fc``)."""
+        if fc.trend_mean is None:
+            return None
+        t = fc.trend_mean
+        lo, hi = self.trend_errors.interval(len(t), self.mae1, self.settings.coverage)
+        return Forecast(fc.origin_ns, fc.step_ns, t, t + lo, t + hi)
 
     def _forecast_and_remember(self, origin_ns: int) -> Forecast:
         fc, paths = self._forecast(origin_ns)
         assert self.step_ns is not None
         pending = self.pending
-        for i, c in enumerate(CHECKPOINTS):
-            if c > len(fc.mean):
-                break
-            # Plain floats: pickled in every snapshot, a tuple is a third of an array's size.
-            candidates = tuple(paths[:, c - 1].tolist()) if paths is not None else ()
-            pending.setdefault(origin_ns + c * self.step_ns, []).append(
-                (i, float(fc.mean[c - 1]), candidates)
-            )
+        steps = len(fc.mean)
+        at = [c - 1 for c in CHECKPOINTS if c <= steps]
+        means = fc.mean[at].tolist()
+        # Plain floats: pickled in every snapshot, a tuple is a third of an array's size.
+        columns = [tuple(col) for col in paths[:, at].T.tolist()] if paths is not None else None
+        for i, c in enumerate(CHECKPOINTS[: len(at)]):
+            candidates = columns[i] if columns is not None else ()
+            pending.setdefault(origin_ns + c * self.step_ns, []).append((i, means[i], candidates))
         return fc
 
     def _score_pending(self, y: float, ts_ns: int) -> None:
