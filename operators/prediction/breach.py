@@ -77,12 +77,6 @@ def breach_of(fc: Forecast, direction: str, level: "float | np.ndarray") -> Brea
     return Breach(step, min(1.0, max(0.0, confidence)))
 
 
-def _closer(trend: np.ndarray, mean: np.ndarray, level: "float | np.ndarray", up: bool) -> bool:
-    """Whether the trend's path comes nearer the level than the combination's, at some step."""
-    sign = 1.0 if up else -1.0
-    return bool((sign * (trend - level)).max() > (sign * (mean - level)).max())
-
-
 class SeriesPredictor:
     """One series' forecaster and the thresholds that select it."""
 
@@ -165,10 +159,8 @@ class SeriesPredictor:
         breach = breach_of(fc, threshold.direction, level)
         # The combination is chosen for accuracy from errors a horizon old, so it follows a
         # new trend late: the trend's own path may foretell the breach, and is then shown.
-        up = threshold.direction == "above"
-        if fc.trend_mean is not None and _closer(fc.trend_mean, fc.mean, level, up):
-            trend = self.forecaster.trend_forecast(fc)
-            assert trend is not None
+        trend = self.forecaster.trend_forecast(fc)
+        if trend is not None:
             by_trend = breach_of(trend, threshold.direction, level)
             if by_trend.confidence > breach.confidence:
                 fc, breach = trend, by_trend
