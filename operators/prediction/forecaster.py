@@ -39,9 +39,10 @@ class ForecasterSettings:
     coverage: float = 0.9  # central share of errors inside the interval
     quantile_rate: float = 0.05
     huber_k: float = 4.0  # errors beyond k mean-absolute-errors are clipped (anomalies)
-    # Which of Holt-Winters / no trend / flat / daily / weekly seasonal-naive forecasts, by
-    # each one's recent error per horizon (combination.py); chosen by bench/prediction.py's CV.
-    combine: str = "best"
+    # How the candidates (combination.py) are combined, by each one's recent error per
+    # horizon: "sharp" (inverse error to the 6th) with the weekly ring was chosen in every
+    # leave-one-group-out fold of bench/prediction.py but the simulated one (also sharp).
+    combine: str = "sharp"
     combine_rate: float = 0.05
     weekly: bool = True
     lstm_weights: str | None = None  # a weights file: the LSTM joins the candidates
@@ -76,7 +77,7 @@ class SeasonalForecaster:
     >>> fc = [o for o in out if o is not None][-1]
     >>> step = fc.origin_ns // (300 * 10**9)  # the ramp's value 1 h after the origin:
     >>> round(fc.at(3600), 2), round(10.0 + 0.01 * (step + 12), 2)
-    (11.95, 11.99)
+    (11.94, 11.99)
     """
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None:
