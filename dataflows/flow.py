@@ -33,6 +33,8 @@ from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
 from alertflow.operators.intake import Intake
 from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
+from alertflow.operators.prediction import lstm
+from alertflow.operators.prediction.lstm import WeightsError
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.trace_edges import trace_shard
@@ -194,6 +196,11 @@ def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
 
 
 def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
+    for spec in config.prediction.lstm:  # a bad weights file stops the start, not a worker
+        try:
+            lstm.cached(str(spec.weights))
+        except WeightsError as exc:
+            raise ConfigError(f"prediction.lstm: {exc}") from None
     # The same shards as scoring: the series keys are computed once for both.
     predicted = op.stateful_batch("predict", sharded, partial(ShardPredictionLogic, config=config))
     return op.key_rm("unkey_predictions", predicted)  # list[Decision] | list[PredictionSignal]
@@ -240,7 +247,13 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     # (domain, AlertEvent | SpanEvent | AnomalySignal)
     traces = bool(config.inputs.get("traces"))
     recovery = config.runtime.recovery_dir is not None
-    logic = partial(IncidentLogic, config=config.correlation, traces=traces, recovery=recovery)
+    logic = partial(
+        IncidentLogic,
+        config=config.correlation,
+        traces=traces,
+        recovery=recovery,
+        recommendations=config.prediction.recommendations,
+    )
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
 

@@ -6,6 +6,7 @@ input, snapshot) and the operator's methods; the operator holds the state.
 
 import copy
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from alertflow.operators.incidents import IncidentSettings
 from alertflow.operators.intake import dead_letter, parse_ref
 from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
 from alertflow.operators.prediction.breach import PredictionSignal, ShardPredictor
+from alertflow.operators.prediction.recommendations import Catalogue
 from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
@@ -28,6 +30,7 @@ from alertflow.operators.span_faults import SpanFaultSettings
 from alertflow.operators.topology import read_static_topology
 from alertflow.operators.trace_edges import EdgeCall, EdgeJoin
 from alertflow.schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
+from alertflow.schemas.config_prediction import RecommendationRule
 from alertflow.schemas.jsoncodec import dumps
 from alertflow.schemas.records import LogEvent, MetricSample, SpanEvent
 from bytewax.operators import StatefulBatchLogic
@@ -157,10 +160,12 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         config: CorrelationConfig,
         traces: bool = False,
         recovery: bool = True,
+        recommendations: list[RecommendationRule] | None = None,
     ) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.correlator = state
         self.config = config
+        self.recommendations = recommendations or []
         self.traces = traces
         self.recovery = recovery
 
@@ -171,7 +176,7 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
             static = read_static_topology(config.topology_file) if config.topology_file else None
             self.correlator = DomainCorrelator(
                 domain_of(values[0], config),
-                settings(config),
+                replace(settings(config), catalogue=Catalogue.load(self.recommendations)),
                 trace_wait_s=config.trace_wait_s if self.traces else None,
                 static_edges=static,
                 span_faults=(

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
+from alertflow.operators.prediction.recommendations import Catalogue, as_text
 from alertflow.operators.rootcause import Candidate, rank_by_onset
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.outputs import Notification
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 MAX_CAUSES = None
 
 
-def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -> Record:
+def render_incident(
+    state: "IncidentState", graph: ServiceGraph | None = None, catalogue: Catalogue | None = None
+) -> Record:
     """The current version of ``state`` as an ``incidents`` record (``Incident``'s fields)."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
     causes = _causes(state, members, graph)
@@ -65,7 +68,8 @@ def render_incident(state: "IncidentState", graph: ServiceGraph | None = None) -
             ],
             "severity": state.severity,
             "summary": summary,
-            "recommendations": _recommendations(members, causes[0].service if causes else None),
+            "recommendations": _recommendations(members, causes[0].service if causes else None)
+            + _catalogue_lines(state, members, catalogue),
             "outcome": None,  # only predicted incidents end averted or happened (issue 14)
         }
     )
@@ -115,6 +119,19 @@ def _recommendations(members: list, top_service: str | None) -> list[str]:
         if runbook and f"Runbook: {runbook}" not in out:
             out.append(f"Runbook: {runbook}")
     return out
+
+
+def _catalogue_lines(
+    state: "IncidentState", members: list, catalogue: Catalogue | None
+) -> list[str]:
+    """The catalogue's actions for these members, again only when the members changed."""
+    if catalogue is None:
+        return []
+    read = hash(tuple(m.fingerprint for m in members))
+    if state.recommended is None or state.recommended[0] != read:
+        found = catalogue.for_incident([(m.kind, m.title, m.labels) for m in members])
+        state.recommended = (read, as_text(found))
+    return list(state.recommended[1])
 
 
 def render_notification(kind: str, incident: Record) -> Notification:

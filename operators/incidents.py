@@ -80,6 +80,7 @@ from alertflow.operators.incident_render import render_incident, render_notifica
 from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from alertflow.operators.log_patterns import LogSignal, apply_log
 from alertflow.operators.member_bound import strength, to_evict
+from alertflow.operators.prediction.recommendations import Catalogue
 from alertflow.operators.session_index import SessionIndex, keys_of
 from alertflow.operators.span_faults import SpanSignal, apply_span
 from alertflow.operators.topology import ServiceGraph
@@ -144,6 +145,8 @@ class IncidentSettings:
     wave_s: float | None = None  # a new kind of alert this long into a fault: a second one
     max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
     session_index: bool = True  # look up candidates (operators.session_index), not scan all
+    # Preventive actions whose matchers an incident's members select (issue 14); None: none.
+    catalogue: Catalogue | None = None
 
 
 @dataclass(slots=True)
@@ -164,6 +167,7 @@ class IncidentState:
     versioned_ns: int = 0  # event time of the last version
     pending_evidence: bool = False  # anomalies joined since the last version
     ranked: tuple | None = None  # (hash of what the ranking read, its causes): incident_render
+    recommended: tuple | None = None  # (hash of the members, catalogue lines): incident_render
     merged_into: str | None = None  # the incident that absorbed this one (incident_merge)
     omitted: int = 0  # members beyond max_members, counted and dropped
     omitted_alerts: set[str] = field(default_factory=set)  # ...of them, the alerts
@@ -538,7 +542,7 @@ class IncidentGrouper:
                 and self._worth_notifying(incident, watermark)
             ):
                 # Kept firing long enough: announce the current version.
-                record = render_incident(incident, self.graph)
+                record = render_incident(incident, self.graph, self.settings.catalogue)
                 out.append(self._notification("incident_opened", incident, record, (), 0))
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
@@ -879,7 +883,7 @@ class IncidentGrouper:
         incident.version += 1
         incident.versioned_ns = max(incident.versioned_ns, incident.updated_ns)
         incident.pending_evidence = False
-        record = render_incident(incident, self.graph)
+        record = render_incident(incident, self.graph, self.settings.catalogue)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None
         if not incident.notified:

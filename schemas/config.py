@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from alertflow.schemas.alert_rules import AlertRuleError, thresholds_from_rules
 from alertflow.schemas.config_analytics import AnalyticsConfig
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.config_notify import NotifyConfig
-from alertflow.schemas.config_prediction import PredictionConfig
+from alertflow.schemas.config_prediction import PredictionConfig, Threshold
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from alertflow.schemas.kafka_security import KafkaSecurity
@@ -645,9 +646,32 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> A
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     try:
-        return AlertflowConfig.model_validate(data)
+        config = AlertflowConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from None
+    base = path.parent if path else Path()
+    if config.prediction.alert_rules:
+        config = _with_rule_thresholds(config, base)
+    if config.prediction.lstm:  # weights files are named as alert rules are: from the config
+        lstm = [s.model_copy(update={"weights": base / s.weights}) for s in config.prediction.lstm]
+        prediction = config.prediction.model_copy(update={"lstm": lstm})
+        config = config.model_copy(update={"prediction": prediction})
+    return config
+
+
+def _with_rule_thresholds(config: AlertflowConfig, base: Path) -> AlertflowConfig:
+    """Add a threshold per alerting rule in ``prediction.alert_rules`` (relative to ``base``)."""
+    added = []
+    for rules in config.prediction.alert_rules:
+        try:
+            for data in thresholds_from_rules(base / rules):
+                added.append(Threshold.model_validate(data))
+        except (AlertRuleError, ValidationError) as exc:
+            raise ConfigError(f"prediction.alert_rules: {exc}") from None
+    prediction = config.prediction.model_copy(
+        update={"thresholds": [*config.prediction.thresholds, *added]}
+    )
+    return config.model_copy(update={"prediction": prediction})
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -89,3 +89,16 @@ def test_the_throughput_bench_forecasts_every_bench_series():
     config = load_config(FORECAST_CONFIG)
     (threshold,) = config.prediction.thresholds
     assert threshold.matches(METRIC, {"instance": "i-1", "job": "bench"})
+
+
+def test_lstm_weights_are_named_from_the_config_file_and_select_by_matchers(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "prediction:\n  lstm:\n    - match: {__name__: '=~http_.*'}\n      weights: w/lstm.npz\n"
+    )
+    (spec,) = load_config(path).prediction.lstm
+    assert spec.weights == tmp_path / "w" / "lstm.npz"
+    assert spec.matches("http_requests", {}) and not spec.matches("cpu", {})
+    with pytest.raises(ConfigError, match="not a Prometheus label name"):
+        path.write_text("prediction:\n  lstm:\n    - match: {1x: a}\n      weights: w.npz\n")
+        load_config(path)

@@ -96,4 +96,5 @@ def test_state_is_small_bounded_and_pickles():
     clone = pickle.loads(pickle.dumps(f))
     a, b = f.forecast(), clone.forecast()
     assert np.array_equal(a.mean, b.mean) and np.array_equal(a.upper, b.upper)
-    assert len(pickle.dumps(f)) < 8192
+    # ~2.5 KB of it are the day and week rings of the seasonal-naive candidates (combination)
+    assert len(pickle.dumps(f)) < 12 * 1024

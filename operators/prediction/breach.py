@@ -86,6 +86,7 @@ class SeriesPredictor:
         thresholds: list[Threshold],
         config: PredictionConfig,
         catalogue: Catalogue,
+        lstm_weights: str | None = None,
     ) -> None:
         self.key = key
         self.thresholds = thresholds
@@ -96,6 +97,7 @@ class SeriesPredictor:
                 horizon_s=config.horizon_s,
                 forecast_every_s=config.forecast_every_s,
                 min_step_s=config.min_step_s,
+                lstm_weights=lstm_weights,
             )
         )
         # Per threshold: whether a breach prediction is in force, the id of the one that
@@ -155,6 +157,13 @@ class SeriesPredictor:
         if level is None:
             return []
         breach = breach_of(fc, threshold.direction, level)
+        # The combination is chosen for accuracy from errors a horizon old, so it follows a
+        # new trend late: the trend's own path may foretell the breach, and is then shown.
+        trend = self.forecaster.trend_forecast(fc)
+        if trend is not None:
+            by_trend = breach_of(trend, threshold.direction, level)
+            if by_trend.confidence > breach.confidence:
+                fc, breach = trend, by_trend
         breach_ns = None if breach.step is None else fc.origin_ns + breach.step * fc.step_ns
         lead_ok = breach_ns is not None and (
             breach_ns - sample.ts_ns >= self.config.min_lead_s * NS_PER_S
@@ -298,7 +307,13 @@ class ShardPredictor:
 
     def _new(self, key: str, sample: MetricSample) -> SeriesPredictor | None:
         chosen = [t for t in self.config.thresholds if t.matches(sample.name, sample.labels)]
-        return SeriesPredictor(key, chosen, self.config, self.catalogue) if chosen else None
+        if not chosen:
+            return None
+        lstm = next(
+            (str(s.weights) for s in self.config.lstm if s.matches(sample.name, sample.labels)),
+            None,
+        )
+        return SeriesPredictor(key, chosen, self.config, self.catalogue, lstm)
 
     def evict_idle(self, wall_ns: int) -> int:
         """Forget forecasting series not seen for ``idle_ns``; returns how many were dropped."""

@@ -9,16 +9,16 @@ forecasts, tracked per horizon, so it is as wide as this series has earned.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
+from alertflow.operators.prediction.combination import ForecastCombiner
+from alertflow.operators.prediction.intervals import CHECKPOINTS, ErrorQuantiles
 
 NS_PER_S = 1_000_000_000
 _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
 _HOUR_BINS = 24
-# Horizons (in steps) at which forecast errors are tracked; intervals interpolate between them.
-_CHECKPOINTS = (1, 2, 3, 6, 12, 24, 36, 48)
 _GAP_SAMPLES = 8  # gaps seen before the bucket width is fixed
 
 
@@ -39,6 +39,13 @@ class ForecasterSettings:
     coverage: float = 0.9  # central share of errors inside the interval
     quantile_rate: float = 0.05
     huber_k: float = 4.0  # errors beyond k mean-absolute-errors are clipped (anomalies)
+    # How the candidates (combination.py) are combined, by each one's recent error per
+    # horizon: "sharp" (inverse error to the 6th) with the weekly ring was chosen in every
+    # leave-one-group-out fold of bench/prediction.py but the simulated one (also sharp).
+    combine: str = "sharp"
+    combine_rate: float = 0.05
+    weekly: bool = True
+    lstm_weights: str | None = None  # a weights file: the LSTM joins the candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class Forecast:
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    trend_mean: np.ndarray | None = None  # Holt-Winters' own path, when ``mean`` combines
 
     def times_ns(self) -> np.ndarray:
         """The event time of each step."""
@@ -61,19 +69,6 @@ class Forecast:
         return float(self.mean[min(step, len(self.mean)) - 1])
 
 
-@dataclass(slots=True)
-class _Errors:
-    """Per-checkpoint error quantiles (lower, upper) and mean absolute error.
-
-    Plain lists: a few scalar updates per bucket cost less than numpy's per-call overhead.
-    """
-
-    lower: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
-    upper: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
-    mae: list[float] = field(default_factory=lambda: [0.0] * len(_CHECKPOINTS))
-    seen: list[int] = field(default_factory=lambda: [0] * len(_CHECKPOINTS))
-
-
 class SeasonalForecaster:
     """Level, damped trend, daily and weekly seasonality; forecasts with intervals.
 
@@ -82,7 +77,7 @@ class SeasonalForecaster:
     >>> fc = [o for o in out if o is not None][-1]
     >>> step = fc.origin_ns // (300 * 10**9)  # the ramp's value 1 h after the origin:
     >>> round(fc.at(3600), 2), round(10.0 + 0.01 * (step + 12), 2)
-    (11.95, 11.99)
+    (11.94, 11.99)
     """
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None:
@@ -104,9 +99,11 @@ class SeasonalForecaster:
         self.steps = 0
         self.last_bucket_ns = 0
         self.next_forecast_ns = 0
-        self.errors = _Errors()
-        # Forecast values awaiting their outcome, by target bucket: [(checkpoint, value)].
-        self.pending: dict[int, list[tuple[int, float]]] = {}
+        self.errors = ErrorQuantiles()  # of the forecast given (the combination)
+        self.trend_errors = ErrorQuantiles()  # of Holt-Winters' path alone
+        self.combiner: ForecastCombiner | None = None
+        # Forecasts awaiting their outcome, by target bucket: [(checkpoint, value, candidates)].
+        self.pending: dict[int, list[tuple[int, float, tuple[float, ...]]]] = {}
 
     @property
     def horizon_steps(self) -> int:
@@ -155,7 +152,18 @@ class SeasonalForecaster:
         y = self.bucket_sum / self.bucket_n
         t = self.bucket_start_ns
         self._score_pending(y, t)
-        self._update(y, t)
+        clean = self._update(y, t)
+        if self.combiner is None:
+            st = self.settings
+            self.combiner = ForecastCombiner(
+                self.step_ns / NS_PER_S,
+                CHECKPOINTS,
+                st.combine,
+                st.combine_rate,
+                st.weekly,
+                st.lstm_weights,
+            )
+        self.combiner.learn(clean, t)
         self.last_bucket_ns = t
         if self.steps >= self.settings.warmup_steps and t >= self.next_forecast_ns:
             self.next_forecast_ns = t + int(self.settings.forecast_every_s * NS_PER_S)
@@ -175,12 +183,16 @@ class SeasonalForecaster:
         lo, hi, w, dow = self._seasonal_weights(ts_ns)
         return (1 - w) * self.day[lo] + w * self.day[hi] + self.week[dow]
 
-    def _update(self, y: float, ts_ns: int) -> None:
+    def _update(self, y: float, ts_ns: int) -> float:
+        """Learn a closed bucket; returns it with an outlier clipped (what candidates remember).
+
+        A seasonal-naive candidate fed the raw value would foretell yesterday's spike today.
+        """
         st = self.settings
         if self.level is None:
             self.level = y
             self.steps = 1
-            return
+            return y
         assert self.step_ns is not None
         gap = max(1, round((ts_ns - self.last_bucket_ns) / self.step_ns))
         for _ in range(gap - 1):  # missing buckets: the trend carries the level across
@@ -207,6 +219,7 @@ class SeasonalForecaster:
         self.trend = st.phi * self.trend + st.alpha * st.beta * err_used
         self._learn_seasons(y, weights, seasonal)
         self.steps += 1
+        return predicted + err_used
 
     def _learn_seasons(
         self, y: float, weights: tuple[int, int, float, int], seasonal: float
@@ -281,41 +294,48 @@ class SeasonalForecaster:
 
     def forecast(self, origin_ns: int | None = None) -> Forecast:
         """A forecast from the last closed bucket (or ``origin_ns``), without remembering it."""
-        origin = self.last_bucket_ns if origin_ns is None else origin_ns
+        return self._forecast(self.last_bucket_ns if origin_ns is None else origin_ns)[0]
+
+    def _forecast(self, origin: int) -> tuple[Forecast, np.ndarray | None]:
+        """The combined forecast, and the candidates' paths it was made from (None: only one)."""
         steps = self.horizon_steps
-        mean = self.mean_path(origin, steps)
-        lo, hi = self._interval(steps)
+        mean = trend = self.mean_path(origin, steps)
+        paths = None
+        if self.combiner is not None and self.settings.combine != "off":
+            assert self.level is not None and self.step_ns is not None
+            phi = self.settings.phi
+            k = np.arange(1, steps + 1)
+            damp = phi * (1 - phi**k) / (1 - phi) if phi < 1 else k.astype(float)
+            no_trend = mean - damp * self.trend  # baseline_path without a second season lookup
+            flat = self.level + self._seasonal(origin)
+            paths = self.combiner.candidates(mean, no_trend, flat, origin, self.step_ns)
+            mean = self.combiner.combine(paths)
+        lo, hi = self.errors.interval(steps, self.mae1, self.settings.coverage)
         assert self.step_ns is not None
-        return Forecast(origin, self.step_ns, mean, mean + lo, mean + hi)
+        fc = Forecast(origin, self.step_ns, mean, mean + lo, mean + hi)
+        return (fc if paths is None else replace(fc, trend_mean=trend)), paths
+
+    def trend_forecast(self, fc: Forecast) -> Forecast | None:
+        """Holt-Winters' own path of ``fc``, with its own error quantiles (None: it is ``fc``)."""
+        if fc.trend_mean is None:
+            return None
+        t = fc.trend_mean
+        lo, hi = self.trend_errors.interval(len(t), self.mae1, self.settings.coverage)
+        return Forecast(fc.origin_ns, fc.step_ns, t, t + lo, t + hi)
 
     def _forecast_and_remember(self, origin_ns: int) -> Forecast:
-        fc = self.forecast(origin_ns)
+        fc, paths = self._forecast(origin_ns)
         assert self.step_ns is not None
         pending = self.pending
-        for i, c in enumerate(_CHECKPOINTS):
-            if c > len(fc.mean):
-                break
-            pending.setdefault(origin_ns + c * self.step_ns, []).append((i, float(fc.mean[c - 1])))
+        steps = len(fc.mean)
+        at = [c - 1 for c in CHECKPOINTS if c <= steps]
+        means = fc.mean[at].tolist()
+        # Plain floats: pickled in every snapshot, a tuple is a third of an array's size.
+        columns = [tuple(col) for col in paths[:, at].T.tolist()] if paths is not None else None
+        for i, c in enumerate(CHECKPOINTS[: len(at)]):
+            candidates = columns[i] if columns is not None else ()
+            pending.setdefault(origin_ns + c * self.step_ns, []).append((i, means[i], candidates))
         return fc
-
-    def _interval(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Error quantiles at each step: tracked at checkpoints, a sqrt-of-h guess elsewhere."""
-        errors = self.errors
-        k = np.arange(1, steps + 1)
-        z = 1.645 if self.settings.coverage == 0.9 else _z(self.settings.coverage)
-        guess = 1.25 * z * max(self.mae1, 1e-9) * np.sqrt(k)
-        known = [i for i, c in enumerate(_CHECKPOINTS) if errors.seen[i] >= 5 and c <= steps]
-        if not known:
-            return -guess, guess
-        xs = np.array([_CHECKPOINTS[i] for i in known], dtype=float)
-        lower = np.interp(k, xs, [errors.lower[i] for i in known])
-        upper = np.interp(k, xs, [errors.upper[i] for i in known])
-        # Beyond the last tracked checkpoint the spread grows like a random walk's.
-        beyond = k > xs[-1]
-        growth = np.sqrt(k[beyond] / xs[-1])
-        lower[beyond] *= growth
-        upper[beyond] *= growth
-        return np.minimum(lower, 0.0), np.maximum(upper, 0.0)
 
     def _score_pending(self, y: float, ts_ns: int) -> None:
         """Compare the forecasts that targeted this bucket with what happened."""
@@ -325,31 +345,11 @@ class SeasonalForecaster:
                 del self.pending[target]
         if not due:
             return
-        st = self.settings
-        tau_lo, tau_hi = (1 - st.coverage) / 2, (1 + st.coverage) / 2
-        errors = self.errors
-        for i, value in due:
-            e = y - value
-            if errors.seen[i] == 0:
-                errors.mae[i] = abs(e) or self.mae1
-                errors.lower[i] = -1.645 * 1.25 * errors.mae[i]
-                errors.upper[i] = 1.645 * 1.25 * errors.mae[i]
-            else:
-                errors.mae[i] = 0.97 * errors.mae[i] + 0.03 * abs(e)
-            # Stochastic quantile tracking, steps scaled so each side settles at its tau.
-            rate = 0.25 * st.quantile_rate * errors.mae[i]
-            errors.lower[i] += rate * (tau_lo - (e < errors.lower[i])) / tau_lo
-            errors.upper[i] += rate * (tau_hi - (e < errors.upper[i])) / (1 - tau_hi)
-            errors.seen[i] += 1
-
-
-def _z(coverage: float) -> float:
-    """The two-sided normal quantile for a central ``coverage`` (bisection on erf)."""
-    lo, hi = 0.0, 10.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if math.erf(mid / math.sqrt(2)) < coverage:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+        cover, rate = self.settings.coverage, self.settings.quantile_rate
+        combiner = self.combiner
+        for i, value, candidates in due:
+            self.errors.add(i, y - value, self.mae1, cover, rate)
+            if combiner is not None and candidates:
+                combiner.score(i, y, candidates)
+                # Holt-Winters' own errors: its path, shown when it foretells a breach
+                self.trend_errors.add(i, y - candidates[0], self.mae1, cover, rate)

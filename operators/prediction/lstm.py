@@ -5,8 +5,8 @@ one day before each step ahead), both normalised by the last value and the windo
 spread, and predicts every step up to the horizon at once: a one-layer LSTM over the
 window, then a linear head over [last hidden state, seasonal-naive path]. Weights live in
 a plain ``.npz`` (PyTorch's gate order i, f, g, o), so the stream needs no PyTorch.
-The stream does not use it yet: no prediction-config option selects it; bench/prediction.py's
-LSTM rows show for which kinds of series it forecasts better than the online model.
+In the stream it is one more candidate of :mod:`combination` for the series that
+``prediction.lstm`` selects: it forecasts only where its own recent errors are the lowest.
 """
 
 from dataclasses import dataclass
@@ -85,6 +85,24 @@ class LstmWeights:
                 raise WeightsError(f"{name} has shape {getattr(self, name).shape}, not {shape}")
         if self.window < 2 or self.step_s < 1 or four_h % 4 or four_h == 0:
             raise WeightsError(f"bad window {self.window}, step {self.step_s} or hidden size")
+
+
+# Loaded once per file: every series that a weights file serves shares one copy, and
+# the series' snapshots name the file instead of carrying the arrays.
+_LOADED: dict[str, LstmWeights] = {}
+
+
+def cached(path: str) -> LstmWeights:
+    """The weights in ``path``, read on first use; WeightsError when they cannot be."""
+    weights = _LOADED.get(path)
+    if weights is None:
+        weights = _LOADED[path] = LstmWeights.load(Path(path))
+    return weights
+
+
+def remember(name: str, weights: LstmWeights) -> None:
+    """Serve ``weights`` under ``name`` as if loaded from there (benchmarks, tests)."""
+    _LOADED[name] = weights
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -136,6 +136,37 @@ class Catalogue:
         return out
 
 
+    def for_incident(self, members: list[tuple[str, str, dict[str, str]]]) -> list[Recommendation]:
+        """The rules an incident's members, ``(kind, name, labels)``, select; deploy rules first.
+
+        A rule applies to the first member its matchers select: an anomalous series by its
+        metric name and labels (as a forecast's series), an alert by its name lower-cased
+        (alert names are CamelCase, the catalogue's matchers snake_case) and its labels.
+        No trend was measured, so the evidence says what matched, not a slope.
+
+        >>> cat = Catalogue.load()
+        >>> [r.evidence for r in cat.for_incident([("alert", "DiskAlmostFull", {"host": "a"})])]
+        ['alert DiskAlmostFull{host="a"} is one of the series disk-exhaustion watches']
+        """
+        out = self.for_alerts([(name, labels) for _kind, name, labels in members])
+        for i, rule in enumerate(self.rules):
+            selector = self.selectors[i]
+            if rule.pattern == "bad_deploy" or selector is None:
+                continue  # a rule without matchers would select every incident
+            for kind, name, labels in members:
+                if selector.matches(name.lower() if kind == "alert" else name, labels):
+                    shown = ",".join(f'{k}="{v}"' for k, v in _shown(labels))
+                    evidence = f"{kind} {name}{{{shown}}} is one of the series {rule.id} watches"
+                    out.append(_recommendation(rule, evidence))
+                    break
+        return out
+
+
+def _shown(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """A few labels to name a member by (its name is already said)."""
+    return [kv for kv in sorted(labels.items()) if kv[0] not in ("alertname", "__name__")][:4]
+
+
 def _deploy_evidence(name: str, labels: dict[str, str]) -> str | None:
     lowered = name.lower()
     if any(word in lowered for word in _DEPLOY_WORDS):
