@@ -9,14 +9,73 @@ current excursion: the first sample at least ``enter`` spreads away (its *onset*
 ``calm_samples`` samples in a row are back within it. While an excursion lasts the
 baseline is frozen, so the shift is measured against the hour before it began; an
 excursion longer than the horizon is the new normal and is learnt again.
+
+The step is a numba kernel over two small arrays: in Python it cost about as much as the
+detector's own compiled step, per sample of every series.
 """
 
 import math
+
+import numba
+import numpy as np
 
 # The mean absolute deviation of a normal is 0.798 of its standard deviation.
 _MAD_TO_STD = 1.2533
 # A constant series that moves is infinitely shifted; this keeps it comparable and finite.
 SHIFT_CAP = 100.0
+# Slots of the integer state (epoch nanoseconds and counts) and of the float state.
+_N, _LAST, _ONSET, _CALM, _DT = range(5)
+_LEVEL, _DEV, _ALPHA = range(3)
+_NONE = -(2**62)  # no excursion under way
+
+
+@numba.njit(cache=True)
+def _learn(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int, alpha: float) -> None:
+    i[_N] += 1
+    if ts_ns > i[_LAST]:
+        i[_LAST] = ts_ns
+    if alpha > 0.0:
+        if i[_N] > 1:
+            f[_DEV] += alpha * (abs(value - f[_LEVEL]) - f[_DEV])
+        f[_LEVEL] += alpha * (value - f[_LEVEL])
+
+
+@numba.njit(cache=True)
+def _step(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int, horizon_ns: float,
+          enter: float, calm_samples: int, warmup: int) -> float:  # fmt: skip
+    """Judge then learn one sample; NaN while warming up."""
+    if i[_N] < warmup:
+        _learn(f, i, value, ts_ns, 1.0 / (i[_N] + 1))
+        return math.nan
+    scale = _MAD_TO_STD * f[_DEV]
+    moved = value - f[_LEVEL]
+    if scale > 0.0:
+        z = moved / scale
+        if z > SHIFT_CAP or z < -SHIFT_CAP:
+            z = math.copysign(SHIFT_CAP, z)
+    else:
+        z = 0.0 if moved == 0.0 else math.copysign(SHIFT_CAP, moved)
+    if z >= enter or z <= -enter:
+        if i[_ONSET] == _NONE:
+            i[_ONSET] = ts_ns
+        i[_CALM] = 0
+        if ts_ns - i[_ONSET] <= horizon_ns:
+            return z  # the baseline stays the one from before the move
+        # Moved for longer than the baseline remembers: this is the series' level now.
+    elif i[_ONSET] != _NONE:
+        i[_CALM] += 1
+        if i[_CALM] >= calm_samples:
+            i[_ONSET] = _NONE
+    dt = ts_ns - i[_LAST]
+    alpha = 0.0
+    if dt > 0:
+        # Series are sampled at a steady interval: the exp is computed when it changes.
+        if dt != i[_DT]:
+            i[_DT] = dt
+            f[_ALPHA] = 1.0 - math.exp(-dt / horizon_ns)
+        alpha = f[_ALPHA]
+    _learn(f, i, value, ts_ns, alpha)
+    return z
 
 
 class ShiftTracker:
@@ -31,8 +90,7 @@ class ShiftTracker:
     (15.9, True)
     """
 
-    __slots__ = ("alpha", "calm", "calm_samples", "dev", "dt_ns", "enter", "horizon_ns",
-                 "last_ns", "level", "n", "onset_ns", "warmup")  # fmt: skip
+    __slots__ = ("calm_samples", "enter", "f", "horizon_ns", "i", "warmup")
 
     def __init__(
         self,
@@ -45,58 +103,22 @@ class ShiftTracker:
         self.enter = enter
         self.calm_samples = calm_samples
         self.warmup = warmup
-        self.level = 0.0
-        self.dev = 0.0
-        self.n = 0
-        self.last_ns = -1
-        self.onset_ns: int | None = None  # the current excursion's first sample
-        self.calm = 0  # samples in a row back within ``enter`` during an excursion
-        # The learning rate of the last step: series are sampled at a steady interval, so
-        # it is computed again only when the interval changes (the exp is most of the cost).
-        self.dt_ns = 0
-        self.alpha = 0.0
+        self.f = np.zeros(3)  # level, mean absolute deviation, last learning rate
+        self.i = np.array([0, -1, _NONE, 0, 0], dtype=np.int64)  # n, last, onset, calm, dt
 
     def update(self, value: float, ts_ns: int) -> float | None:
         """Judge then learn one sample: its signed shift in spreads, None while warming up."""
-        if self.n < self.warmup:
-            self._learn(value, ts_ns, 1.0 / (self.n + 1))
-            return None
-        scale = _MAD_TO_STD * self.dev
-        moved = value - self.level
-        if scale > 0.0:
-            z = moved / scale
-            if z > SHIFT_CAP or z < -SHIFT_CAP:
-                z = math.copysign(SHIFT_CAP, z)
-        else:
-            z = 0.0 if moved == 0.0 else math.copysign(SHIFT_CAP, moved)
-        if z >= self.enter or z <= -self.enter:
-            if self.onset_ns is None:
-                self.onset_ns = ts_ns
-            self.calm = 0
-            if ts_ns - self.onset_ns <= self.horizon_ns:
-                return z  # the baseline stays the one from before the move
-            # Moved for longer than the baseline remembers: this is the series' level now.
-        elif self.onset_ns is not None:
-            self.calm += 1
-            if self.calm >= self.calm_samples:
-                self.onset_ns = None
-        self._learn(value, ts_ns, self._alpha(ts_ns))
-        return z
+        z = _step(self.f, self.i, float(value), int(ts_ns), self.horizon_ns, self.enter,
+                  self.calm_samples, self.warmup)  # fmt: skip
+        return None if z != z else z  # NaN: still warming up
 
-    def _alpha(self, ts_ns: int) -> float:
-        dt = ts_ns - self.last_ns
-        if dt <= 0:
-            return 0.0
-        if dt != self.dt_ns:
-            self.dt_ns = dt
-            self.alpha = 1.0 - math.exp(-dt / self.horizon_ns)
-        return self.alpha
+    @property
+    def onset_ns(self) -> int | None:
+        """When the current move away from the baseline began; None when there is none."""
+        onset = int(self.i[_ONSET])
+        return None if onset == _NONE else onset
 
-    def _learn(self, value: float, ts_ns: int, alpha: float) -> None:
-        self.n += 1
-        if ts_ns > self.last_ns:
-            self.last_ns = ts_ns
-        if alpha > 0.0:
-            if self.n > 1:
-                self.dev += alpha * (abs(value - self.level) - self.dev)
-            self.level += alpha * (value - self.level)
+    @property
+    def level(self) -> float:
+        """The baseline level."""
+        return float(self.f[_LEVEL])

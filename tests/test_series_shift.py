@@ -84,7 +84,69 @@ def test_any_finite_values_give_a_bounded_finite_shift(values):
     for i, v in enumerate(values):
         z = t.update(v, i * STEP)
         assert z is None or (math.isfinite(z) and abs(z) <= SHIFT_CAP)
-    assert len(pickle.dumps(t)) < 400  # a few floats per series, whatever it saw
+    assert len(pickle.dumps(t)) < 600  # a few numbers per series, whatever it saw
+
+
+class _Reference:
+    """The step in plain Python, as first written: the kernel must agree with it exactly."""
+
+    def __init__(self, horizon_s=3600.0, enter=3.0, calm_samples=3, warmup=10):
+        self.horizon_ns, self.enter = horizon_s * 1e9, enter
+        self.calm_samples, self.warmup = calm_samples, warmup
+        self.level = self.dev = 0.0
+        self.n, self.last_ns, self.onset_ns, self.calm = 0, None, None, 0
+
+    def update(self, value, ts_ns):
+        if self.n < self.warmup:
+            self._learn(value, ts_ns, 1.0 / (self.n + 1))
+            return None
+        scale, moved = 1.2533 * self.dev, value - self.level
+        if scale > 0.0:
+            z = max(-SHIFT_CAP, min(SHIFT_CAP, moved / scale))
+        else:
+            z = 0.0 if moved == 0.0 else math.copysign(SHIFT_CAP, moved)
+        if abs(z) >= self.enter:
+            if self.onset_ns is None:
+                self.onset_ns = ts_ns
+            self.calm = 0
+            if ts_ns - self.onset_ns > self.horizon_ns:
+                self._learn(value, ts_ns, self._alpha(ts_ns))
+            return z
+        if self.onset_ns is not None:
+            self.calm += 1
+            if self.calm >= self.calm_samples:
+                self.onset_ns = None
+        self._learn(value, ts_ns, self._alpha(ts_ns))
+        return z
+
+    def _alpha(self, ts_ns):
+        if self.last_ns is None or ts_ns <= self.last_ns:
+            return 0.0
+        return 1.0 - math.exp(-(ts_ns - self.last_ns) / self.horizon_ns)
+
+    def _learn(self, value, ts_ns, alpha):
+        self.n += 1
+        if self.last_ns is None or ts_ns > self.last_ns:
+            self.last_ns = ts_ns
+        if alpha > 0.0:
+            if self.n > 1:
+                self.dev += alpha * (abs(value - self.level) - self.dev)
+            self.level += alpha * (value - self.level)
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-1e6, 1e6), st.integers(-2, 60)), min_size=1, max_size=200
+    )
+)
+def test_the_kernel_agrees_with_the_python_reference(steps):
+    kernel, ref = ShiftTracker(warmup=4, horizon_s=300.0), _Reference(warmup=4, horizon_s=300.0)
+    ts = 0
+    for value, step_s in steps:  # steps back in time too: the scorer passes late samples on
+        ts += step_s * NS_PER_S
+        got, want = kernel.update(value, ts), ref.update(value, ts)
+        assert got == want or got == pytest.approx(want, rel=1e-12)
+        assert kernel.onset_ns == ref.onset_ns
 
 
 def test_the_scorer_attaches_shift_and_onset_and_correlation_keeps_the_largest():
