@@ -158,7 +158,7 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
 
 
 # The ranking before this work: structure alone, no moves, no second waves.
-OLD = RankWeights(change=0.0, derived=1.0, wave_gap_s=0.0, move_onsets=False)
+OLD = RankWeights(change=0.0, wave_gap_s=0.0, move_onsets=False)
 
 # The candidate settings: a small grid over the weights that matter (see RankWeights).
 GRID = {

@@ -100,3 +100,20 @@ def test_the_move_is_named_in_the_evidence_with_its_onset():
     (top,) = rank_by_onset(members)
     assert any("moved 42.0 spreads" in e and "120s before the first alert" in e
                for e in top.evidence)  # fmt: skip
+
+
+def test_a_second_fault_later_in_the_same_incident_is_named_in_the_first_three():
+    edges = (("web", "api"), ("api", "db"), ("cache", "db"), ("batch", "db"), ("web", "queue"))
+    members = [
+        alert("db", 0), move("db", -30, 60), alert("api", 10), move("api", 0, 20),
+        alert("web", 20), move("web", 10, 20), alert("cache", 20), move("cache", 10, 20),
+        alert("batch", 30), move("batch", 20, 20),
+        alert("queue", 900), move("queue", 880, 50),  # its own fault, 15 minutes on
+    ]  # fmt: skip
+    ranked = rank_by_onset(members, graph(*edges))
+    names = [c.service for c in ranked]
+    assert names[0] == "db"
+    assert "queue" in names[:3]
+    assert any("second fault" in e for e in ranked[names.index("queue")].evidence)
+    off = RankWeights(wave_gap_s=0.0)
+    assert "queue" not in [c.service for c in rank_by_onset(members, graph(*edges), weights=off)][:3]
