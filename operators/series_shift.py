@@ -24,8 +24,8 @@ _MAD_TO_STD = 1.2533
 # A constant series that moves is infinitely shifted; this keeps it comparable and finite.
 SHIFT_CAP = 100.0
 # Slots of the integer state (epoch nanoseconds and counts) and of the float state.
-_N, _LAST, _ONSET, _CALM, _DT = range(5)
-_LEVEL, _DEV, _ALPHA = range(3)
+_N, _LAST, _ONSET, _CALM, _DT, _CALM_SAMPLES, _WARMUP = range(7)
+_LEVEL, _DEV, _ALPHA, _HORIZON, _ENTER = range(5)
 _NONE = -(2**62)  # no excursion under way
 
 
@@ -41,10 +41,14 @@ def _learn(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int, alpha: float)
 
 
 @numba.njit(cache=True)
-def _step(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int, horizon_ns: float,
-          enter: float, calm_samples: int, warmup: int) -> float:  # fmt: skip
-    """Judge then learn one sample; NaN while warming up."""
-    if i[_N] < warmup:
+def _step(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int) -> float:
+    """Judge then learn one sample; NaN while warming up.
+
+    The settings live in the arrays too: every argument costs time in numba's dispatch,
+    which is most of this step's cost.
+    """
+    horizon_ns, enter = f[_HORIZON], f[_ENTER]
+    if i[_N] < i[_WARMUP]:
         _learn(f, i, value, ts_ns, 1.0 / (i[_N] + 1))
         return math.nan
     scale = _MAD_TO_STD * f[_DEV]
@@ -64,7 +68,7 @@ def _step(f: np.ndarray, i: np.ndarray, value: float, ts_ns: int, horizon_ns: fl
         # Moved for longer than the baseline remembers: this is the series' level now.
     elif i[_ONSET] != _NONE:
         i[_CALM] += 1
-        if i[_CALM] >= calm_samples:
+        if i[_CALM] >= i[_CALM_SAMPLES]:
             i[_ONSET] = _NONE
     dt = ts_ns - i[_LAST]
     alpha = 0.0
@@ -90,7 +94,7 @@ class ShiftTracker:
     (15.9, True)
     """
 
-    __slots__ = ("calm_samples", "enter", "f", "horizon_ns", "i", "warmup")
+    __slots__ = ("f", "i")
 
     def __init__(
         self,
@@ -99,17 +103,14 @@ class ShiftTracker:
         calm_samples: int = 3,
         warmup: int = 10,
     ) -> None:
-        self.horizon_ns = horizon_s * 1e9
-        self.enter = enter
-        self.calm_samples = calm_samples
-        self.warmup = warmup
-        self.f = np.zeros(3)  # level, mean absolute deviation, last learning rate
-        self.i = np.array([0, -1, _NONE, 0, 0], dtype=np.int64)  # n, last, onset, calm, dt
+        # level, mean absolute deviation, last learning rate; then the settings
+        self.f = np.array([0.0, 0.0, 0.0, horizon_s * 1e9, enter])
+        # samples learnt, last timestamp, onset, calm samples, last step; then the settings
+        self.i = np.array([0, -1, _NONE, 0, 0, calm_samples, warmup], dtype=np.int64)
 
     def update(self, value: float, ts_ns: int) -> float | None:
         """Judge then learn one sample: its signed shift in spreads, None while warming up."""
-        z = _step(self.f, self.i, float(value), int(ts_ns), self.horizon_ns, self.enter,
-                  self.calm_samples, self.warmup)  # fmt: skip
+        z = _step(self.f, self.i, float(value), int(ts_ns))
         return None if z != z else z  # NaN: still warming up
 
     @property
