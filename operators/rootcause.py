@@ -1,4 +1,4 @@
-"""Root-cause ranking: the service whose alerts or anomalies started first, within lag tolerance.
+"""Root-cause ranking: the service whose alerts or metrics moved first, within lag tolerance.
 
 Symptoms trail their cause, so onset order is the strongest signal available
 without topology. Services whose onsets fall within ``tolerance_ns`` of each
@@ -11,7 +11,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.series_shift import SHIFT_CAP
+from alertflow.operators.rank_moves import (
+    RankWeights,
+    changes_near_start,
+    combine,
+    describe_move,
+    move_lag,
+    move_onsets,
+    quantile,
+    second_wave,
+)
 from alertflow.operators.span_faults import TraceVerdict, trace_verdicts
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
@@ -46,29 +55,6 @@ _WEAK_FACTOR = 0.35
 _FOR_TOLERANCE_NS = 600 * NS_PER_S
 # Candidates whose evidence is rendered: the rest are ranked, scored, and listed bare.
 EVIDENCE_FOR = 5
-
-
-@dataclass(frozen=True, slots=True)
-class RankWeights:
-    """How much each part of the ranking counts.
-
-    Defaults: the best setting of ``bench/rank_cv.py``'s grid over the simulator's dev seeds
-    0-8 (every situation of issue 10). Its out-of-fold estimate is no better than
-    ``change=0`` (the ranking before moves were measured): see that bench before trusting
-    any of these beyond the simulator.
-    """
-
-    change: float = 0.5  # the strongest move from a series' own last hour, near the start
-    structure: float = 1.0  # onset order and the call graph (symptom, path, bystander)
-    early_s: float = 900.0  # a move begun this long before the first alert still counts fully
-    late_s: float = 300.0  # a move begun this long after the incident's start counts fully
-    missing: float = 0.5  # a service with no measured move: this quantile of the measured ones
-    move_onsets: bool = True  # date services by their strong moves' onsets (else by alerts)
-    strong: float = 5.0  # a move this many spreads or more dates its service
-    move_tolerance_s: float = 120.0  # order blur between two services dated by their moves
-    wave_gap_s: float = 240.0  # failing unexplained this long after the start: a second fault
-    wave_slot: int = 2  # ...ranked at this position (0-based) at the latest
-    derived: float = 0.0  # how much a move of a series derived from sampled traces counts
 
 
 def candidate_of(member: AlertMember) -> str:
@@ -182,6 +168,10 @@ def rank_by_onset(
       likely a symptom than a cause (``_SYMPTOM_FACTOR``).
     - Within that, earlier onset (beyond the tolerance, decaying over ``decay_s``) and
       strength (an alert's severity, an anomaly's score) rank higher.
+    - **Moves** (``operators.rank_moves``, weighed by ``weights``): the strongest move of a
+      service's series from their own last hour near the start; strong moves date services
+      (every alert fires about when the first `for:` passes); a later failure that nothing
+      below explains is a second fault, named among the first three.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -236,7 +226,7 @@ def rank_by_onset(
     if weights.move_onsets:
         # Every service alerts at about the first alert's time once a `for:` has passed; the
         # metrics' own moves, each against its series' last hour, say who moved first.
-        moved_at = _move_onsets(by_service, first_onset, weights)
+        moved_at = move_onsets(by_service, first_onset, weights)
         first = {s: moved_at.get(s, t) for s, t in first.items()}
         first_onset = min(first_onset, *moved_at.values()) if moved_at else first_onset
     else:
@@ -265,7 +255,8 @@ def rank_by_onset(
             {
                 dep
                 for dep in graph.downstream(service) & by_service.keys()
-                if first[dep] <= onset + _lag(dep, service, moved_at, move_tolerance_ns, slack[dep])
+                if first[dep]
+                <= onset + move_lag(dep, service, moved_at, move_tolerance_ns, slack[dep])
                 and _explains(signals[dep], signals[service])
             }
             | _failed_below(traced.get(service))
@@ -281,9 +272,9 @@ def rank_by_onset(
     bystanders = set(by_service) - anchors if lead else set()
     # A dependency that explains a caller's failure is late by its alert's `for:` at most.
     below = {dep for _, _, failing in facts.values() for dep in failing}
-    changes, moves = _changes(by_service, first_onset, weights)
+    changes, moves = changes_near_start(by_service, first_onset, weights)
     # Missing, not zero: a service nothing measured moving is neither promoted nor sunk.
-    unmeasured = _quantile(sorted(changes.values()), weights.missing)
+    unmeasured = quantile(sorted(changes.values()), weights.missing)
     for service, (onset, own, failing) in facts.items():
         late_ok = max(tolerance_ns, slack[service]) if service in below else tolerance_ns
         delay_ns = max(0, onset - first_onset - late_ok)
@@ -303,17 +294,11 @@ def rank_by_onset(
         # Ties (the factors are coarse) go to more evidence: the sum of the members' strengths.
         support = sum(_strength(m) for m in own)
         structure = timing * (0.8 + 0.2 * strength) * factor
-        moved = changes.get(service, unmeasured)
-        score = (
-            structure**weights.structure
-            * ((_CHANGE_FLOOR + moved) / (_CHANGE_FLOOR + 1.0)) ** weights.change
-        )
+        score = combine(structure, changes.get(service, unmeasured), weights)
         scored.append((score, support, -onset, service))
     scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
     dated = anchors | moved_at.keys()
-    waves = (
-        _second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
-    )
+    waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -344,7 +329,7 @@ def rank_by_onset(
                 if service in waves
                 else []
             ),
-            *([_describe_move(moves[service], first_alert_ns)] if service in moves else []),
+            *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -362,119 +347,6 @@ def rank_by_onset(
         )
         out.append(Candidate(service, round(score, 4), evidence))
     return out
-
-
-# Series the engine derives from sampled traces (operators.red_metrics) are named so.
-DERIVED_PREFIX = "alertflow_"
-# Keeps a service with no move near the start comparable on the rest of its evidence.
-_CHANGE_FLOOR = 0.05
-
-
-def _changes(
-    by_service: dict[str, list[AlertMember]], first_ns: int, weights: RankWeights
-) -> tuple[dict[str, float], dict[str, AlertMember]]:
-    """Per service, its strongest move from its own last hour that began near the start.
-
-    The start is the earliest move begun at most ``early_s`` before the first alert; a move
-    begun before it weighs less the longer before (an ongoing or earlier problem), one begun
-    more than ``late_s`` after it less the later (an effect spreading). A move is its
-    shift in spreads on a log scale, in [0, 1]. Services with no measured move are absent.
-    """
-    early_ns, late_ns = weights.early_s * NS_PER_S, weights.late_s * NS_PER_S
-    measured = [
-        m for ms in by_service.values() for m in ms if m.kind == "anomaly" and m.shift is not None
-    ]
-    start = min(
-        (m.onset_ns for m in measured if m.onset_ns >= first_ns - early_ns), default=first_ns
-    )
-    changes: dict[str, float] = {}
-    moves: dict[str, AlertMember] = {}
-    for m in measured:
-        if m.onset_ns < start:
-            weight = math.exp(-(start - m.onset_ns) / early_ns)
-        else:
-            weight = math.exp(-max(0.0, m.onset_ns - start - late_ns) / late_ns)
-        if m.title.startswith(DERIVED_PREFIX):
-            # Sampled traces: a few requests a minute make bursts, not moves (issue 10, mode 7).
-            weight *= weights.derived
-        value = weight * math.log1p(m.shift or 0.0) / math.log1p(SHIFT_CAP)
-        service = candidate_of(m)
-        if value > changes.get(service, -1.0):
-            changes[service], moves[service] = value, m
-    return changes, moves
-
-
-def _second_wave(
-    scored: list[tuple[float, float, int, str]],
-    facts: dict[str, tuple[int, list[AlertMember], list[str]]],
-    dated: set[str],
-    first_ns: int,
-    weights: RankWeights,
-) -> set[str]:
-    """Move the likeliest cause of a later, separate fault up to ``wave_slot`` (in place).
-
-    One incident may hold two faults (grouping cannot always tell): a service that began
-    failing ``wave_gap_s`` or more after the start, on its own alerts or moves, with no
-    failing dependency to explain it, is where the second one began. Onset order would
-    rank it last; it is named among the first few instead.
-    """
-    slot = weights.wave_slot
-    gap_ns = weights.wave_gap_s * NS_PER_S
-    for i in range(slot + 1, len(scored)):
-        service = scored[i][3]
-        onset, _, failing = facts[service]
-        if service in dated and not failing and onset - first_ns >= gap_ns:
-            row = scored.pop(i)
-            scored.insert(slot, (scored[slot][0], *row[1:]))
-            return {service}
-    return set()
-
-
-def _lag(dep: str, service: str, moved_at: dict[str, int], move_ns: int, slack_ns: int) -> int:
-    """How much later than ``service`` its dependency may have started and still explain it."""
-    if dep in moved_at and service in moved_at:
-        return move_ns
-    return slack_ns
-
-
-def _move_onsets(
-    by_service: dict[str, list[AlertMember]], first_ns: int, weights: RankWeights
-) -> dict[str, int]:
-    """Per service, when its first strong move began, if that was near the incident's start.
-
-    Strong: ``strong`` spreads or more from its series' last hour, on a series measured
-    directly (not derived from sampled traces, when ``derived`` is below 1). A move begun
-    more than ``early_s`` before the first alert is an earlier problem, not this one's start.
-    """
-    since = first_ns - weights.early_s * NS_PER_S
-    out: dict[str, int] = {}
-    for service, ms in by_service.items():
-        for m in ms:
-            if m.kind != "anomaly" or m.shift is None or m.shift < weights.strong:
-                continue
-            if m.onset_ns < since or (weights.derived < 1 and m.title.startswith(DERIVED_PREFIX)):
-                continue
-            out[service] = min(out.get(service, m.onset_ns), m.onset_ns)
-    return out
-
-
-def _quantile(values: list[float], q: float) -> float:
-    """The ``q`` quantile of sorted ``values``, interpolated (0 for none)."""
-    if not values:
-        return 0.0
-    at = q * (len(values) - 1)
-    low = int(at)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (at - low) * (values[high] - values[low])
-
-
-def _describe_move(member: AlertMember, first_ns: int) -> str:
-    began = (member.onset_ns - first_ns) / NS_PER_S
-    when = f"{-began:.0f}s before the first alert" if began < 0 else f"{began:.0f}s after it"
-    return (
-        f"moved {member.shift:.1f} spreads from its last hour ({member.title}), "
-        f"from {format_ns(member.onset_ns)} ({when})"
-    )
 
 
 def _bursts(members: list[AlertMember]) -> list[AlertMember]:
