@@ -41,7 +41,9 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
 - root cause top-1/top-3: per true incident, the predicted incident holding
   most of its fingerprints (ties: earliest opened); hit when the true root
   cause is among the first k services of its ranked ``root_causes``. A true
-  incident with no matching prediction is a miss.
+  incident with no matching prediction is a miss. Beside them, ranking's ceiling: the
+  share of true incidents whose root is a service of the matched incident at all, and
+  whose matched incident holds no other true fault (one ranking has one first place).
 - faults merged: true incidents whose matched incident is also the match of an
   earlier-starting true incident (swallowed by another fault's incident), over all.
 - delay: seconds from the true fault start to the matched incident's
@@ -286,6 +288,10 @@ class Score:
     records_out: int = 0  # every incident recorded (announced or not, merged ones too)
     z_top1: int = 0  # the z-score baseline (bench.zscore), told the true fault start
     z_top3: int = 0
+    # Ranking's ceiling: the true root is a service of its matched incident at all, and that
+    # incident holds no other fault (one ranking cannot put two roots first).
+    root_in: int = 0
+    alone: int = 0
 
     @property
     def nr(self) -> float:
@@ -334,6 +340,8 @@ class Score:
             self.records_out + o.records_out,
             self.z_top1 + o.z_top1,
             self.z_top3 + o.z_top3,
+            self.root_in + o.root_in,
+            self.alone + o.alone,
         )
 
     @property
@@ -363,7 +371,8 @@ def score(
     s.records_out = len(predicted) if records is None else records
     s.pairs = pair_counts(truth_assignment(ground_truth), pred_assignment(predicted))
     taken: set[str] = set()
-    for inc in sorted(ground_truth["incidents"], key=lambda i: (parse_ts(i["start"]), i["id"])):
+    truths = ground_truth["incidents"]
+    for inc in sorted(truths, key=lambda i: (parse_ts(i["start"]), i["id"])):
         s.true_incidents += 1
         m = match(inc["alert_fingerprints"], predicted)
         if m is None:
@@ -372,6 +381,8 @@ def score(
         taken.add(m.incident_id)
         s.top1 += topk(m.ranked, inc["root_cause"], 1)
         s.top3 += topk(m.ranked, inc["root_cause"], 3)
+        s.root_in += inc["root_cause"] in m.ranked
+        s.alone += sum(match(i["alert_fingerprints"], predicted) is m for i in truths) == 1
         s.announced += m.incident_id in announced
         s.delays.append(m.opened_at - parse_ts(inc["start"]))
     return s
@@ -521,6 +532,10 @@ def scenario_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
+def _rate(name: str):
+    return lambda s: getattr(s, name) / s.true_incidents if s.true_incidents else 0.0
+
+
 def summary_table(results: Sequence[ScenarioResult]) -> str:
     """Medians over scenarios and pooled figures, alertflow vs baseline, with targets."""
 
@@ -558,6 +573,8 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
         row("root cause top-3", "≥ 0.95", lambda s: s.top3_rate, _f, lambda s: s.top3_rate),
         row("z-score baseline top-1", "", lambda s: s.z_top1_rate, _f, lambda s: s.z_top1_rate),
         row("z-score baseline top-3", "", lambda s: s.z_top3_rate, _f, lambda s: s.z_top3_rate),
+        row("root among its incident's services", "", _rate("root_in"), _f, _rate("root_in")),
+        row("fault alone in its incident", "", _rate("alone"), _f, _rate("alone")),
         row(
             "true incidents announced",
             "",

@@ -43,6 +43,10 @@ class AlertMember:
     title: str = ""
     delta: float = 0.0
     change: float = 0.0  # largest |value - expected| / |expected| (inf from an expected 0)
+    # An anomaly's largest move from its series' own last hour, in spreads (None: unknown,
+    # a new series), and when the series began moving (operators.series_shift).
+    shift: float | None = None
+    onset_ns: int = 0
     interval_ns: int = 0
     expired: bool = False  # resolved by silence, not by its source
     starts_ns: int = 0  # startsAt of the current episode (first_ns is the first one's)

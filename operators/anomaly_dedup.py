@@ -33,6 +33,8 @@ class AnomalySignal:
     interval_ns: int = 0  # since the series' previous sample; 0 when unknown
     ref: str = ""
     read_ns: int = 0
+    shift: float | None = None  # signed spreads from the series' own last hour (series_shift)
+    onset_ns: int | None = None  # when the series' current move began
 
     @property
     def fingerprint(self) -> str:
@@ -56,6 +58,8 @@ def signal_of(decision: Decision) -> AnomalySignal:
         interval_ns=round((field("interval_s") or 0.0) * NS_PER_S),
         ref=decision.inputs[0] if decision.inputs else "",
         read_ns=decision.read_ns,
+        shift=field("shift"),
+        onset_ns=None if field("onset") is None else parse_rfc3339_ns(field("onset")),
     )
 
 
@@ -76,6 +80,10 @@ def relative_change(signal: AnomalySignal) -> float:
     return delta / abs(signal.expected)
 
 
+def _magnitude(shift: float | None) -> float | None:
+    return None if shift is None or math.isnan(shift) else abs(shift)
+
+
 def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[AlertMember, Change]:
     """Fold one anomaly into its series' member, returning the member and what changed."""
     if member is None:
@@ -94,6 +102,10 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
             delta=abs(signal.value - signal.expected),
             change=relative_change(signal),
             interval_ns=signal.interval_ns,
+            shift=_magnitude(signal.shift),
+            onset_ns=signal.ts_ns
+            if signal.onset_ns is None
+            else min(signal.onset_ns, signal.ts_ns),
         )
         return member, Change.NEW
     member.count += 1
@@ -101,6 +113,11 @@ def apply_anomaly(member: AlertMember | None, signal: AnomalySignal) -> tuple[Al
     member.delta = max(member.delta, abs(signal.value - signal.expected))
     member.change = max(member.change, relative_change(signal))
     member.interval_ns = max(member.interval_ns, signal.interval_ns)
+    shift = _magnitude(signal.shift)
+    if shift is not None:
+        member.shift = shift if member.shift is None else max(member.shift, shift)
+    if signal.onset_ns is not None:
+        member.onset_ns = min(member.onset_ns, signal.onset_ns)
     stronger = SEVERITY_RANK[signal.severity] > SEVERITY_RANK[member.severity]
     if signal.score > member.score:
         member.score = signal.score

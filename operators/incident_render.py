@@ -81,7 +81,7 @@ def _causes(state: "IncidentState", members: list, graph: ServiceGraph | None) -
     read = hash((
         graph.revision if graph is not None else -1,
         *((m.fingerprint, m.kind, m.first_ns, m.title, m.severity, m.score, m.delta, m.change,
-           m.interval_ns, m.annotations.get("description"), m.learned)
+           m.interval_ns, m.annotations.get("description"), m.learned, m.shift, m.onset_ns)
           for m in members),
     ))  # fmt: skip
     if state.ranked is not None and state.ranked[0] == read:

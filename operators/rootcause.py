@@ -1,4 +1,4 @@
-"""Root-cause ranking: the service whose alerts or anomalies started first, within lag tolerance.
+"""Root-cause ranking: the service whose alerts or metrics moved first, within lag tolerance.
 
 Symptoms trail their cause, so onset order is the strongest signal available
 without topology. Services whose onsets fall within ``tolerance_ns`` of each
@@ -11,6 +11,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.rank_moves import (
+    RankWeights,
+    changes_near_start,
+    combine,
+    describe_move,
+    move_lag,
+    move_onsets,
+    quantile,
+    second_wave,
+)
 from alertflow.operators.span_faults import TraceVerdict, trace_verdicts
 from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
@@ -141,6 +151,7 @@ def rank_by_onset(
     tolerance_ns: int = 120 * NS_PER_S,
     decay_s: float = 300.0,
     limit: int | None = None,
+    weights: RankWeights | None = None,
 ) -> list[Candidate]:
     """Rank services by onset, the call graph and strength: likely causes first.
 
@@ -157,6 +168,10 @@ def rank_by_onset(
       likely a symptom than a cause (``_SYMPTOM_FACTOR``).
     - Within that, earlier onset (beyond the tolerance, decaying over ``decay_s``) and
       strength (an alert's severity, an anomaly's score) rank higher.
+    - **Moves** (``operators.rank_moves``, weighed by ``weights``): the strongest move of a
+      service's series from their own last hour near the start; strong moves date services
+      (every alert fires about when the first `for:` passes); a later failure that nothing
+      below explains is a second fault, named among the first three.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -195,7 +210,7 @@ def rank_by_onset(
     timed = [m for ms in placed for m in ms if m.kind == "alert"] or [
         m for ms in placed for m in ms
     ]
-    first_onset = min(m.first_ns for m in timed)
+    first_onset = first_alert_ns = min(m.first_ns for m in timed)
     # Onsets are only known to the sampling interval: a series sampled every five minutes
     # can show a fault up to five minutes after one sampled every ten seconds.
     sampled = max((m.interval_ns for ms in by_service.values() for m in ms), default=0)
@@ -207,10 +222,26 @@ def rank_by_onset(
         s: min(m.first_ns for m in ([m for m in ms if m.kind not in _UNDATED] or ms))
         for s, ms in by_service.items()
     }
+    weights = weights or RankWeights()
+    if weights.move_onsets:
+        # Every service alerts at about the first alert's time once a `for:` has passed; the
+        # metrics' own moves, each against its series' last hour, say who moved first.
+        moved_at = move_onsets(by_service, first_onset, weights)
+        first = {s: moved_at.get(s, t) for s, t in first.items()}
+        first_onset = min(first_onset, *moved_at.values()) if moved_at else first_onset
+    else:
+        moved_at = {}
+    # Two moves are dated to their samples: their order is blurred by sampling alone.
+    move_tolerance_ns = max(
+        int(_INTERVALS_OF_LAG * sampled), int(weights.move_tolerance_s * NS_PER_S)
+    )
     # A service dated by an alert alone (no metric moved first) may have failed a `for:` before.
     slack = {
         s: _FOR_TOLERANCE_NS
-        if not any(m.kind == "anomaly" and m.first_ns <= first[s] for m in ms)
+        if s not in moved_at
+        and not any(m.kind == "anomaly" and m.first_ns <= first[s] for m in ms)
+        # Metrics measured and not moving strongly near the start: the alert is not late.
+        and not (weights.move_onsets and any(m.shift is not None for m in ms))
         else tolerance_ns
         for s, ms in by_service.items()
     }
@@ -224,7 +255,8 @@ def rank_by_onset(
             {
                 dep
                 for dep in graph.downstream(service) & by_service.keys()
-                if first[dep] <= onset + max(tolerance_ns, slack[dep])
+                if first[dep]
+                <= onset + move_lag(dep, service, moved_at, move_tolerance_ns, slack[dep])
                 and _explains(signals[dep], signals[service])
             }
             | _failed_below(traced.get(service))
@@ -240,6 +272,9 @@ def rank_by_onset(
     bystanders = set(by_service) - anchors if lead else set()
     # A dependency that explains a caller's failure is late by its alert's `for:` at most.
     below = {dep for _, _, failing in facts.values() for dep in failing}
+    changes, moves = changes_near_start(by_service, first_onset, weights)
+    # Missing, not zero: a service nothing measured moving is neither promoted nor sunk.
+    unmeasured = quantile(sorted(changes.values()), weights.missing)
     for service, (onset, own, failing) in facts.items():
         late_ok = max(tolerance_ns, slack[service]) if service in below else tolerance_ns
         delay_ns = max(0, onset - first_onset - late_ok)
@@ -258,8 +293,12 @@ def rank_by_onset(
             factor *= _INFRA_FACTOR
         # Ties (the factors are coarse) go to more evidence: the sum of the members' strengths.
         support = sum(_strength(m) for m in own)
-        scored.append((timing * (0.8 + 0.2 * strength) * factor, support, -onset, service))
-    scored.sort(key=lambda row: (-row[0], -row[1], -row[2], row[3]))
+        structure = timing * (0.8 + 0.2 * strength) * factor
+        score = combine(structure, changes.get(service, unmeasured), weights)
+        scored.append((score, support, -onset, service))
+    scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
+    dated = anchors | moved_at.keys()
+    waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -282,6 +321,15 @@ def rank_by_onset(
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
             *[f"logs: {m.annotations.get('description', m.title)}" for m in _bursts(ms)[:2]],
             *(traced[service].evidence() if service in traced else ()),
+            *(
+                [
+                    f"began {(onset - first_onset) / NS_PER_S:.0f}s into the incident, unexplained "
+                    "by its dependencies: a second fault's likely cause"
+                ]
+                if service in waves
+                else []
+            ),
+            *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),

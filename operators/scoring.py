@@ -16,6 +16,7 @@ from alertflow.operators.anomaly import AnomalyDetector
 from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import sample_id, series_id_prefix
+from alertflow.operators.series_shift import ShiftTracker
 from alertflow.schemas.outputs import Anomaly
 from alertflow.schemas.records import MetricSample
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
@@ -83,6 +84,10 @@ class SeriesScorer:
         self.interval_ns: int | None = None
         # Timestamps of the last samples scored: a copy of one of them is not scored twice.
         self.recent_ts: deque[int] = deque(maxlen=RECENT_TIMESTAMPS)
+        # How far the series moved from its own last hour, and since when: root-cause
+        # ranking compares services by it (operators.series_shift).
+        self.shift_tracker = ShiftTracker()
+        self.shift: float | None = None
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
         """Score then learn one sample."""
@@ -106,6 +111,7 @@ class SeriesScorer:
         self.recent_ts.append(ts)
         if in_order:
             self.max_ts_ns = ts
+        self.shift = self.shift_tracker.update(sample.value, ts)
         update = getattr(self.detector, "update", None)
         if update is not None:
             # One call scores, then learns; the detector keeps the expectation it scored against.
@@ -195,6 +201,10 @@ class SeriesScorer:
         if stream == "anomalies" and self.interval_ns is not None:
             # Correlation's lag tolerance needs it; per-sample ``scores`` stay lean.
             fields["interval_s"] = self.interval_ns / NS_PER_S
+        if stream == "anomalies" and self.shift is not None:
+            fields["shift"] = self.shift
+            onset = self.shift_tracker.onset_ns
+            fields["onset"] = format_ns(onset if onset is not None else sample.ts_ns)
         # The per-sample ``scores`` stream stays a plain dict (the same fields): building a
         # model per sample would cost more than scoring it.
         record = Anomaly(**fields) if stream == "anomalies" else fields

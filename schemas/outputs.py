@@ -29,6 +29,16 @@ class Anomaly(_Output):
     interval_s: float | None = Field(
         None, description="Seconds since the series' previous sample; null for its first."
     )
+    shift: float | None = Field(
+        None,
+        description="Signed distance from the series' own level over about the last hour, in"
+        " its usual spreads (capped at 100); null while the series is new.",
+    )
+    onset: str | None = Field(
+        None,
+        description="When the series' current move away from that level began (RFC 3339 UTC);"
+        " null while the series is new.",
+    )
 
 
 class IncidentMember(_Output):

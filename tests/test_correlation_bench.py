@@ -149,6 +149,8 @@ def test_score_end_to_end_on_records():
     # fingerprint each, so the earlier-opened A is its match: a miss, opened 80 s early
     assert (s.true_incidents, s.top1, s.top3) == (2, 0, 1)
     assert s.delays == [40.0, -80.0]
+    # ranking's ceiling: INC-1's root is among A's services, INC-2's is not; A holds both
+    assert (s.root_in, s.alone) == (1, 0)
 
 
 def test_match_prefers_most_fingerprints_then_earliest():

@@ -1,0 +1,271 @@
+"""Root-cause ranking weights chosen by cross-validation over the simulator's dev seeds.
+
+    .venv/bin/python -m bench.rank_cv collect --seeds 0-8 --scenarios 12 --dir /tmp/rank-cv
+    .venv/bin/python -m bench.rank_cv evaluate --dir /tmp/rank-cv --seeds 0-8
+
+``collect`` simulates the same scenarios as ``bench/correlation.py --situations`` (same
+seeds, same draws) and runs ``alertflow run`` on each, recording what every incident's
+last ranking read (its members and the call graph). ``evaluate`` ranks those again under
+each candidate setting of :class:`~operators.rootcause.RankWeights` and scores top-1/top-3
+exactly as ``bench/correlation.py`` does: leave-one-seed-out (out-of-fold: the setting
+chosen on the other seeds, scored on the left-out one) beside in-sample (the best setting
+on all of them), per fault kind too. Held-out seeds (>= 9000) are only ever scored with
+the defaults (``--defaults-only``), never tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import pickle
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from alertflow.operators.rootcause import RankWeights, rank_by_onset
+from alertflow.operators.simulate import SimulationError, Situations, simulate
+
+from bench import correlation as bc
+from bench import zscore
+
+
+def _seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def _record_run(out: Path, argv: list[str]) -> int:
+    """Run the ``alertflow`` CLI in this process, keeping each incident's last ranking input."""
+    from alertflow.dataflows import cli
+    from alertflow.operators import incident_render
+
+    seen: dict[str, tuple] = {}
+    causes = incident_render._causes
+
+    def recording(state, members, graph):
+        seen[state.incident_id] = (list(members), graph)
+        return causes(state, members, graph)
+
+    incident_render._causes = recording
+    rc = cli.main(argv)
+    out.write_bytes(pickle.dumps(seen))
+    return rc
+
+
+def collect(seed: int, scenarios: int, root: Path) -> None:
+    """Simulate and run one seed's scenarios, saving what ``evaluate`` needs."""
+    rng = random.Random(seed)
+    done = 0
+    while done < scenarios:
+        p = bc.draw(rng)
+        work = root / f"seed{seed}" / f"s{p.seed}"
+        inp, out = work / "in", work / "out"
+        if (work / "scenario.pkl").exists():  # collected before: same seed, same draw
+            done += 1
+            continue
+        try:
+            simulate(inp, seed=p.seed, services=p.services, duration_s=p.duration_s,
+                     incidents=p.incidents, noise_alerts=p.noise_alerts, clusters=p.clusters,
+                     situations=Situations.every())  # fmt: skip
+        except SimulationError:
+            continue
+        args = ["run", "--output", str(out)]
+        for name in ("alerts", "traces", "metrics"):
+            args += ["--input", f"{name}={inp / (name + '.jsonl')}"]
+        for setting in bc.REPLAY_SETTINGS:
+            args += ["--set", setting]
+        subprocess.run(
+            [sys.executable, "-m", "bench.rank_cv", "_record", str(work / "ranking.pkl"), *args],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        truth = json.loads((inp / "ground_truth.json").read_text())
+        metrics = zscore.read_simulated(inp / "metrics.jsonl")
+        z = {
+            inc["id"]: zscore.rank(metrics.get(inc["cluster"], {}), bc.parse_ts(inc["start"]))
+            for inc in truth["incidents"]
+        }
+        records = bc.last_versions((out / "incidents.jsonl").read_text().splitlines())
+        (work / "scenario.pkl").write_bytes(pickle.dumps((truth, records, z)))
+        for name in ("metrics.jsonl", "traces.jsonl"):
+            (inp / name).unlink()
+        done += 1
+        print(f"seed {seed}: scenario {done}/{scenarios}", file=sys.stderr, flush=True)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Top-1/top-3 hits over true incidents."""
+
+    n: int = 0
+    top1: int = 0
+    top3: int = 0
+    z1: int = 0
+    z3: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.n += other.n
+        self.top1 += other.top1
+        self.top3 += other.top3
+        self.z1 += other.z1
+        self.z3 += other.z3
+
+    def rates(self) -> tuple[float, float]:
+        return (self.top1 / self.n, self.top3 / self.n) if self.n else (0.0, 0.0)
+
+
+def load(root: Path, seed: int) -> list[tuple]:
+    """A seed's scenarios: (truth, records, z ranks, recorded ranking inputs)."""
+    out = []
+    for work in sorted((root / f"seed{seed}").glob("s*")):
+        if (work / "scenario.pkl").exists():
+            truth, records, z = pickle.loads((work / "scenario.pkl").read_bytes())
+            out.append((truth, records, z, pickle.loads((work / "ranking.pkl").read_bytes())))
+    return out
+
+
+def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
+    """Top-1/top-3 per fault kind (and "all") with every incident ranked under ``weights``."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for truth, records, z, inputs in scenarios:
+        predicted = []
+        for rec in records:
+            base = bc.from_incident(rec)
+            if rec["incident_id"] in inputs:
+                members, graph = inputs[rec["incident_id"]]
+                ranked = tuple(c.service for c in rank_by_onset(members, graph, weights=weights))
+                base = replace(base, ranked=ranked)
+            predicted.append(base)
+        taken: set[str] = set()
+        for inc in sorted(truth["incidents"], key=lambda i: (bc.parse_ts(i["start"]), i["id"])):
+            m = bc.match(inc["alert_fingerprints"], predicted)
+            root = inc["root_cause"]
+            t = Tally(
+                1, 0, 0, zscore.hits(z[inc["id"]], root, 1), zscore.hits(z[inc["id"]], root, 3)
+            )
+            if m is not None:
+                taken.add(m.incident_id)
+                t.top1, t.top3 = bc.topk(m.ranked, root, 1), bc.topk(m.ranked, root, 3)
+            tallies[inc["fault"]].add(t)
+            tallies["all"].add(t)
+    return tallies
+
+
+# The ranking before this work: structure alone, no moves, no second waves.
+OLD = RankWeights(change=0.0, wave_gap_s=0.0, move_onsets=False)
+
+# The candidate settings: a small grid over the weights that matter (see RankWeights).
+GRID = {
+    "change": (0.0, 0.15, 0.3, 0.5),
+    "derived": (0.0, 0.5, 1.0),
+    "wave_gap_s": (0.0, 240.0),
+    "move_onsets": (False, True),
+    "early_s": (300.0, 900.0),
+}
+
+
+def candidates() -> list[RankWeights]:
+    """Every setting of the grid."""
+    names = list(GRID)
+    return [RankWeights(**dict(zip(names, values, strict=True)))
+            for values in itertools.product(*GRID.values())]  # fmt: skip
+
+
+def _objective(t: Tally) -> float:
+    top1, top3 = t.rates()
+    return top1 + top3
+
+
+def _cell(t: Tally) -> str:
+    top1, top3 = t.rates()
+    return f"{top1:.3f} / {top3:.3f}"
+
+
+def evaluate(root: Path, seeds: Sequence[int], held_out: bool) -> None:
+    """Print old and default weights, and (dev seeds) in-sample and out-of-fold choices."""
+    data = {seed: load(root, seed) for seed in seeds}
+    grid = [OLD, RankWeights()] + ([] if held_out else candidates())
+    per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
+
+    def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
+        out: dict[str, Tally] = defaultdict(Tally)
+        for seed in among:
+            for kind, t in per[i, seed].items():
+                out[kind].add(t)
+        return out
+
+    columns = {"old": pooled(0, seeds), "defaults": pooled(1, seeds)}
+    if not held_out:
+        tuned = range(2, len(grid))
+        best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
+        oof: dict[str, Tally] = defaultdict(Tally)
+        for seed in seeds:
+            rest = [s for s in seeds if s != seed]
+            chosen = max(tuned, key=lambda i: _objective(pooled(i, rest)["all"]))
+            print(f"fold {seed}: chose {grid[chosen]}")
+            for kind, t in per[chosen, seed].items():
+                oof[kind].add(t)
+        print(f"in-sample best: {grid[best]}")
+        columns |= {"in-sample best": pooled(best, seeds), "out-of-fold": oof}
+    print(
+        f"\nseeds {seeds[0]}-{seeds[-1]}, {sum(len(d) for d in data.values())} scenarios; "
+        "cells are top-1 / top-3\n"
+    )
+    print("| fault kind | n | " + " | ".join(columns) + " | z-score baseline |")
+    print("|---|---:|" + "---:|" * (len(columns) + 1))
+    old = columns["old"]
+    for kind in sorted(old, key=lambda k: (k != "all", k)):
+        z = old[kind]
+        cells = " | ".join(_cell(c[kind]) for c in columns.values())
+        print(f"| {kind} | {z.n} | {cells} | {z.z1 / z.n:.3f} / {z.z3 / z.n:.3f} |")
+
+
+def cost(root: Path, seeds: Sequence[int], repeats: int = 3) -> None:
+    """Microseconds per ranking of every recorded incident: the old weights against the new."""
+    inputs = [v for seed in seeds for *_, recorded in load(root, seed) for v in recorded.values()]
+    rows = []
+    for name, weights in (("old (no moves)", OLD), ("new (defaults)", RankWeights())):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for members, graph in inputs:
+                rank_by_onset(members, graph, weights=weights)
+            times.append((time.perf_counter() - start) / len(inputs) * 1e6)
+        rows.append((name, statistics.median(times)))
+    print(f"{len(inputs)} incidents, median of {repeats}\n")
+    print("| ranking | µs per incident | x old |\n|---|---:|---:|")
+    for name, us in rows:
+        print(f"| {name} | {us:.0f} | {us / rows[0][1]:.2f} |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``collect``, ``evaluate``, or ``_record`` (one run, used by collect)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "_record":
+        return _record_run(Path(argv[1]), argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("collect", "evaluate", "cost"))
+    parser.add_argument("--seeds", default="0-8")
+    parser.add_argument("--scenarios", type=int, default=12)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/rank-cv"))
+    parser.add_argument("--defaults-only", action="store_true", help="held-out seeds")
+    args = parser.parse_args(argv)
+    seeds = _seeds(args.seeds)
+    if args.command == "collect":
+        for seed in seeds:
+            collect(seed, args.scenarios, args.dir)
+    elif args.command == "cost":
+        cost(args.dir, seeds)
+    else:
+        evaluate(args.dir, seeds, args.defaults_only or min(seeds) >= 9000)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

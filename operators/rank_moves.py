@@ -1,0 +1,160 @@
+"""What changed at an incident's start: the moves ranking reads (issue 10, mode 7).
+
+Each anomaly member carries its series' largest move from its own last hour, in spreads,
+and when that move began (``operators.series_shift``). Here those become, per service, the
+strongest move near the incident's start, the onset of its first strong move, and the
+evidence line naming it; :class:`RankWeights` holds every knob of them and of the
+structural ranking they join (``operators.rootcause``), chosen by ``bench/rank_cv.py``.
+"""
+
+import math
+from dataclasses import dataclass
+
+from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.series_shift import SHIFT_CAP
+from alertflow.schemas.timefmt import NS_PER_S, format_ns
+
+
+@dataclass(frozen=True, slots=True)
+class RankWeights:
+    """How much each part of the ranking counts.
+
+    Defaults: the best setting of ``bench/rank_cv.py``'s grid over the simulator's dev seeds
+    0-8 (every situation of issue 10). Its out-of-fold estimate is no better than
+    ``change=0`` (the ranking before moves were measured): see that bench before trusting
+    any of these beyond the simulator.
+    """
+
+    change: float = 0.5  # the strongest move from a series' own last hour, near the start
+    structure: float = 1.0  # onset order and the call graph (symptom, path, bystander)
+    early_s: float = 900.0  # a move begun this long before the first alert still counts fully
+    late_s: float = 300.0  # a move begun this long after the incident's start counts fully
+    missing: float = 0.5  # a service with no measured move: this quantile of the measured ones
+    move_onsets: bool = True  # date services by their strong moves' onsets (else by alerts)
+    strong: float = 5.0  # a move this many spreads or more dates its service
+    move_tolerance_s: float = 120.0  # order blur between two services dated by their moves
+    wave_gap_s: float = 240.0  # failing unexplained this long after the start: a second fault
+    wave_slot: int = 2  # ...ranked at this position (0-based) at the latest
+    derived: float = 0.0  # how much a move of a series derived from sampled traces counts
+
+
+# Series the engine derives from sampled traces (operators.red_metrics) are named so.
+DERIVED_PREFIX = "alertflow_"
+# Keeps a service with no move near the start comparable on the rest of its evidence.
+_CHANGE_FLOOR = 0.05
+
+
+def changes_near_start(
+    by_service: dict[str, list[AlertMember]], first_ns: int, weights: RankWeights
+) -> tuple[dict[str, float], dict[str, AlertMember]]:
+    """Per service, its strongest move from its own last hour that began near the start.
+
+    The start is the earliest move begun at most ``early_s`` before the first alert; a move
+    begun before it weighs less the longer before (an ongoing or earlier problem), one begun
+    more than ``late_s`` after it less the later (an effect spreading). A move is its
+    shift in spreads on a log scale, in [0, 1]. Services with no measured move are absent.
+    """
+    early_ns, late_ns = weights.early_s * NS_PER_S, weights.late_s * NS_PER_S
+    measured = [
+        (s, m)
+        for s, ms in by_service.items()
+        for m in ms
+        if m.kind == "anomaly" and m.shift is not None
+    ]
+    start = min(
+        (m.onset_ns for _, m in measured if m.onset_ns >= first_ns - early_ns), default=first_ns
+    )
+    changes: dict[str, float] = {}
+    moves: dict[str, AlertMember] = {}
+    for service, m in measured:
+        if m.onset_ns < start:
+            weight = math.exp(-(start - m.onset_ns) / early_ns)
+        else:
+            weight = math.exp(-max(0.0, m.onset_ns - start - late_ns) / late_ns)
+        if m.title.startswith(DERIVED_PREFIX):
+            # Sampled traces: a few requests a minute make bursts, not moves (issue 10, mode 7).
+            weight *= weights.derived
+        value = weight * math.log1p(m.shift or 0.0) / math.log1p(SHIFT_CAP)
+        if value > changes.get(service, -1.0):
+            changes[service], moves[service] = value, m
+    return changes, moves
+
+
+def second_wave(
+    scored: list[tuple[float, float, int, str]],
+    facts: dict[str, tuple[int, list[AlertMember], list[str]]],
+    dated: set[str],
+    first_ns: int,
+    weights: RankWeights,
+) -> set[str]:
+    """Move the likeliest cause of a later, separate fault up to ``wave_slot`` (in place).
+
+    One incident may hold two faults (grouping cannot always tell): a service that began
+    failing ``wave_gap_s`` or more after the start, on its own alerts or moves, with no
+    failing dependency to explain it, is where the second one began. Onset order would
+    rank it last; it is named among the first few instead.
+    """
+    slot = weights.wave_slot
+    gap_ns = weights.wave_gap_s * NS_PER_S
+    for i in range(slot + 1, len(scored)):
+        service = scored[i][3]
+        onset, _, failing = facts[service]
+        if service in dated and not failing and onset - first_ns >= gap_ns:
+            row = scored.pop(i)
+            scored.insert(slot, (scored[slot][0], *row[1:]))
+            return {service}
+    return set()
+
+
+def move_lag(dep: str, service: str, moved_at: dict[str, int], move_ns: int, slack_ns: int) -> int:
+    """How much later than ``service`` its dependency may have started and still explain it."""
+    if dep in moved_at and service in moved_at:
+        return move_ns
+    return slack_ns
+
+
+def move_onsets(
+    by_service: dict[str, list[AlertMember]], first_ns: int, weights: RankWeights
+) -> dict[str, int]:
+    """Per service, when its first strong move began, if that was near the incident's start.
+
+    Strong: ``strong`` spreads or more from its series' last hour, on a series measured
+    directly (not derived from sampled traces, when ``derived`` is below 1). A move begun
+    more than ``early_s`` before the first alert is an earlier problem, not this one's start.
+    """
+    since = first_ns - weights.early_s * NS_PER_S
+    out: dict[str, int] = {}
+    for service, ms in by_service.items():
+        for m in ms:
+            if m.kind != "anomaly" or m.shift is None or m.shift < weights.strong:
+                continue
+            if m.onset_ns < since or (weights.derived < 1 and m.title.startswith(DERIVED_PREFIX)):
+                continue
+            out[service] = min(out.get(service, m.onset_ns), m.onset_ns)
+    return out
+
+
+def combine(structure: float, moved: float, weights: RankWeights) -> float:
+    """A candidate's score in [0, 1]: its structural score and its move, weighted."""
+    move = (_CHANGE_FLOOR + moved) / (_CHANGE_FLOOR + 1.0)
+    return structure**weights.structure * move**weights.change
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted ``values``, interpolated (0 for none)."""
+    if not values:
+        return 0.0
+    at = q * (len(values) - 1)
+    low = int(at)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (at - low) * (values[high] - values[low])
+
+
+def describe_move(member: AlertMember, first_ns: int) -> str:
+    """The evidence line naming a service's strongest move and when it began."""
+    began = (member.onset_ns - first_ns) / NS_PER_S
+    when = f"{-began:.0f}s before the first alert" if began < 0 else f"{began:.0f}s after it"
+    return (
+        f"moved {member.shift:.1f} spreads from its last hour ({member.title}), "
+        f"from {format_ns(member.onset_ns)} ({when})"
+    )

@@ -1,0 +1,119 @@
+"""Issue 10, mode 7: ranking by what changed at the incident's start against each series' own
+last hour. A hand-made graph and alert/anomaly sequence each, and the expected top cause.
+"""
+
+import pytest
+from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.rootcause import RankWeights, rank_by_onset
+from alertflow.operators.topology import ServiceGraph
+
+S = 10**9
+T0 = 1_700_000_000 * S
+
+
+def alert(service: str, t: float, name: str = "HighErrorRate") -> AlertMember:
+    at = T0 + int(t * S)
+    labels = {"service": service, "alertname": name, "cluster": "c"}
+    return AlertMember(f"{service}-{name}", labels, {}, at, at, "firing", title=name)
+
+
+def move(service: str, t: float, shift: float | None, onset: float | None = None,
+         name: str = "http_request_error_ratio", score: float = 0.9) -> AlertMember:  # fmt: skip
+    """An anomaly member first seen at ``t`` whose series began moving at ``onset``."""
+    at = T0 + int(t * S)
+    m = AlertMember(
+        f"anomaly:{name}{{{service}}}", {"service": service, "cluster": "c"}, {}, at, at,
+        "firing", kind="anomaly", score=score, title=name, delta=1.0, change=2.0,
+        shift=shift, onset_ns=T0 + int((t if onset is None else onset) * S),
+    )  # fmt: skip
+    return m
+
+
+def graph(*edges: tuple[str, str]) -> ServiceGraph:
+    g = ServiceGraph()
+    g.add_static(edges)
+    return g
+
+
+@pytest.mark.parametrize(
+    ("members", "edges", "first"),
+    [
+        pytest.param(
+            [
+                alert("api", 0),
+                alert("web", 0),
+                move("web", -60, 40, onset=-7200),
+                move("api", -30, 40, onset=-90),
+            ],
+            (),
+            "api",
+            id="a-move-begun-long-before-the-incident-weighs-less",
+        ),
+        pytest.param(
+            [alert("aaa", 0), alert("zzz", 0), move("aaa", -30, 4), move("zzz", -30, 80)],
+            (),
+            "zzz",
+            id="onsets-tie-at-the-alert-the-larger-move-leads",
+        ),
+        pytest.param(
+            [
+                alert("aaa", 0),
+                alert("zzz", 0),
+                move("aaa", -30, 100, name="alertflow_request_errors_ratio"),
+                move("zzz", -30, 30),
+            ],
+            (),
+            "zzz",
+            id="a-burst-of-sampled-traces-counts-less-than-a-measured-move",
+        ),
+        pytest.param(
+            [alert("web", 0), alert("db", 30), move("web", -60, 30), move("db", -90, 60)],
+            (("web", "db"),),
+            "db",
+            id="the-dependency-that-moved-first-is-the-cause",
+        ),
+    ],
+)
+def test_ranking_by_moves(members, edges, first):
+    assert rank_by_onset(members, graph(*edges))[0].service == first
+
+
+def test_without_moves_the_ranking_is_the_structural_one():
+    members = [alert("aaa", 0), alert("zzz", 0), move("aaa", -30, 4), move("zzz", -30, 80)]
+    off = RankWeights(change=0.0)
+    # The old tie-break (more evidence, then name) cannot tell them apart.
+    assert rank_by_onset(members, weights=off)[0].service == "aaa"
+
+
+def test_an_unmeasured_service_is_missing_not_zero():
+    members = [
+        alert("new", 0), alert("weak", 0), alert("strong", 0),
+        move("new", -30, None), move("weak", -30, 3.5), move("strong", -30, 90),
+    ]  # fmt: skip
+    ranked = [c.service for c in rank_by_onset(members)]
+    assert ranked[0] == "strong"
+    assert ranked.index("new") < ranked.index("weak")
+
+
+def test_the_move_is_named_in_the_evidence_with_its_onset():
+    members = [alert("db", 0), move("db", -30, 42.0, onset=-120)]
+    (top,) = rank_by_onset(members)
+    assert any("moved 42.0 spreads" in e and "120s before the first alert" in e
+               for e in top.evidence)  # fmt: skip
+
+
+def test_a_second_fault_later_in_the_same_incident_is_named_in_the_first_three():
+    edges = (("web", "api"), ("api", "db"), ("cache", "db"), ("batch", "db"), ("web", "queue"))
+    members = [
+        alert("db", 0), move("db", -30, 60), alert("api", 10), move("api", 0, 20),
+        alert("web", 20), move("web", 10, 20), alert("cache", 20), move("cache", 10, 20),
+        alert("batch", 30), move("batch", 20, 20),
+        alert("queue", 900), move("queue", 880, 50),  # its own fault, 15 minutes on
+    ]  # fmt: skip
+    ranked = rank_by_onset(members, graph(*edges))
+    names = [c.service for c in ranked]
+    assert names[0] == "db"
+    assert "queue" in names[:3]
+    assert any("second fault" in e for e in ranked[names.index("queue")].evidence)
+    off = RankWeights(wave_gap_s=0.0)
+    assert "queue" not in [c.service for c in rank_by_onset(members, graph(*edges), weights=off)][:3]
