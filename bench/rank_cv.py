@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from alertflow.operators.rank_moves import WITHOUT_MOVES
 from alertflow.operators.rootcause import RankWeights, rank_by_onset
 from alertflow.operators.simulate import SimulationError, Situations, simulate
 
@@ -79,7 +80,7 @@ def collect(seed: int, scenarios: int, root: Path) -> None:
         args = ["run", "--output", str(out)]
         for name in ("alerts", "traces", "metrics"):
             args += ["--input", f"{name}={inp / (name + '.jsonl')}"]
-        for setting in bc.REPLAY_SETTINGS:
+        for setting in (*bc.REPLAY_SETTINGS, "scoring.track_shift=true"):  # moves are opt-in
             args += ["--set", setting]
         subprocess.run(
             [sys.executable, "-m", "bench.rank_cv", "_record", str(work / "ranking.pkl"), *args],
@@ -158,7 +159,7 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
 
 
 # The ranking before this work: structure alone, no moves, no second waves.
-OLD = RankWeights(change=0.0, wave_gap_s=0.0, move_onsets=False)
+OLD = WITHOUT_MOVES  # what runs when scoring does not track moves (the default)
 
 # The candidate settings: a small grid over the weights that matter (see RankWeights).
 GRID = {

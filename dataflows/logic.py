@@ -145,6 +145,7 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
         critical_threshold=scoring.critical_threshold,
         lateness_s=scoring.lateness_s,
         emit_scores=scoring.emit_scores,
+        track_shift=scoring.track_shift,
         cold_start=ColdStartSettings(**scoring.cold_start.model_dump()),
     )
     idle_ns = int(scoring.series_idle_s * 1e9)

@@ -38,6 +38,9 @@ class RankWeights:
     derived: float = 0.0  # how much a move of a series derived from sampled traces counts
 
 
+# The ranking before moves were measured; what runs when anomalies carry no shift.
+WITHOUT_MOVES = RankWeights(change=0.0, wave_gap_s=0.0, move_onsets=False)
+
 # Series the engine derives from sampled traces (operators.red_metrics) are named so.
 DERIVED_PREFIX = "alertflow_"
 # Keeps a service with no move near the start comparable on the rest of its evidence.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from alertflow.operators.alert_dedup import AlertMember
 from alertflow.operators.rank_moves import (
+    WITHOUT_MOVES,
     RankWeights,
     changes_near_start,
     combine,
@@ -222,7 +223,11 @@ def rank_by_onset(
         s: min(m.first_ns for m in ([m for m in ms if m.kind not in _UNDATED] or ms))
         for s, ms in by_service.items()
     }
-    weights = weights or RankWeights()
+    if weights is None:
+        # Moves are measured only where scoring tracks them (scoring.track_shift, opt-in):
+        # without them, the ranking that cross-validates as well (rank_cv's OLD).
+        measured = any(m.shift is not None for ms in by_service.values() for m in ms)
+        weights = RankWeights() if measured else WITHOUT_MOVES
     if weights.move_onsets:
         # Every service alerts at about the first alert's time once a `for:` has passed; the
         # metrics' own moves, each against its series' last hour, say who moved first.

@@ -32,6 +32,7 @@ class ScoringSettings:
     critical_threshold: float = 0.999
     lateness_s: float = 300.0
     emit_scores: bool = False  # also emit every scored sample to the ``scores`` stream
+    track_shift: bool = False  # anomalies say how far their series moved from its last hour
     cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
 
 
@@ -86,7 +87,8 @@ class SeriesScorer:
         self.recent_ts: deque[int] = deque(maxlen=RECENT_TIMESTAMPS)
         # How far the series moved from its own last hour, and since when: root-cause
         # ranking compares services by it (operators.series_shift).
-        self.shift_tracker = ShiftTracker()
+        # Opt-in: one more kernel call per sample, and no out-of-fold gain yet (rank_cv).
+        self.shift_tracker = ShiftTracker() if settings.track_shift else None
         self.shift: float | None = None
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
@@ -111,7 +113,8 @@ class SeriesScorer:
         self.recent_ts.append(ts)
         if in_order:
             self.max_ts_ns = ts
-        self.shift = self.shift_tracker.update(sample.value, ts)
+        if self.shift_tracker is not None:
+            self.shift = self.shift_tracker.update(sample.value, ts)
         update = getattr(self.detector, "update", None)
         if update is not None:
             # One call scores, then learns; the detector keeps the expectation it scored against.

@@ -267,6 +267,12 @@ class ScoringConfig(_Settings):
     )
     lateness_s: float = Field(300.0, ge=0)
     emit_scores: bool = False
+    track_shift: bool = Field(
+        False,
+        description="Anomalies carry `shift` (spreads moved from the series' own last hour) and "
+        "`onset`, and root-cause ranking weighs what moved at the incident's start. Opt-in: one "
+        "more kernel call per sample, and bench/rank_cv.py finds no out-of-fold gain yet.",
+    )
     series_idle_s: float = Field(
         6 * 3600.0, gt=0, description="Series silent this long (wall time) are forgotten."
     )

@@ -149,8 +149,19 @@ def test_the_kernel_agrees_with_the_python_reference(steps):
         assert kernel.onset_ns == ref.onset_ns
 
 
-def test_the_scorer_attaches_shift_and_onset_and_correlation_keeps_the_largest():
+def test_without_track_shift_the_scorer_attaches_neither():
     scorer = SeriesScorer("lat", ScoringSettings(), lambda: RobustEWMA(warmup=20))
+    decisions = []
+    for i in range(300):
+        value = 10.0 + (i % 2) if i < 280 else 40.0
+        decisions += scorer.process(MetricSample("lat", {"service": "db"}, i * STEP, value))
+    anomalies = [signal_of(d) for d in decisions if d.stream == "anomalies"]
+    assert anomalies and all(a.shift is None and a.onset_ns is None for a in anomalies)
+
+
+def test_the_scorer_attaches_shift_and_onset_and_correlation_keeps_the_largest():
+    settings = ScoringSettings(track_shift=True)
+    scorer = SeriesScorer("lat", settings, lambda: RobustEWMA(warmup=20))
     decisions = []
     for i in range(300):
         value = 10.0 + (i % 2) if i < 280 else 40.0
