@@ -118,9 +118,14 @@ def test_an_hour_long_spike_on_an_hourly_series_is_judged_on_its_own():
     det = StreamingEnsemble()
     scores = det.update_many(values, (T0 + 3600 * np.arange(800)) * 10**9)
     assert scores[700] >= THRESHOLD
-    averaged = StreamingEnsemble(lik_span_s=0.0).update_many(
+    # Without either time span (the short scale would judge the hour on its own too), the
+    # likelihood averages ten hourly samples and the spike is diluted.
+    averaged = StreamingEnsemble(lik_span_s=0.0, lik_short_s=0.0).update_many(
         values, (T0 + 3600 * np.arange(800)) * 10**9)
     assert averaged[700] < scores[700]
+    short_only = StreamingEnsemble(lik_span_s=0.0).update_many(
+        values, (T0 + 3600 * np.arange(800)) * 10**9)
+    assert short_only[700] > averaged[700]
 
 
 def test_a_range_detection_reports_the_range_it_broke_and_the_value_lies_outside_it():
