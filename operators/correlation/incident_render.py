@@ -2,16 +2,16 @@
 
 from typing import TYPE_CHECKING
 
+from alertflow.operators.correlation.rootcause import Candidate, rank_by_onset
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.recommendations import Catalogue, as_text
-from alertflow.operators.rootcause import Candidate, rank_by_onset
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.outputs import Notification
 from alertflow.schemas.timefmt import format_ns
 
 if TYPE_CHECKING:
-    from alertflow.operators.incidents import IncidentState
+    from alertflow.operators.correlation.incidents import IncidentState
 
 # Candidates per version: every service of the incident (members are bounded), the first
 # few with their evidence (rootcause.EVIDENCE_FOR): the true root of a 46-service system was

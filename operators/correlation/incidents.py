@@ -5,22 +5,22 @@ alert of its own fault, whose newest such alert started within ``session_gap_s``
 before it, and that is related to its fault: the alert's service calls one of the
 incident's likely causes (within ``effect_hops``), or is a dependency of one (within
 ``max_hops``) whose alert started no later than ``cause_lag_s`` after it, in the call
-graph learned from traces or given statically (``operators.fault_relation``); not
+graph learned from traces or given statically (``operators.correlation.fault_relation``); not
 merely near any member. With ``split``, a new kind of alert with a second root below it
 (a dependency anomalous after the fault's causes: ``fault_relation.second_root``) is kept
 apart, and an alert goes first to an incident whose alerts share its name. When the
 graph knows neither side, time alone decides. Where
 the graph says the alert is unrelated, it still joins an incident with an alert
 that shares one of its ``join_labels`` values (the same node, say), or an alert
-of the same kind (``operators.alert_clusters``) that started within
+of the same kind (``operators.correlation.alert_clusters``) that started within
 ``similar_window_s`` of it: an alert storm shares a cause the call graph does not
 show. So does an alert that, in this domain's history, has kept starting shortly
 after one firing there: an inhibit rule learned instead of written
-(``operators.inhibition``). Alerts related only so are members, but neither extend
+(``operators.correlation.inhibition``). Alerts related only so are members, but neither extend
 the session nor keep the incident joinable. The nearest, then most recent, such
 incident wins; otherwise the alert opens a new one. ``helper_alerts`` (Watchdog,
 InfoInhibitor) are never members; infrastructure alerts (no service, or an
-exporter's: ``operators.fault_relation``) relate only through their node. Re-sends of
+exporter's: ``operators.correlation.fault_relation``) relate only through their node. Re-sends of
 firing alerts are one member and do not extend a session, so a long-running
 incident does not swallow unrelated later alerts; they do refresh when the
 member was last seen.
@@ -56,17 +56,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from alertflow.operators.alert_clusters import AlertClusters
-from alertflow.operators.alert_dedup import (
+from alertflow.operators.correlation.alert_clusters import AlertClusters
+from alertflow.operators.correlation.alert_dedup import (
     SEVERITY_RANK,
     AlertMember,
     Change,
     apply_event,
 )
-from alertflow.operators.anomaly_dedup import AnomalySignal, apply_anomaly
-from alertflow.operators.decisions import Decision, Record
-from alertflow.operators.eventclock import EventClock
-from alertflow.operators.fault_relation import (
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal, apply_anomaly
+from alertflow.operators.correlation.fault_relation import (
     NodeIndex,
     Relation,
     onsets,
@@ -74,16 +72,22 @@ from alertflow.operators.fault_relation import (
     relate_to_causes,
     second_root,
 )
+from alertflow.operators.correlation.incident_merge import absorb, render_merged, survivor_first
+from alertflow.operators.correlation.incident_render import render_incident, render_notification
+from alertflow.operators.correlation.inhibition import (
+    InhibitionSettings,
+    LearnedInhibition,
+    alert_kind,
+)
+from alertflow.operators.correlation.member_bound import strength, to_evict
+from alertflow.operators.correlation.session_index import SessionIndex, keys_of
+from alertflow.operators.correlation.topology import ServiceGraph
+from alertflow.operators.decisions import Decision, Record
+from alertflow.operators.eventclock import EventClock
 from alertflow.operators.ids import stable_id
-from alertflow.operators.incident_merge import absorb, render_merged, survivor_first
-from alertflow.operators.incident_render import render_incident, render_notification
-from alertflow.operators.inhibition import InhibitionSettings, LearnedInhibition, alert_kind
 from alertflow.operators.log_patterns import LogSignal, apply_log
-from alertflow.operators.member_bound import strength, to_evict
 from alertflow.operators.prediction.recommendations import Catalogue
-from alertflow.operators.session_index import SessionIndex, keys_of
 from alertflow.operators.span_faults import SpanSignal, apply_span
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.records import AlertEvent, SpanEvent
 from alertflow.schemas.timefmt import NS_PER_S
 
@@ -144,7 +148,7 @@ class IncidentSettings:
     sign_tolerance_s: float = 120.0
     wave_s: float | None = None  # a new kind of alert this long into a fault: a second one
     max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
-    session_index: bool = True  # look up candidates (operators.session_index), not scan all
+    session_index: bool = True  # look up candidates (correlation.session_index), not scan all
     # Preventive actions whose matchers an incident's members select (issue 14); None: none.
     catalogue: Catalogue | None = None
 
