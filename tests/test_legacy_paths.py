@@ -12,11 +12,17 @@ import pytest
 from alertflow.operators.correlation import legacy_paths
 from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.correlation.correlator import DomainCorrelator
-from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.incidents import (
+    IncidentGrouper,
+    IncidentSettings,
+    IncidentState,
+)
+from alertflow.schemas.records import AlertEvent
 
 OLD_NAMES = [
     (IncidentSettings, "alertflow.operators.incidents"),
     (IncidentGrouper, "alertflow.operators.incidents"),
+    (IncidentState, "alertflow.operators.incidents"),  # now defined in incident_state
     (DomainCorrelator, "alertflow.operators.correlator"),
     (AlertMember, "alertflow.operators.alert_dedup"),
 ]
@@ -24,12 +30,19 @@ OLD_NAMES = [
 
 def _pickled_as(obj: object, cls: type, old_module: str) -> bytes:
     """``obj`` pickled as an older version did: its class named by the old module path."""
-    new_module = cls.__module__
-    cls.__module__ = old_module
+    return _pickled_with(obj, {cls: old_module})
+
+
+def _pickled_with(obj: object, old_modules: dict[type, str]) -> bytes:
+    """``obj`` pickled with each class in ``old_modules`` named by its old module path."""
+    new_modules = {cls: cls.__module__ for cls in old_modules}
+    for cls, old in old_modules.items():
+        cls.__module__ = old
     try:
         return pickle.dumps(obj)
     finally:
-        cls.__module__ = new_module
+        for cls, new in new_modules.items():
+            cls.__module__ = new
 
 
 @pytest.mark.parametrize(("cls", "old_module"), OLD_NAMES)
@@ -59,3 +72,35 @@ def test_only_moved_modules_are_aliased() -> None:
     assert finder.find_spec("alertflow.operators.no_such_module") is None
     with pytest.raises(ModuleNotFoundError):
         __import__("alertflow.operators.no_such_module")
+
+
+def _alert(fingerprint: str, status: str, at_s: int) -> AlertEvent:
+    return AlertEvent(
+        fingerprint=fingerprint,
+        status=status,
+        labels={"alertname": "X", "service": "api", "severity": "critical", "cluster": "c"},
+        annotations={},
+        starts_ns=10**18,
+        ends_ns=None if status == "firing" else 10**18 + at_s * 10**9,
+        ref=f"alerts:{fingerprint}:{status}",
+    )
+
+
+def test_an_old_grouper_snapshot_resumes_like_the_live_one() -> None:
+    live = IncidentGrouper("c")
+    assert live.on_alert(_alert("a", "firing", 0), 0)
+    blob = _pickled_with(live, {
+        IncidentGrouper: "alertflow.operators.incidents",
+        IncidentState: "alertflow.operators.incidents",
+        IncidentSettings: "alertflow.operators.incidents",
+        AlertMember: "alertflow.operators.alert_dedup",
+    })
+    assert b"alertflow.operators.incidents" in blob
+    restored = pickle.loads(blob)
+    assert type(restored) is IncidentGrouper
+    (state,) = restored.incidents.values()
+    assert type(state) is IncidentState and type(state.members["a"]) is AlertMember
+    resolve = _alert("a", "resolved", 60)
+    after = [(d.stream, d.key) for d in restored.on_alert(resolve, 0) + restored.flush()]
+    expected = [(d.stream, d.key) for d in live.on_alert(resolve, 0) + live.flush()]
+    assert after == expected and ("incidents", state.incident_id) in after

@@ -12,23 +12,20 @@ An alert that is merely a symptom of both is not enough: two faults above one
 shared caller stay apart.
 """
 
-from typing import TYPE_CHECKING
 
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK
+from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.schemas.timefmt import format_ns
 
-if TYPE_CHECKING:
-    from alertflow.operators.correlation.incidents import IncidentState
 
-
-def survivor_first(incidents: list["IncidentState"]) -> list["IncidentState"]:
+def survivor_first(incidents: list[IncidentState]) -> list[IncidentState]:
     """The incidents, the one that survives a merge first: the earliest opened."""
     return sorted(incidents, key=lambda i: (i.opened_ns, i.incident_id))
 
 
-def absorb(survivor: "IncidentState", absorbed: "IncidentState", at_ns: int) -> None:
+def absorb(survivor: IncidentState, absorbed: IncidentState, at_ns: int) -> None:
     """Move ``absorbed``'s members and lifecycle into ``survivor``; mark ``absorbed`` merged."""
     survivor.members.update(absorbed.members)
     survivor.omitted += absorbed.omitted
@@ -48,7 +45,7 @@ def absorb(survivor: "IncidentState", absorbed: "IncidentState", at_ns: int) -> 
     absorbed.updated_ns = max(absorbed.updated_ns, at_ns)
 
 
-def render_merged(state: "IncidentState") -> Record:
+def render_merged(state: IncidentState) -> Record:
     """The last version of an absorbed incident: where its members went, and nothing else."""
     return Record(
         {
