@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alertflow.operators.correlator import DomainCorrelator
-from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.schemas.records import AlertEvent
 
 NS = 1_000_000_000

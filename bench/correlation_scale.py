@@ -89,11 +89,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alertflow.dataflows.logic import domain_of, settings
-from alertflow.operators.anomaly_dedup import AnomalySignal
-from alertflow.operators.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.latency import LatencyHistogram
 from alertflow.operators.simulate.alerts import alert_fingerprint
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.config import CorrelationConfig
 from alertflow.schemas.jsoncodec import dumps, loads
 from alertflow.schemas.records import AlertEvent, SpanEvent

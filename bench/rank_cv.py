@@ -6,7 +6,7 @@
 ``collect`` simulates the same scenarios as ``bench/correlation.py --situations`` (same
 seeds, same draws) and runs ``alertflow run`` on each, recording what every incident's
 last ranking read (its members and the call graph). ``evaluate`` ranks those again under
-each candidate setting of :class:`~operators.rootcause.RankWeights` and scores top-1/top-3
+each candidate setting of :class:`~correlation.rootcause.RankWeights` and scores top-1/top-3
 exactly as ``bench/correlation.py`` does: leave-one-seed-out (out-of-fold: the setting
 chosen on the other seeds, scored on the left-out one) beside in-sample (the best setting
 on all of them), per fault kind too. Held-out seeds (>= 9000) are only ever scored with
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from alertflow.operators.rank_moves import WITHOUT_MOVES
-from alertflow.operators.rootcause import RankWeights, rank_by_onset
+from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
+from alertflow.operators.correlation.rootcause import RankWeights, rank_by_onset
 from alertflow.operators.simulate import SimulationError, Situations, simulate
 
 from bench import correlation as bc
@@ -45,7 +45,7 @@ def _seeds(text: str) -> list[int]:
 def _record_run(out: Path, argv: list[str]) -> int:
     """Run the ``alertflow`` CLI in this process, keeping each incident's last ranking input."""
     from alertflow.dataflows import cli
-    from alertflow.operators import incident_render
+    from alertflow.operators.correlation import incident_render
 
     seen: dict[str, tuple] = {}
     causes = incident_render._causes

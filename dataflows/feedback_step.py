@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alertflow.dataflows.job_metrics import LIVE_STATE
+from alertflow.operators.correlation.incident_render import render_notification
 from alertflow.operators.decisions import Decision
-from alertflow.operators.incident_render import render_notification
 from alertflow.operators.prediction.feedback import FeedbackLearner, FeedbackSettings, Member
 from alertflow.operators.prediction.severity import SeverityClassifier, incident_features
 from alertflow.schemas.config_feedback import FeedbackConfig

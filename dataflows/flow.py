@@ -28,7 +28,7 @@ from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
 from alertflow.dataflows.uris import parse_location
-from alertflow.operators.anomaly_dedup import signal_of
+from alertflow.operators.correlation.anomaly_dedup import signal_of
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
 from alertflow.operators.intake import Intake

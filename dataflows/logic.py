@@ -15,10 +15,11 @@ from alertflow.dataflows.idle import IdleTimer, earliest
 from alertflow.dataflows.job_metrics import LIVE_STATE
 from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.anomaly.factory import detector_factory
-from alertflow.operators.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.correlation.correlator import CorrelationEvent, DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
+from alertflow.operators.correlation.topology import read_static_topology
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import EntityAnomalies
-from alertflow.operators.incidents import IncidentSettings
 from alertflow.operators.intake import dead_letter, parse_ref
 from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
 from alertflow.operators.prediction.breach import PredictionSignal, ShardPredictor
@@ -27,7 +28,6 @@ from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluste
 from alertflow.operators.redaction import Redactor
 from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
 from alertflow.operators.span_faults import SpanFaultSettings
-from alertflow.operators.topology import read_static_topology
 from alertflow.operators.trace_edges import EdgeCall, EdgeJoin
 from alertflow.schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
 from alertflow.schemas.config_prediction import RecommendationRule

@@ -35,7 +35,7 @@ otherwise. Per template a series of lines per bucket goes to the detectors
 import math
 from dataclasses import dataclass
 
-from alertflow.operators.alert_dedup import (
+from alertflow.operators.correlation.alert_dedup import (
     MAX_REFS,
     SEVERITY_RANK,
     AlertMember,

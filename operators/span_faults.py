@@ -27,7 +27,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from alertflow.operators.alert_dedup import MAX_REFS, AlertMember, Change, evidence_change
+from alertflow.operators.correlation.alert_dedup import (
+    MAX_REFS,
+    AlertMember,
+    Change,
+    evidence_change,
+)
 from alertflow.operators.quantile_sketch import QuantileSketch
 from alertflow.operators.red_metrics import cluster_of
 from alertflow.operators.trace_edges import PEER_SERVICE

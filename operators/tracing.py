@@ -21,7 +21,7 @@ messaging attributes of OpenTelemetry's conventions; otherwise ``alertflow.<stre
 import time
 from typing import Any
 
-from alertflow.operators.anomaly_dedup import ANOMALY_PREFIX
+from alertflow.operators.correlation.anomaly_dedup import ANOMALY_PREFIX
 from alertflow.operators.decisions import Decision
 from alertflow.operators.trace_context import (
     SpanRegistry,

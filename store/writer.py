@@ -84,7 +84,7 @@ def alert_row(event: AlertEvent, team_label: str = "team") -> Row:
 
 
 def _service(labels: Mapping[str, str]) -> str:
-    # The usual label names, as the correlator reads them (operators.alert_dedup.service_of).
+    # The usual label names, as the correlator reads them (correlation.alert_dedup.service_of).
     for name in ("service", "service_name", "job", "app", "container"):
         if name in labels:
             return labels[name]

@@ -2,7 +2,7 @@
 
 from collections import OrderedDict
 
-from alertflow.operators.alert_clusters import AlertClusters, alert_words, similarity
+from alertflow.operators.correlation.alert_clusters import AlertClusters, alert_words, similarity
 from alertflow.operators.ids import stable_id
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from alertflow.operators.topology import read_static_topology
+from alertflow.operators.correlation.topology import read_static_topology
 
 from bench import correlation as cb
 from bench import petshop

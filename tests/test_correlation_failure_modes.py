@@ -3,9 +3,9 @@ expected incidents and top cause. Helpers are those of ``test_correlation_table`
 """
 
 import pytest
-from alertflow.operators.alert_clusters import AlertClusters, alert_words
-from alertflow.operators.correlator import DomainCorrelator
-from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.correlation.alert_clusters import AlertClusters, alert_words
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.schemas.records import AlertEvent
 
 from tests.test_correlation_table import CHAIN, T0, S, alert, correlate, groups, latest
@@ -183,9 +183,9 @@ def test_unplaceable_alerts(events, expected, causes):
 
 
 def test_infrastructure_is_not_the_root_cause_by_onset_alone():
-    from alertflow.operators.alert_dedup import AlertMember
-    from alertflow.operators.rootcause import rank_by_onset
-    from alertflow.operators.topology import ServiceGraph
+    from alertflow.operators.correlation.alert_dedup import AlertMember
+    from alertflow.operators.correlation.rootcause import rank_by_onset
+    from alertflow.operators.correlation.topology import ServiceGraph
 
     graph = ServiceGraph()
     graph.add_static(CHAIN)

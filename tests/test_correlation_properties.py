@@ -9,10 +9,10 @@ wall time would advance them by however long a run happened to take.
 from collections import Counter
 from dataclasses import dataclass, field
 
-from alertflow.operators.anomaly_dedup import AnomalySignal
-from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.decisions import Decision
-from alertflow.operators.incidents import IncidentSettings
 from alertflow.schemas.records import AlertEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

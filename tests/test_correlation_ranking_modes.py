@@ -3,7 +3,7 @@ expected incident and its ranking. Helpers are those of ``test_correlation_table
 """
 
 import pytest
-from alertflow.operators.rootcause import EVIDENCE_FOR
+from alertflow.operators.correlation.rootcause import EVIDENCE_FOR
 
 from tests.test_correlation_table import CHAIN, alert, anomaly, correlate, latest
 

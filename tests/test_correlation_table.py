@@ -1,15 +1,15 @@
 """Grouping, ranking and what is worth a record, on small hand-made call graphs.
 
 Each row is one domain's alerts and anomalies, fed to a ``DomainCorrelator`` in
-event-time order and finished; the rules are those of ``operators/incidents.py``'s
-module docstring and ``operators/rootcause.py``.
+event-time order and finished; the rules are those of ``operators/correlation/incidents.py``'s
+module docstring and ``operators/correlation/rootcause.py``.
 """
 
 import pytest
-from alertflow.operators.anomaly_dedup import ANOMALY_PREFIX, AnomalySignal
-from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.correlation.anomaly_dedup import ANOMALY_PREFIX, AnomalySignal
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.decisions import Decision
-from alertflow.operators.incidents import IncidentSettings
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import AlertEvent
 

@@ -10,9 +10,9 @@ from alertflow.dataflows.logic import (
     ServiceWindowLogic,
     make_shard_scorer,
 )
-from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.entity_scoring import by_entity
-from alertflow.operators.incidents import IncidentSettings
 from alertflow.schemas.config import AlertflowConfig, MultivariateConfig
 from alertflow.schemas.records import LogEvent, MetricSample, SpanEvent
 

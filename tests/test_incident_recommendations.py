@@ -1,6 +1,6 @@
 """Catalogue recommendations on regular incidents (issue 14), with the evidence that matched."""
 
-from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
 from alertflow.operators.prediction.recommendations import Catalogue
 from alertflow.schemas.config_prediction import RecommendationRule
 from alertflow.schemas.records import AlertEvent

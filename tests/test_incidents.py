@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
 from alertflow.schemas.jsoncodec import loads
 from alertflow.schemas.outputs import Incident, Notification
 from alertflow.schemas.records import AlertEvent

@@ -9,7 +9,7 @@ from itertools import pairwise, permutations
 from pathlib import Path
 
 import pytest
-from alertflow.operators.inhibition import (
+from alertflow.operators.correlation.inhibition import (
     InhibitionError,
     InhibitionSettings,
     LearnedInhibition,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alertflow.operators.alert_dedup import Change
+from alertflow.operators.correlation.alert_dedup import Change
 from alertflow.operators.log_patterns import (
     LogPatternError,
     LogPatterns,

@@ -1,7 +1,7 @@
 """Per-template series for the detectors, and a burst's tail counted into its open incident."""
 
 import pytest
-from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
 from alertflow.operators.log_patterns import LogPatterns, LogPatternSettings, LogSignal
 from alertflow.operators.log_series import SERIES, TemplateSeries, TemplateSeriesSettings
 from alertflow.schemas.records import AlertEvent, LogEvent

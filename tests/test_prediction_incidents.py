@@ -1,9 +1,9 @@
 """Predicted incidents and the recommendation catalogue."""
 
 import pytest
-from alertflow.operators.anomaly_dedup import AnomalySignal
-from alertflow.operators.correlator import DomainCorrelator
-from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.prediction.breach import PredictionSignal
 from alertflow.operators.prediction.predicted_incidents import PredictedIncidents
 from alertflow.operators.prediction.recommendations import (

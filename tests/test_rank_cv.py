@@ -1,8 +1,8 @@
 """bench/rank_cv.py's offline re-ranking and scoring (no subprocesses)."""
 
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.rootcause import RankWeights
-from alertflow.operators.topology import ServiceGraph
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.rootcause import RankWeights
+from alertflow.operators.correlation.topology import ServiceGraph
 
 from bench import rank_cv
 

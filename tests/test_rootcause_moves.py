@@ -3,9 +3,9 @@ last hour. A hand-made graph and alert/anomaly sequence each, and the expected t
 """
 
 import pytest
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.rootcause import RankWeights, rank_by_onset
-from alertflow.operators.topology import ServiceGraph
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.rootcause import RankWeights, rank_by_onset
+from alertflow.operators.correlation.topology import ServiceGraph
 
 S = 10**9
 T0 = 1_700_000_000 * S

@@ -5,7 +5,7 @@ import pickle
 
 import pytest
 from alertflow.operators.anomaly import RobustEWMA
-from alertflow.operators.anomaly_dedup import apply_anomaly, signal_of
+from alertflow.operators.correlation.anomaly_dedup import apply_anomaly, signal_of
 from alertflow.operators.scoring import ScoringSettings, SeriesScorer
 from alertflow.operators.series_shift import SHIFT_CAP, ShiftTracker
 from alertflow.schemas.records import MetricSample

@@ -7,7 +7,7 @@ correlator with the index and one scanning every open incident must decide the s
 
 from dataclasses import replace
 
-from alertflow.operators.correlator import DomainCorrelator
+from alertflow.operators.correlation.correlator import DomainCorrelator
 from hypothesis import given
 
 from tests.test_correlation_properties import (

@@ -4,11 +4,12 @@ import random
 from dataclasses import replace
 
 import pytest
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.correlator import DomainCorrelator
-from alertflow.operators.incidents import IncidentSettings
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
+from alertflow.operators.correlation.rootcause import rank_by_onset
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.intake import parse_ref
-from alertflow.operators.rootcause import rank_by_onset
 from alertflow.operators.span_faults import (
     SpanFaultFinder,
     SpanFaultSettings,
@@ -16,7 +17,6 @@ from alertflow.operators.span_faults import (
     signals_of,
     trace_verdicts,
 )
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.decoders import decode_stream
 from alertflow.schemas.errors import DecodeError
 from alertflow.schemas.jsoncodec import dumps

@@ -1,8 +1,12 @@
 """Call graph learned from spans, static topology files, and their use in correlation."""
 
 import pytest
-from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
-from alertflow.operators.topology import ServiceGraph, TopologyError, read_static_topology
+from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.topology import (
+    ServiceGraph,
+    TopologyError,
+    read_static_topology,
+)
 from alertflow.schemas.records import AlertEvent, SpanEvent
 
 from tests.test_correlation_table import anomaly

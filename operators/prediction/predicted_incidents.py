@@ -9,7 +9,7 @@ comes, as ``averted`` when the prediction is withdrawn or its breach time passes
 
 from dataclasses import dataclass, field
 
-from alertflow.operators.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.breach import PredictionSignal

@@ -4,7 +4,7 @@
 with a thousand open that is most of an alert's cost. Every way a newcomer relates
 to an incident goes through something both name, so the incidents are indexed by it:
 
-- the call graph (``operators.fault_relation``): an incident's services within
+- the call graph (``operators.correlation.fault_relation``): an incident's services within
   ``reach`` undirected hops of the newcomer's (a likely cause, a symptom, or a shared
   dependency below both); incidents of services the graph does not know relate by
   time alone, so they are always candidates, as every incident is for a newcomer the
@@ -18,9 +18,9 @@ each one, so the index changes the cost, never the result.
 
 from collections.abc import Callable, Iterable
 
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.inhibition import alert_kind
-from alertflow.operators.topology import ServiceGraph
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.inhibition import alert_kind
+from alertflow.operators.correlation.topology import ServiceGraph
 
 Key = tuple[str, ...]
 

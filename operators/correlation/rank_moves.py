@@ -4,13 +4,13 @@ Each anomaly member carries its series' largest move from its own last hour, in 
 and when that move began (``operators.series_shift``). Here those become, per service, the
 strongest move near the incident's start, the onset of its first strong move, and the
 evidence line naming it; :class:`RankWeights` holds every knob of them and of the
-structural ranking they join (``operators.rootcause``), chosen by ``bench/rank_cv.py``.
+structural ranking they join (``operators.correlation.rootcause``), chosen by ``bench/rank_cv.py``.
 """
 
 import math
 from dataclasses import dataclass
 
-from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.series_shift import SHIFT_CAP
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 

@@ -55,7 +55,7 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from alertflow.operators.alert_dedup import service_of
+from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.timefmt import NS_PER_S
 

@@ -10,7 +10,12 @@ series has stayed quiet for the hold time (see ``IncidentGrouper``).
 import math
 from dataclasses import dataclass
 
-from alertflow.operators.alert_dedup import SEVERITY_RANK, AlertMember, Change, evidence_change
+from alertflow.operators.correlation.alert_dedup import (
+    SEVERITY_RANK,
+    AlertMember,
+    Change,
+    evidence_change,
+)
 from alertflow.operators.decisions import Decision
 from alertflow.schemas.timefmt import NS_PER_S, parse_rfc3339_ns
 

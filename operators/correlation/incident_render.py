@@ -1,17 +1,14 @@
 """Turns incident state into output records: the incident version and its notification."""
 
-from typing import TYPE_CHECKING
 
+from alertflow.operators.correlation.incident_state import IncidentState
+from alertflow.operators.correlation.rootcause import Candidate, rank_by_onset
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.recommendations import Catalogue, as_text
-from alertflow.operators.rootcause import Candidate, rank_by_onset
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.outputs import Notification
 from alertflow.schemas.timefmt import format_ns
-
-if TYPE_CHECKING:
-    from alertflow.operators.incidents import IncidentState
 
 # Candidates per version: every service of the incident (members are bounded), the first
 # few with their evidence (rootcause.EVIDENCE_FOR): the true root of a 46-service system was
@@ -20,7 +17,7 @@ MAX_CAUSES = None
 
 
 def render_incident(
-    state: "IncidentState", graph: ServiceGraph | None = None, catalogue: Catalogue | None = None
+    state: IncidentState, graph: ServiceGraph | None = None, catalogue: Catalogue | None = None
 ) -> Record:
     """The current version of ``state`` as an ``incidents`` record (``Incident``'s fields)."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
@@ -75,7 +72,7 @@ def render_incident(
     )
 
 
-def _causes(state: "IncidentState", members: list, graph: ServiceGraph | None) -> list[Candidate]:
+def _causes(state: IncidentState, members: list, graph: ServiceGraph | None) -> list[Candidate]:
     """The ranking, again only when what it reads changed: most versions are status flips."""
     # Kept as a hash (64 bits; the process's own, so a restored state just ranks again).
     read = hash((
@@ -122,7 +119,7 @@ def _recommendations(members: list, top_service: str | None) -> list[str]:
 
 
 def _catalogue_lines(
-    state: "IncidentState", members: list, catalogue: Catalogue | None
+    state: IncidentState, members: list, catalogue: Catalogue | None
 ) -> list[str]:
     """The catalogue's actions for these members, again only when the members changed."""
     if catalogue is None:

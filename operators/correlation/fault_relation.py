@@ -28,7 +28,7 @@ the newcomer fired, while the newcomer is of an alert kind new to the incident (
 overlapping faults: a new wave of errors on services already slow for the first).
 
 Infrastructure alerts (no service, or an exporter's or the control plane's: see
-:func:`~operators.alert_dedup.is_infrastructure`) relate only to the services running on
+:func:`~operators.correlation.alert_dedup.is_infrastructure`) relate only to the services running on
 their node, as the labels of the domain's alerts and anomalies say (``NodeIndex``).
 """
 
@@ -36,8 +36,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.topology import ServiceGraph
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.topology import ServiceGraph
 
 
 class NodeIndex:

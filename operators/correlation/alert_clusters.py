@@ -24,7 +24,7 @@ replay gives the same clusters.
 import re
 from collections import OrderedDict
 
-from alertflow.operators.alert_dedup import service_of
+from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.operators.ids import stable_id
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-\s./:]+")

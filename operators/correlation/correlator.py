@@ -6,21 +6,21 @@ The stages, in order:
 2. with traces among the inputs, an alert waits (bounded) for the spans of its
    moment (:class:`~operators.alignment.SpanAlignment`);
 3. alerts and anomalies wait for the domain's watermark and are applied in
-   event-time order (:class:`~operators.reorder.EventTimeOrder`), so the incidents
+   event-time order (:class:`~operators.correlation.reorder.EventTimeOrder`), so the incidents
    do not depend on how the inputs interleaved within the lateness bound;
-4. the :class:`~operators.incidents.IncidentGrouper` folds them into incidents.
+4. the :class:`~operators.correlation.incidents.IncidentGrouper` folds them into incidents.
 """
 
 from dataclasses import replace
 
 from alertflow.operators.alignment import SpanAlignment
-from alertflow.operators.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
+from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.reorder import EventTimeOrder
 from alertflow.operators.decisions import Decision
-from alertflow.operators.incidents import IncidentGrouper, IncidentSettings
 from alertflow.operators.log_patterns import LogSignal
 from alertflow.operators.prediction.breach import PredictionSignal
 from alertflow.operators.prediction.predicted_incidents import PredictedIncidents
-from alertflow.operators.reorder import EventTimeOrder
 from alertflow.operators.span_faults import (
     SpanFaultFinder,
     SpanFaultSettings,

@@ -4,7 +4,7 @@ Alertmanager sends alerts in group batches, so a cascade's far callers can open 
 incident, and its near callers another, before the alert of their common cause
 arrives. An alert that relates to two open incidents as a likely **cause** of each
 (a dependency of each one's likely causes that started no later than them: see
-``operators.fault_relation``) connects them. The earliest opened survives and takes
+``operators.correlation.fault_relation``) connects them. The earliest opened survives and takes
 the others' members and lifecycle; each absorbed incident that was recorded gets a
 last version, ``status: merged`` with ``merged_into`` naming the survivor and no
 members (they are the survivor's now), so a compacted view keys each fault once.
@@ -12,23 +12,20 @@ An alert that is merely a symptom of both is not enough: two faults above one
 shared caller stay apart.
 """
 
-from typing import TYPE_CHECKING
 
-from alertflow.operators.alert_dedup import SEVERITY_RANK
+from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK
+from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.schemas.timefmt import format_ns
 
-if TYPE_CHECKING:
-    from alertflow.operators.incidents import IncidentState
 
-
-def survivor_first(incidents: list["IncidentState"]) -> list["IncidentState"]:
+def survivor_first(incidents: list[IncidentState]) -> list[IncidentState]:
     """The incidents, the one that survives a merge first: the earliest opened."""
     return sorted(incidents, key=lambda i: (i.opened_ns, i.incident_id))
 
 
-def absorb(survivor: "IncidentState", absorbed: "IncidentState", at_ns: int) -> None:
+def absorb(survivor: IncidentState, absorbed: IncidentState, at_ns: int) -> None:
     """Move ``absorbed``'s members and lifecycle into ``survivor``; mark ``absorbed`` merged."""
     survivor.members.update(absorbed.members)
     survivor.omitted += absorbed.omitted
@@ -48,7 +45,7 @@ def absorb(survivor: "IncidentState", absorbed: "IncidentState", at_ns: int) -> 
     absorbed.updated_ns = max(absorbed.updated_ns, at_ns)
 
 
-def render_merged(state: "IncidentState") -> Record:
+def render_merged(state: IncidentState) -> Record:
     """The last version of an absorbed incident: where its members went, and nothing else."""
     return Record(
         {

@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alertflow.operators.alert_dedup import AlertMember
-from alertflow.operators.rank_moves import (
+from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.rank_moves import (
     WITHOUT_MOVES,
     RankWeights,
     changes_near_start,
@@ -22,8 +22,8 @@ from alertflow.operators.rank_moves import (
     quantile,
     second_wave,
 )
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.span_faults import TraceVerdict, trace_verdicts
-from alertflow.operators.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 _SEVERITY_WEIGHT = {"critical": 1.0, "warning": 0.7, "info": 0.4}
@@ -169,7 +169,7 @@ def rank_by_onset(
       likely a symptom than a cause (``_SYMPTOM_FACTOR``).
     - Within that, earlier onset (beyond the tolerance, decaying over ``decay_s``) and
       strength (an alert's severity, an anomaly's score) rank higher.
-    - **Moves** (``operators.rank_moves``, weighed by ``weights``): the strongest move of a
+    - **Moves** (``correlation.rank_moves``, weighed by ``weights``): the strongest move of a
       service's series from their own last hour near the start; strong moves date services
       (every alert fires about when the first `for:` passes); a later failure that nothing
       below explains is a second fault, named among the first three.

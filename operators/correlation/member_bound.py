@@ -10,7 +10,7 @@ an earlier start, wins.
 
 from collections.abc import Iterable
 
-from alertflow.operators.alert_dedup import AlertMember
+from alertflow.operators.correlation.alert_dedup import AlertMember
 
 
 def strength(member: AlertMember) -> tuple[bool, float, int]:

@@ -52,8 +52,8 @@ class AlertMember:
     starts_ns: int = 0  # startsAt of the current episode (first_ns is the first one's)
     episodes: int = 1  # episodes that started within the flap window, this one included
     hold_ns: int = 0  # quiet time its incident waits after it resolves (flap damping)
-    kind_id: str = ""  # an alert's cluster of similar alerts (operators.alert_clusters)
-    learned: str = ""  # why it joined as a learned symptom (operators.inhibition), if it did
+    kind_id: str = ""  # an alert's cluster of similar alerts (operators.correlation.alert_clusters)
+    learned: str = ""  # why it joined as a learned symptom (correlation.inhibition), if it did
     # Joined as part of its incident's fault (the call graph, or time where it cannot tell);
     # False where only a storm, a learned rule or a node relates it: it extends no session.
     own_fault: bool = True

@@ -1,0 +1,1 @@
+"""From decisions to incidents: grouping, lifecycle, topology, ranking, inhibition, rendering."""

@@ -1,0 +1,299 @@
+"""Incident lifecycle: flap damping, expiry, resolution, versions and notifications.
+
+A mixin of :class:`~correlation.incidents.IncidentGrouper`: it reads and updates the
+grouper's open incidents, closed episodes and timers.
+"""
+
+from collections import OrderedDict
+from itertools import pairwise
+
+from alertflow.operators.correlation.alert_dedup import (
+    SEVERITY_RANK,
+    AlertMember,
+)
+from alertflow.operators.correlation.incident_render import render_incident, render_notification
+from alertflow.operators.correlation.incident_settings import IncidentSettings
+from alertflow.operators.correlation.incident_state import IncidentState
+from alertflow.operators.correlation.session_index import SessionIndex
+from alertflow.operators.correlation.topology import ServiceGraph
+from alertflow.operators.decisions import Decision, Record
+from alertflow.operators.eventclock import EventClock
+from alertflow.operators.ids import stable_id
+from alertflow.schemas.timefmt import NS_PER_S
+
+_NEVER = 2**63 - 1
+
+
+class Lifecycle:
+    """Damps flapping alerts, expires silent members, resolves, versions and announces."""
+
+    # The grouper's state this reads and updates (set in IncidentGrouper.__init__).
+    domain: str
+    settings: IncidentSettings
+    clock: EventClock
+    incidents: dict[str, IncidentState]
+    by_fingerprint: dict[str, str]
+    evidence: "OrderedDict[str, AlertMember]"
+    closed: "OrderedDict[tuple[str, int], tuple[int, bool, int]]"
+    starts: "OrderedDict[str, list[int]]"
+    graph: ServiceGraph
+    index: SessionIndex
+    _due_ns: int
+    _evidence_due_ns: int
+
+    def _episode(self, member: AlertMember, starts_ns: int) -> None:
+        """Record an episode start of an alert; a flapping one holds its incident open longer."""
+        starts = self.starts.pop(member.fingerprint, [])
+        if starts_ns not in starts:
+            starts.append(starts_ns)
+            starts.sort()
+            del starts[: -self.settings.max_starts]
+        self.starts[member.fingerprint] = starts
+        while len(self.starts) > self.settings.max_closed:
+            self.starts.popitem(last=False)
+        window = [s for s in starts if starts_ns - self.flap_window_ns <= s <= starts_ns]
+        member.episodes = len(window)
+        if len(window) < 2:
+            member.hold_ns = 0
+            return
+        gap = max(b - a for a, b in pairwise(window))
+        hold = max(int(self.settings.quiet_period_s * NS_PER_S), gap * 3 // 2)
+        member.hold_ns = min(hold, int(self.settings.flap_hold_max_s * NS_PER_S))
+
+    @property
+    def flap_window_ns(self) -> int:
+        """Episodes of one alert that start within this span of each other are flapping."""
+        return int(self.settings.flap_window_s * NS_PER_S)
+
+    def on_tick(self, wall_ns: int) -> list[Decision]:
+        """Resolve stale members and incidents whose quiet period has passed."""
+        watermark = self.clock.watermark(wall_ns)
+        if watermark is None:
+            return []
+        if self.evidence and self._evidence_due_ns <= watermark:
+            ends = {f: m.last_ns + self._horizon_ns(m) for f, m in self.evidence.items()}
+            for fingerprint in [f for f, end in ends.items() if end <= watermark]:
+                del self.evidence[fingerprint]
+            self._evidence_due_ns = min(
+                (end for end in ends.values() if end > watermark), default=_NEVER
+            )
+        out: list[Decision] = []
+        if watermark < self._due_ns:
+            # Nothing can expire, resolve or be announced before then: skip the scan.
+            return out
+        for incident in list(self.incidents.values()):
+            expired = self._expire_stale(incident, watermark)
+            deadline = self._quiet_deadline(incident)
+            if deadline is not None and deadline <= watermark:
+                out.extend(self._resolve(incident, deadline))
+            elif expired is not None and incident.version:
+                # A member resolved by silence is a change like any other: a new version.
+                incident.updated_ns = max(incident.updated_ns, expired)
+                out.extend(self._emit(incident, (), 0, wall_ns))
+            elif incident.pending_evidence and self._next_evidence_ns(incident) <= watermark:
+                out.extend(self._emit(incident, (), 0, wall_ns))
+            elif (
+                incident.version
+                and not incident.notified
+                and self._worth_notifying(incident, watermark)
+            ):
+                # Kept firing long enough: announce the current version.
+                record = render_incident(incident, self.graph, self.settings.catalogue)
+                out.append(self._notification("incident_opened", incident, record, (), 0))
+        self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
+        return out
+
+    def _quiet_deadline(self, incident: IncidentState) -> int | None:
+        settings = self.settings
+        return incident.quiet_deadline(
+            int(settings.quiet_period_s * NS_PER_S), int(settings.session_gap_s * NS_PER_S)
+        )
+
+    def _due(self, incident: IncidentState, timer: bool = False) -> int:
+        """Event time of the incident's next expiry, close, evidence version or announcement."""
+        due = self._quiet_deadline(incident)
+        if due is None:
+            due = min(
+                (
+                    m.last_ns + self._horizon_ns(m)
+                    for m in incident.members.values()
+                    if m.status == "firing"
+                ),
+                default=_NEVER,
+            )
+            after = self._notify_after_ns
+            if incident.version and not incident.notified and after is not None:
+                notify_at = incident.opened_ns + after
+                if not timer or notify_at > (self.clock.max_event_ns or 0):
+                    # For the engine's timer only while ahead: a passed one keeps it due forever.
+                    due = min(due, notify_at)
+        if incident.pending_evidence:
+            due = min(due, self._next_evidence_ns(incident))
+        return due
+
+    def _touched(self, incident: IncidentState, member: AlertMember | None = None) -> None:
+        """An incident changed: its next due time may now come before the others'.
+
+        ``_due_ns`` is a lower bound, so a member still firing only adds its own expiry;
+        anything else (a resolve, pending evidence, an announcement timer) rescans the incident.
+        """
+        if incident.incident_id not in self.incidents:
+            return
+        if (
+            member is not None
+            and member.status == "firing"
+            and not incident.pending_evidence
+            and (incident.notified or self._notify_after_ns is None)
+        ):
+            self._due_ns = min(self._due_ns, member.last_ns + self._horizon_ns(member))
+        else:
+            self._due_ns = min(self._due_ns, self._due(incident))
+
+    def flush(self) -> list[Decision]:
+        """End of a bounded input: resolve every incident whose members have all resolved.
+
+        The others get a last version if evidence joined since their previous one.
+        """
+        out: list[Decision] = []
+        for incident in list(self.incidents.values()):
+            deadline = self._quiet_deadline(incident)
+            if deadline is not None:
+                out.extend(self._resolve(incident, deadline))
+            elif incident.pending_evidence:
+                out.extend(self._emit(incident, (), 0, None))
+        return out
+
+    def next_deadline_wall(self) -> int | None:
+        """Wall time of the next possible close, for the engine's timer."""
+        due = min((self._due(i, timer=True) for i in self.incidents.values()), default=_NEVER)
+        return None if due == _NEVER else self.clock.wall_when(due)
+
+    def _next_evidence_ns(self, incident: IncidentState) -> int:
+        return incident.versioned_ns + int(self.settings.evidence_interval_s * NS_PER_S)
+
+    def _open(self, member: AlertMember) -> IncidentState:
+        incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)
+        closed = self.closed.get((member.fingerprint, member.first_ns))
+        if closed is not None:
+            # The same episode revived after it expired: a new lifecycle needs new ids.
+            incident_id = stable_id(self.domain, member.fingerprint, member.first_ns, closed[0] + 1)
+        incident = IncidentState(
+            incident_id=incident_id,
+            domain=self.domain,
+            opened_ns=member.first_ns,
+            updated_ns=member.first_ns,
+            last_activity_ns=member.first_ns,
+            last_onset_ns=member.first_ns,
+        )
+        self.incidents[incident_id] = incident
+        return incident
+
+    def _expire_stale(self, incident: IncidentState, watermark: int) -> int | None:
+        """Resolve members silent past their horizon; the latest end of an alert among them."""
+        latest = None
+        for member in incident.members.values():
+            horizon = self._horizon_ns(member)
+            if member.status == "firing" and member.last_ns + horizon <= watermark:
+                # Alertmanager re-sends firing alerts; silence this long means the source is
+                # gone. An anomalous series that stopped being anomalous is back to normal.
+                member.status = "resolved"
+                member.resolved_ns = member.last_ns + horizon
+                member.expired = True
+                if member.kind == "alert":
+                    # Evidence comes and goes; the next version shows it, without one of its own.
+                    latest = max(latest or 0, member.resolved_ns)
+        return latest
+
+    def _horizon_ns(self, member: AlertMember) -> int:
+        settings = self.settings
+        return int(
+            (settings.stale_after_s if member.kind == "alert" else settings.anomaly_hold_s)
+            * NS_PER_S
+        )
+
+    def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
+        for member in incident.members.values():
+            if member.status == "firing":  # evidence still firing: it ends with the incident
+                member.status, member.resolved_ns, member.expired = "resolved", at_ns, True
+        incident.resolved_ns = at_ns
+        incident.updated_ns = max(incident.updated_ns, at_ns)
+        # An incident never worth a record ends as quietly as it lived.
+        out = self._emit(incident, (), 0, None) if incident.version else []
+        del self.incidents[incident.incident_id]
+        self.index.drop(incident.incident_id)
+        for fingerprint in incident.omitted_alerts:
+            if self.by_fingerprint.get(fingerprint) == incident.incident_id:
+                del self.by_fingerprint[fingerprint]
+        for fingerprint, member in incident.members.items():
+            if self.by_fingerprint.get(fingerprint) == incident.incident_id:
+                del self.by_fingerprint[fingerprint]
+            if member.kind == "alert":
+                # Remembered (bounded) so stragglers and revivals of its episodes are recognised.
+                starts = self.starts.get(fingerprint, ())
+                for start in sorted({member.first_ns, *(s for s in starts if s > member.first_ns)}):
+                    episode = (fingerprint, start)
+                    lifecycle = self.closed.get(episode, (-1, False, 0))[0] + 1
+                    self.closed[episode] = (lifecycle, not member.expired, at_ns)
+                    self.closed.move_to_end(episode)
+        # Late copies and revivals come within hours; a day of closes is remembered (bounded).
+        horizon = at_ns - int(self.settings.closed_memory_s * NS_PER_S)
+        while self.closed and (
+            len(self.closed) > self.settings.max_closed
+            or next(iter(self.closed.values()))[2] < horizon
+        ):
+            self.closed.popitem(last=False)
+        return out
+
+    @property
+    def _notify_after_ns(self) -> int | None:
+        after = self.settings.notify_after_s
+        return None if after is None else int(after * NS_PER_S)
+
+    def _worth_notifying(self, incident: IncidentState, watermark: int | None) -> bool:
+        if not incident.alerts:
+            return incident.worth_a_record and incident.severity == "critical"
+        if len(incident.alerts) >= 2 or incident.severity == "critical":
+            return True
+        after = self._notify_after_ns
+        if after is None or watermark is None:
+            return False
+        firing = any(m.status == "firing" for m in incident.alerts)
+        return firing and watermark - incident.opened_ns >= after
+
+    def _emit(
+        self, incident: IncidentState, inputs: tuple[str, ...], read_ns: int, wall_ns: int | None
+    ) -> list[Decision]:
+        if not incident.worth_a_record and not incident.version:
+            return []
+        incident.version += 1
+        incident.versioned_ns = max(incident.versioned_ns, incident.updated_ns)
+        incident.pending_evidence = False
+        record = render_incident(incident, self.graph, self.settings.catalogue)
+        out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
+        kind = None
+        if not incident.notified:
+            watermark = self.clock.watermark(wall_ns) if wall_ns is not None else None
+            if incident.resolved_ns is None and self._worth_notifying(incident, watermark):
+                kind = "incident_opened"
+        elif incident.resolved_ns is not None:
+            kind = "incident_resolved"
+        elif SEVERITY_RANK[incident.severity] > SEVERITY_RANK[incident.notified_severity]:
+            kind = "incident_escalated"
+        if kind is not None:
+            out.append(self._notification(kind, incident, record, inputs, read_ns))
+        return out
+
+    def _notification(
+        self,
+        kind: str,
+        incident: IncidentState,
+        record: Record,
+        inputs: tuple[str, ...],
+        read_ns: int,
+    ) -> Decision:
+        incident.notified = True
+        incident.notified_severity = max(
+            incident.severity, incident.notified_severity, key=SEVERITY_RANK.__getitem__
+        )
+        note = render_notification(kind, record)
+        return Decision("notifications", incident.incident_id, note, inputs, read_ns)
