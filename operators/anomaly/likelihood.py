@@ -28,6 +28,17 @@ def likelihood_size(window: int) -> int:
 
 
 @kernel
+def excess_then_learn(stats: np.ndarray, mean_at: int, var_at: int, avg: float,
+                      rate: float) -> float:
+    """``avg``'s standardised excess over the long-run mean and variance, then learn it."""
+    excess = (avg - stats[mean_at]) / max(math.sqrt(stats[var_at]), 1e-3)
+    dm = avg - stats[mean_at]
+    stats[mean_at] += rate * dm
+    stats[var_at] += rate * (dm * dm - stats[var_at])
+    return excess
+
+
+@kernel
 def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: float,
                      span: int = 0) -> float:
     """Learn raw score ``z`` (the ``n``-th); returns the recent mean's standardised excess.
@@ -50,12 +61,7 @@ def likelihood_learn(lik: np.ndarray, z: float, n: int, zcap: float, a_lik: floa
         avg = total / span
     else:
         avg = lik[RSUM] / window
-    al = max(a_lik, 1.0 / n)
-    excess = (avg - lik[LM]) / max(math.sqrt(lik[LV]), 1e-3)
-    dm = avg - lik[LM]
-    lik[LM] += al * dm
-    lik[LV] += al * (dm * dm - lik[LV])
-    return excess
+    return excess_then_learn(lik, LM, LV, avg, max(a_lik, 1.0 / n))
 
 
 @kernel
@@ -163,9 +169,4 @@ def likelihood_short(lik: np.ndarray, stats: np.ndarray, span: int, n: int,
         j = j - 1 if j > 0 else window - 1
         total += lik[RAWS + j]
     avg = total / span
-    al = max(a_lik, 1.0 / n)
-    excess = (avg - stats[SHORT_LM]) / max(math.sqrt(stats[SHORT_LV]), 1e-3)
-    dm = avg - stats[SHORT_LM]
-    stats[SHORT_LM] += al * dm
-    stats[SHORT_LV] += al * (dm * dm - stats[SHORT_LV])
-    return excess
+    return excess_then_learn(stats, SHORT_LM, SHORT_LV, avg, max(a_lik, 1.0 / n))
