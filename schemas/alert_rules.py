@@ -86,8 +86,14 @@ def _matchers(text: str) -> dict[str, str]:
     return out
 
 
-def thresholds_from_rules(path: Path) -> list[dict[str, Any]]:
-    """Every alert of a rules file as threshold data; AlertRuleError on the first bad one."""
+def thresholds_from_rules(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every alert of a rules file as threshold data, and why the others were skipped.
+
+    A real rules file mixes plain comparisons with ``rate(...)``, arithmetic and joins:
+    those have no single level to forecast against, so they are skipped with the reason
+    (the caller warns). A file that cannot be read, has the wrong shape, an alert without
+    ``expr`` or no usable alert at all raises AlertRuleError.
+    """
     try:
         doc = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -96,7 +102,7 @@ def thresholds_from_rules(path: Path) -> list[dict[str, Any]]:
         raise AlertRuleError(f"alert rules {path} are not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
         raise AlertRuleError(f"alert rules {path}: expected `groups:`, a list of rule groups")
-    out = []
+    out, skipped = [], []
     for group in doc["groups"]:
         name = group.get("name", "?") if isinstance(group, dict) else "?"
         rules = group.get("rules") if isinstance(group, dict) else None
@@ -105,13 +111,15 @@ def thresholds_from_rules(path: Path) -> list[dict[str, Any]]:
         for rule in rules:
             if not isinstance(rule, dict) or "alert" not in rule:
                 continue  # a recording rule: nothing to breach
+            where = f"alert rules {path}: group {name!r}, alert {rule['alert']!r}"
             expr = rule.get("expr")
+            if not isinstance(expr, str | int | float):
+                raise AlertRuleError(f"{where}: `expr` is missing")
             try:
-                if not isinstance(expr, str | int | float):
-                    raise AlertRuleError("`expr` is missing")
                 out.append(threshold_of(str(expr), str(rule["alert"])))
             except AlertRuleError as exc:
-                raise AlertRuleError(
-                    f"alert rules {path}: group {name!r}, alert {rule['alert']!r}: {exc}"
-                ) from None
-    return out
+                skipped.append(f"{where}: {exc}")
+    if not out:
+        reasons = "".join(f"\n  {reason}" for reason in skipped)
+        raise AlertRuleError(f"alert rules {path}: no alert can be a threshold{reasons}")
+    return out, skipped

@@ -1,5 +1,6 @@
 """The job's settings: one frozen model, loaded from YAML or TOML, overridden by flags."""
 
+import logging
 import re
 import tomllib
 from pathlib import Path
@@ -15,6 +16,8 @@ from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.governance import GovernanceConfig, resolve_secret
 from alertflow.schemas.kafka_security import KafkaSecurity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+_log = logging.getLogger("alertflow.config")
 
 INPUT_STREAMS = ("metrics", "alerts", "logs", "traces", "feedback")
 OUTPUT_STREAMS = ("anomalies", "scores", "incidents", "notifications", "predictions", "dlq")
@@ -670,10 +673,12 @@ def _with_rule_thresholds(config: AlertflowConfig, base: Path) -> AlertflowConfi
     added = []
     for rules in config.prediction.alert_rules:
         try:
-            for data in thresholds_from_rules(base / rules):
-                added.append(Threshold.model_validate(data))
+            found, skipped = thresholds_from_rules(base / rules)
+            added += [Threshold.model_validate(data) for data in found]
         except (AlertRuleError, ValidationError) as exc:
             raise ConfigError(f"prediction.alert_rules: {exc}") from None
+        for reason in skipped:
+            _log.warning("prediction.alert_rules: skipped %s", reason)
     prediction = config.prediction.model_copy(
         update={"thresholds": [*config.prediction.thresholds, *added]}
     )

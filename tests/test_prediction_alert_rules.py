@@ -80,8 +80,8 @@ def test_a_rules_file_adds_thresholds_to_the_config(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        (RULES + "      - alert: Burn\n        expr: rate(x[1h]) > 2\n",
-         "group 'capacity', alert 'Burn': only `metric"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: Burn\n        expr: rate(x[1h]) > 2\n",
+         "no alert can be a threshold\n  alert rules"),
         ("groups: {}\n", "expected `groups:`"),
         ("groups:\n  - name: g\n", "group 'g' has no `rules:` list"),
         ("groups: [\n", "not valid YAML"),
@@ -112,3 +112,15 @@ def test_any_expression_gives_a_threshold_or_a_clear_refusal(expr):
         assert str(exc)
     else:
         Threshold.model_validate(data)
+
+
+def test_rules_without_one_level_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
+    (tmp_path / "rules.yaml").write_text(
+        RULES + "      - alert: Burn\n        expr: rate(x[1h]) > 2\n")
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("prediction:\n  alert_rules: [rules.yaml]\n")
+    with caplog.at_level("WARNING", logger="alertflow.config"):
+        config = load_config(config_file)
+    labels = {t.label for t in config.prediction.thresholds}
+    assert "Burn" not in labels and "CertExpiring" in labels
+    assert "alert 'Burn': only `metric" in caplog.text and "rules.yaml" in caplog.text
