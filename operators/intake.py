@@ -14,12 +14,10 @@ from typing import Any
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import stable_id
 from alertflow.operators.redaction import Redactor
-from alertflow.schemas import jsoncodec
 from alertflow.schemas.config import RedactionConfig
 from alertflow.schemas.decoders import decode_stream
 from alertflow.schemas.errors import DecodeError
 from alertflow.schemas.outputs import DeadLetter
-from alertflow.schemas.prometheus import well_formed_sample
 from alertflow.schemas.records import InputRecord
 
 
@@ -124,40 +122,14 @@ class Intake:
         records: list[InputRecord] = []
         dead: list[Decision] = []
         stamped = self.stream in _STAMPED_STREAMS
-        metrics = self.stream == "metrics"
         for poll in polls:
             if not poll:
                 continue
             # Both sources poll one partition (or one file) at a time: one ref prefix a poll.
             prefix = ref_prefix(poll[0].topic(), poll[0].partition())
             for message in poll:
-                if metrics and self._adapter_sample(message, prefix, read_ns, records):
-                    continue
                 self._decode(message, prefix, read_ns if stamped else None, records, dead)
         return [batch for batch in (records, dead) if batch]
-
-    def _adapter_sample(
-        self, message: Any, prefix: str, read_ns: int, records: list[InputRecord]
-    ) -> bool:
-        """The usual metrics message (one adapter sample) in one call; False: the long way.
-
-        Anything unusual (an error, an empty, huge or malformed message, another
-        shape) returns False untouched and :meth:`_decode` judges it as before.
-        """
-        if message.error() is not None:
-            return False
-        value = message.value()
-        if not value or len(value) > self.max_message_bytes:
-            return False
-        try:
-            sample = well_formed_sample(jsoncodec.parse(value), f"{prefix}{message.offset()}")
-        except (jsoncodec.JSONDecodeError, DecodeError):  # the long way says why
-            return False
-        if sample is None:
-            return False
-        sample.read_ns = read_ns
-        records.append(sample)
-        return True
 
     def _decode(
         self,

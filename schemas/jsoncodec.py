@@ -6,8 +6,6 @@ import orjson
 from alertflow.schemas.errors import DecodeError
 
 JSONDecodeError = orjson.JSONDecodeError
-# The parser itself, raising JSONDecodeError: for hot loops that handle the error their way.
-parse = orjson.loads
 
 
 def loads(raw: bytes | str) -> Any:
