@@ -571,6 +571,13 @@ class RedactionConfig(_Settings):
         default_factory=dict,
         description="More rules: kind -> regular expression; every match is redacted.",
     )
+    ips_in_identifiers: bool = Field(
+        True,
+        description="Output records only: keep an IP address inside a value without "
+        'whitespace (a label value such as instance="10.0.0.5:9100", a series key, a service '
+        "name): it is how an operator finds the machine. IPs in text (log lines, summaries, "
+        "annotations, evidence) are scrubbed all the same, and so is everything in dead letters.",
+    )
     dlq_max_bytes: int = Field(
         4096,
         ge=0,

@@ -24,19 +24,41 @@ def test_the_corpus_loses_its_secrets_and_keeps_the_rest(text, secrets, keep):
     assert all(k in out for k in keep), out
 
 
-def test_labels_members_and_text_of_a_record_are_scrubbed_and_ids_kept():
-    record = Record(
+def _record() -> Record:
+    return Record(
         id="3f" * 16,
         series='cpu{instance="10.0.0.7:9100"}',
-        labels={"instance": "10.0.0.7:9100", "owner": "ops"},
-        members=[{"kind": "alert", "id": "aaaa000000000001", "summary": "mail a@b.example"}],
+        labels={"instance": "10.0.0.7:9100", "owner": "ops", "user": "bob@example.org"},
+        members=[
+            {
+                "kind": "alert",
+                "id": "aaaa000000000001",
+                "summary": "mail a@b.example from 192.0.2.44 failed",
+            }
+        ],
     )
-    decision = Decision("anomalies", "k", record)
+
+
+def test_labels_members_and_text_of_a_record_are_scrubbed_and_ids_kept():
+    decision = Decision("anomalies", "k", _record())
     OutputRedactor(RedactionConfig()).redact_all([decision])
     text = decision.encode().decode()
-    assert "10.0.0.7" not in text and "a@b.example" not in text
+    assert "a@b.example" not in text and "bob@example.org" not in text
+    assert "192.0.2.44" not in text  # an address in prose is personal data
     assert decision.record["id"] == "3f" * 16
     assert decision.record["members"][0]["id"] == "aaaa000000000001"
+
+
+def test_an_address_that_names_a_machine_is_kept_unless_configured_otherwise():
+    kept = Decision("anomalies", "k", _record())
+    OutputRedactor(RedactionConfig()).redact_all([kept])
+    assert kept.record["labels"]["instance"] == "10.0.0.7:9100"
+    assert kept.record["series"] == 'cpu{instance="10.0.0.7:9100"}'
+    scrubbed = Decision("anomalies", "k", _record())
+    OutputRedactor(RedactionConfig(ips_in_identifiers=False)).redact_all([scrubbed])
+    assert "10.0.0.7" not in scrubbed.encode().decode()
+    # Dead letters never keep one: the option is about output records only.
+    assert b"10.0.0.7" not in Redactor(RedactionConfig()).redact(b'cpu{instance="10.0.0.7"}')
 
 
 def test_a_clean_model_record_keeps_its_object():
@@ -94,7 +116,7 @@ def test_the_cached_walk_gives_what_the_plain_walk_gives(records):
         assert (decision.record is record) == (expected is record)
 
 
-def test_no_output_of_a_run_carries_the_inputs_personal_data(tmp_path):
+def test_no_output_of_a_run_carries_the_inputs_personal_data_but_machines_keep_names(tmp_path):
     lines = metric_lines(n_series=2, n_points=200, spike_at=150)
     # A series whose labels hold an address and a user's e-mail, with a spike.
     for i in range(200):
@@ -108,5 +130,7 @@ def test_no_output_of_a_run_carries_the_inputs_personal_data(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     written = b"".join(p.read_bytes() for p in out.glob("*.jsonl"))
     anomalies = [orjson.loads(x) for x in (out / "anomalies.jsonl").read_bytes().splitlines()]
-    assert any("[REDACTED:ip]" in a["series"] for a in anomalies)  # the series was scored
-    assert b"10.9.8.7" not in written and b"carol@example.net" not in written
+    # The series was scored, named by its machine's address (an identifier, kept) ...
+    assert any('instance="10.9.8.7:9100"' in a["series"] for a in anomalies)
+    # ... and the user's e-mail is nowhere, neither in identifiers nor in text.
+    assert b"carol@example.net" not in written

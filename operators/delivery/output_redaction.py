@@ -2,11 +2,17 @@
 
 Labels, series keys, annotations, summaries, evidence and log messages are text a
 record carries from its inputs; each string value is scrubbed by the same
-:class:`~alertflow.operators.redaction.Redactor` the dead letters use. Ids are
-hashes and are left alone. A record that needed no change keeps its object; one that
-did is replaced by a plain :class:`Record` of its redacted fields.
+:class:`~alertflow.operators.redaction.Redactor` the dead letters use, except that an
+IP address inside an identifier (a value without whitespace: ``instance`` labels,
+series keys, service names) is kept unless ``redaction.ips_in_identifiers`` is off:
+infrastructure telemetry names machines by address, and an anomaly on
+``[REDACTED:ip]:9100`` cannot be acted on. Ids are hashes and are left alone. A record
+that needed no change keeps its object; one that did is replaced by a plain
+:class:`Record` of its redacted fields.
 """
 
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +24,7 @@ from alertflow.schemas.config import RedactionConfig
 _KEEP = frozenset({"id", "incident_id", "record_id", "hash", "prev", "fingerprint"})
 _CACHED = 65_536  # label values repeat sample after sample: scrub each once
 _UNSEEN = object()
+_SPACE = re.compile(r"\s")
 
 
 class OutputRedactor:
@@ -35,9 +42,18 @@ class OutputRedactor:
     """
 
     def __init__(self, config: RedactionConfig) -> None:
-        self.text = lru_cache(maxsize=_CACHED)(Redactor(config).redact_text)
+        self.text = lru_cache(maxsize=_CACHED)(self._rules(config))
         self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
+
+    @staticmethod
+    def _rules(config: RedactionConfig) -> Callable[[str], str]:
+        """Text -> scrubbed text: identifiers keep their IP addresses if configured so."""
+        prose = Redactor(config).redact_text
+        if not (config.ip_addresses and config.ips_in_identifiers):
+            return prose
+        names = Redactor(config.model_copy(update={"ip_addresses": False})).redact_text
+        return lambda text: prose(text) if _SPACE.search(text) else names(text)
 
     def redact_all(self, decisions: list[Decision]) -> list[Decision]:
         """``decisions`` with every record scrubbed; dead letters were scrubbed at intake."""
