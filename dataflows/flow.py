@@ -20,6 +20,7 @@ from alertflow.dataflows.logic import (
     ShardPredictionLogic,
     ShardScoringLogic,
     domain_of,
+    keyed_lists,
 )
 from alertflow.dataflows.notifier import outbox_path
 from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
@@ -217,34 +218,34 @@ def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
-    flat = op.flatten("service_event", events)  # SpanEvent | LogEvent | EdgeCall
-    keyed = op.key_on("by_service", flat, partial(service_key, default_cluster=default))
-    # (cluster/service, SpanEvent | LogEvent | EdgeCall): an edge call under its caller
+    by_service = partial(service_key, default_cluster=default)
+    keyed = op.flat_map("by_service", events, partial(keyed_lists, key=by_service))
+    # (cluster/service, list[SpanEvent | LogEvent | EdgeCall]): an edge call under its caller
     windows = op.stateful_batch("windows", keyed, partial(ServiceWindowLogic, config=config))
     return op.key_rm("unkey_windows", windows)  # list[MetricSample]
 
 
 def _edge_calls(spans: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    flat = op.flatten("edge_span", spans)  # SpanEvent
-    keyed = op.key_on("by_trace", flat, partial(trace_shard, shards=config.derived.join_shards))
-    # (trace shard, SpanEvent)
+    by_trace = partial(trace_shard, shards=config.derived.join_shards)
+    keyed = op.flat_map("by_trace", spans, partial(keyed_lists, key=by_trace))
+    # (trace shard, list[SpanEvent])
     calls = op.stateful_batch("edge_join", keyed, partial(EdgeJoinLogic, config=config))
     return op.key_rm("unkey_edges", calls)  # list[EdgeCall]
 
 
 def _log_patterns(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
-    flat = op.flatten("log_event", logs)  # LogEvent
-    keyed = op.key_on("logs_by_service", flat, partial(service_key, default_cluster=default))
-    # (cluster/service, LogEvent)
+    by_service = partial(service_key, default_cluster=default)
+    keyed = op.flat_map("logs_by_service", logs, partial(keyed_lists, key=by_service))
+    # (cluster/service, list[LogEvent])
     bursts = op.stateful_batch("log_patterns", keyed, partial(LogPatternLogic, config=config))
     return op.key_rm("unkey_log_bursts", bursts)  # list[LogSignal] | list[MetricSample]
 
 
 def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
-    flat = op.flatten("correlation_event", events)  # AlertEvent | SpanEvent | *Signal
-    keyed = op.key_on("by_domain", flat, partial(domain_of, config=config.correlation))
-    # (domain, AlertEvent | SpanEvent | AnomalySignal)
+    by_domain = partial(domain_of, config=config.correlation)
+    keyed = op.flat_map("by_domain", events, partial(keyed_lists, key=by_domain))
+    # (domain, list[AlertEvent | SpanEvent | AnomalySignal | ...])
     traces = bool(config.inputs.get("traces"))
     recovery = config.runtime.recovery_dir is not None
     logic = partial(

@@ -6,6 +6,7 @@ input, snapshot) and the operator's methods; the operator holds the state.
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -41,6 +42,31 @@ _S = TypeVar("_S")
 def _bundle(items: list) -> list[list]:
     # Downstream steps take one list per call: the engine's per-item cost is paid once.
     return [items] if items else []
+
+
+def keyed_lists(batch: list[_S], key: Callable[[_S], str]) -> list[tuple[str, list[_S]]]:
+    """A batch's items as one list per key, each in arrival order, keys in first-seen order.
+
+    With several processes the engine pickles and routes what a keyed step gets one
+    item at a time: a list per key and batch crosses once instead (the logics below
+    flatten them with ``_flat``), and in one process the engine handles fewer items.
+
+    >>> keyed_lists(["ab", "c", "ad"], key=lambda s: s[0])
+    [('a', ['ab', 'ad']), ('c', ['c'])]
+    """
+    groups: dict[str, list[_S]] = {}
+    for item in batch:
+        k = key(item)
+        group = groups.get(k)
+        if group is None:
+            group = groups[k] = []
+        group.append(item)
+    return list(groups.items())
+
+
+def _flat(lists: list[list[_S]]) -> list[_S]:
+    # A keyed step's values are the lists ``keyed_lists`` made, in arrival order: one list here.
+    return lists[0] if len(lists) == 1 else [item for part in lists for item in part]
 
 
 def _snapshot(state: _S, recovery: bool) -> _S:
@@ -170,8 +196,9 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         self.traces = traces
         self.recovery = recovery
 
-    def on_batch(self, values: list[CorrelationEvent]) -> tuple[list[list[Decision]], bool]:
+    def on_batch(self, values: list[list[CorrelationEvent]]) -> tuple[list[list[Decision]], bool]:
         """Learn the call graph from spans; hold alerts and anomalies for event-time order."""
+        values = _flat(values)
         if self.correlator is None:
             config = self.config
             static = read_static_topology(config.topology_file) if config.topology_file else None
@@ -265,8 +292,9 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
         self.recovery = config.runtime.recovery_dir is not None
         self.idle = IdleTimer(config.governance.idle.service_s)
 
-    def on_batch(self, values: list[ServiceEvent]) -> tuple[list[list[MetricSample]], bool]:
+    def on_batch(self, values: list[list[ServiceEvent]]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
+        values = _flat(values)
         if self.windows is None:
             first = values[0]
             correlation = self.config.correlation
@@ -311,9 +339,9 @@ class EdgeJoinLogic(StatefulBatchLogic[SpanEvent, list[EdgeCall], EdgeJoin]):
         self.join = join or EdgeJoin(config.derived.max_pending_spans)
         self.recovery = config.runtime.recovery_dir is not None
 
-    def on_batch(self, values: list[SpanEvent]) -> tuple[list[list[EdgeCall]], bool]:
+    def on_batch(self, values: list[list[SpanEvent]]) -> tuple[list[list[EdgeCall]], bool]:
         """Pair what can be paired; the rest waits (bounded)."""
-        return _bundle(self.join.add(values)), False
+        return _bundle(self.join.add(_flat(values))), False
 
     def snapshot(self) -> EdgeJoin:
         """A deep copy for the recovery store (see ``_snapshot``)."""
@@ -336,9 +364,10 @@ class LogPatternLogic(
         self.idle = IdleTimer(config.governance.idle.service_s)
 
     def on_batch(
-        self, values: list[LogEvent]
+        self, values: list[list[LogEvent]]
     ) -> tuple[list[list[LogSignal] | list[MetricSample]], bool]:
         """Mine the service's lines in arrival order."""
+        values = _flat(values)
         if self.patterns is None:
             first = values[0]
             found = self.config.log_patterns.model_dump(exclude={"enabled"})

@@ -66,13 +66,13 @@ def test_a_service_silent_past_its_idle_time_is_flushed_and_dropped():
     clock = FakeClock()
     windows = _clocked(ServiceWindowLogic(None, config), clock)
     span = SpanEvent("t1", "s1", "", "api", "GET /", "server", T0, T0 + S // 10, False)
-    windows.on_batch([span])
+    windows.on_batch([[span]])
     assert windows.notify_at() is not None
     clock.now = 60 * S
     out, discard = windows.on_notify()
     assert discard and out  # the open window's series came out before the state went
     patterns = _clocked(LogPatternLogic(None, config), clock)
-    patterns.on_batch([LogEvent(T0, "api", "error", "db timeout after 30s")])
+    patterns.on_batch([[LogEvent(T0, "api", "error", "db timeout after 30s")]])
     clock.now = 119 * S
     assert patterns.on_notify() == ([], False)
     clock.now = 120 * S
