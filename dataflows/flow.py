@@ -21,6 +21,7 @@ from alertflow.dataflows.logic import (
     ShardScoringLogic,
     domain_of,
     keyed_lists,
+    step_clock,
 )
 from alertflow.dataflows.notifier import outbox_path
 from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
@@ -254,6 +255,7 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
         traces=traces,
         recovery=recovery,
         recommendations=config.prediction.recommendations,
+        now=step_clock(config),
     )
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]

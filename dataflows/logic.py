@@ -14,6 +14,7 @@ from typing import TypeVar
 from alertflow.dataflows import shutdown
 from alertflow.dataflows.idle import IdleTimer, earliest
 from alertflow.dataflows.job_metrics import LIVE_STATE
+from alertflow.dataflows.uris import files_only
 from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.anomaly.factory import detector_factory
 from alertflow.operators.correlation.correlator import CorrelationEvent, DomainCorrelator
@@ -77,6 +78,23 @@ def _snapshot(state: _S, recovery: bool) -> _S:
     correlation domain every epoch was a twentieth of ``alertflow run``'s time.
     """
     return copy.deepcopy(state) if recovery else state
+
+
+def _frozen() -> int:
+    return 0
+
+
+def step_clock(config: AlertflowConfig) -> Callable[[], int]:
+    """The wall time that event-time steps see: real, or frozen when every input is a file.
+
+    Watermarks also advance with wall time so that windows and incidents close when a
+    live stream goes quiet. A replay of files runs as fast as the machine allows, so
+    there that term only measured how busy the machine was: whether a quiet service's
+    window closed before its next line arrived (and the anomalies and incidents built
+    on it) changed from run to run. Frozen, a replay closes by event time and at the
+    end of its input only, and the same files give the same outputs.
+    """
+    return _frozen if files_only(config.inputs) else time.time_ns
 
 
 def _wall_datetime(wall_ns: int) -> datetime:
@@ -188,6 +206,7 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         traces: bool = False,
         recovery: bool = True,
         recommendations: list[RecommendationRule] | None = None,
+        now: Callable[[], int] = time.time_ns,
     ) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
         self.correlator = state
@@ -195,6 +214,7 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         self.recommendations = recommendations or []
         self.traces = traces
         self.recovery = recovery
+        self.now = now  # frozen in a replay of files (see ``step_clock``)
 
     def on_batch(self, values: list[list[CorrelationEvent]]) -> tuple[list[list[Decision]], bool]:
         """Learn the call graph from spans; hold alerts and anomalies for event-time order."""
@@ -213,17 +233,19 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
                     else None
                 ),
             )
-        return _bundle(self.correlator.on_events(values, time.time_ns())), False
+        return _bundle(self.correlator.on_events(values, self.now())), False
 
     def notify_at(self) -> datetime | None:
         """The next wall time at which a held event is due or an incident may close."""
-        due = self.correlator.next_wall() if self.correlator is not None else None
+        if self.correlator is None or self.now is _frozen:
+            return None  # a replay closes by event time and at its end only
+        due = self.correlator.next_wall()
         return None if due is None else _wall_datetime(due)
 
     def on_notify(self) -> tuple[list[list[Decision]], bool]:
         """Release what waited long enough; close what the watermark allows."""
         assert self.correlator is not None
-        return _bundle(self.correlator.on_tick(time.time_ns())), False
+        return _bundle(self.correlator.on_tick(self.now())), False
 
     def on_eof(self) -> tuple[list[list[Decision]], bool]:
         """Bounded input ended: apply every held event, flush every incident that can close.
@@ -233,7 +255,7 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         """
         if self.correlator is None or shutdown.REQUESTED.is_set():
             return [], False
-        return _bundle(self.correlator.finish(time.time_ns())), False
+        return _bundle(self.correlator.finish(self.now())), False
 
     def snapshot(self) -> DomainCorrelator:
         """A deep copy for the recovery store (see ``_snapshot``)."""
@@ -291,6 +313,7 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
         self.idle = IdleTimer(config.governance.idle.service_s)
+        self.now = step_clock(config)
 
     def on_batch(self, values: list[list[ServiceEvent]]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
@@ -307,18 +330,19 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
                 derived.max_edges,
             )
         self.idle.touch()
-        return _bundle(self.windows.add(values, time.time_ns())), False
+        return _bundle(self.windows.add(values, self.now())), False
 
     def notify_at(self) -> datetime | None:
         """When the oldest open window closes on idle, or the service is forgotten."""
-        wall_ns = self.windows.next_close_wall() if self.windows else None
+        replay = self.now is _frozen  # closes by event time and at the end only
+        wall_ns = self.windows.next_close_wall() if self.windows and not replay else None
         return earliest(None if wall_ns is None else _wall_datetime(wall_ns), self.idle.due())
 
     def on_notify(self) -> tuple[list[list[MetricSample]], bool]:
         """Close what idle time has passed; a service gone quiet is flushed and dropped."""
         if self.windows is None or self.idle.expired():
             return self.on_eof()[0], True
-        return _bundle(self.windows.on_tick(time.time_ns())), False
+        return _bundle(self.windows.on_tick(self.now())), False
 
     def on_eof(self) -> tuple[list[list[MetricSample]], bool]:
         """Bounded input ended: emit every open window (not on a stop request)."""

@@ -37,3 +37,15 @@ def parse_location(uri: str) -> KafkaLocation | Path:
             raise ConfigError(f"location {uri!r}: broker {broker!r} must be host:port")
     topic = parts.path.strip("/") or None
     return KafkaLocation(brokers, topic)
+
+
+def files_only(inputs: dict[str, list[str]]) -> bool:
+    """Whether every input is a file (a replay), not a broker topic or an intake queue.
+
+    >>> files_only({"metrics": ["m.jsonl"], "alerts": ["a.jsonl"]})
+    True
+    >>> files_only({"metrics": ["m.jsonl", "kafka://b:9092/metrics"]})
+    False
+    """
+    uris = [uri for found in inputs.values() for uri in found]
+    return bool(uris) and not any("://" in uri for uri in uris)
