@@ -109,7 +109,7 @@ class SessionChoice:
             self.graph,
             2 * max(settings.effect_hops, settings.max_hops),
             settings.join_labels,
-            None if learned is None else lambda k: learned.explains(k, symptom) is not None,
+            None if learned is None else learned.causes_of(symptom),
             self.nodes.on(member.node),
         )
         if ids is None:
