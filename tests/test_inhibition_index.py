@@ -24,13 +24,17 @@ def state(rules):
 
 
 KINDS = "ABCDEFGH"
-starts_st = st.lists(
-    st.tuples(st.sampled_from(KINDS), st.integers(0, 8 * WINDOW)), min_size=1, max_size=120
+start_st = st.tuples(st.sampled_from(KINDS), st.integers(0, 4 * WINDOW))
+# Some with many starts of few kinds within a window: walks back are cut short.
+starts_st = st.lists(start_st, min_size=1, max_size=40) | st.lists(
+    start_st, min_size=80, max_size=200
 )
 bounds_st = st.fixed_dictionaries({
     "max_kinds": st.integers(2, 9),
     "max_followers": st.integers(1, 8),
-    "max_recent": st.integers(1, 60),
+    "max_recent": st.integers(1, 120),
+    # 8: every other kind fits, and a walk back over more than 4 x 8 starts is cut short
+    "max_partners": st.sampled_from([8, 32]),
     "min_support": st.integers(1, 3),
     "min_lift": st.sampled_from([0.0, 2.0]),
     "min_confidence": st.sampled_from([0.1, 0.6]),

@@ -62,6 +62,7 @@ are found from the symptom's side (``causes_of``) among the causes whose pair ha
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from heapq import nlargest
 
 from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.schemas.errors import AlertflowError
@@ -217,24 +218,43 @@ class LearnedInhibition:
         ``(episode, episode + window]``: counted per kind by bisection. At most
         ``max_partners`` kinds, those that started last: see the module's docstring.
         """
-        window, kinds, recent = self.window_ns, self.kinds, self.recent
-        lo = bisect_left(recent, (starts_ns - window,))
-        i = bisect_left(recent, (starts_ns,))
         # Episodes not yet followed by this kind: in [before, after - window), in the window.
+        window = self.window_ns
         low = starts_ns - window if before is None else max(starts_ns - window, before)
         high = starts_ns if after is None else min(starts_ns, after - window)
-        seen: set[str] = set()
-        room = self.settings.max_partners
-        while i > lo and room:
-            i -= 1
-            _, other, other_born = recent[i]
-            if other == kind or other in seen or not self._alive(other, other_born):
-                continue
-            seen.add(other)
-            room -= 1
+        for other in self._partners_before(kind, starts_ns):
             theirs = self.starts[other]
             fresh = max(0, bisect_left(theirs, high) - bisect_left(theirs, low))
-            self._count(kinds[other], other, kind, born, fresh, True)
+            self._count(self.kinds[other], other, kind, born, fresh, True)
+
+    def _partners_before(self, kind: str, starts_ns: int) -> list[str]:
+        """The ``max_partners`` other kinds that started last in the window before a start.
+
+        Ordered by their latest start there, then the greater name. Found walking the
+        buffer back from the start, unless that steps over many starts of few kinds:
+        then from each kind's own starts.
+        """
+        recent, room = self.recent, self.settings.max_partners
+        lo = bisect_left(recent, (starts_ns - self.window_ns,))
+        i = bisect_left(recent, (starts_ns,))
+        found: dict[str, None] = {}
+        budget = 4 * room
+        while i > lo and len(found) < room:
+            if not budget:
+                break
+            budget -= 1
+            i -= 1
+            _, other, other_born = recent[i]
+            if other != kind and other not in found and self._alive(other, other_born):
+                found[other] = None
+        else:
+            return list(found)
+        latest = []
+        for other, theirs in self.starts.items():
+            j = bisect_left(theirs, starts_ns)
+            if other != kind and j and theirs[j - 1] >= starts_ns - self.window_ns:
+                latest.append((theirs[j - 1], other))
+        return [other for _, other in nlargest(room, latest)]
 
     def _followers(
         self, kind: str, this: _Kind, starts_ns: int, before: int | None, after: int | None
