@@ -234,7 +234,7 @@ class LearnedInhibition:
         buffer back from the start, unless that steps over many starts of few kinds:
         then from each kind's own starts.
         """
-        recent, room = self.recent, self.settings.max_partners
+        recent, room, kinds = self.recent, self.settings.max_partners, self.kinds
         lo = bisect_left(recent, (starts_ns - self.window_ns,))
         i = bisect_left(recent, (starts_ns,))
         found: dict[str, None] = {}
@@ -245,7 +245,10 @@ class LearnedInhibition:
             budget -= 1
             i -= 1
             _, other, other_born = recent[i]
-            if other != kind and other not in found and self._alive(other, other_born):
+            if other == kind or other in found:
+                continue
+            counts = kinds.get(other)  # alive: not forgotten since
+            if counts is not None and counts.born == other_born:
                 found[other] = None
         else:
             return list(found)
@@ -384,7 +387,8 @@ class LearnedInhibition:
             pair = followers[symptom] = _Pair(born)
         pair.followed += followed
         pair.preceded += preceded
-        if min(pair.followed, pair.preceded) >= self.settings.min_support:
+        least = self.settings.min_support
+        if pair.followed >= least and pair.preceded >= least:
             self.supported.setdefault(symptom, {})[name] = None
 
     def _unsupport(self, cause: str, symptom: str) -> None:
