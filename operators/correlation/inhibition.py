@@ -42,11 +42,10 @@ domains. A start pairs with at most ``max_partners`` kinds on each side: before 
 the kinds that started last (ties: the greater name), after it the first to start.
 In a storm of more kinds than that within one window, an occasion says little of
 what follows what, and pairing every kind would cost O(kinds) a start (issue 10:
-a thousand alert kinds open at 10,000 alerts/s). Under the bound, ``observe`` costs
-O(max_partners log) plus the buffered starts it steps over to find them: each
-kind's starts are kept apart, so one kind's many starts count by bisection. Rules
-are found from the symptom's side (``causes_of``) among the causes whose pair has
-``min_support``, not by asking every kind.
+a thousand alert kinds open at 10,000 alerts/s). ``observe`` then costs
+O(max_partners log n), or O(kinds buffered) where many starts of few kinds fill the
+window: each kind's starts are kept apart and counted by bisection. Rules are found
+from the symptom's side (``causes_of``), among causes whose pair has ``min_support``.
 
 >>> rules = LearnedInhibition(InhibitionSettings(window_s=300))
 >>> for hour in range(6):
