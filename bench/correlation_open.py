@@ -9,9 +9,12 @@ events, 0.1 ms of event time apart (10,000 alerts/s), each on a random chain's w
 service: half new fingerprints (a pod label), half re-sends of one already sent. Batches
 of ``BATCH`` go to ``DomainCorrelator.on_events`` with the wall clock at the batch's last
 event, as ``IncidentLogic`` drives it; the events come in order, so the reordering bound
-is 0 (each is placed as it arrives, not at the end). Timed: the stream after the incidents are open,
-median of the repetitions, each on fresh state; beside it the Alertmanager-style
-``group_by: [alertname, cluster]`` reference of part 1 on the same events.
+is 0 (each is placed as it arrives, not at the end). With ``evidence``, as many
+anomalies wait as evidence first (one series each, on the ``gJ-api`` services of as many
+other chains, which no alert relates to), so each alert's evidence gathering has that
+much waiting. Timed: the stream after the incidents are open, median of the
+repetitions, each on fresh state; beside it the Alertmanager-style ``group_by:
+[alertname, cluster]`` reference of part 1 on the same events.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.correlator import DomainCorrelator
 from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.schemas.records import AlertEvent
@@ -42,10 +46,20 @@ def _alert(fingerprint: str, service: str, starts_ns: int, pod: str = "") -> Ale
                       starts_ns=starts_ns, ends_ns=None, ref=fingerprint)  # fmt: skip
 
 
-def stream(incidents: int, events: int, seed: int = 0) -> tuple[list, list]:
-    """The alerts that open the incidents, and the timed stream after them, as batches."""
+def _anomaly(j: int, ts_ns: int) -> AnomalySignal:
+    labels = {"service": f"g{j}-api", "cluster": "c", "__name__": "latency"}
+    return AnomalySignal(series=f"g{j}-api/latency", name="latency", labels=labels,
+                         ts_ns=ts_ns, value=2.0, expected=1.0, score=0.9, severity="warning",
+                         detectors=("zscore",), ref=f"g{j}")  # fmt: skip
+
+
+def stream(incidents: int, events: int, seed: int = 0, evidence: int = 0) -> tuple[list, list]:
+    """The events before the timed stream (evidence, the opening alerts), and it, as batches."""
     rng = random.Random(seed)
-    opening = [_alert(f"db{i}", f"f{i}-db", T0 + i * NS // 100) for i in range(incidents)]
+    waiting = [_anomaly(j, T0 - NS + j * NS // max(1, evidence)) for j in range(evidence)]
+    opening = waiting + [
+        _alert(f"db{i}", f"f{i}-db", T0 + i * NS // 100) for i in range(incidents)
+    ]
     start = T0 + incidents * NS // 100
     sent: list[AlertEvent] = []
     timed: list[AlertEvent] = []
@@ -64,15 +78,20 @@ def stream(incidents: int, events: int, seed: int = 0) -> tuple[list, list]:
     return _batches(opening), _batches(timed)
 
 
-def _batches(events: list[AlertEvent]) -> list[tuple[int, list[AlertEvent]]]:
-    return [(chunk[-1].starts_ns, chunk)
+def _batches(events: list) -> list[tuple[int, list]]:
+    return [(_event_ns(chunk[-1]), chunk)
             for chunk in (events[i:i + BATCH] for i in range(0, len(events), BATCH))]  # fmt: skip
 
 
-def edges(incidents: int) -> list[tuple[str, str]]:
-    """The chains' call edges."""
+def _event_ns(event: AlertEvent | AnomalySignal) -> int:
+    return event.ts_ns if isinstance(event, AnomalySignal) else event.starts_ns
+
+
+def edges(incidents: int, evidence: int = 0) -> list[tuple[str, str]]:
+    """The chains' call edges, and those of the evidence's chains."""
     return [e for i in range(incidents) for e in ((f"f{i}-web", f"f{i}-api"),
-                                                   (f"f{i}-api", f"f{i}-db"))]  # fmt: skip
+                                                   (f"f{i}-api", f"f{i}-db"))] + [
+        (f"g{j}-web", f"g{j}-api") for j in range(evidence)]  # fmt: skip
 
 
 # name, settings, share of the stream timed (the slow variants time its first part)
@@ -93,6 +112,7 @@ class OpenResult:
 
     incidents: int
     events: int
+    evidence: int
     us: dict[str, float]
     open_after: dict[str, int]
     largest: dict[str, int]
@@ -111,11 +131,11 @@ def _time(settings: IncidentSettings, graph: list, opening: list, timed: list) -
 
 
 def measure_open(incidents: int, events: int, repeats: int,
-                 reference: Callable[[], object]) -> OpenResult:  # fmt: skip
+                 reference: Callable[[], object], evidence: int = 0) -> OpenResult:  # fmt: skip
     """Time ``events`` alerts while ``incidents`` are open: each variant, and the reference."""
-    opening, timed = stream(incidents, events)
-    graph = edges(incidents)
-    res = OpenResult(incidents, events, {}, {}, {})
+    opening, timed = stream(incidents, events, evidence=evidence)
+    graph = edges(incidents, evidence)
+    res = OpenResult(incidents, events, evidence, {}, {}, {})
     for name, settings, share in VARIANTS:
         part = timed[: max(1, int(len(timed) * share))]
         n = sum(len(batch) for _, batch in part)
@@ -137,7 +157,8 @@ def open_table(res: OpenResult, repeats: int) -> str:
     """Markdown: µs per alert of each variant and the reference, with what stayed open."""
     ref = res.us["group_by reference"]
     lines = [
-        f"{res.incidents} incidents opened first (one per separate chain), then {res.events} "
+        f"{res.incidents} incidents opened first (one per separate chain), "
+        f"{res.evidence} anomalies waiting as evidence, then {res.events} "
         f"alerts at 10,000 alerts/s of event time (the scanning variant: the first twentieth); "
         f"median of {repeats} repetitions.",
         "",

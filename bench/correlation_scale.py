@@ -66,7 +66,8 @@ anomalous, as the scorer emits them. Every event arrives when it is sent.
 4. Many open incidents (``bench.correlation_open``): ``--open-incidents`` 1,000 open at
    once, then ``--open-events`` 5,000 alerts at 10,000 alerts/s; µs per alert with the
    defaults, without learned inhibition, and scanning every incident as before the
-   session index, beside the group_by reference (``--quick``: 200 and 1,000).
+   session index, beside the group_by reference (``--quick``: 200 and 1,000);
+   ``--open-evidence`` anomalies waiting as evidence meanwhile (default 0).
 """
 
 import argparse
@@ -1008,6 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default="cost,memory,product,open")
     parser.add_argument("--open-incidents", type=int, default=1000, help="part 4")
     parser.add_argument("--open-events", type=int, default=5000, help="part 4's alerts")
+    parser.add_argument("--open-evidence", type=int, default=0, help="part 4's waiting anomalies")
     for name in ("clusters", "services", "pods", "fault_every_s", "resend_s", "noise_per_h",
                  "flaps_per_h", "traces_per_s", "seed"):
         value = getattr(defaults, name)
@@ -1045,7 +1047,8 @@ def main(argv: list[str] | None = None) -> int:
         sections += ["", "#### 3. Through `alertflow run`", "", product_table(tiny, full)]
     if "open" in parts:
         print("part 4: many open incidents", file=sys.stderr, flush=True)
-        res = measure_open(args.open_incidents, args.open_events, args.repeats, GroupByReference)
+        res = measure_open(args.open_incidents, args.open_events, args.repeats, GroupByReference,
+                           args.open_evidence)  # fmt: skip
         sections += ["", "#### 4. Cost per alert with many incidents open", "",
                      open_table(res, args.repeats)]  # fmt: skip
     body = "\n".join(sections)

@@ -71,7 +71,11 @@ class AlertClusters:
         if not words:
             # Nothing to compare: a cluster of its own, that of its service and name.
             return stable_id("alert", service_of(labels), labels.get("alertname"))
-        sharing = {c for w in words for c in self.by_word.get(w, ())}
+        # A cluster similar enough lacks at most (1 - threshold) of these words, so it holds
+        # one of the rarest ``spare + 1``: only those clusters are compared (prefix filter).
+        spare = int(len(words) * (1 - self.threshold) + 1e-9)
+        rare = sorted(words, key=lambda w: (len(self.by_word.get(w, ())), w))[: spare + 1]
+        sharing = {c for w in rare for c in self.by_word.get(w, ())}
         best, best_key = None, (self.threshold, 0)
         for cluster_id in sharing:
             sim = similarity(words, self.leaders[cluster_id])

@@ -61,6 +61,7 @@ from alertflow.operators.correlation.alert_dedup import (
     apply_event,
 )
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal, apply_anomaly
+from alertflow.operators.correlation.evidence_pool import EvidencePool, gather
 from alertflow.operators.correlation.fault_relation import NodeIndex
 from alertflow.operators.correlation.incident_merge import absorb, render_merged, survivor_first
 from alertflow.operators.correlation.incident_render import render_notification
@@ -97,7 +98,8 @@ class IncidentGrouper(SessionChoice, Lifecycle):
         self.clock = EventClock(int(self.settings.lateness_s * NS_PER_S))
         self.incidents: dict[str, IncidentState] = {}
         self.by_fingerprint: dict[str, str] = {}
-        self.evidence: OrderedDict[str, AlertMember] = OrderedDict()  # anomalies in no incident
+        # Anomalies in no incident, indexed by service for _gather (correlation.evidence_pool).
+        self.evidence: OrderedDict[str, AlertMember] = EvidencePool()
         # Lower bounds on when on_tick has work: it skips the scan of every incident before.
         self._due_ns = _NEVER
         self._evidence_due_ns = _NEVER
@@ -333,14 +335,15 @@ class IncidentGrouper(SessionChoice, Lifecycle):
     def _gather(self, incident: IncidentState) -> None:
         """Attach waiting anomalies related to the incident, and those related to them."""
         gap_ns = int(self.settings.session_gap_s * NS_PER_S)
-        found = True
-        while found and self.evidence:
-            found = False
-            for fingerprint, member in list(self.evidence.items()):
-                early = member.last_ns < incident.opened_ns - gap_ns
-                late = member.first_ns > incident.last_onset_ns + gap_ns
-                if early or late or self._placement(member, incident) is None:
-                    continue
-                del self.evidence[fingerprint]
-                self._attach(incident, member)
-                found = True
+
+        def fits(member: AlertMember) -> bool:
+            early = member.last_ns < incident.opened_ns - gap_ns
+            late = member.first_ns > incident.last_onset_ns + gap_ns
+            return not (early or late) and self._placement(member, incident) is not None
+
+        def attach(fingerprint: str, member: AlertMember) -> None:
+            del self.evidence[fingerprint]
+            self._attach(incident, member)
+
+        # In passes over the waiting evidence, visiting only what could relate.
+        gather(self.evidence, incident, self.graph, self.settings.max_hops, fits, attach)

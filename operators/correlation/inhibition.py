@@ -38,7 +38,14 @@ rate, then oldest) is forgotten. The buffer keeps ``max_recent`` starts, oldest
 dropped. Counts are exact until a bound is hit; what is forgotten counts again
 from zero. Where more kinds than ``max_followers`` follow a cause between two of
 its occasions with B, A -> B may never reach its support: raise the bound for busy
-domains. ``observe`` costs O(starts within ``window_s`` of it).
+domains. A start pairs with at most ``max_partners`` kinds on each side: before it,
+the kinds that started last (ties: the greater name), after it the first to start.
+In a storm of more kinds than that within one window, an occasion says little of
+what follows what, and pairing every kind would cost O(kinds) a start (issue 10:
+a thousand alert kinds open at 10,000 alerts/s). ``observe`` then costs
+O(max_partners log n), or O(kinds buffered) where many starts of few kinds fill the
+window: each kind's starts are kept apart and counted by bisection. Rules are found
+from the symptom's side (``causes_of``), among causes whose pair has ``min_support``.
 
 >>> rules = LearnedInhibition(InhibitionSettings(window_s=300))
 >>> for hour in range(6):
@@ -51,9 +58,10 @@ domains. ``observe`` costs O(starts within ``window_s`` of it).
 'learned: HighLatency@api followed DBDown@db in 5 of 6 episodes'
 """
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from heapq import nlargest
 
 from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.schemas.errors import AlertflowError
@@ -75,6 +83,7 @@ class InhibitionSettings:
     max_kinds: int = 2000  # kinds remembered per domain (least recently seen forgotten)
     max_followers: int = 32  # symptoms remembered per kind (weakest forgotten)
     max_recent: int = 4096  # starts buffered for pairing (oldest dropped)
+    max_partners: int = 32  # kinds a start pairs with: those that started last before it
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
@@ -83,9 +92,14 @@ class InhibitionSettings:
             raise InhibitionError(f"min_confidence: expected in (0, 1], got {self.min_confidence}")
         if self.min_lift < 0:
             raise InhibitionError(f"min_lift: expected >= 0, got {self.min_lift}")
-        for name in ("min_support", "max_kinds", "max_followers", "max_recent"):
+        for name in ("min_support", "max_kinds", "max_followers", "max_recent", "max_partners"):
             if getattr(self, name) < 1:
                 raise InhibitionError(f"{name}: expected >= 1, got {getattr(self, name)}")
+
+
+# The settings a snapshot from before ``max_partners`` holds.
+_OLD_SETTINGS = ("window_s", "min_support", "min_confidence", "min_lift", "max_kinds",
+                 "max_followers", "max_recent")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -134,6 +148,32 @@ class LearnedInhibition:
         self.first_ns: int | None = None
         self.newest_ns: int | None = None
         self.late = 0  # starts ignored for arriving more than window_s late
+        self._index()
+
+    def _index(self) -> None:
+        """Build what ``recent`` and ``kinds`` imply: per-kind starts, rules by symptom."""
+        # A live kind's buffered starts, sorted: its partners are counted by bisection.
+        self.starts: dict[str, list[int]] = {}
+        for start_ns, kind, born in self.recent:
+            if self._alive(kind, born):
+                self.starts.setdefault(kind, []).append(start_ns)
+        # symptom -> causes whose pair has min_support (a dict, ordered, for stable pickles):
+        # the only causes a rule can hold for, found without asking every kind.
+        self.supported: dict[str, dict[str, None]] = {}
+        for cause, counts in self.kinds.items():
+            for symptom, pair in counts.followers.items():
+                if pair.support >= self.settings.min_support:
+                    self.supported.setdefault(symptom, {})[cause] = None
+
+    def __setstate__(self, state: dict) -> None:
+        """A snapshot taken before the indexes existed rebuilds them."""
+        self.__dict__.update(state)
+        if not hasattr(self.settings, "max_partners"):
+            self.settings = InhibitionSettings(
+                **{k: getattr(self.settings, k) for k in _OLD_SETTINGS}
+            )
+        if "starts" not in state or "supported" not in state:
+            self._index()
 
     def observe(self, kind: str, starts_ns: int) -> None:
         """An alert episode of ``kind`` started: call once per episode start.
@@ -147,31 +187,101 @@ class LearnedInhibition:
         this = self._seen(kind)
         self.first_ns = starts_ns if self.first_ns is None else min(self.first_ns, starts_ns)
         self.newest_ns = starts_ns if self.newest_ns is None else max(self.newest_ns, starts_ns)
-        before, after, others = self._around(this, starts_ns)
+        mine = self.starts.setdefault(kind, [])
+        at = bisect_right(mine, starts_ns)
+        before = mine[at - 1] if at and mine[at - 1] >= starts_ns - window else None
+        after = mine[at] if at < len(mine) and mine[at] <= starts_ns + window else None
         self._cover(this, starts_ns, before, after)
-        # What the new start adds to an older start's counts follows from where this
-        # kind's other starts lie (before, after): no set per buffered start is kept.
-        causes: set[str] = set()  # kinds counted as preceding the new start
-        followers: set[str] = set()  # kinds counted as following it
-        for other_ns, other, counts in others:
-            if other_ns < starts_ns:
-                # That episode was followed by this kind already if another start of it
-                # lies in (other_ns, other_ns + window].
-                done = (before is not None and before > other_ns) or (
-                    after is not None and after <= other_ns + window
-                )
-                self._count(counts, kind, this.born, not done, other not in causes)
-                causes.add(other)
-            else:  # ... preceded by it already if one lies in [other_ns - window, other_ns)
-                done = (before is not None and before >= other_ns - window) or (
-                    after is not None and after < other_ns
-                )
-                self._count(this, other, counts.born, other not in followers, not done)
-                followers.add(other)
+        self._causes(kind, this.born, starts_ns, before, after)
+        self._followers(kind, this, starts_ns, before, after)
+        insort(mine, starts_ns)
         recent = self.recent
         insort(recent, (starts_ns, kind, this.born))
-        del recent[: bisect_left(recent, (self.newest_ns - 2 * window,))]
-        del recent[: max(0, len(recent) - self.settings.max_recent)]
+        cut = bisect_left(recent, (self.newest_ns - 2 * window,))
+        cut = max(cut, len(recent) - self.settings.max_recent)
+        for old_ns, old, born in recent[:cut]:
+            if self._alive(old, born):
+                theirs = self.starts[old]
+                del theirs[bisect_left(theirs, old_ns)]
+                if not theirs:
+                    del self.starts[old]
+        del recent[:cut]
+
+    def _causes(
+        self, kind: str, born: int, starts_ns: int, before: int | None, after: int | None
+    ) -> None:
+        """Count the new start as following the kinds that started in the window before it.
+
+        Each is one occasion for the new start however often it started; each of its
+        episodes is followed by this kind unless another start of this kind lies in
+        ``(episode, episode + window]``: counted per kind by bisection. At most
+        ``max_partners`` kinds, those that started last: see the module's docstring.
+        """
+        # Episodes not yet followed by this kind: in [before, after - window), in the window.
+        window = self.window_ns
+        low = starts_ns - window if before is None else max(starts_ns - window, before)
+        high = starts_ns if after is None else min(starts_ns, after - window)
+        for other in self._partners_before(kind, starts_ns):
+            theirs = self.starts[other]
+            fresh = max(0, bisect_left(theirs, high) - bisect_left(theirs, low))
+            self._count(self.kinds[other], other, kind, born, fresh, True)
+
+    def _partners_before(self, kind: str, starts_ns: int) -> list[str]:
+        """The ``max_partners`` other kinds that started last in the window before a start.
+
+        Ordered by their latest start there, then the greater name. Found walking the
+        buffer back from the start, unless that steps over many starts of few kinds:
+        then from each kind's own starts.
+        """
+        recent, room, kinds = self.recent, self.settings.max_partners, self.kinds
+        lo = bisect_left(recent, (starts_ns - self.window_ns,))
+        i = bisect_left(recent, (starts_ns,))
+        found: dict[str, None] = {}
+        budget = 4 * room
+        while i > lo and len(found) < room:
+            if not budget:
+                break
+            budget -= 1
+            i -= 1
+            _, other, other_born = recent[i]
+            if other == kind or other in found:
+                continue
+            counts = kinds.get(other)  # alive: not forgotten since
+            if counts is not None and counts.born == other_born:
+                found[other] = None
+        else:
+            return list(found)
+        latest = []
+        for other, theirs in self.starts.items():
+            j = bisect_left(theirs, starts_ns)
+            if other != kind and j and theirs[j - 1] >= starts_ns - self.window_ns:
+                latest.append((theirs[j - 1], other))
+        return [other for _, other in nlargest(room, latest)]
+
+    def _followers(
+        self, kind: str, this: _Kind, starts_ns: int, before: int | None, after: int | None
+    ) -> None:
+        """Count the kinds that started in the window after a late start as following it."""
+        window, recent = self.window_ns, self.recent
+        i = bisect_left(recent, (starts_ns + 1,))
+        hi = bisect_left(recent, (starts_ns + window + 1,))
+        followers: set[str] = set()
+        for other_ns, other, other_born in recent[i:hi]:
+            if other == kind or not self._alive(other, other_born):
+                continue
+            if other not in followers and len(followers) >= self.settings.max_partners:
+                continue
+            # ... preceded by it already if one lies in [other_ns - window, other_ns)
+            done = (before is not None and before >= other_ns - window) or (
+                after is not None and after < other_ns
+            )
+            self._count(this, kind, other, other_born, other not in followers, not done)
+            followers.add(other)
+
+    def causes_of(self, symptom: str) -> list[str]:
+        """The kinds whose rule makes ``symptom`` follow them: ``explains`` is not None."""
+        causes = self.supported.get(symptom, ())
+        return [cause for cause in causes if self._judge(cause, symptom) is not None]
 
     def explains(self, cause: str, symptom: str) -> float | None:
         """Confidence that ``symptom`` follows ``cause`` when the rule holds, else None."""
@@ -205,6 +315,10 @@ class LearnedInhibition:
         span = max(self.newest_ns - self.first_ns, self.window_ns)
         return min(1.0, counts.covered_ns / span)
 
+    def _alive(self, kind: str, born: int) -> bool:
+        counts = self.kinds.get(kind)
+        return counts is not None and counts.born == born
+
     def _live(self, pair: _Pair, symptom: str) -> bool:
         counts = self.kinds.get(symptom)
         return counts is not None and counts.born == pair.born
@@ -231,33 +345,12 @@ class LearnedInhibition:
         counts.episodes += 1
         self.kinds[kind] = counts
         while len(self.kinds) > self.settings.max_kinds:
-            self.kinds.popitem(last=False)  # its pairs as a symptom die with its birth
+            # Its pairs as a symptom die with its birth; as a cause, with it.
+            gone, was = self.kinds.popitem(last=False)
+            self.starts.pop(gone, None)
+            for symptom in was.followers:
+                self._unsupport(gone, symptom)
         return counts
-
-    def _around(
-        self, this: _Kind, starts_ns: int
-    ) -> tuple[int | None, int | None, list[tuple[int, str, _Kind]]]:
-        """Its kind's nearest starts before (or at) and after a start, within a window.
-
-        And the other kinds' starts within a window, but those at the same instant.
-        """
-        window, kinds = self.window_ns, self.kinds
-        before = after = None
-        others = []
-        lo = bisect_left(self.recent, (starts_ns - window,))
-        hi = bisect_left(self.recent, (starts_ns + window + 1,))
-        for other_ns, other, born in self.recent[lo:hi]:
-            counts = kinds.get(other)
-            if counts is None or counts.born != born:
-                continue  # its kind was forgotten since
-            if counts is this:
-                if other_ns <= starts_ns:
-                    before = other_ns
-                elif after is None:
-                    after = other_ns
-            elif other_ns != starts_ns:  # starting together says nothing of direction
-                others.append((other_ns, other, counts))
-        return before, after, others
 
     def _cover(self, counts: _Kind, starts_ns: int, before: int | None, after: int | None) -> None:
         """Add a start's window to its kind's union of windows.
@@ -272,8 +365,10 @@ class LearnedInhibition:
             gain += min(window, after - starts_ns) - was
         counts.covered_ns += gain
 
-    def _count(self, cause: _Kind, symptom: str, born: int, followed: bool, preceded: bool) -> None:
-        """Count a cause episode followed by ``symptom`` and/or a symptom episode preceded.
+    def _count(
+        self, cause: _Kind, name: str, symptom: str, born: int, followed: int, preceded: bool
+    ) -> None:
+        """Count cause episodes followed by ``symptom`` and/or a symptom episode preceded.
 
         A new pair needs room: the weaker half is forgotten at once, so making room
         costs O(log max_followers) a pair, amortised.
@@ -285,23 +380,34 @@ class LearnedInhibition:
         if pair is None or pair.born != born:
             if pair is not None:
                 del followers[symptom]  # counts from a forgotten namesake
+                self._unsupport(name, symptom)
             elif len(followers) >= self.settings.max_followers:
-                self._make_room(followers)
+                self._make_room(name, followers)
             pair = followers[symptom] = _Pair(born)
         pair.followed += followed
         pair.preceded += preceded
+        least = self.settings.min_support
+        if pair.followed >= least and pair.preceded >= least:
+            self.supported.setdefault(symptom, {})[name] = None
 
-    def _make_room(self, followers: dict[str, _Pair]) -> None:
+    def _unsupport(self, cause: str, symptom: str) -> None:
+        causes = self.supported.get(symptom)
+        if causes is not None and causes.pop(cause, 0) is None and not causes:
+            del self.supported[symptom]
+
+    def _make_room(self, cause: str, followers: dict[str, _Pair]) -> None:
         kinds = self.kinds
-
-        def strength(item: tuple[str, _Pair]) -> tuple[bool, int, int, int]:
-            # Dead first, then fewest occasions, then the likeliest by chance (highest
-            # base rate); the sort is stable, so among equals the oldest goes first.
-            symptom, pair = item
-            counts = kinds.get(symptom)
-            if counts is None or counts.born != pair.born:
-                return False, 0, 0, 0
-            return True, min(pair.followed, pair.preceded), pair.followed, -counts.covered_ns
-
-        for weak, _ in sorted(followers.items(), key=strength)[: max(1, len(followers) // 2)]:
-            del followers[weak]
+        # Dead first, then fewest occasions, then the likeliest by chance (highest base
+        # rate); the sort is stable, so among equals the oldest goes first.
+        items = list(followers.items())
+        keys = [
+            (True, min(pair.followed, pair.preceded), pair.followed, -counts.covered_ns)
+            if (counts := kinds.get(symptom)) is not None and counts.born == pair.born
+            else (False, 0, 0, 0)
+            for symptom, pair in items
+        ]
+        weakest = sorted(range(len(items)), key=keys.__getitem__)
+        for i in weakest[: max(1, len(items) // 2)]:
+            symptom = items[i][0]
+            del followers[symptom]
+            self._unsupport(cause, symptom)

@@ -5,9 +5,10 @@ A mixin of :class:`~correlation.incidents.IncidentGrouper`: it reads the grouper
 """
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.evidence_pool import first_signs
 from alertflow.operators.correlation.fault_relation import (
     NodeIndex,
     Relation,
@@ -109,7 +110,7 @@ class SessionChoice:
             self.graph,
             2 * max(settings.effect_hops, settings.max_hops),
             settings.join_labels,
-            None if learned is None else lambda k: learned.explains(k, symptom) is not None,
+            None if learned is None else learned.causes_of(symptom),
             self.nodes.on(member.node),
         )
         if ids is None:
@@ -208,21 +209,11 @@ class SessionChoice:
         reachable = [h for h in hops if h is not None]
         return Relation(min(reachable), True) if reachable else None
 
-    def _first_signs(self, incident: IncidentState, at_ns: int) -> dict[str, int]:
+    def _first_signs(self, incident: IncidentState, at_ns: int) -> Mapping[str, int]:
         """When services' metrics first turned anomalous shortly before ``at_ns``.
 
-        In the incident, or waiting as evidence (read once per newcomer: O(evidence)).
+        In the incident, or waiting as evidence (looked up per service asked of it).
         """
         settings = self.settings
         since = at_ns - int((settings.session_gap_s + settings.cause_lag_s) * NS_PER_S)
-        if self._waiting is None:
-            self._waiting = {}
-            for m in self.evidence.values():
-                if m.kind == "anomaly" and m.service and m.first_ns >= since:
-                    first = self._waiting.get(m.service, m.first_ns)
-                    self._waiting[m.service] = min(first, m.first_ns)
-        firsts = dict(self._waiting)
-        for m in incident.members.values():
-            if m.kind == "anomaly" and m.service and m.first_ns >= since:
-                firsts[m.service] = min(firsts.get(m.service, m.first_ns), m.first_ns)
-        return firsts
+        return first_signs(self.evidence, since, incident.members.values())

@@ -16,7 +16,7 @@ The candidates are a superset of the incidents that relate; the grouper still ch
 each one, so the index changes the cost, never the result.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.correlation.inhibition import alert_kind
@@ -83,13 +83,13 @@ class SessionIndex:
         graph: ServiceGraph,
         reach: int,
         join_labels: Iterable[str],
-        follows: Callable[[str], bool] | None,
+        causes: Iterable[str] | None,
         on_node: set[str],
     ) -> set[str] | None:
         """Ids of the incidents ``member`` could relate to; None: any of them could.
 
-        ``follows(kind)`` says whether a learned rule makes ``member`` follow that kind
-        (None: no rules are learnt);
+        ``causes`` are the kinds a learned rule makes ``member`` follow (None: no rules
+        are learnt): looked up here, not every indexed kind asked whether it is one;
         ``on_node`` are the services seen on its node.
         """
         service = member.service
@@ -106,10 +106,10 @@ class SessionIndex:
             self.blind = {k[1] for k in by_key if k[0] == "service" and not graph.known(k[1])}
         for other in self.blind:
             found |= by_key.get(("service", other), set())  # relates by time alone
-        if member.kind == "alert" and follows is not None:
-            for kind in self.kinds:
-                if follows(kind):
-                    found |= by_key.get(("akind", kind), set())
+        if member.kind == "alert" and causes is not None:
+            for kind in causes:
+                if kind in self.kinds:
+                    found |= by_key[("akind", kind)]
         if member.node:
             found |= by_key.get(("node", member.node), set())
             for other in on_node:
