@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.series_shift import SHIFT_CAP
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
@@ -36,6 +37,10 @@ class RankWeights:
     wave_gap_s: float = 240.0  # failing unexplained this long after the start: a second fault
     wave_slot: int = 2  # ...ranked at this position (0-based) at the latest
     derived: float = 0.0  # how much a move of a series derived from sampled traces counts
+    # Unexplained first movers (see first_movers): how many follow the first place...
+    movers: int = 2
+    mover_change: float = 3.0  # ...a move of this many times its expected value or more...
+    mover_tolerance_s: float = 90.0  # ...that no dependency's move preceded by more than this
 
 
 # The ranking before moves were measured; what runs when anomalies carry no shift.
@@ -107,6 +112,82 @@ def second_wave(
             scored.insert(slot, (scored[slot][0], *row[1:]))
             return {service}
     return set()
+
+
+def first_movers(
+    by_service: dict[str, list[AlertMember]],
+    graph: ServiceGraph,
+    first_ns: int,
+    weights: RankWeights,
+) -> list[tuple[str, AlertMember]]:
+    """Services whose large move nothing they depend on moved before, earliest first.
+
+    A move is an anomaly of ``mover_change`` times its expected value or more on a measured
+    series (not one derived from sampled traces, nor one against an expected 0: those say
+    little), first seen at most ``early_s`` before the first alert. A service whose
+    dependency (up to three hops, in the incident) made such a move first, or at most
+    ``mover_tolerance_s`` after it, is explained by it. Each unexplained one is where a
+    fault began: in an incident holding two faults, where the second one began. Needs no
+    tracked shift: the detector's expected value and first anomalous sample suffice.
+    """
+    since = first_ns - weights.early_s * NS_PER_S
+    moved: dict[str, AlertMember] = {}
+    for service, ms in by_service.items():
+        for m in ms:
+            if m.kind != "anomaly" or not weights.mover_change <= m.change < math.inf:
+                continue
+            if m.first_ns < since or m.title.startswith(DERIVED_PREFIX):
+                continue
+            if service not in moved or m.first_ns < moved[service].first_ns:
+                moved[service] = m
+    tolerance_ns = weights.mover_tolerance_s * NS_PER_S
+    unexplained = [
+        (s, m)
+        for s, m in moved.items()
+        if not any(
+            moved[d].first_ns <= m.first_ns + tolerance_ns
+            for d in graph.downstream(s) & moved.keys()
+        )
+    ]
+    return sorted(unexplained, key=lambda sm: (sm[1].first_ns, -sm[1].change, sm[0]))
+
+
+def promote_movers(
+    scored: list[tuple[float, float, int, str]],
+    movers: list[tuple[str, AlertMember]],
+    count: int,
+) -> set[str]:
+    """Put the first ``count`` unexplained movers right after the first place (in place).
+
+    The first place stays the structural ranking's (it cross-validates better than the
+    earliest mover's: bench/rank_cv.py); the movers are each fault's likeliest other cause.
+    A promoted service takes the score of the place it moves into, so scores still fall.
+    """
+    promoted: set[str] = set()
+    slot = 1
+    for service, _ in movers:
+        if len(promoted) >= count or slot >= len(scored):
+            break
+        at = next(i for i, row in enumerate(scored) if row[3] == service)
+        if at == 0:
+            continue
+        if at > slot:
+            row = scored.pop(at)
+            scored.insert(slot, (scored[slot][0], *row[1:]))
+        promoted.add(service)
+        slot += 1
+    return promoted
+
+
+def describe_first_move(member: AlertMember, first_ns: int) -> str:
+    """The evidence line of a promoted first mover."""
+    began = (member.first_ns - first_ns) / NS_PER_S
+    when = f"{-began:.0f}s before the first alert" if began < 0 else f"{began:.0f}s after it"
+    return (
+        f"{member.title} moved to {member.change:.1f}x its expected value at "
+        f"{format_ns(member.first_ns)} ({when}), before anything it depends on: "
+        "where a fault likely began"
+    )
 
 
 def move_lag(dep: str, service: str, moved_at: dict[str, int], move_ns: int, slack_ns: int) -> int:

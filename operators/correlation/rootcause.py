@@ -16,9 +16,12 @@ from alertflow.operators.correlation.rank_moves import (
     RankWeights,
     changes_near_start,
     combine,
+    describe_first_move,
     describe_move,
+    first_movers,
     move_lag,
     move_onsets,
+    promote_movers,
     quantile,
     second_wave,
 )
@@ -304,6 +307,8 @@ def rank_by_onset(
     scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
     dated = anchors | moved_at.keys()
     waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
+    movers = dict(first_movers(by_service, graph, first_alert_ns, weights))
+    promoted = promote_movers(scored, list(movers.items()), weights.movers)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -335,6 +340,11 @@ def rank_by_onset(
                 else []
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
+            *(
+                [describe_first_move(movers[service], first_alert_ns)]
+                if service in promoted
+                else []
+            ),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
