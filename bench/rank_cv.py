@@ -166,7 +166,7 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
 
 
 # The ranking before moves were measured, and before first movers were promoted.
-OLD = replace(WITHOUT_MOVES, movers=0)
+OLD = replace(WITHOUT_MOVES, movers=0, mover_first=False)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
@@ -176,6 +176,7 @@ GRID = {
     "movers": (0, 1, 2, 3),
     "mover_change": (2.0, 3.0, 5.0),
     "mover_tolerance_s": (30.0, 90.0),
+    "mover_first": (False, True),
 }
 
 

@@ -156,9 +156,11 @@ def test_a_move_its_dependency_made_first_is_explained_by_it():
         "web": [move("web", 100, None, change=10)],  # within tolerance of api's: explained
     }
     g = graph(("web", "api"), ("api", "db"))
-    assert [s for s, _ in first_movers(members, g, T0, WITHOUT_MOVES)] == ["db"]
+    moved, first = first_movers(members, g, T0, WITHOUT_MOVES)
+    assert (moved, [s for s, _ in first]) == ({"api", "db", "web"}, ["db"])
     # Alone, api is a first mover: nothing it depends on moved.
-    assert [s for s, _ in first_movers({"api": members["api"]}, g, T0, WITHOUT_MOVES)] == ["api"]
+    _, first = first_movers({"api": members["api"]}, g, T0, WITHOUT_MOVES)
+    assert [s for s, _ in first] == ["api"]
 
 
 @pytest.mark.parametrize(
@@ -174,4 +176,18 @@ def test_a_move_its_dependency_made_first_is_explained_by_it():
     ],
 )
 def test_weak_evidence_makes_no_first_mover(member):
-    assert first_movers({"db": [member]}, ServiceGraph(), T0, WITHOUT_MOVES) == []
+    assert first_movers({"db": [member]}, ServiceGraph(), T0, WITHOUT_MOVES) == (set(), [])
+
+
+def test_a_service_that_did_not_move_yields_first_place_to_the_first_mover():
+    """An alert on a service whose metrics did not move does not outrank a large move."""
+    members = [
+        alert("cache", 0, "CPUThrottlingHigh"),  # alerting, nothing measured moved
+        move("api", -20, None, change=40),  # the root's error ratio: nothing below it moved
+        move("web", 10, None, change=8),
+    ]  # fmt: skip
+    g = graph(("web", "api"))
+    kept = replace(WITHOUT_MOVES, mover_first=False)
+    assert next(c.service for c in rank_by_onset(members, g, weights=kept)) == "cache"
+    ranked = [c.service for c in rank_by_onset(members, g, weights=WITHOUT_MOVES)]
+    assert ranked[:2] == ["api", "cache"]

@@ -40,7 +40,8 @@ class RankWeights:
     # Unexplained first movers (see first_movers): how many follow the first place...
     movers: int = 2
     mover_change: float = 3.0  # ...a move of this many times its expected value or more...
-    mover_tolerance_s: float = 90.0  # ...that no dependency's move preceded by more than this
+    mover_tolerance_s: float = 30.0  # ...that no dependency's move preceded by more than this
+    mover_first: bool = True  # the first mover takes first place from a service that did not move
 
 
 # The ranking before moves were measured; what runs when anomalies carry no shift.
@@ -119,8 +120,8 @@ def first_movers(
     graph: ServiceGraph,
     first_ns: int,
     weights: RankWeights,
-) -> list[tuple[str, AlertMember]]:
-    """Services whose large move nothing they depend on moved before, earliest first.
+) -> tuple[set[str], list[tuple[str, AlertMember]]]:
+    """Services that made a large move; those nothing they depend on moved before, earliest first.
 
     A move is an anomaly of ``mover_change`` times its expected value or more on a measured
     series (not one derived from sampled traces, nor one against an expected 0: those say
@@ -149,22 +150,29 @@ def first_movers(
             for d in graph.downstream(s) & moved.keys()
         )
     ]
-    return sorted(unexplained, key=lambda sm: (sm[1].first_ns, -sm[1].change, sm[0]))
+    ordered = sorted(unexplained, key=lambda sm: (sm[1].first_ns, -sm[1].change, sm[0]))
+    return set(moved), ordered
 
 
 def promote_movers(
     scored: list[tuple[float, float, int, str]],
+    moved: set[str],
     movers: list[tuple[str, AlertMember]],
-    count: int,
+    weights: RankWeights,
 ) -> set[str]:
-    """Put the first ``count`` unexplained movers right after the first place (in place).
+    """Put the first ``movers`` unexplained movers right after the first place (in place).
 
-    The first place stays the structural ranking's (it cross-validates better than the
-    earliest mover's: bench/rank_cv.py); the movers are each fault's likeliest other cause.
-    A promoted service takes the score of the place it moves into, so scores still fall.
+    The first place stays the structural ranking's while its service made a large move
+    itself; otherwise (``mover_first``) the earliest unexplained mover takes it: a service
+    whose metrics did not move does not outrank one whose move began a fault (issue 10,
+    modes 6-7). Always replacing it by the earliest mover cross-validates worse
+    (bench/rank_cv.py). A promoted service takes the score of the place it moves into, so
+    scores still fall.
     """
     promoted: set[str] = set()
-    slot = 1
+    count = weights.movers
+    slot = 0 if weights.mover_first and scored and scored[0][3] not in moved else 1
+    count += 1 - slot
     for service, _ in movers:
         if len(promoted) >= count or slot >= len(scored):
             break
@@ -184,7 +192,7 @@ def describe_first_move(member: AlertMember, first_ns: int) -> str:
     began = (member.first_ns - first_ns) / NS_PER_S
     when = f"{-began:.0f}s before the first alert" if began < 0 else f"{began:.0f}s after it"
     return (
-        f"{member.title} moved to {member.change:.1f}x its expected value at "
+        f"{member.title} moved by {member.change:.1f}x its expected value at "
         f"{format_ns(member.first_ns)} ({when}), before anything it depends on: "
         "where a fault likely began"
     )

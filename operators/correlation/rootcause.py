@@ -307,8 +307,9 @@ def rank_by_onset(
     scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
     dated = anchors | moved_at.keys()
     waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
-    movers = dict(first_movers(by_service, graph, first_alert_ns, weights))
-    promoted = promote_movers(scored, list(movers.items()), weights.movers)
+    moved, first = first_movers(by_service, graph, first_alert_ns, weights)
+    movers = dict(first)
+    promoted = promote_movers(scored, moved, first, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
