@@ -159,21 +159,25 @@ def promote_movers(
     moved: set[str],
     movers: list[tuple[str, AlertMember]],
     weights: RankWeights,
-) -> set[str]:
+    lead_ns: int,
+) -> dict[str, AlertMember]:
     """Put the first ``movers`` unexplained movers right after the first place (in place).
 
     The first place stays the structural ranking's while its service made a large move
-    itself; otherwise (``mover_first``) the earliest unexplained mover takes it: a service
-    whose metrics did not move does not outrank one whose move began a fault (issue 10,
-    modes 6-7). Always replacing it by the earliest mover cross-validates worse
-    (bench/rank_cv.py). A promoted service takes the score of the place it moves into, so
-    scores still fall.
+    itself; otherwise (``mover_first``) the earliest unexplained mover takes it, unless it
+    moved more than ``mover_tolerance_s`` after the first place's first alert (``lead_ns``):
+    a service whose metrics did not move does not outrank one whose move began the fault
+    (issue 10, modes 6-7), but a move after that alert did not begin it. Always replacing
+    it by the earliest mover cross-validates worse (bench/rank_cv.py). A promoted service
+    takes the score of the place it moves into, so scores still fall.
     """
-    promoted: set[str] = set()
+    promoted: dict[str, AlertMember] = {}
     count = weights.movers
-    slot = 0 if weights.mover_first and scored and scored[0][3] not in moved else 1
+    late_ns = lead_ns + weights.mover_tolerance_s * NS_PER_S
+    quiet = bool(scored) and scored[0][3] not in moved
+    slot = 0 if weights.mover_first and quiet and movers and movers[0][1].first_ns <= late_ns else 1
     count += 1 - slot
-    for service, _ in movers:
+    for service, member in movers:
         if len(promoted) >= count or slot >= len(scored):
             break
         at = next(i for i, row in enumerate(scored) if row[3] == service)
@@ -182,19 +186,21 @@ def promote_movers(
         if at > slot:
             row = scored.pop(at)
             scored.insert(slot, (scored[slot][0], *row[1:]))
-        promoted.add(service)
+        promoted[service] = member
         slot += 1
     return promoted
 
 
-def describe_first_move(member: AlertMember, first_ns: int) -> str:
-    """The evidence line of a promoted first mover."""
+def describe_first_move(member: AlertMember | None, first_ns: int) -> tuple[str, ...]:
+    """The evidence line of a promoted first mover (none for ``None``)."""
+    if member is None:
+        return ()
     began = (member.first_ns - first_ns) / NS_PER_S
     when = f"{-began:.0f}s before the first alert" if began < 0 else f"{began:.0f}s after it"
     return (
         f"{member.title} moved by {member.change:.1f}x its expected value at "
         f"{format_ns(member.first_ns)} ({when}), before anything it depends on: "
-        "where a fault likely began"
+        "where a fault likely began",
     )
 
 
