@@ -23,13 +23,14 @@ def alert(service: str, t: float, name: str = "HighErrorRate") -> AlertMember:
 
 def move(service: str, t: float, shift: float | None, onset: float | None = None,
          name: str = "http_request_error_ratio", score: float = 0.9,
-         change: float = 2.0) -> AlertMember:  # fmt: skip
+         change: float = 2.0, every: float = 30.0) -> AlertMember:  # fmt: skip
     """An anomaly member first seen at ``t`` whose series began moving at ``onset``."""
     at = T0 + int(t * S)
     m = AlertMember(
         f"anomaly:{name}{{{service}}}", {"service": service, "cluster": "c"}, {}, at, at,
         "firing", kind="anomaly", score=score, title=name, delta=1.0, change=change,
         shift=shift, onset_ns=T0 + int((t if onset is None else onset) * S),
+        interval_ns=int(every * S),
     )  # fmt: skip
     return m
 
@@ -157,7 +158,7 @@ def test_a_move_its_dependency_made_first_is_explained_by_it():
     }
     g = graph(("web", "api"), ("api", "db"))
     moved, first = first_movers(members, g, T0, WITHOUT_MOVES)
-    assert (moved, [s for s, _ in first]) == ({"api", "db", "web"}, ["db"])
+    assert (set(moved), [s for s, _ in first]) == ({"api", "db", "web"}, ["db"])
     # Alone, api is a first mover: nothing it depends on moved.
     _, first = first_movers({"api": members["api"]}, g, T0, WITHOUT_MOVES)
     assert [s for s, _ in first] == ["api"]
@@ -176,14 +177,14 @@ def test_a_move_its_dependency_made_first_is_explained_by_it():
     ],
 )
 def test_weak_evidence_makes_no_first_mover(member):
-    assert first_movers({"db": [member]}, ServiceGraph(), T0, WITHOUT_MOVES) == (set(), [])
+    assert first_movers({"db": [member]}, ServiceGraph(), T0, WITHOUT_MOVES) == ({}, [])
 
 
 def test_a_service_that_did_not_move_yields_first_place_to_the_first_mover():
     """An alert on a service whose metrics did not move does not outrank a large move."""
     members = [
         alert("cache", 0, "CPUThrottlingHigh"),  # alerting, nothing measured moved
-        move("api", -20, None, change=40),  # the root's error ratio: nothing below it moved
+        move("api", -120, None, change=40),  # the root's error ratio: nothing below it moved
         move("web", 10, None, change=8),
     ]  # fmt: skip
     g = graph(("web", "api"))
@@ -191,3 +192,16 @@ def test_a_service_that_did_not_move_yields_first_place_to_the_first_mover():
     assert next(c.service for c in rank_by_onset(members, g, weights=kept)) == "cache"
     ranked = [c.service for c in rank_by_onset(members, g, weights=WITHOUT_MOVES)]
     assert ranked[:2] == ["api", "cache"]
+
+
+@pytest.mark.parametrize(("every", "promoted"), [(30.0, True), (300.0, False)])
+def test_a_move_within_the_sampling_resolution_orders_nothing(every, promoted):
+    """Scraped every 5 minutes, a move 5 minutes after another is the same sample's news."""
+    members = [
+        alert("web", 0), move("web", -10, None, change=5, every=every),
+        move("cache", 290, None, change=9, every=every),  # later, nothing below it moved
+        *[alert(f"s{i}", 60 + i) for i in range(3)],
+    ]  # fmt: skip
+    names = [c.service for c in rank_by_onset(members, graph(), weights=WITHOUT_MOVES)]
+    assert names[0] == "web"
+    assert ("cache" in names[:3]) is promoted

@@ -42,6 +42,11 @@ class RankWeights:
     mover_change: float = 3.0  # ...a move of this many times its expected value or more...
     mover_tolerance_s: float = 30.0  # ...that no dependency's move preceded by more than this
     mover_first: bool = True  # the first mover takes first place from a service that did not move
+    # Only a move this many sampling intervals apart from the first place's first signal is
+    # promoted: onsets within the sampling resolution order nothing (issue 10, mode 7). Not
+    # cross-validated: dev seeds (30 s scrapes) prefer 0 by 0.015 top-3; PetShop's train
+    # splits (5 min scrapes) need >= 2.5 not to lose a root to a one-sample-later move.
+    mover_apart: float = 2.5
 
 
 # The ranking before moves were measured; what runs when anomalies carry no shift.
@@ -120,8 +125,8 @@ def first_movers(
     graph: ServiceGraph,
     first_ns: int,
     weights: RankWeights,
-) -> tuple[set[str], list[tuple[str, AlertMember]]]:
-    """Services that made a large move; those nothing they depend on moved before, earliest first.
+) -> tuple[dict[str, AlertMember], list[tuple[str, AlertMember]]]:
+    """Services' first large moves; those nothing they depend on moved before, earliest first.
 
     A move is an anomaly of ``mover_change`` times its expected value or more on a measured
     series (not one derived from sampled traces, nor one against an expected 0: those say
@@ -151,44 +156,63 @@ def first_movers(
         )
     ]
     ordered = sorted(unexplained, key=lambda sm: (sm[1].first_ns, -sm[1].change, sm[0]))
-    return set(moved), ordered
+    return moved, ordered
 
 
 def promote_movers(
     scored: list[tuple[float, float, int, str]],
-    moved: set[str],
+    moved: dict[str, AlertMember],
     movers: list[tuple[str, AlertMember]],
     weights: RankWeights,
-    lead_ns: int,
+    first_alert_ns: int,
+    lead_first_ns: int,
 ) -> dict[str, AlertMember]:
     """Put the first ``movers`` unexplained movers right after the first place (in place).
 
     The first place stays the structural ranking's while its service made a large move
     itself; otherwise (``mover_first``) the earliest unexplained mover takes it, unless it
-    moved more than ``mover_tolerance_s`` after the first place's first alert (``lead_ns``):
-    a service whose metrics did not move does not outrank one whose move began the fault
-    (issue 10, modes 6-7), but a move after that alert did not begin it. Always replacing
-    it by the earliest mover cross-validates worse (bench/rank_cv.py). A promoted service
-    takes the score of the place it moves into, so scores still fall.
+    moved more than ``mover_tolerance_s`` after the first alert: a service whose metrics
+    did not move does not outrank one whose move began the fault (issue 10, modes 6-7), and
+    a move after the first alert did not begin it. Always replacing the first place by the
+    earliest mover cross-validates worse (bench/rank_cv.py). Only moves begun
+    ``mover_apart`` sampling intervals or more from the first place's first signal
+    (``lead_first_ns``) are promoted: onsets within the sampling resolution order nothing
+    (mode 7; a 5-minute scrape puts a cause and its effects in one sample).
+    A promoted service takes the score of the place it moves into, so scores still fall.
     """
     promoted: dict[str, AlertMember] = {}
-    count = weights.movers
-    late_ns = lead_ns + weights.mover_tolerance_s * NS_PER_S
-    quiet = bool(scored) and scored[0][3] not in moved
-    slot = 0 if weights.mover_first and quiet and movers and movers[0][1].first_ns <= late_ns else 1
-    count += 1 - slot
+    movers = [
+        (s, m)
+        for s, m in movers
+        if abs(m.first_ns - lead_first_ns) >= weights.mover_apart * m.interval_ns
+    ]
+    if not scored:
+        return promoted
+    late_ns = first_alert_ns + weights.mover_tolerance_s * NS_PER_S
+    if weights.mover_first and scored[0][3] not in moved and movers:
+        service, member = movers[0]
+        if member.first_ns <= late_ns:
+            _move_to(scored, service, 0)
+            promoted[service] = member
+    lead = scored[0][3]
+    slot = 1
     for service, member in movers:
-        if len(promoted) >= count or slot >= len(scored):
+        if slot > weights.movers or slot >= len(scored):
             break
-        at = next(i for i, row in enumerate(scored) if row[3] == service)
-        if at == 0:
+        if service == lead:
             continue
-        if at > slot:
-            row = scored.pop(at)
-            scored.insert(slot, (scored[slot][0], *row[1:]))
+        _move_to(scored, service, slot)
         promoted[service] = member
         slot += 1
     return promoted
+
+
+def _move_to(scored: list[tuple[float, float, int, str]], service: str, slot: int) -> None:
+    """Move ``service``'s row to ``slot``, taking that place's score (scores still fall)."""
+    at = next(i for i, row in enumerate(scored) if row[3] == service)
+    if at > slot:
+        row = scored.pop(at)
+        scored.insert(slot, (scored[slot][0], *row[1:]))
 
 
 def describe_first_move(member: AlertMember | None, first_ns: int) -> tuple[str, ...]:

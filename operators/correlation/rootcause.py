@@ -310,8 +310,8 @@ def rank_by_onset(
     dated = anchors | moved_at.keys()
     waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
     moved, early = first_movers(by_service, graph, first_alert_ns, weights)
-    lead_alerts = [m.first_ns for m in by_service[scored[0][3]] if m.kind == "alert"]
-    promoted = promote_movers(scored, moved, early, weights, min(lead_alerts, default=2**62))
+    lead_first = min(m.first_ns for m in by_service[scored[0][3]])
+    promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
