@@ -39,8 +39,8 @@ class RankWeights:
     derived: float = 0.0  # how much a move of a series derived from sampled traces counts
     # Unexplained first movers (see first_movers): how many follow the first place...
     movers: int = 2
-    mover_change: float = 3.0  # ...a move of this many times its expected value or more...
-    mover_tolerance_s: float = 30.0  # ...that no dependency's move preceded by more than this
+    mover_change: float = 2.0  # ...a move of this many times its expected value or more...
+    mover_tolerance_s: float = 90.0  # ...that no dependency's move preceded by more than this
     mover_first: bool = True  # the first mover takes first place from a service that did not move
     # Only a move this many sampling intervals apart from the first place's first signal is
     # promoted: onsets within the sampling resolution order nothing (issue 10, mode 7). Not
