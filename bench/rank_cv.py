@@ -241,7 +241,7 @@ def cost(root: Path, seeds: Sequence[int], repeats: int = 3) -> None:
     """Microseconds per ranking of every recorded incident: the old weights against the new."""
     inputs = [v for seed in seeds for *_, recorded in load(root, seed) for v in recorded.values()]
     rows = []
-    for name, weights in (("old (no moves)", OLD), ("new (defaults)", RankWeights())):
+    for name, weights in (("old (main)", OLD), ("first movers (defaults)", BASES["plain"])):
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
