@@ -94,10 +94,17 @@ def collect(seed: int, scenarios: int, root: Path) -> None:
         }
         records = bc.last_versions((out / "incidents.jsonl").read_text().splitlines())
         (work / "scenario.pkl").write_bytes(pickle.dumps((truth, records, z)))
+        # The raw series, for offline diagnosis of what each service's metrics did.
+        (work / "series.pkl").write_bytes(pickle.dumps(_plain(metrics)))
         for name in ("metrics.jsonl", "traces.jsonl"):
             (inp / name).unlink()
         done += 1
         print(f"seed {seed}: scenario {done}/{scenarios}", file=sys.stderr, flush=True)
+
+
+def _plain(metrics: dict) -> dict:
+    """``zscore.read_simulated``'s nested defaultdicts as plain dicts (picklable)."""
+    return {c: {s: dict(by) for s, by in services.items()} for c, services in metrics.items()}
 
 
 @dataclass(slots=True)
@@ -158,23 +165,25 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
     return tallies
 
 
-# The ranking before this work: structure alone, no moves, no second waves.
-OLD = WITHOUT_MOVES  # what runs when scoring does not track moves (the default)
+# The ranking before moves were measured, and before first movers were promoted.
+OLD = replace(WITHOUT_MOVES, movers=0, mover_first=False)
+# What each grid setting starts from: the ranking without tracked shifts (scoring's default),
+# or with them (scoring.track_shift and RankWeights' move weights).
+BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 
-# The candidate settings: a small grid over the weights that matter (see RankWeights).
+# The candidate settings: a small grid over the knobs of first movers (see RankWeights).
 GRID = {
-    "change": (0.0, 0.15, 0.3, 0.5),
-    "derived": (0.0, 0.5, 1.0),
-    "wave_gap_s": (0.0, 240.0),
-    "move_onsets": (False, True),
-    "early_s": (300.0, 900.0),
+    "movers": (0, 1, 2, 3),
+    "mover_change": (2.0, 3.0, 5.0),
+    "mover_tolerance_s": (30.0, 90.0),
+    "mover_first": (False, True),
 }
 
 
-def candidates() -> list[RankWeights]:
-    """Every setting of the grid."""
+def candidates(base: RankWeights) -> list[RankWeights]:
+    """Every setting of the grid, on ``base``."""
     names = list(GRID)
-    return [RankWeights(**dict(zip(names, values, strict=True)))
+    return [replace(base, **dict(zip(names, values, strict=True)))
             for values in itertools.product(*GRID.values())]  # fmt: skip
 
 
@@ -188,10 +197,11 @@ def _cell(t: Tally) -> str:
     return f"{top1:.3f} / {top3:.3f}"
 
 
-def evaluate(root: Path, seeds: Sequence[int], held_out: bool) -> None:
+def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plain") -> None:
     """Print old and default weights, and (dev seeds) in-sample and out-of-fold choices."""
     data = {seed: load(root, seed) for seed in seeds}
-    grid = [OLD, RankWeights()] + ([] if held_out else candidates())
+    defaults = BASES[base]
+    grid = [OLD, defaults] + ([] if held_out else candidates(defaults))
     per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
 
     def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
@@ -231,7 +241,7 @@ def cost(root: Path, seeds: Sequence[int], repeats: int = 3) -> None:
     """Microseconds per ranking of every recorded incident: the old weights against the new."""
     inputs = [v for seed in seeds for *_, recorded in load(root, seed) for v in recorded.values()]
     rows = []
-    for name, weights in (("old (no moves)", OLD), ("new (defaults)", RankWeights())):
+    for name, weights in (("old (main)", OLD), ("first movers (defaults)", BASES["plain"])):
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -256,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=int, default=12)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/rank-cv"))
     parser.add_argument("--defaults-only", action="store_true", help="held-out seeds")
+    parser.add_argument(
+        "--base", choices=tuple(BASES), default="plain",
+        help="the defaults the grid varies: without tracked shifts (scoring's default) or with",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     seeds = _seeds(args.seeds)
     if args.command == "collect":
@@ -264,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "cost":
         cost(args.dir, seeds)
     else:
-        evaluate(args.dir, seeds, args.defaults_only or min(seeds) >= 9000)
+        evaluate(args.dir, seeds, args.defaults_only or min(seeds) >= 9000, args.base)
     return 0
 
 

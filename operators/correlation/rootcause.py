@@ -16,9 +16,12 @@ from alertflow.operators.correlation.rank_moves import (
     RankWeights,
     changes_near_start,
     combine,
+    describe_first_move,
     describe_move,
+    first_movers,
     move_lag,
     move_onsets,
+    promote_movers,
     quantile,
     second_wave,
 )
@@ -173,6 +176,8 @@ def rank_by_onset(
       service's series from their own last hour near the start; strong moves date services
       (every alert fires about when the first `for:` passes); a later failure that nothing
       below explains is a second fault, named among the first three.
+    - **First movers** (``rank_moves.first_movers``): services whose large move nothing below
+      them preceded follow the first place, and take it from a service that did not move.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -304,6 +309,9 @@ def rank_by_onset(
     scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
     dated = anchors | moved_at.keys()
     waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
+    moved, early = first_movers(by_service, graph, first_alert_ns, weights)
+    lead_first = min(m.first_ns for m in by_service[scored[0][3]])
+    promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -335,6 +343,7 @@ def rank_by_onset(
                 else []
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
+            *describe_first_move(promoted.get(service), first_alert_ns),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
