@@ -304,7 +304,8 @@ class ShardScorer:
         scorers = self.scorers
         seen = self.last_seen_ns
         rows = self._rows
-        batch = _Batch()
+        # row -> (scorer, sample) admitted and waiting for the kernel, in arrival order
+        pending: dict[int, tuple[SeriesScorer, MetricSample]] = {}
         for key, sample in items:
             scorer = scorers.get(key)
             if scorer is None:
@@ -313,18 +314,18 @@ class ShardScorer:
             row = rows.get(key)
             if row is None:
                 row = rows[key] = self._adopt(scorer)
-            if row in batch.rows or row < 0:
-                self._score(batch, out)
+            if row in pending or row < 0:
+                self._score(pending, out)
                 if row < 0:
                     out.extend(scorer.process(sample))
                     continue
             skipped = scorer.admit(sample)
             if skipped is None:
-                batch.add(row, scorer, sample)
+                pending[row] = (scorer, sample)
             elif skipped:  # a late sample: after the decisions of those before it
-                self._score(batch, out)
+                self._score(pending, out)
                 out.extend(skipped)
-        self._score(batch, out)
+        self._score(pending, out)
         return out
 
     def _adopt(self, scorer: SeriesScorer) -> int:
@@ -338,17 +339,22 @@ class ShardScorer:
             return -1  # e.g. restored with settings of an earlier configuration
         return self._stack.adopt(detector)  # type: ignore[arg-type]
 
-    def _score(self, batch: "_Batch", out: list[Decision | LateSample]) -> None:
-        """Score the batch's samples in one kernel call, then judge each in order."""
-        if not batch.rows:
+    def _score(
+        self, pending: dict[int, tuple[SeriesScorer, MetricSample]], out: list
+    ) -> None:
+        """Score the pending samples in one kernel call, then judge each in order."""
+        if not pending:
             return
         assert self._stack is not None
-        bands = self._stack.update(batch.order, batch.values, batch.stamps)
-        for (scorer, sample), band in zip(batch.samples, bands, strict=True):
+        samples = list(pending.values())
+        bands = self._stack.update(
+            list(pending), [s.value for _, s in samples], [s.ts_ns for _, s in samples]
+        )
+        pending.clear()
+        for (scorer, sample), band in zip(samples, bands, strict=True):
             decisions = scorer.judge(sample, band[0], band)
             if decisions:
                 out.extend(decisions)
-        batch.clear()
 
     def evict_idle(self, wall_ns: int) -> int:
         """Forget series not seen for ``idle_ns``; returns how many were dropped."""
@@ -363,31 +369,3 @@ class ShardScorer:
                 self._stack.release(row)
         return len(stale)
 
-
-class _Batch:
-    """Admitted samples of distinct series, waiting for one kernel call."""
-
-    __slots__ = ("order", "rows", "samples", "stamps", "values")
-
-    def __init__(self) -> None:
-        self.rows: set[int] = set()
-        self.order: list[int] = []
-        self.values: list[float] = []
-        self.stamps: list[int] = []
-        self.samples: list[tuple[SeriesScorer, MetricSample]] = []
-
-    def add(self, row: int, scorer: SeriesScorer, sample: MetricSample) -> None:
-        """One more sample, for the series at ``row``."""
-        self.rows.add(row)
-        self.order.append(row)
-        self.values.append(sample.value)
-        self.stamps.append(sample.ts_ns)
-        self.samples.append((scorer, sample))
-
-    def clear(self) -> None:
-        """Empty, for the next kernel call."""
-        self.rows.clear()
-        self.order.clear()
-        self.values.clear()
-        self.stamps.clear()
-        self.samples.clear()
