@@ -13,7 +13,8 @@ code on the previous step's output, in the order the flow runs them, with
 - decode: ``Intake.decode_batch`` (JSON, the adapter's fields, the read stamp);
 - labels + key: ``SeriesNormalizer`` label hygiene and series key (its cache);
 - sharding: grouping a poll's ``(series_key, sample)`` pairs by shard;
-- detector: the ensemble's ``update`` per sample (+ the cold start's);
+- detector: the ensemble's kernel (one call per shard batch where the revision
+  stacks states, else ``update`` per sample) + the cold start's;
 - dispatch + records: ``ShardScorer.process`` less the detector: duplicate and
   lateness checks, per-series dispatch, building each output ``Decision``;
 - redact: ``OutputRedactor.redact_all`` (``governance.redact_outputs``, on by default);
@@ -126,12 +127,22 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
 
 
 def detector_cost(config: AlertflowConfig, input_polls: list[list[_Message]]) -> float:
-    """CPU of the detectors (and cold starts) alone, on the same samples in the same order."""
+    """CPU of the detectors (and cold starts) alone, on the same samples in the same order.
+
+    Where the revision scores a shard's samples in one kernel call over stacked states
+    (operators/anomaly/stacked.py), so does this; otherwise one ``update`` per sample.
+    """
     intake = Intake("metrics")
     normalizer = SeriesNormalizer(shards=config.scoring.shards)
     scorer = make_shard_scorer(config)
     pairs = [p for poll in input_polls for p in normalizer.shard_batches(
         intake.decode_batch([poll])[0])]
+    try:
+        from alertflow.operators.anomaly.stacked import StackedStates
+    except ImportError:  # a revision before stacked scoring
+        StackedStates = None
+    if StackedStates is not None and StackedStates.can_stack(scorer.make_detector()):
+        return _stacked_cost(scorer, pairs, StackedStates)
     series: dict[str, Any] = {}
     for _, items in pairs:
         for key, _sample in items:
@@ -148,6 +159,39 @@ def detector_cost(config: AlertflowConfig, input_polls: list[list[_Message]]) ->
                 left[0] -= 1
                 cold(sample.value)
     return time.thread_time() - start
+
+
+def _stacked_cost(scorer: Any, pairs: list, stacked: Any) -> float:
+    """The kernel calls over each shard batch's distinct series, plus the cold starts."""
+    stacks: dict[str, Any] = {}
+    series: dict[str, Any] = {}
+    for shard, items in pairs:
+        for key, _sample in items:
+            if key not in series:
+                fresh = scorer.make_detector()
+                stack = stacks.get(shard) or stacks.setdefault(shard, stacked(fresh))
+                cold = ColdStart(scorer.settings.cold_start)
+                series[key] = (stack.adopt(fresh), cold.update, [fresh.warmup])
+    start = time.thread_time()
+    for shard, items in pairs:
+        stack, pending = stacks[shard], {}
+        for key, sample in items:
+            row, cold, left = series[key]
+            if row in pending:
+                _flush(stack, pending)
+            pending[row] = sample
+            if left[0] > 0:
+                left[0] -= 1
+                cold(sample.value)
+        _flush(stack, pending)
+    return time.thread_time() - start
+
+
+def _flush(stack: Any, pending: dict) -> None:
+    if pending:
+        samples = list(pending.values())
+        stack.update(list(pending), [s.value for s in samples], [s.ts_ns for s in samples])
+        pending.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from alertflow.operators.anomaly import AnomalyDetector
 from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
+from alertflow.operators.anomaly.stacked import StackedStates
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import sample_id, series_id_prefix
 from alertflow.operators.series_shift import ShiftTracker
@@ -93,6 +94,24 @@ class SeriesScorer:
 
     def process(self, sample: MetricSample) -> list[Decision | LateSample]:
         """Score then learn one sample."""
+        skipped = self.admit(sample)
+        if skipped is not None:
+            return skipped
+        update = getattr(self.detector, "update", None)
+        if update is not None:
+            # One call scores, then learns; the detector keeps the expectation it scored against.
+            return self.judge(sample, update(sample.value, sample.ts_ns))
+        score = self.detector.score_one(sample.value, sample.ts_ns)
+        out = self._cold_start(sample, score) if self.cold else self._decisions(sample, score)
+        self.detector.learn_one(sample.value, sample.ts_ns)
+        return out
+
+    def admit(self, sample: MetricSample) -> list[Decision | LateSample] | None:
+        """None when ``sample`` is to be scored now; else what it yields instead.
+
+        Instead: nothing (a duplicate, NaN) or a :class:`LateSample`. An admitted
+        sample's order is recorded here (watermark, interval, recent timestamps).
+        """
         ts = sample.ts_ns
         if self.max_ts_ns is not None:
             if ts == self.max_ts_ns:
@@ -115,19 +134,23 @@ class SeriesScorer:
             self.max_ts_ns = ts
         if self.shift_tracker is not None:
             self.shift = self.shift_tracker.update(sample.value, ts)
-        update = getattr(self.detector, "update", None)
-        if update is not None:
-            # One call scores, then learns; the detector keeps the expectation it scored against.
-            score = update(sample.value, ts)
-            if self.cold is not None:
-                return self._cold_start(sample, score)
-            return self._decisions(sample, score)
-        score = self.detector.score_one(sample.value, ts)
-        out = self._cold_start(sample, score) if self.cold else self._decisions(sample, score)
-        self.detector.learn_one(sample.value, ts)
-        return out
+        return None
 
-    def _cold_start(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
+    def judge(
+        self, sample: MetricSample, score: float, band: list[float] | None = None
+    ) -> list[Decision | LateSample]:
+        """The decisions for an admitted sample the detector just scored (and learned).
+
+        ``band`` is the detector's ``[score, expected, lower, upper]`` report when the
+        caller already has it (:class:`ShardScorer` reads a batch's at once).
+        """
+        if self.cold is not None:
+            return self._cold_start(sample, score, band)
+        return self._decisions(sample, score, band)
+
+    def _cold_start(
+        self, sample: MetricSample, score: float, band: list[float] | None = None
+    ) -> list[Decision | LateSample]:
         cold = self.cold
         assert cold is not None
         if self.cold_left is not None:
@@ -137,7 +160,7 @@ class SeriesScorer:
             warm = self.detector.warmed_up
         if warm:
             self.cold = None  # the detector speaks from here on; the history is no longer needed
-            return self._decisions(sample, score)
+            return self._decisions(sample, score, band)
         z = cold.update(sample.value)
         anomalous = cold.anomalous(z)
         # Most samples are normal and, without emit_scores, cost nothing more than this.
@@ -152,16 +175,23 @@ class SeriesScorer:
         )
         return [decision]
 
-    def _decisions(self, sample: MetricSample, score: float) -> list[Decision | LateSample]:
+    def _decisions(
+        self, sample: MetricSample, score: float, band: list[float] | None = None
+    ) -> list[Decision | LateSample]:
         fired = score >= self.settings.threshold
         if not (fired or self.settings.emit_scores):
             return []
         out: list[Decision | LateSample] = []
-        expectation = self.detector.expectation()
-        if expectation is None:
-            expected = lower = upper = sample.value
+        if band is not None:
+            _, expected, lower, upper = band
+            if expected != expected:  # NaN: no expectation behind the score
+                expected = lower = upper = sample.value
         else:
-            expected, lower, upper = expectation.expected, expectation.lower, expectation.upper
+            expectation = self.detector.expectation()
+            if expectation is None:
+                expected = lower = upper = sample.value
+            else:
+                expected, lower, upper = expectation.expected, expectation.lower, expectation.upper
         detectors = self._contributors() if fired else []
         severity = "critical" if score >= self.settings.critical_threshold else "warning"
         if fired:
@@ -243,23 +273,88 @@ class ShardScorer:
         self.idle_ns = idle_ns
         self.scorers: dict[str, SeriesScorer] = {}
         self.last_seen_ns: dict[str, int] = {}
+        self._unstacked()
+
+    def _unstacked(self) -> None:
+        # The series' detector states as rows of one array (operators.anomaly.stacked), and
+        # each series' row (-1: its detector cannot be stacked). Rebuilt after a restore:
+        # every detector pickles its own state.
+        self._stack: StackedStates | None = None
+        self._rows: dict[str, int] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_stack"], state["_rows"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._unstacked()
 
     def process(
         self, items: Iterable[tuple[str, MetricSample]], wall_ns: int
     ) -> list[Decision | LateSample]:
-        """Score ``(series_key, sample)`` pairs in arrival order."""
+        """Score ``(series_key, sample)`` pairs; the decisions come in arrival order.
+
+        Samples of distinct series are scored together, one kernel call for the lot
+        (a series' second sample waits for the first's decisions, so every decision
+        reads its own sample's state).
+        """
         out: list[Decision | LateSample] = []
         scorers = self.scorers
         seen = self.last_seen_ns
+        rows = self._rows
+        # row -> (scorer, sample) admitted and waiting for the kernel, in arrival order
+        pending: dict[int, tuple[SeriesScorer, MetricSample]] = {}
         for key, sample in items:
             scorer = scorers.get(key)
             if scorer is None:
                 scorer = scorers[key] = SeriesScorer(key, self.settings, self.make_detector)
             seen[key] = wall_ns
-            decisions = scorer.process(sample)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = self._adopt(scorer)
+            if row in pending or row < 0:
+                self._score(pending, out)
+                if row < 0:
+                    out.extend(scorer.process(sample))
+                    continue
+            skipped = scorer.admit(sample)
+            if skipped is None:
+                pending[row] = (scorer, sample)
+            elif skipped:  # a late sample: after the decisions of those before it
+                self._score(pending, out)
+                out.extend(skipped)
+        self._score(pending, out)
+        return out
+
+    def _adopt(self, scorer: SeriesScorer) -> int:
+        """The series' row in the shard's stacked states; -1 when it cannot have one."""
+        detector = scorer.detector
+        if self._stack is None:
+            if not StackedStates.can_stack(detector):
+                return -1
+            self._stack = StackedStates(detector)  # type: ignore[arg-type]
+        if not self._stack.fits(detector):  # type: ignore[arg-type]
+            return -1  # e.g. restored with settings of an earlier configuration
+        return self._stack.adopt(detector)  # type: ignore[arg-type]
+
+    def _score(
+        self, pending: dict[int, tuple[SeriesScorer, MetricSample]], out: list
+    ) -> None:
+        """Score the pending samples in one kernel call, then judge each in order."""
+        if not pending:
+            return
+        assert self._stack is not None
+        samples = list(pending.values())
+        bands = self._stack.update(
+            list(pending), [s.value for _, s in samples], [s.ts_ns for _, s in samples]
+        )
+        pending.clear()
+        for (scorer, sample), band in zip(samples, bands, strict=True):
+            decisions = scorer.judge(sample, band[0], band)
             if decisions:
                 out.extend(decisions)
-        return out
 
     def evict_idle(self, wall_ns: int) -> int:
         """Forget series not seen for ``idle_ns``; returns how many were dropped."""
@@ -268,4 +363,9 @@ class ShardScorer:
         for key in stale:
             del self.scorers[key]
             del self.last_seen_ns[key]
+            row = self._rows.pop(key, -1)
+            if row >= 0:
+                assert self._stack is not None
+                self._stack.release(row)
         return len(stale)
+

@@ -10,7 +10,7 @@ from alertflow.operators.delivery.output_redaction import OutputRedactor
 from alertflow.operators.redaction import Redactor
 from alertflow.schemas.config import RedactionConfig
 from alertflow.schemas.outputs import Notification
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.flowkit import T0, metric_lines, prom_line, write_lines
@@ -114,6 +114,43 @@ def test_the_cached_walk_gives_what_the_plain_walk_gives(records):
         redactor.redact(decision)
         assert orjson.dumps(decision.record) == orjson.dumps(expected)
         assert (decision.record is record) == (expected is record)
+
+
+# Mostly the real shape (numbers, flat labels); now and then a text where a number belongs.
+_NUMBER = st.one_of(st.floats(), st.floats(), st.floats(), st.integers(-5, 5), _PII)
+_SCORES = st.fixed_dictionaries({
+    "id": _PII, "series": _PII, "name": _PII | _PII | st.booleans(),
+    "labels": _LABELS | _LABELS | st.none(),
+    "ts": _PII, "value": _NUMBER, "score": _NUMBER, "expected": _NUMBER, "lower": _NUMBER,
+    "upper": _NUMBER, "detectors": st.lists(_PII, max_size=2) | _PII, "severity": _PII,
+}, optional={"interval_s": _NUMBER})
+
+
+@settings(max_examples=300)
+@given(st.lists(_SCORES, max_size=8))
+def test_scores_records_judged_by_field_give_what_the_plain_walk_gives(records):
+    # The per-sample scores record is checked field by field from the caches' verdicts.
+    redactor = OutputRedactor(RedactionConfig())
+    for record in records + records:  # each twice: the second meets the caches
+        expected = _walk(redactor.text, record)
+        decision = Decision("scores", "k", record)
+        redactor.redact_all([decision])
+        assert orjson.dumps(decision.record) == orjson.dumps(expected)
+        assert (decision.record is record) == (expected is record)
+
+
+def test_a_series_whose_labels_change_is_judged_again():
+    redactor = OutputRedactor(RedactionConfig())
+
+    def scores(labels):
+        return {"id": "0" * 32, "series": "up", "name": "up", "labels": labels,
+                "ts": "2026-11-25T10:00:00.000Z", "value": 1.0, "score": 0.0, "expected": 1.0,
+                "lower": 1.0, "upper": 1.0, "detectors": [], "severity": "warning"}
+
+    for labels in ({"job": "a"}, {"job": "a"}, {"job": "bob@example.org"}):
+        decision = Decision("scores", "up", scores(labels))
+        redactor.redact_all([decision])
+    assert decision.record["labels"] == {"job": "[REDACTED:email]"}
 
 
 def test_no_output_of_a_run_carries_the_inputs_personal_data_but_machines_keep_names(tmp_path):

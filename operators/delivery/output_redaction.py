@@ -25,6 +25,11 @@ _KEEP = frozenset({"id", "incident_id", "record_id", "hash", "prev", "fingerprin
 _CACHED = 65_536  # label values repeat sample after sample: scrub each once
 _UNSEEN = object()
 _SPACE = re.compile(r"\s")
+# A per-sample ``scores`` record (operators.scoring), field by kind: these and no others.
+_SAMPLE_KEYS = frozenset({"id", "series", "name", "labels", "ts", "value", "score",
+                          "expected", "lower", "upper", "detectors", "severity"})
+_SAMPLE_TEXTS = ("series", "name", "ts", "severity")
+_SAMPLE_NUMBERS = ("value", "score", "expected", "lower", "upper")
 
 
 class OutputRedactor:
@@ -45,6 +50,7 @@ class OutputRedactor:
         self.text = lru_cache(maxsize=_CACHED)(self._rules(config))
         self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
+        self._series_labels: dict[str, dict] = {}  # scores' series -> labels that were clean
 
     @staticmethod
     def _rules(config: RedactionConfig) -> Callable[[str], str]:
@@ -58,9 +64,54 @@ class OutputRedactor:
     def redact_all(self, decisions: list[Decision]) -> list[Decision]:
         """``decisions`` with every record scrubbed; dead letters were scrubbed at intake."""
         for decision in decisions:
-            if decision.stream != "dlq":
+            stream = decision.stream
+            if stream == "scores":
+                record = decision.record
+                if type(record) is dict and self._clean_sample(record):
+                    continue
+            if stream != "dlq":
                 self.redact(decision)
         return decisions
+
+    def _clean_sample(self, record: dict) -> bool:
+        """True when a scores record needs no change, judged from cached verdicts alone.
+
+        One record per sample, always the same fields: checked by name instead of
+        walked. False means "not sure" (an unseen text, a changed one, another shape),
+        and the record is then walked as any other.
+        """
+        if record.keys() != _SAMPLE_KEYS:
+            return False
+        texts = self._texts
+        for key in _SAMPLE_TEXTS:
+            text = record[key]
+            if type(text) is not str or texts.get(text, _UNSEEN) is not None:
+                return False
+        for key in _SAMPLE_NUMBERS:
+            kind = type(record[key])
+            if kind is not float and kind is not int:
+                return False
+        detectors = record["detectors"]
+        if type(detectors) is not list:
+            return False
+        for name in detectors:
+            if type(name) is not str or texts.get(name, _UNSEEN) is not None:
+                return False
+        labels = record["labels"]
+        if type(labels) is not dict:
+            return False
+        # A series' labels are the same every sample: compared (in C) with a copy of the
+        # ones judged clean last time, instead of their items hashed again.
+        series = record["series"]
+        if self._series_labels.get(series) == labels:
+            return True
+        if self._map(labels) is not labels:
+            return False
+        if all(type(v) is str for v in labels.values()):  # flat: the copy cannot go stale
+            if len(self._series_labels) >= _CACHED:
+                self._series_labels.clear()
+            self._series_labels[series] = dict(labels)
+        return True
 
     def redact(self, decision: Decision) -> None:
         """Scrub one decision's record in place (replacing it only if something changed)."""
