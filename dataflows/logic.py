@@ -294,6 +294,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         inhibition_window_s=config.inhibition_window_s,
         helper_alerts=tuple(config.helper_alerts),
         merge=config.merge,
+        merge_distinct_causes=config.merge_distinct_causes,
+        merge_window_s=config.merge_window_s,
         split=config.split,
         sign_tolerance_s=config.sign_tolerance_s,
         wave_s=config.wave_s,

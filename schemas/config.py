@@ -426,6 +426,17 @@ class CorrelationConfig(_Settings):
         "each one's likely causes, starting no later than cause_lag_s after them) merges them: "
         "the earliest opened survives; the others end with status merged and merged_into.",
     )
+    merge_distinct_causes: bool = Field(
+        True,
+        description="With merge: incidents whose likely causes share a service are never "
+        "merged (they were kept apart on purpose: two faults on one service).",
+    )
+    merge_window_s: float | None = Field(
+        60.0,
+        ge=0,
+        description="With merge: only incidents whose likely causes began within this of the "
+        "earliest one's merge (the pieces of one cascade start together; None: any).",
+    )
     split: bool = Field(
         True,
         description="Keep a second fault apart: a new kind of alert whose service has a "

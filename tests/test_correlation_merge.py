@@ -9,7 +9,7 @@ last version must point at the survivor. Helpers are those of ``test_correlation
 import pytest
 from alertflow.schemas.outputs import Incident, Notification
 
-from tests.test_correlation_table import alert, correlate, latest
+from tests.test_correlation_table import alert, anomaly, correlate, latest
 
 # Two callers of one database, and a third service beside them.
 SHARED_DB = [("shop", "db"), ("billing", "db"), ("shop", "search")]
@@ -101,3 +101,63 @@ def test_merge_is_a_version_of_both_and_the_paged_part_hears_of_it():
         d.record.title for d in decisions if d.stream == "notifications"
         and d.record.kind == "incident_merged"
     )
+
+
+# web calls api; api calls db and queue (as in test_correlation_split).
+BESIDE = [("web", "api"), ("api", "db"), ("api", "queue")]
+LAT, ERR = "HighRequestLatency", "HighErrorRate"
+# Two faults on api kept apart at join time: latency, then errors with a fresh root below.
+TWO_ON_API = [
+    alert("1", "api", 0, name=LAT),
+    alert("2", "web", 30, name=LAT),
+    anomaly("queue", 400, name="error_ratio"),
+    alert("4", "api", 450, name=ERR),
+    alert("5", "web", 470, name=ERR),
+]
+
+
+@pytest.mark.parametrize(
+    ("edges", "events", "expected", "overrides"),
+    [
+        pytest.param(
+            BESIDE,
+            [*TWO_ON_API, alert("6", "db", 480)],
+            [["1", "2", "4", "5", "6"]],
+            {"merge_distinct_causes": False, "merge_window_s": None},
+            id="without-the-guard-a-cause-below-one-service-re-merges-what-split-kept-apart",
+        ),
+        pytest.param(
+            BESIDE,
+            [*TWO_ON_API, alert("6", "db", 480)],
+            [["1", "2"], ["4", "5", "6"]],
+            {"merge_distinct_causes": True, "merge_window_s": None},
+            id="incidents-whose-causes-share-a-service-stay-apart",
+        ),
+        pytest.param(
+            SHARED_DB,
+            [alert("1", "shop", 0), alert("2", "billing", 400), alert("3", "db", -20)],
+            [["1", "2", "3"]],
+            {"merge_window_s": None},
+            id="without-a-window-callers-starting-minutes-apart-merge",
+        ),
+        pytest.param(
+            SHARED_DB,
+            [alert("1", "shop", 0), alert("2", "billing", 400), alert("3", "db", -20)],
+            [["1"], ["2", "3"]],  # the cause joins one of them (the most recent), no merge
+            {"merge_window_s": 120.0},
+            id="callers-starting-further-apart-than-the-window-stay-apart",
+        ),
+        pytest.param(
+            SHARED_DB,
+            [alert("1", "shop", 0), alert("2", "billing", 60), alert("3", "db", -20)],
+            [["1", "2", "3"]],
+            {"merge_window_s": 120.0},
+            id="callers-starting-within-the-window-merge",
+        ),
+    ],
+)
+def test_a_merge_needs_one_fault_on_both_sides(edges, events, expected, overrides):
+    decisions = correlate(events, edges, **{"lateness_s": 0.0, **overrides})
+    alerts = [sorted(m.id for m in i.members if m.kind == "alert") for i in live(decisions)]
+    assert sorted(alerts) == expected
+    assert all(i.status != "merged" for i in latest(decisions)) or len(expected) == 1

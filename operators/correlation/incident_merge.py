@@ -9,9 +9,14 @@ the others' members and lifecycle; each absorbed incident that was recorded gets
 last version, ``status: merged`` with ``merged_into`` naming the survivor and no
 members (they are the survivor's now), so a compacted view keys each fault once.
 An alert that is merely a symptom of both is not enough: two faults above one
-shared caller stay apart.
+shared caller stay apart. Nor are two incidents whose likely causes share a service
+merged (the split kept two faults on that service apart on purpose), nor two whose
+likely causes began more than ``merge_window_s`` apart (a cascade's pieces start
+together; its root's alert is what comes late): on the simulator's dev seeds, every
+merge without these guards joined two different faults (``mergeable``).
 """
 
+from collections.abc import Callable
 
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK
 from alertflow.operators.correlation.incident_state import IncidentState
@@ -23,6 +28,37 @@ from alertflow.schemas.timefmt import format_ns
 def survivor_first(incidents: list[IncidentState]) -> list[IncidentState]:
     """The incidents, the one that survives a merge first: the earliest opened."""
     return sorted(incidents, key=lambda i: (i.opened_ns, i.incident_id))
+
+
+def mergeable(
+    incidents: list[IncidentState],
+    causes_of: Callable[[IncidentState], dict[str, int]],
+    distinct: bool,
+    window_ns: int | None,
+) -> list[IncidentState]:
+    """The incidents one alert may merge, survivor first (fewer than two: no merge).
+
+    With ``distinct``, none whose likely causes share a service with an earlier one's: they
+    were kept apart on purpose (a second fault's new kind of alert on that service:
+    ``fault_relation.second_root``), and an alert below that service is a cause of both
+    either way. With ``window_ns``, only those whose causes began within it of the
+    survivor's: the pieces of one cascade start together, its root alerting late.
+    """
+    kept: list[IncidentState] = []
+    seen: set[str] = set()
+    began: int | None = None
+    for incident in survivor_first(incidents):
+        causes = causes_of(incident)
+        if distinct and seen.intersection(causes):
+            continue
+        start = min(causes.values(), default=None)
+        apart = window_ns is not None and began is not None and start is not None
+        if apart and abs(start - began) > window_ns:
+            continue
+        began = start if began is None else began
+        kept.append(incident)
+        seen.update(causes)
+    return kept
 
 
 def absorb(survivor: IncidentState, absorbed: IncidentState, at_ns: int) -> None:

@@ -62,8 +62,13 @@ from alertflow.operators.correlation.alert_dedup import (
 )
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal, apply_anomaly
 from alertflow.operators.correlation.evidence_pool import EvidencePool, gather
-from alertflow.operators.correlation.fault_relation import NodeIndex
-from alertflow.operators.correlation.incident_merge import absorb, render_merged, survivor_first
+from alertflow.operators.correlation.fault_relation import NodeIndex, likely_causes, onsets
+from alertflow.operators.correlation.incident_merge import (
+    absorb,
+    mergeable,
+    render_merged,
+    survivor_first,
+)
 from alertflow.operators.correlation.incident_render import render_notification
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
@@ -252,8 +257,17 @@ class IncidentGrouper(SessionChoice, Lifecycle):
         if change is Change.NEW and member is not None:
             # A new member joins the session its caller found (evidence), or the one found here.
             incident = incident if incident is not None else self._session_for(member)
-            if len(self.connects) >= 2 and member.kind == "alert":
-                incident, merged = self._merge(self.connects, event_ns, read_ns)
+            connects = self.connects
+            if len(connects) >= 2:
+                window = self.settings.merge_window_s
+                connects = mergeable(
+                    connects,
+                    self._likely_causes,
+                    self.settings.merge_distinct_causes,
+                    None if window is None else int(window * NS_PER_S),
+                )
+            if len(connects) >= 2 and member.kind == "alert":
+                incident, merged = self._merge(connects, event_ns, read_ns)
                 out.extend(merged)
             self.connects = []
             if incident is None:
@@ -279,6 +293,13 @@ class IncidentGrouper(SessionChoice, Lifecycle):
             self._touched(incident, member if change is not Change.NEW else None)
         out.extend(self.on_tick(wall_ns))
         return out
+
+    def _likely_causes(self, incident: IncidentState) -> dict[str, int]:
+        """An incident's likely causes (of its own fault's alerts), with their starts."""
+        graph = self.graph
+        own = onsets(m for m in incident.alerts if m.own_fault and graph.known(m.service or ""))
+        lag_ns = int(self.settings.cause_lag_s * NS_PER_S)
+        return likely_causes(own, graph, lag_ns, max(self.settings.max_hops, 1))
 
     def _merge(
         self, incidents: list[IncidentState], at_ns: int, read_ns: int
