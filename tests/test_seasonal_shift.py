@@ -90,7 +90,7 @@ def _wandering_peak(days=40, seed=11):
     return hours, values
 
 
-def test_a_daily_peak_an_hour_early_or_late_is_no_incident():
+def test_a_daily_peak_an_hour_late_is_no_incident():
     hours, values = _wandering_peak()
     late = hours >= 15 * 24
     stamps = (MONDAY + HOUR_S * hours) * 10**9
@@ -98,7 +98,7 @@ def test_a_daily_peak_an_hour_early_or_late_is_no_incident():
     on = StreamingEnsemble(seas_shift_s=3600.0).update_many(values, stamps)
     assert DetectorSettings().seas_shift_s == 0.0  # off unless cross-validation ships it
     assert (off[late] >= 0.21).sum() >= 1  # the wandering peak pages without tolerance
-    assert (on[late] >= 0.21).sum() < (off[late] >= 0.21).sum()
+    assert (on[late] >= 0.21).sum() == 0
     # the same surge six hours from the peak is out of place for the time of day
     surge = 30 * 24 + 18
     values = values.copy()
