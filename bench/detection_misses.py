@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/detection_misses.py             # shipped defaults
     .venv/bin/python bench/detection_misses.py --set lik_span_s=0 --top 15
+    .venv/bin/python bench/detection_misses.py --versus gaussian  # what a peer does better
 
 Each dataset is scored at its own best standard-profile threshold (NAB's sweep). A missed
 window and a false-alarm episode (a run of detections outside every window, split at gaps
@@ -25,6 +26,10 @@ around them, in this order:
 
 The tests are heuristics to rank what capability would explain most misses; they are not
 a detector and nothing in ``operators/`` depends on them.
+
+``--versus gaussian`` (or ``hst``) compares instead, per category, each detector at that
+category's own best threshold: per file the windows only one of them finds and the
+false-alarm rows and cost of each, the categories where the peer scores higher first.
 """
 
 import argparse
@@ -39,6 +44,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.detection_data import DATASETS, Dataset, detect, load_all, part
+from bench.nab import _finite_only, hst_scores, windowed_gaussian_scores
 from bench.nab_scoring import STANDARD, score_file, sweep_units
 
 DAY_S, WEEK_S = 86400.0, 7 * 86400.0
@@ -168,6 +174,44 @@ def report(ds: Dataset, scores: list[np.ndarray], threshold: float, top: int,
     return "\n".join(lines)
 
 
+def _peer(name: str, values: np.ndarray) -> np.ndarray:
+    if name == "gaussian":
+        return _finite_only(values, windowed_gaussian_scores)
+    return _finite_only(values, lambda v: hst_scores(v, 25, 8, 250, 42))
+
+
+def versus(ds: Dataset, ours: list[np.ndarray], peer_name: str) -> str:
+    """Per category where the peer scores higher: what each finds and costs, file by file."""
+    theirs = [_peer(peer_name, f.values) for f in ds.files]
+    lines = [f"## {ds.name}: alertflow vs {peer_name}, each at the category's best threshold",
+             "", "| category | file | windows | only ours | only theirs | our FP rows (cost) | "
+             "their FP rows (cost) |", "|---|---|---|---|---|---|---|"]
+    cats = sorted(set(ds.categories))
+    best = {}
+    for cat in cats:
+        keep = lambda n, c, cat=cat: c == cat  # noqa: E731
+        best[cat] = [part([ds], {ds.name: sc}, keep).best(STANDARD) for sc in (ours, theirs)]
+    for cat in sorted(cats, key=lambda c: best[c][0][0] - best[c][1][0]):
+        (mine, t_ours), (peer, t_peer) = best[cat]
+        if mine != mine:
+            continue  # no windows to find
+        lines.append(f"| **{cat}** | ours {mine:.1f} at {t_ours:.4g}, theirs {peer:.1f} at "
+                     f"{t_peer:.4g} | | | | | |")
+        for f, c, a, b in zip(ds.files, ds.categories, ours, theirs, strict=True):
+            if c != cat:
+                continue
+            fa, fb = (score_file(f.series, s, t, STANDARD) for s, t in ((a, t_ours),
+                                                                        (b, t_peer)))
+            hit = [[(np.nan_to_num(s[lo:hi + 1]) >= t).any() for lo, hi in
+                    f.series.scored_windows] for s, t in ((a, t_ours), (b, t_peer))]
+            lines.append(f"| | {Path(f.series.name).stem} | {fa.windows} | "
+                         f"{sum(x and not y for x, y in zip(*hit, strict=True))} | "
+                         f"{sum(y and not x for x, y in zip(*hit, strict=True))} | "
+                         f"{fa.false_positives} ({-fa.fp:.2f}) | "
+                         f"{fb.false_positives} ({-fb.fp:.2f}) |")
+    return "\n".join(lines)
+
+
 def _override(text: str) -> tuple[str, float]:
     name, _, value = text.partition("=")
     return name.strip(), float(value)
@@ -180,11 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], type=_override,
                         help="a setting on top of the defaults, NAME=VALUE (repeatable)")
     parser.add_argument("--top", type=int, default=12, help="worst files shown per dataset")
+    parser.add_argument("--versus", choices=("gaussian", "hst"),
+                        help="compare with a peer per category instead")
     args = parser.parse_args(argv)
     datasets = load_all([d for d in args.datasets.split(",") if d])
     overrides = dict(args.set)
     for ds in datasets:
         scores = detect(ds, overrides)
+        if args.versus:
+            print(versus(ds, scores, args.versus), end="\n\n")
+            continue
         p = part([ds], {ds.name: scores}, lambda n, c: True)
         value, threshold = p.best(STANDARD)
         print(f"{ds.name}: standard {value:.1f}")

@@ -237,6 +237,13 @@ class DetectorSettings(_Settings):
         "series is not diluted by the window's mean; 0: off (on: it rescues a lik_span_s=0 "
         "choice on hourly data out-of-fold, bench/nab_cv.py).",
     )
+    seas_shift_s: float = Field(
+        0.0,
+        ge=0,
+        description="The daily profile also judges a value against the times this many "
+        "seconds earlier and later, and the best fit counts: a daily peak that comes an hour "
+        "early or late is no incident; 0: off.",
+    )
 
 
 class ColdStartConfig(_Settings):

@@ -9,6 +9,9 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    short-term models must be surprised, and only the profile can see a missing cycle.
    With ``seas_recall`` the profile also vouches for a value close to its bin while it is
    too weak to forecast with (strength above ``seas_strength * (1 - seas_recall)``).
+   With ``seas_shift_s`` a value beyond ``huber`` scales of its own time's bin is judged
+   by the bin that many seconds earlier or later where that fits better (a peak an hour
+   late is the usual peak).
    With ``week_days``, day-of-week offsets (:mod:`weekly`) are taken off first.
 2. A CUSUM (:mod:`level_shift`) alarm restarts the level and Holt from the recent median.
 3. The likelihood (:mod:`likelihood`) turns the mean ``z`` of the last ``lik_span_s``
@@ -137,6 +140,7 @@ class StreamingEnsemble(CompiledDetector):
         seas_recall: float = 0.8,
         peak_recall: float = 0.0,
         lik_short_s: float = 3000.0,
+        seas_shift_s: float = 0.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -179,6 +183,7 @@ class StreamingEnsemble(CompiledDetector):
         self.seas_recall = seas_recall
         self.peak_recall = peak_recall
         self.lik_short_s = lik_short_s
+        self.seas_shift_s = seas_shift_s
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -205,6 +210,7 @@ class StreamingEnsemble(CompiledDetector):
         require(0 <= self.peak_recall <= 1, "peak_recall", "a fraction in [0, 1]",
                 self.peak_recall)
         require(self.lik_short_s >= 0, "lik_short_s", "seconds >= 0", self.lik_short_s)
+        require(self.seas_shift_s >= 0, "seas_shift_s", "seconds >= 0", self.seas_shift_s)
         require(self.sup_quiet_s >= 0, "sup_quiet_s", "seconds >= 0", self.sup_quiet_s)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):

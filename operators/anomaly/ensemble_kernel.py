@@ -61,7 +61,7 @@ from alertflow.operators.anomaly.robust_ewma import (
 from alertflow.operators.anomaly.seasonal import (
     seasonal_init,
     seasonal_learn,
-    seasonal_score,
+    seasonal_score_near,
 )
 from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
 from alertflow.operators.anomaly.volatility import VOL_SIZE, volatility_learn
@@ -99,14 +99,14 @@ SETTINGS = (
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
     "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature", "week_days",
     "week_strength", "vol_weight", "vol_span_s", "sup_quiet_s", "seas_recall", "peak_recall",
-    "lik_short_s",
+    "lik_short_s", "seas_shift_s",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
  DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE, WEEK_DAYS, WEEK_STRENGTH,
  VOL_WEIGHT, VOL_SPAN_S, SUP_QUIET_S, SEAS_RECALL, PEAK_RECALL,
- LIK_SHORT_S) = range(len(SETTINGS))
+ LIK_SHORT_S, SEAS_SHIFT_S) = range(len(SETTINGS))
 # Evidence below this (a 1-in-10 surprise) is "nothing unusual" for sup_quiet_s.
 QUIET = 1.0
 
@@ -158,12 +158,14 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     forecast = holt_forecast(holt)
     hs = max(holt[HS], floor)
     z_holt = abs(xw - forecast) / hs
-    z_seas, present, seas_expected, ss = seasonal_score(seas, xw, t, floor, p[SEAS_STRENGTH])
+    z_seas, present, seas_expected, ss = seasonal_score_near(
+        seas, xw, t, floor, p[SEAS_STRENGTH], p[SEAS_SHIFT_S], p[HUBER])
     if not present and p[SEAS_RECALL] > 0.0:
         # A value usual for this time of day (a nightly batch, a daily peak) is no news,
         # even where the profile is too weak overall to forecast with.
-        z_seas, present, seas_expected, ss = seasonal_score(
-            seas, xw, t, floor, p[SEAS_STRENGTH] * (1.0 - p[SEAS_RECALL]))
+        z_seas, present, seas_expected, ss = seasonal_score_near(
+            seas, xw, t, floor, p[SEAS_STRENGTH] * (1.0 - p[SEAS_RECALL]), p[SEAS_SHIFT_S],
+            p[HUBER])
         present = present and z_seas < min(z_level, z_holt)
     if present:
         z, model, expected, scale = z_seas, SEASONAL_MODEL, seas_expected, ss

@@ -74,6 +74,27 @@ def seasonal_score(
 
 
 @kernel
+def seasonal_score_near(
+    seas: np.ndarray, x: float, t: float, floor: float, seas_strength: float, shift_s: float,
+    huber: float,
+) -> tuple[float, bool, float, float]:
+    """``seasonal_score``, or that of ``t - shift_s`` or ``t + shift_s`` where it fits better.
+
+    Only a value that is an outlier for its own time (``z > huber``) looks at the times
+    beside it: a daily peak that comes an hour early or late is the usual peak, not an
+    incident, while an ordinary value keeps its own bin's score (the best of three fits
+    would make every value look closer than it is).
+    """
+    best = seasonal_score(seas, x, t, floor, seas_strength)
+    if shift_s > 0.0 and best[1] and best[0] > huber:
+        for u in (t - shift_s, t + shift_s):
+            other = seasonal_score(seas, x, u, floor, seas_strength)
+            if other[1] and other[0] < best[0]:
+                best = other
+    return best
+
+
+@kernel
 def seasonal_learn(
     seas: np.ndarray, x: float, t: float, n: int, floor: float,
     a_seas: float, a_off: float, a_sc: float, a_strength: float, huber: float,
