@@ -26,7 +26,13 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   against the webhook payloads received (re-sends included: each one is a
   notification Alertmanager sends), the looser reading of "notifications in".
 - noise reduction counting every record = 1 - distinct ``incident_id`` in
-  ``incidents.jsonl`` (announced or not, merged ones included) / alert notifications in.
+  ``incidents.jsonl`` (announced or not, merged ones and noise digests included) / alert
+  notifications in.
+- noise digests (records with ``kind: noise``: one per domain and day listing lone warnings
+  that no incident took) count as records for the line above, but claim no common cause, so
+  for pairwise scores and matching their alerts are singletons, exactly as noise alerts are in
+  truth; a true fault's alert that ended there is a singleton too (it costs recall), and a
+  fault whose only alerts ended there has no matching incident (a top-k miss).
 - z-score baseline top-1/top-3 (``bench.zscore``): per true incident, every service of
   its cluster ranked by the largest z-score of any of its series in the 10 minutes after
   the true fault start against the hour before; it is told the start, alertflow is not.
@@ -480,7 +486,8 @@ def run_scenario(
     alerts, payloads = read_alerts((inp / "alerts.jsonl").read_text().splitlines())
     inc_path = out / "incidents.jsonl"
     records = last_versions(inc_path.read_text().splitlines()) if inc_path.exists() else []
-    predicted = [from_incident(r) for r in records]
+    # A noise digest claims no common cause: its alerts score as singletons (see the docstring).
+    predicted = [from_incident(r) for r in records if r.get("kind", "incident") == "incident"]
     notes_path = out / "notifications.jsonl"
     notes = notes_path.read_text().splitlines() if notes_path.exists() else []
     shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
