@@ -52,6 +52,8 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   whose matched incident holds no other true fault (one ranking has one first place).
 - faults merged: true incidents whose matched incident is also the match of an
   earlier-starting true incident (swallowed by another fault's incident), over all.
+- incident versions, incidents.jsonl MB: the output's volume (every version of every
+  record); pooled is the sum over scenarios (the baseline writes none).
 - delay: seconds from the true fault start to the matched incident's
   ``opened_at``; medians over matched incidents.
 - baseline: one group per ``(alertname, cluster)`` over the whole run (as
@@ -292,6 +294,8 @@ class Score:
     announced: int = 0  # true incidents whose incident was announced
     merged: int = 0  # true incidents matched to the incident of an earlier true incident
     records_out: int = 0  # every incident recorded (announced or not, merged ones too)
+    versions_out: int = 0  # lines of incidents.jsonl (every version of every record)
+    bytes_out: int = 0  # ...and their size
     z_top1: int = 0  # the z-score baseline (bench.zscore), told the true fault start
     z_top3: int = 0
     # Ranking's ceiling: the true root is a service of its matched incident at all, and that
@@ -348,6 +352,8 @@ class Score:
             self.z_top3 + o.z_top3,
             self.root_in + o.root_in,
             self.alone + o.alone,
+            self.versions_out + o.versions_out,
+            self.bytes_out + o.bytes_out,
         )
 
     @property
@@ -491,12 +497,15 @@ def run_scenario(
     notes_path = out / "notifications.jsonl"
     notes = notes_path.read_text().splitlines() if notes_path.exists() else []
     shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
+    versions = inc_path.read_bytes().splitlines() if inc_path.exists() else []
     result = ScenarioResult(
         p,
         payloads,
         score(truth, len(alerts), predicted, shown, payloads, len(records)),
         score(truth, len(alerts), baseline_groups(alerts), None, payloads),
     )
+    result.alertflow.versions_out = len(versions)
+    result.alertflow.bytes_out = sum(len(v) + 1 for v in versions)
     metrics = zscore.read_simulated(inp / "metrics.jsonl")
     for inc in truth["incidents"]:
         ranked = zscore.rank(metrics.get(inc["cluster"], {}), parse_ts(inc["start"]))
@@ -515,6 +524,10 @@ def _pct(x: float) -> str:
 
 def _f(x: float) -> str:
     return f"{x:.3f}"
+
+
+def _mb(x: float) -> str:
+    return f"{x / 1e6:.2f}"
 
 
 def _d(x: float) -> str:
@@ -597,6 +610,10 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
             lambda s: s.merged_rate,
         ),
         row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
+        row("incident versions (pooled: sum)", "", lambda s: s.versions_out, str,
+            lambda s: s.versions_out),
+        row("incidents.jsonl MB (pooled: sum)", "", lambda s: s.bytes_out, _mb,
+            lambda s: s.bytes_out),
     ]
     return "\n".join(lines)
 

@@ -101,8 +101,8 @@ class Lifecycle:
             elif incident.pending_evidence and self._next_evidence_ns(incident) <= watermark:
                 out.extend(self._emit(incident, (), 0, wall_ns, due=True))
             elif not incident.version and incident.alerts:
-                if self._worth_notifying(incident, watermark):
-                    out.extend(self._emit(incident, (), 0, wall_ns))  # a lone warning, announced
+                if not self._lone(incident, watermark):
+                    out.extend(self._emit(incident, (), 0, wall_ns))  # announced after a while
                 elif self._waits_for_digest(incident) <= watermark:
                     self._list_as_noise(incident)
             elif (
@@ -175,7 +175,7 @@ class Lifecycle:
                 out.extend(self._resolve(incident, deadline))
             elif incident.pending_evidence:
                 out.extend(self._emit(incident, (), 0, None, due=True))
-            elif not incident.version and incident.alerts:
+            elif self._lone(incident, None):
                 self._list_as_noise(incident)  # still alone at the end: listed, not lost
         noise = getattr(self, "_noise", None)
         if noise is not None:
@@ -241,7 +241,7 @@ class Lifecycle:
         incident.updated_ns = max(incident.updated_ns, at_ns)
         # An incident never worth a record ends as quietly as it lived.
         out = self._emit(incident, (), 0, None) if incident.version else []
-        if not incident.version and incident.alerts and self.settings.noise_digest:
+        if self._lone(incident, None):
             self._list_as_noise(incident)  # a lone warning that ended alone
         del self.incidents[incident.incident_id]
         self.index.drop(incident.incident_id)
@@ -300,12 +300,7 @@ class Lifecycle:
         if not incident.worth_a_record and not incident.version:
             return []
         watermark = self.clock.watermark(wall_ns) if wall_ns is not None else None
-        if (
-            not incident.version
-            and incident.alerts
-            and self.settings.noise_digest
-            and not self._worth_notifying(incident, watermark)
-        ):
+        if self._lone(incident, watermark):
             # A lone warning: no record of its own; its digest line follows its changes.
             if self._listed(incident):
                 self._list_as_noise(incident)
@@ -381,15 +376,27 @@ class Lifecycle:
             self._noise = noise
         return noise
 
+    def _lone(self, incident: IncidentState, watermark: int | None) -> bool:
+        """A lone warning: one unrecorded alert, not worth a page, its own service quiet.
+
+        Anomalies on the alert's own service corroborate it: a fault seen by one alert and
+        the metrics (PetShop's frontend alert, issue 10 mode 7) is an incident, not noise.
+        """
+        if incident.version or not self.settings.noise_digest:
+            return False
+        alerts = incident.alerts
+        if not alerts or self._worth_notifying(incident, watermark):
+            return False
+        own = {m.service for m in alerts}
+        return not any(m.kind != "alert" and m.service in own for m in incident.members.values())
+
     def _listed(self, incident: IncidentState) -> bool:
         noise = getattr(self, "_noise", None)
         return noise is not None and any(m.fingerprint in noise.where for m in incident.alerts)
 
     def _waits_for_digest(self, incident: IncidentState) -> int:
         """When a lone warning is listed in the noise digest if nothing takes it first."""
-        if incident.version or not incident.alerts or not self.settings.noise_digest:
-            return _NEVER
-        if self._listed(incident):
+        if not self._lone(incident, None) or self._listed(incident):
             return _NEVER
         return incident.opened_ns + int(self.settings.record_after_s * NS_PER_S)
 

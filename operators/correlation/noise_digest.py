@@ -81,7 +81,8 @@ class NoiseDigests:
     def note(self, member: AlertMember, incident_id: str | None = None) -> None:
         """List (or refresh) an alert in the digest of the window its episode started in."""
         window = self.where.get(member.fingerprint)
-        if window is None:
+        if window is None or member.starts_ns >= window + self.window_ns:
+            # A new episode after its digest's window is the next digest's news.
             # When it was last seen, not when it began: an alert firing for weeks is today's.
             window = member.last_ns - member.last_ns % self.window_ns
         digest = self.digests.get(window)
