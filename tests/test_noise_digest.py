@@ -7,7 +7,10 @@ and check that every alert ends in a record that holds it, and that coalescing v
 changes no incident's final state.
 """
 
+import io
+
 import pytest
+from alertflow.dataflows.incident_view import print_incidents
 from alertflow.operators.correlation.correlator import DomainCorrelator
 from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.correlation.noise_digest import NoiseDigests
@@ -85,12 +88,17 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             id="a-listed-warning-an-incident-takes-keeps-its-line-and-names-the-incident",
         ),
         pytest.param(
-            CHAIN,
-            [alert("1", "db", 0), alert("1", "db", 86_400 + 60)],
+            SPLIT,
+            [
+                alert("1", "db", 0),
+                resolved("1", "db", 0, 60),
+                alert("2", "queue", 1000),  # moves event time: "1" is listed on day one
+                alert("1", "db", 86_400 + 60),  # ...and "2" is found alone on day two
+            ],
             [],
-            [["1"], ["1"]],
+            [["1"], ["1", "2"]],
             {},
-            id="the-next-day-has-a-digest-of-its-own",
+            id="a-new-episode-the-next-day-is-that-days-news",
         ),
         pytest.param(
             SPLIT,
@@ -129,12 +137,18 @@ def test_a_taken_alert_names_its_incident_and_nothing_is_announced_for_noise():
 
 
 def test_a_digest_ends_when_its_window_is_over_and_its_alerts_have_resolved():
-    events = [alert("1", "db", 0), resolved("1", "db", 0, 60), alert("2", "db", 7300)]
-    decisions = correlate(events, CHAIN, **DIGEST, noise_window_s=3600)
+    events = [
+        alert("1", "db", 0),
+        resolved("1", "db", 0, 60),
+        alert("3", "queue", 1000),  # moves event time: "1" is listed in the first hour
+        alert("2", "db", 7300),
+    ]
+    decisions = correlate(events, SPLIT, **DIGEST, noise_window_s=3600)
     first_hour, second = [r for r in latest(decisions) if r.kind == "noise"]
     assert first_hour.status == "resolved" and first_hour.resolved_at is not None
     assert [m.id for m in first_hour.members] == ["1"]
     assert second.status != "resolved"  # "2" still fires
+    assert sorted(m.id for m in second.members) == ["2", "3"]
     assert NoiseDigests("c", window_s=3600, interval_s=900).due() == 2**63 - 1  # nothing noted
 
 
@@ -248,3 +262,17 @@ def test_coalescing_changes_no_final_state_and_never_adds_versions(events):
     notes = [(d.record.incident_id, d.record.kind) for d in folded if d.stream == "notifications"]
     assert notes == [(d.record.incident_id, d.record.kind) for d in plain
                      if d.stream == "notifications"]  # fmt: skip
+
+
+def test_alertflow_incidents_shows_a_digest_by_its_summary(tmp_path):
+    events = [alert("1", "db", 0), alert("2", "queue", 200), alert("3", "api", 230)]
+    decisions = correlate(events, SPLIT, **DIGEST, record_after_s=60)
+    path = tmp_path / "incidents.jsonl"
+    path.write_bytes(b"".join(d.encode() + b"\n" for d in decisions if d.stream == "incidents"))
+    out = io.StringIO()
+    print_incidents(str(path), out=out)
+    lines = out.getvalue().splitlines()
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    row = next(i for i, line in enumerate(lines) if line.startswith(digest.incident_id[:8]))
+    assert lines[row + 1].strip() == digest.summary
+    assert lines[-1].startswith("1 incident(s) and 1 noise digest(s), current versions of")

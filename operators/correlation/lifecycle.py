@@ -402,7 +402,7 @@ class Lifecycle:
 
     def _list_as_noise(self, incident: IncidentState) -> None:
         for member in incident.alerts:
-            self.noise.note(member)
+            self.noise.note(member, self.clock.max_event_ns or 0)
 
     def _digest_versions(self, records: list[Record]) -> list[Decision]:
         return [Decision("incidents", r["incident_id"], r, (), 0) for r in records]

@@ -78,13 +78,17 @@ class NoiseDigests:
         self.digests: dict[int, NoiseDigest] = {}
         self.where: dict[str, int] = {}  # fingerprint -> window of its open digest entry
 
-    def note(self, member: AlertMember, incident_id: str | None = None) -> None:
-        """List (or refresh) an alert in the digest of the window its episode started in."""
+    def note(self, member: AlertMember, now_ns: int = 0) -> None:
+        """List (or refresh) an alert in the digest of the window it is found to be noise in.
+
+        ``now_ns`` is the domain's event time: an alert that started weeks ago, or whose
+        copies a replay sorted by their old startsAt, is today's news, not that day's.
+        """
         window = self.where.get(member.fingerprint)
         if window is None or member.starts_ns >= window + self.window_ns:
-            # A new episode after its digest's window is the next digest's news.
-            # When it was last seen, not when it began: an alert firing for weeks is today's.
-            window = member.last_ns - member.last_ns % self.window_ns
+            # New, or a new episode after its digest's window: the current window's news.
+            at = max(member.last_ns, now_ns)
+            window = at - at % self.window_ns
         digest = self.digests.get(window)
         if digest is None:
             digest = NoiseDigest(
@@ -111,7 +115,6 @@ class NoiseDigests:
         entry.last_ns = max(entry.last_ns, member.last_ns)
         entry.status = member.status
         entry.severity = max(entry.severity, member.severity, key=SEVERITY_RANK.__getitem__)
-        entry.incident_id = incident_id or entry.incident_id
         digest.updated_ns = max(digest.updated_ns, entry.last_ns, member.resolved_ns or 0)
         digest.dirty = True
 
