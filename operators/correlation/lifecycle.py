@@ -404,5 +404,5 @@ class Lifecycle:
         for member in incident.alerts:
             self.noise.note(member, self.clock.max_event_ns or 0)
 
-    def _digest_versions(self, records: list[Record]) -> list[Decision]:
-        return [Decision("incidents", r["incident_id"], r, (), 0) for r in records]
+    def _digest_versions(self, versions: list[tuple[Record, tuple[str, ...]]]) -> list[Decision]:
+        return [Decision("incidents", r["incident_id"], r, inputs, 0) for r, inputs in versions]

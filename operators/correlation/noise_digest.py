@@ -15,7 +15,7 @@ that incident. A digest is versioned at most once per ``interval_s`` of event ti
 >>> digests = NoiseDigests("prod", window_s=86_400, interval_s=900)
 >>> disk = AlertMember("fp1", {"alertname": "DiskSpaceLow", "service": "db"}, {}, 0, 0, "firing")
 >>> digests.note(disk)
->>> record = digests.ready(900 * 10**9)[0]
+>>> record, inputs = digests.ready(900 * 10**9)[0]
 >>> record["kind"], record["status"], [m["id"] for m in record["members"]]
 ('noise', 'open', ['fp1'])
 >>> record["summary"].split(": ")[-1]
@@ -31,6 +31,7 @@ from alertflow.operators.ids import stable_id
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 _NEVER = 2**63 - 1
+_MAX_INPUTS = 32  # refs a digest version names as its inputs (audit, tracing): bounded
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class NoiseDigest:
     versioned_ns: int = 0
     updated_ns: int = 0
     dirty: bool = False
+    inputs: list[str] = field(default_factory=list)  # refs of what was noted since the last
 
 
 class NoiseDigests:
@@ -108,7 +110,9 @@ class NoiseDigests:
             )  # fmt: skip
             digest.entries[member.fingerprint] = entry
             self.where[member.fingerprint] = window
-        elif member.starts_ns != entry.starts_ns:  # a re-fire, or a later lone episode
+        if member.refs and len(digest.inputs) < _MAX_INPUTS:
+            digest.inputs.append(member.refs[-1])
+        if member.starts_ns != entry.starts_ns:  # a re-fire, or a later lone episode
             entry.episodes += 1
             entry.starts_ns = member.starts_ns
         entry.count = max(entry.count, member.count)
@@ -140,7 +144,7 @@ class NoiseDigests:
     def _may_end(self, digest: NoiseDigest) -> bool:
         return all(e.status != "firing" or e.incident_id for e in digest.entries.values())
 
-    def ready(self, watermark: int) -> list[Record]:
+    def ready(self, watermark: int) -> list[tuple[Record, tuple[str, ...]]]:
         """Versions due by ``watermark``; a digest whose window ended and is quiet ends."""
         out = []
         for window, digest in list(self.digests.items()):
@@ -151,7 +155,7 @@ class NoiseDigests:
                 self._drop(window)
         return out
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[tuple[Record, tuple[str, ...]]]:
         """End of a bounded input: a last version of every digest with news."""
         return [self._version(d, d.updated_ns, False) for d in self.digests.values() if d.dirty]
 
@@ -160,11 +164,15 @@ class NoiseDigests:
             if self.where.get(fingerprint) == window:
                 del self.where[fingerprint]
 
-    def _version(self, digest: NoiseDigest, at_ns: int, ends: bool) -> Record:
+    def _version(
+        self, digest: NoiseDigest, at_ns: int, ends: bool
+    ) -> tuple[Record, tuple[str, ...]]:
+        """The digest's next version, and the refs of the alerts noted since the last."""
+        inputs, digest.inputs = tuple(digest.inputs), []
         digest.version += 1
         digest.versioned_ns = max(digest.versioned_ns, min(at_ns, digest.end_ns))
         digest.dirty = False
-        return render_digest(self.domain, digest, ends)
+        return render_digest(self.domain, digest, ends), inputs
 
 
 def render_digest(domain: str, digest: NoiseDigest, ends: bool) -> Record:
