@@ -294,14 +294,14 @@ class Score:
     announced: int = 0  # true incidents whose incident was announced
     merged: int = 0  # true incidents matched to the incident of an earlier true incident
     records_out: int = 0  # every incident recorded (announced or not, merged ones too)
-    versions_out: int = 0  # lines of incidents.jsonl (every version of every record)
-    bytes_out: int = 0  # ...and their size
     z_top1: int = 0  # the z-score baseline (bench.zscore), told the true fault start
     z_top3: int = 0
     # Ranking's ceiling: the true root is a service of its matched incident at all, and that
     # incident holds no other fault (one ranking cannot put two roots first).
     root_in: int = 0
     alone: int = 0
+    versions_out: int = 0  # lines of incidents.jsonl (every version of every record)
+    bytes_out: int = 0  # ...and their size
 
     @property
     def nr(self) -> float:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.test_correlation_properties import EDGES as PROPERTY_EDGES
 from tests.test_correlation_properties import PROPERTY, domain_events
-from tests.test_correlation_table import CHAIN, alert, correlate, latest
+from tests.test_correlation_table import CHAIN, alert, anomaly, correlate, latest
 
 S = 10**9
 SPLIT = [*CHAIN, ("batch", "queue")]  # web -> api -> db, and batch -> queue apart
@@ -70,6 +70,30 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             [],
             {},
             id="a-lone-critical-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("db", -30), alert("1", "api", 0)],
+            [["1"]],
+            [],
+            {},
+            id="a-lone-warning-its-dependency-s-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [["1"]],
+            [],
+            {},
+            id="a-lone-warning-its-own-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("web", -30), alert("1", "db", 0), resolved("1", "db", 0, 120)],
+            [],
+            [["1"]],
+            {},
+            id="anomalies-on-its-callers-only-do-not-make-a-lone-warning-an-incident",
         ),
         pytest.param(
             SPLIT,

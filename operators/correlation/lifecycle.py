@@ -320,7 +320,8 @@ class Lifecycle:
         incident.versioned_ns = max(incident.versioned_ns, incident.updated_ns)
         incident.pending_evidence = False
         record = render_incident(incident, self.graph, self.settings.catalogue)
-        incident.headline = headline(incident, self.graph)
+        causes = record["root_causes"]  # the headline as rendered: no second ranking call
+        incident.headline = (record["severity"], causes[0]["service"] if causes else None)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None
         if not incident.notified:
@@ -377,18 +378,26 @@ class Lifecycle:
         return noise
 
     def _lone(self, incident: IncidentState, watermark: int | None) -> bool:
-        """A lone warning: one unrecorded alert, not worth a page, its own service quiet.
+        """A lone warning: one unrecorded alert, not worth a page, its service and deps quiet.
 
-        Anomalies on the alert's own service corroborate it: a fault seen by one alert and
-        the metrics (PetShop's frontend alert, issue 10 mode 7) is an incident, not noise.
+        Anomalies on the alert's own service or on what it depends on (within max_hops)
+        corroborate it: a fault seen by one alert and the metrics (PetShop's one frontend
+        alert, issue 10 mode 7) is an incident, not noise.
         """
         if incident.version or not self.settings.noise_digest:
             return False
         alerts = incident.alerts
         if not alerts or self._worth_notifying(incident, watermark):
             return False
-        own = {m.service for m in alerts}
-        return not any(m.kind != "alert" and m.service in own for m in incident.members.values())
+        evidence = {m.service for m in incident.members.values() if m.kind != "alert"}
+        if not evidence:
+            return True
+        hops = self.settings.max_hops
+        return not any(
+            m.service in evidence or evidence & self.graph.downstream(m.service, hops)
+            for m in alerts
+            if m.service
+        )
 
     def _listed(self, incident: IncidentState) -> bool:
         noise = getattr(self, "_noise", None)
