@@ -474,8 +474,9 @@ class CorrelationConfig(_Settings):
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "
-        "root cause and announcement as they were fold into one version per 300 s of event "
-        "time (the last one always comes out: at the interval's end, resolution or flush).",
+        "root cause, number of alerts and announcement as they were fold into one version per "
+        "300 s of event time (the last one always comes out: at the interval's end, "
+        "resolution or flush).",
     )
 
 

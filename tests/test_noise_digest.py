@@ -186,21 +186,25 @@ def test_an_always_firing_alert_from_weeks_ago_is_listed_today():
     assert sorted(m.id for m in digest.members) == ["new", "old"]
 
 
-def test_coalesced_updates_come_out_at_once_when_severity_changes():
+def test_coalesced_updates_come_out_at_once_when_an_alert_joins_or_severity_changes():
     events = [
         alert("1", "db", 0),
         alert("2", "api", 10),
-        alert("3", "web", 20),
-        alert("4", "web", 30, name="WebErrors", severity="critical"),
+        alert("3", "web", 20),  # a new alert: at once
+        resolved("1", "db", 0, 40),  # a member resolving: folded...
+        resolved("2", "api", 10, 50),
+        alert("4", "web", 60, name="WebErrors", severity="critical"),  # ...into the escalation
     ]
     decisions = correlate(events, CHAIN, **DIGEST)
     versions = [d.record for d in decisions if d.stream == "incidents"]
-    # 2 alerts: recorded and announced; the 3rd folds; the critical 4th is an escalation now.
-    assert [(v.version, len(v.members), v.severity) for v in versions[:2]] == [
-        (1, 2, "warning"),
-        (2, 4, "critical"),
+    firing = [sorted(m.id for m in v.members if m.status == "firing") for v in versions]
+    assert [(v.version, v.severity) for v in versions[:3]] == [
+        (1, "warning"),
+        (2, "warning"),
+        (3, "critical"),
     ]
-    assert [d.record.kind for d in decisions if d.stream == "notifications"] == [
+    assert firing[:3] == [["1", "2"], ["1", "2", "3"], ["3", "4"]]
+    assert [d.record.kind for d in decisions if d.stream == "notifications"][:2] == [
         "incident_opened",
         "incident_escalated",
     ]
@@ -209,13 +213,15 @@ def test_coalesced_updates_come_out_at_once_when_severity_changes():
 
 
 def test_a_folded_change_comes_out_by_the_end_of_its_interval():
-    events = [alert("1", "db", 0), alert("2", "api", 10), alert("3", "web", 20)]
+    events = [alert("1", "db", 0), alert("2", "api", 10), resolved("1", "db", 0, 20)]
     run = DomainCorrelator("c", IncidentSettings(lateness_s=0.0, **DIGEST), static_edges=SPLIT)
     out = run.on_events(events, wall_ns=0)
-    assert [len(d.record.members) for d in out if d.stream == "incidents"] == [2]
+    firing = [[m.id for m in d.record.members if m.status == "firing"] for d in out if d.stream == "incidents"]
+    assert firing == [["1", "2"]]  # "1" resolving waits for the interval
     later = alert("x", "queue", 400)  # anything that moves event time past the interval
     out = run.on_events([later], wall_ns=0)
-    assert [len(d.record.members) for d in out if d.stream == "incidents"] == [3]
+    firing = [[m.id for m in d.record.members if m.status == "firing"] for d in out if d.stream == "incidents"]
+    assert firing == [["2"]]
 
 
 # --------------------------------------------------------------------------- properties

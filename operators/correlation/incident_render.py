@@ -74,11 +74,12 @@ def render_incident(
     )
 
 
-def headline(state: IncidentState, graph: ServiceGraph | None = None) -> tuple[str, str | None]:
-    """What a reader acts on: severity and the first root cause (the ranking is cached)."""
+def headline(state: IncidentState, graph: ServiceGraph | None = None) -> tuple:
+    """What a reader acts on: severity, the first root cause (cached), how many alerts."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
     causes = _causes(state, members, graph)
-    return state.severity, causes[0].service if causes else None
+    alerts = sum(1 for m in members if m.kind == "alert")
+    return state.severity, causes[0].service if causes else None, alerts
 
 
 def _causes(state: IncidentState, members: list, graph: ServiceGraph | None) -> list[Candidate]:

@@ -52,8 +52,9 @@ class IncidentSettings:
     record_after_s: float = 600.0
     noise_window_s: float = 86_400.0
     noise_interval_s: float = 900.0  # a digest's versions: at most one per this
-    # Updates of a recorded incident that change neither its status, severity, top cause nor
-    # announcement fold into one version per evidence_interval_s (on in CorrelationConfig).
+    # Updates of a recorded incident that change neither its status, severity, top cause,
+    # number of alerts nor announcement fold into one version per evidence_interval_s (on in
+    # CorrelationConfig).
     coalesce_updates: bool = False
     # Preventive actions whose matchers an incident's members select (issue 14); None: none.
     catalogue: Catalogue | None = None

@@ -321,7 +321,8 @@ class Lifecycle:
         incident.pending_evidence = False
         record = render_incident(incident, self.graph, self.settings.catalogue)
         causes = record["root_causes"]  # the headline as rendered: no second ranking call
-        incident.headline = (record["severity"], causes[0]["service"] if causes else None)
+        alerts = sum(1 for m in record["members"] if m["kind"] == "alert")
+        incident.headline = (record["severity"], causes[0]["service"] if causes else None, alerts)
         out = [Decision("incidents", incident.incident_id, record, inputs, read_ns)]
         kind = None
         if not incident.notified:
@@ -353,8 +354,9 @@ class Lifecycle:
     def _coalesced(self, incident: IncidentState) -> bool:
         """Whether a change folds into the next version: nothing a reader acts on moved.
 
-        Status, severity, the first root cause and a due announcement come out at once; other
-        changes (a member firing again, resolving, one more symptom) at most once per
+        Status, severity, the first root cause, a new alert and a due announcement come out at
+        once (a person watching the incident sees every alert that joins it); other changes
+        (a member resolving or firing again, evidence coming and going) at most once per
         ``evidence_interval_s`` of event time (issue 10: ~1,600 versions per 12 scenarios).
         """
         if incident.resolved_ns is not None:
