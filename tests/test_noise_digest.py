@@ -212,15 +212,24 @@ def test_coalesced_updates_come_out_at_once_when_an_alert_joins_or_severity_chan
     assert len(old) > len(versions)
 
 
+def _firing(decisions) -> list[list[str]]:
+    """The firing members of each incident version."""
+    return [
+        [m.id for m in d.record.members if m.status == "firing"]
+        for d in decisions
+        if d.stream == "incidents"
+    ]
+
+
 def test_a_folded_change_comes_out_by_the_end_of_its_interval():
     events = [alert("1", "db", 0), alert("2", "api", 10), resolved("1", "db", 0, 20)]
     run = DomainCorrelator("c", IncidentSettings(lateness_s=0.0, **DIGEST), static_edges=SPLIT)
     out = run.on_events(events, wall_ns=0)
-    firing = [[m.id for m in d.record.members if m.status == "firing"] for d in out if d.stream == "incidents"]
+    firing = _firing(out)
     assert firing == [["1", "2"]]  # "1" resolving waits for the interval
     later = alert("x", "queue", 400)  # anything that moves event time past the interval
     out = run.on_events([later], wall_ns=0)
-    firing = [[m.id for m in d.record.members if m.status == "firing"] for d in out if d.stream == "incidents"]
+    firing = _firing(out)
     assert firing == [["2"]]
 
 
@@ -242,7 +251,8 @@ def _run(events, **kw):
 @PROPERTY
 @given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)))
 def test_no_alert_is_lost(events, record_after_s):
-    decisions = _run(events, noise_digest=True, coalesce_updates=True, record_after_s=record_after_s)
+    on = {"noise_digest": True, "coalesce_updates": True}
+    decisions = _run(events, record_after_s=record_after_s, **on)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}
     fired = {e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"}
