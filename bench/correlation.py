@@ -26,7 +26,13 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   against the webhook payloads received (re-sends included: each one is a
   notification Alertmanager sends), the looser reading of "notifications in".
 - noise reduction counting every record = 1 - distinct ``incident_id`` in
-  ``incidents.jsonl`` (announced or not, merged ones included) / alert notifications in.
+  ``incidents.jsonl`` (announced or not, merged ones and noise digests included) / alert
+  notifications in.
+- noise digests (records with ``kind: noise``: one per domain and day listing lone warnings
+  that no incident took) count as records for the line above, but claim no common cause, so
+  for pairwise scores and matching their alerts are singletons, exactly as noise alerts are in
+  truth; a true fault's alert that ended there is a singleton too (it costs recall), and a
+  fault whose only alerts ended there has no matching incident (a top-k miss).
 - z-score baseline top-1/top-3 (``bench.zscore``): per true incident, every service of
   its cluster ranked by the largest z-score of any of its series in the 10 minutes after
   the true fault start against the hour before; it is told the start, alertflow is not.
@@ -46,6 +52,8 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   whose matched incident holds no other true fault (one ranking has one first place).
 - faults merged: true incidents whose matched incident is also the match of an
   earlier-starting true incident (swallowed by another fault's incident), over all.
+- incident versions, incidents.jsonl MB: the output's volume (every version of every
+  record); pooled is the sum over scenarios (the baseline writes none).
 - delay: seconds from the true fault start to the matched incident's
   ``opened_at``; medians over matched incidents.
 - baseline: one group per ``(alertname, cluster)`` over the whole run (as
@@ -292,6 +300,8 @@ class Score:
     # incident holds no other fault (one ranking cannot put two roots first).
     root_in: int = 0
     alone: int = 0
+    versions_out: int = 0  # lines of incidents.jsonl (every version of every record)
+    bytes_out: int = 0  # ...and their size
 
     @property
     def nr(self) -> float:
@@ -342,6 +352,8 @@ class Score:
             self.z_top3 + o.z_top3,
             self.root_in + o.root_in,
             self.alone + o.alone,
+            self.versions_out + o.versions_out,
+            self.bytes_out + o.bytes_out,
         )
 
     @property
@@ -480,16 +492,20 @@ def run_scenario(
     alerts, payloads = read_alerts((inp / "alerts.jsonl").read_text().splitlines())
     inc_path = out / "incidents.jsonl"
     records = last_versions(inc_path.read_text().splitlines()) if inc_path.exists() else []
-    predicted = [from_incident(r) for r in records]
+    # A noise digest claims no common cause: its alerts score as singletons (see the docstring).
+    predicted = [from_incident(r) for r in records if r.get("kind", "incident") == "incident"]
     notes_path = out / "notifications.jsonl"
     notes = notes_path.read_text().splitlines() if notes_path.exists() else []
     shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
+    versions = inc_path.read_bytes().splitlines() if inc_path.exists() else []
     result = ScenarioResult(
         p,
         payloads,
         score(truth, len(alerts), predicted, shown, payloads, len(records)),
         score(truth, len(alerts), baseline_groups(alerts), None, payloads),
     )
+    result.alertflow.versions_out = len(versions)
+    result.alertflow.bytes_out = sum(len(v) + 1 for v in versions)
     metrics = zscore.read_simulated(inp / "metrics.jsonl")
     for inc in truth["incidents"]:
         ranked = zscore.rank(metrics.get(inc["cluster"], {}), parse_ts(inc["start"]))
@@ -508,6 +524,10 @@ def _pct(x: float) -> str:
 
 def _f(x: float) -> str:
     return f"{x:.3f}"
+
+
+def _mb(x: float) -> str:
+    return f"{x / 1e6:.2f}"
 
 
 def _d(x: float) -> str:
@@ -590,6 +610,10 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
             lambda s: s.merged_rate,
         ),
         row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
+        row("incident versions (pooled: sum)", "", lambda s: s.versions_out, str,
+            lambda s: s.versions_out),
+        row("incidents.jsonl MB (pooled: sum)", "", lambda s: s.bytes_out, _mb,
+            lambda s: s.bytes_out),
     ]
     return "\n".join(lines)
 

@@ -232,7 +232,7 @@ def _issue_no(name: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def run_issue(issue_dir: Path, work: Path) -> IssueResult:
+def run_issue(issue_dir: Path, work: Path, settings: tuple[str, ...] = ()) -> IssueResult:
     """Convert one issue, run the product on it and rank its output."""
     target = json.loads((issue_dir / "target.json").read_text())
     res = IssueResult(
@@ -261,6 +261,7 @@ def run_issue(issue_dir: Path, work: Path) -> IssueResult:
     cmd += ["--set", "correlation.lateness_s=1e9"]
     if graph.exists():
         cmd += ["--set", f"correlation.topology_file={graph}"]
+    cmd += [arg for setting in settings for arg in ("--set", setting)]
     subprocess.run(cmd, check=True, capture_output=True)
     res.ranked, res.path = rank_output(out)
     return res
@@ -287,12 +288,12 @@ def topk(ranked: list[str], truth: str, k: int) -> bool:
     return truth in ranked[:k]
 
 
-def evaluate(root: Path) -> list[IssueResult]:
+def evaluate(root: Path, settings: tuple[str, ...] = ()) -> list[IssueResult]:
     """Run every issue under ``root`` through the product."""
     results = []
     with tempfile.TemporaryDirectory(prefix="petshop-") as tmp:
         for i, issue_dir in enumerate(find_issues(root)):
-            results.append(run_issue(issue_dir, Path(tmp) / f"{i:03d}"))
+            results.append(run_issue(issue_dir, Path(tmp) / f"{i:03d}", settings))
     return results
 
 
@@ -342,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="extra alertflow setting"
+    )
     args = parser.parse_args(argv)
-    print(report(evaluate(args.root), args.root))
+    print(report(evaluate(args.root, tuple(args.set)), args.root))
     return 0
 
 

@@ -162,6 +162,8 @@ def _short_table(
         causes = inc.get("root_causes") or []
         evidence = _CLOCK.sub(r"\1", "; ".join(causes[0]["evidence"])) if causes else ""
         cause = f"{causes[0]['service']}: {evidence}" if causes else "-"
+        if inc.get("kind") == "noise":  # a digest of lone warnings ranks no cause: what it lists
+            cause = "noise digest: " + inc["summary"].partition("incident: ")[2]
         row = (
             f"{inc['incident_id'][:8]}  {inc['severity']:8} {duration(inc):>6} "
             f"{len(inc['members']):7d} {pages[inc['incident_id']]:5d}  "

@@ -141,15 +141,22 @@ def table(
             f"{inc['opened_at'][:19]:19} {duration(inc):>6} {len(inc['members']):7d} "
             f"{pages[inc['incident_id']]:5d}  {', '.join(inc['services'])}"
         )
-        causes = inc.get("root_causes") or []
-        cause = (
-            f"          top cause {causes[0]['service']} ({causes[0]['score']:.2f}): "
-            + "; ".join(causes[0]["evidence"])
-            if causes
-            else "          no ranked cause"
-        )
+        cause = _second_line(inc)
         lines.append(cause if width is None or len(cause) <= width else cause[: width - 3] + "...")
     return lines
+
+
+def _second_line(inc: dict[str, Any]) -> str:
+    """An incident's top cause with its evidence; a noise digest's summary (it ranks none)."""
+    if inc.get("kind") == "noise":
+        return f"          {inc['summary']}"
+    causes = inc.get("root_causes") or []
+    if not causes:
+        return "          no ranked cause"
+    top = causes[0]
+    return f"          top cause {top['service']} ({top['score']:.2f}): " + "; ".join(
+        top["evidence"]
+    )
 
 
 def print_incidents(target: str, as_json: bool = False, out: TextIO | None = None) -> None:
@@ -183,4 +190,6 @@ def print_incidents(target: str, as_json: bool = False, out: TextIO | None = Non
         raise ConfigError(f"{source}: not an alertflow incident version ({exc!r})") from None
     for line in rows:
         out.write(line + "\n")
-    out.write(f"{len(incidents)} incident(s), current versions of {source}\n")
+    noise = sum(1 for inc in incidents if inc.get("kind") == "noise")
+    digests = f" and {noise} noise digest(s)" if noise else ""
+    out.write(f"{len(incidents) - noise} incident(s){digests}, current versions of {source}\n")

@@ -300,6 +300,11 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         sign_tolerance_s=config.sign_tolerance_s,
         wave_s=config.wave_s,
         max_members=config.max_members,
+        noise_digest=config.noise_digest,
+        record_after_s=config.record_after_s,
+        noise_window_s=config.noise_window_s,
+        noise_interval_s=config.noise_interval_s,
+        coalesce_updates=config.coalesce_updates,
     )
 
 

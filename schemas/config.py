@@ -470,6 +470,32 @@ class CorrelationConfig(_Settings):
         description="Members listed per incident: alerts first, then the strongest and "
         "earliest evidence; the rest are counted in members_omitted.",
     )
+    noise_digest: bool = Field(
+        True,
+        description="A lone warning (one alert, not critical, in no incident with others) is "
+        "not an incident record of its own: once alone record_after_s, or resolved sooner, it "
+        "is listed in its domain's noise digest (an incidents record with kind noise, one per "
+        "noise_window_s); an incident that takes it later is named on its line.",
+    )
+    record_after_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long a lone warning waits, unrecorded, for an incident to take it "
+        "before it is listed in the noise digest.",
+    )
+    noise_window_s: float = Field(
+        86_400.0, gt=0, description="One noise digest per domain and this much event time."
+    )
+    noise_interval_s: float = Field(
+        900.0, gt=0, description="A noise digest gets at most one version per this long."
+    )
+    coalesce_updates: bool = Field(
+        True,
+        description="Changes to a recorded incident that leave its status, severity, first "
+        "root cause, number of alerts and announcement as they were fold into one version per "
+        "300 s of event time (the last one always comes out: at the interval's end, "
+        "resolution or flush).",
+    )
 
 
 class LogPatternsConfig(_Settings):

@@ -78,6 +78,17 @@ class Incident(_Output):
         description="merged: a later alert showed it is part of ``merged_into``'s fault; this"
         " is its last version, and its members now belong to that incident."
     )
+    kind: Literal["incident", "noise"] = Field(
+        "incident",
+        description="noise: the domain's noise digest for one window (correlation."
+        "noise_window_s), listing lone warnings that no incident took; it claims no common "
+        "cause (no root_causes) and is never announced.",
+    )
+    taken_by: dict[str, str] = Field(
+        default_factory=dict,
+        description="In a noise digest: alert fingerprint -> the incident that took it after "
+        "it was listed (a second alert joined it, or it turned critical).",
+    )
     merged_into: str | None = Field(
         None, description="The incident_id that absorbed this one (status merged)."
     )

@@ -89,6 +89,8 @@ def render_merged(state: IncidentState) -> Record:
             "incident_id": state.incident_id,
             "version": state.version,
             "status": "merged",
+            "kind": "incident",
+            "taken_by": {},
             "merged_into": state.merged_into,
             "domain": state.domain,
             "opened_at": format_ns(state.opened_ns),

@@ -35,6 +35,8 @@ def render_incident(
             "incident_id": state.incident_id,
             "version": state.version,
             "status": status,
+            "kind": "incident",
+            "taken_by": {},
             "merged_into": None,
             "domain": state.domain,
             "opened_at": format_ns(state.opened_ns),
@@ -70,6 +72,14 @@ def render_incident(
             "outcome": None,  # only predicted incidents end averted or happened (issue 14)
         }
     )
+
+
+def headline(state: IncidentState, graph: ServiceGraph | None = None) -> tuple:
+    """What a reader acts on: severity, the first root cause (cached), how many alerts."""
+    members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
+    causes = _causes(state, members, graph)
+    alerts = sum(1 for m in members if m.kind == "alert")
+    return state.severity, causes[0].service if causes else None, alerts
 
 
 def _causes(state: IncidentState, members: list, graph: ServiceGraph | None) -> list[Candidate]:

@@ -50,5 +50,16 @@ class IncidentSettings:
     merge_window_s: float | None = 60.0
     max_members: int = 500  # listed per incident; the rest counted (bounded state, versions)
     session_index: bool = True  # look up candidates (correlation.session_index), not scan all
+    # Lone warnings (no incident needs them: one alert, not critical) are listed in the
+    # domain's noise digest, one record per noise_window_s, once alone this long or resolved.
+    # Off here so the grouping tables show every incident; on in CorrelationConfig (the run).
+    noise_digest: bool = False
+    record_after_s: float = 600.0
+    noise_window_s: float = 86_400.0
+    noise_interval_s: float = 900.0  # a digest's versions: at most one per this
+    # Updates of a recorded incident that change neither its status, severity, top cause,
+    # number of alerts nor announcement fold into one version per evidence_interval_s (on in
+    # CorrelationConfig).
+    coalesce_updates: bool = False
     # Preventive actions whose matchers an incident's members select (issue 14); None: none.
     catalogue: Catalogue | None = None

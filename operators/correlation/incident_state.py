@@ -34,6 +34,7 @@ class IncidentState:
     merged_into: str | None = None  # the incident that absorbed this one (incident_merge)
     omitted: int = 0  # members beyond max_members, counted and dropped
     omitted_alerts: set[str] = field(default_factory=set)  # ...of them, the alerts
+    headline: tuple | None = None  # (severity, first cause, alerts) of the last version
 
     @property
     def alerts(self) -> list[AlertMember]:

@@ -72,9 +72,10 @@ def test_sigterm_stops_a_tailing_job_cleanly(broker):
     # A short lateness bound: each domain's alerts are applied a second after they arrive.
     proc = subprocess.Popen(_cmd(broker, names, "--set", "correlation.lateness_s=1"))
     try:
-        # Live, the c1 incident only resolves after its quiet period of wall time.
-        versions = _read(broker, names, "incidents", 2)
-        assert {v["domain"] for v in versions if v["status"] == "open"} == {"c1", "c2"}
+        # Live, the c1 incident only resolves after its quiet period of wall time; c2's lone
+        # warning waits record_after_s (event time) before its noise digest lists it.
+        versions = _read(broker, names, "incidents", 1)
+        assert {v["domain"] for v in versions if v["status"] == "open"} == {"c1"}
         assert proc.poll() is None, "a Kafka job must keep running until stopped"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -1,0 +1,318 @@
+"""Lone warnings go to the noise digest, updates coalesce, and no alert is ever lost.
+
+Issue 10 (noise reduction counting every record, output volume). Each table row is a
+hand-made graph and alert sequence with the expected incidents and digest lines; the
+properties feed random alert and anomaly histories (those of ``test_correlation_properties``)
+and check that every alert ends in a record that holds it, and that coalescing versions
+changes no incident's final state.
+"""
+
+import io
+
+import pytest
+from alertflow.dataflows.incident_view import print_incidents
+from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.incidents import IncidentSettings
+from alertflow.operators.correlation.noise_digest import NoiseDigests
+from alertflow.schemas.outputs import Incident
+from alertflow.schemas.records import AlertEvent
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.test_correlation_properties import EDGES as PROPERTY_EDGES
+from tests.test_correlation_properties import PROPERTY, domain_events
+from tests.test_correlation_table import CHAIN, alert, anomaly, correlate, latest
+
+S = 10**9
+SPLIT = [*CHAIN, ("batch", "queue")]  # web -> api -> db, and batch -> queue apart
+DIGEST = {"noise_digest": True, "coalesce_updates": True}
+
+
+def resolved(fp, service, start, end, **kw):
+    return alert(fp, service, start, status="resolved", end=end, **kw)
+
+
+def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
+    """(incidents' alert ids, digests' alert ids), each sorted; merged incidents left out."""
+    incidents, digests = [], []
+    for record in latest(decisions):
+        ids = sorted(m.id for m in record.members if m.kind == "alert")
+        if record.kind == "noise":
+            digests.append(ids)
+        elif record.status != "merged":
+            incidents.append(ids)
+    return sorted(incidents), sorted(digests)
+
+
+@pytest.mark.parametrize(
+    ("edges", "events", "incidents", "digests", "overrides"),
+    [
+        pytest.param(
+            CHAIN,
+            [alert("1", "db", 0), resolved("1", "db", 0, 120)],
+            [],
+            [["1"]],
+            {},
+            id="a-lone-warning-that-resolves-is-listed-not-recorded",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "db", 0), alert("2", "api", 30)],
+            [["1", "2"]],
+            [],
+            {},
+            id="two-related-alerts-are-an-incident-and-no-noise",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "db", 0, severity="critical")],
+            [["1"]],
+            [],
+            {},
+            id="a-lone-critical-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("db", -30), alert("1", "api", 0)],
+            [["1"]],
+            [],
+            {},
+            id="a-lone-warning-its-dependency-s-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [["1"]],
+            [],
+            {},
+            id="a-lone-warning-its-own-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("web", -30), alert("1", "db", 0), resolved("1", "db", 0, 120)],
+            [],
+            [["1"]],
+            {},
+            id="anomalies-on-its-callers-only-do-not-make-a-lone-warning-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [alert("1", "db", 0), alert("2", "queue", 700), alert("3", "web", 3000)],
+            [],
+            [["1", "2", "3"]],
+            {},
+            id="unrelated-lone-warnings-share-one-digest-per-day",
+        ),
+        pytest.param(
+            SPLIT,
+            [alert("1", "db", 0), alert("2", "queue", 200), alert("3", "api", 230)],
+            [["1", "3"]],
+            [["1", "2"]],
+            {"record_after_s": 60},
+            id="a-listed-warning-an-incident-takes-keeps-its-line-and-names-the-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [
+                alert("1", "db", 0),
+                resolved("1", "db", 0, 60),
+                alert("2", "queue", 1000),  # moves event time: "1" is listed on day one
+                alert("1", "db", 86_400 + 60),  # ...and "2" is found alone on day two
+            ],
+            [],
+            [["1"], ["1", "2"]],
+            {},
+            id="a-new-episode-the-next-day-is-that-days-news",
+        ),
+        pytest.param(
+            SPLIT,
+            [alert("1", "db", 0), resolved("1", "db", 0, 60), alert("2", "queue", 30)],
+            [["1"], ["2"]],
+            [],
+            {"noise_digest": False},
+            id="without-the-digest-a-lone-warning-is-its-own-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [alert("1", "db", 0), alert("2", "queue", 400)],
+            [["1"]],
+            [["2"]],
+            {"notify_after_s": 300},
+            id="notify-after-announces-a-lasting-lone-warning-as-an-incident",
+        ),
+    ],
+)
+def test_noise_digest(edges, events, incidents, digests, overrides):
+    decisions = correlate(events, edges, **{**DIGEST, **overrides})
+    assert split(decisions) == (incidents, digests)
+    for record in latest(decisions):
+        Incident.model_validate(record)  # every record passes the output schema
+
+
+def test_a_taken_alert_names_its_incident_and_nothing_is_announced_for_noise():
+    events = [alert("1", "db", 0), alert("2", "queue", 200), alert("3", "api", 230)]
+    decisions = correlate(events, SPLIT, **DIGEST, record_after_s=60)
+    (incident,) = [r for r in latest(decisions) if r.kind == "incident"]
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    assert digest.taken_by == {"1": incident.incident_id}
+    assert digest.root_causes == [] and "2 lone alerts" in digest.summary
+    noted = {d.record.incident_id for d in decisions if d.stream == "notifications"}
+    assert digest.incident_id not in noted and incident.incident_id in noted
+
+
+def test_a_digest_ends_when_its_window_is_over_and_its_alerts_have_resolved():
+    events = [
+        alert("1", "db", 0),
+        resolved("1", "db", 0, 60),
+        alert("3", "queue", 1000),  # moves event time: "1" is listed in the first hour
+        alert("2", "db", 7300),
+    ]
+    decisions = correlate(events, SPLIT, **DIGEST, noise_window_s=3600)
+    first_hour, second = [r for r in latest(decisions) if r.kind == "noise"]
+    assert first_hour.status == "resolved" and first_hour.resolved_at is not None
+    assert [m.id for m in first_hour.members] == ["1"]
+    assert second.status != "resolved"  # "2" still fires
+    assert sorted(m.id for m in second.members) == ["2", "3"]
+    assert NoiseDigests("c", window_s=3600, interval_s=900).due() == 2**63 - 1  # nothing noted
+
+
+def test_an_always_firing_alert_from_weeks_ago_is_listed_today():
+    week = 7 * 86_400
+    # In arrival order: the old one is re-sent now, its startsAt weeks back (failure mode 8).
+    events = [alert("new", "queue", 0), alert("old", "db", -3 * week)]
+    decisions = correlate(events, SPLIT, **DIGEST, lateness_s=0.0)
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    assert digest.opened_at.startswith("2026-11-25")  # the day it was seen, not the start
+    assert sorted(m.id for m in digest.members) == ["new", "old"]
+
+
+def test_coalesced_updates_come_out_at_once_when_an_alert_joins_or_severity_changes():
+    events = [
+        alert("1", "db", 0),
+        alert("2", "api", 10),
+        alert("3", "web", 20),  # a new alert: at once
+        resolved("1", "db", 0, 40),  # a member resolving: folded...
+        resolved("2", "api", 10, 50),
+        alert("4", "web", 60, name="WebErrors", severity="critical"),  # ...into the escalation
+    ]
+    decisions = correlate(events, CHAIN, **DIGEST)
+    versions = [d.record for d in decisions if d.stream == "incidents"]
+    firing = [sorted(m.id for m in v.members if m.status == "firing") for v in versions]
+    assert [(v.version, v.severity) for v in versions[:3]] == [
+        (1, "warning"),
+        (2, "warning"),
+        (3, "critical"),
+    ]
+    assert firing[:3] == [["1", "2"], ["1", "2", "3"], ["3", "4"]]
+    assert [d.record.kind for d in decisions if d.stream == "notifications"][:2] == [
+        "incident_opened",
+        "incident_escalated",
+    ]
+    old = [d.record for d in correlate(events, CHAIN) if d.stream == "incidents"]
+    assert len(old) > len(versions)
+
+
+def _firing(decisions) -> list[list[str]]:
+    """The firing members of each incident version."""
+    return [
+        [m.id for m in d.record.members if m.status == "firing"]
+        for d in decisions
+        if d.stream == "incidents"
+    ]
+
+
+def test_a_folded_change_comes_out_by_the_end_of_its_interval():
+    events = [alert("1", "db", 0), alert("2", "api", 10), resolved("1", "db", 0, 20)]
+    run = DomainCorrelator("c", IncidentSettings(lateness_s=0.0, **DIGEST), static_edges=SPLIT)
+    out = run.on_events(events, wall_ns=0)
+    firing = _firing(out)
+    assert firing == [["1", "2"]]  # "1" resolving waits for the interval
+    later = alert("x", "queue", 400)  # anything that moves event time past the interval
+    out = run.on_events([later], wall_ns=0)
+    firing = _firing(out)
+    assert firing == [["2"]]
+
+
+# --------------------------------------------------------------------------- properties
+
+
+def _settings(**kw) -> IncidentSettings:
+    return IncidentSettings(
+        session_gap_s=600, quiet_period_s=300, stale_after_s=3600, lateness_s=10**7,
+        notify_after_s=None, anomaly_hold_s=600, **kw,
+    )  # fmt: skip
+
+
+def _run(events, **kw):
+    correlator = DomainCorrelator("c", _settings(**kw), static_edges=PROPERTY_EDGES)
+    return correlator.on_events(list(events), 0) + correlator.finish(0)
+
+
+@PROPERTY
+@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)))
+def test_no_alert_is_lost(events, record_after_s):
+    on = {"noise_digest": True, "coalesce_updates": True}
+    decisions = _run(events, record_after_s=record_after_s, **on)
+    records = latest(decisions)
+    by_id = {r.incident_id: r for r in records}
+    fired = {e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"}
+    held: dict[str, set[str]] = {}  # fingerprint -> records whose last version lists it
+    for record in records:
+        for m in record.members:
+            held.setdefault(m.id, set()).add(record.incident_id)
+    for fingerprint in fired:
+        assert fingerprint in held, f"{fingerprint} is in no record"
+    for record in records:
+        for fingerprint, taken in record.taken_by.items():
+            # Listed, then taken: the line names an incident that holds it, or absorbed it.
+            while by_id[taken].status == "merged":
+                taken = by_id[taken].merged_into
+            assert taken in held[fingerprint], (fingerprint, record.taken_by)
+    for record in records:
+        Incident.model_validate(record)
+
+
+def _final(decisions) -> list[tuple]:
+    """Each incident's last version, as far as coalescing must leave it as it was.
+
+    Some changes never had a version of their own (re-sends move a member's count and
+    last_seen; evidence expiring waits for the next version), so a folded version, which
+    comes later, may show them fresher: evidence status, counts and times are left out.
+    """
+    out = []
+    for r in latest(decisions):
+        alerts = sorted((m.id, m.status, m.episodes) for m in r.members if m.kind == "alert")
+        out.append((
+            r.incident_id, r.status if r.status in ("resolved", "merged") else "live",
+            r.merged_into, r.opened_at, r.resolved_at, r.severity, tuple(r.services),
+            tuple(sorted(m.id for m in r.members)), tuple(alerts),
+            tuple(c.service for c in r.root_causes), r.members_omitted,
+        ))  # fmt: skip
+    return sorted(out)
+
+
+@PROPERTY
+@given(domain_events())
+def test_coalescing_changes_no_final_state_and_never_adds_versions(events):
+    plain = _run(events)
+    folded = _run(events, coalesce_updates=True)
+    assert _final(folded) == _final(plain)
+    count = sum(d.stream == "incidents" for d in folded)
+    assert count <= sum(d.stream == "incidents" for d in plain)
+    notes = [(d.record.incident_id, d.record.kind) for d in folded if d.stream == "notifications"]
+    assert notes == [(d.record.incident_id, d.record.kind) for d in plain
+                     if d.stream == "notifications"]  # fmt: skip
+
+
+def test_alertflow_incidents_shows_a_digest_by_its_summary(tmp_path):
+    events = [alert("1", "db", 0), alert("2", "queue", 200), alert("3", "api", 230)]
+    decisions = correlate(events, SPLIT, **DIGEST, record_after_s=60)
+    path = tmp_path / "incidents.jsonl"
+    path.write_bytes(b"".join(d.encode() + b"\n" for d in decisions if d.stream == "incidents"))
+    out = io.StringIO()
+    print_incidents(str(path), out=out)
+    lines = out.getvalue().splitlines()
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    row = next(i for i, line in enumerate(lines) if line.startswith(digest.incident_id[:8]))
+    assert lines[row + 1].strip() == digest.summary
+    assert lines[-1].startswith("1 incident(s) and 1 noise digest(s), current versions of")
