@@ -1,5 +1,6 @@
 """The job's settings: one frozen model, loaded from YAML or TOML, overridden by flags."""
 
+import difflib
 import logging
 import re
 import tomllib
@@ -708,7 +709,8 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> A
     try:
         config = AlertflowConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from None
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{where}:\n{exc}{_unknown_hints(exc)}") from None
     base = path.parent if path else Path()
     if config.prediction.alert_rules:
         config = _with_rule_thresholds(config, base)
@@ -717,6 +719,26 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> A
         prediction = config.prediction.model_copy(update={"lstm": lstm})
         config = config.model_copy(update={"prediction": prediction})
     return config
+
+
+def _unknown_hints(exc: ValidationError) -> str:
+    """A "did you mean" line per unknown setting that is one typo away from a known one."""
+    hints = []
+    for error in exc.errors():
+        if error["type"] != "extra_forbidden":
+            continue
+        *parents, name = (str(part) for part in error["loc"])
+        model: Any = AlertflowConfig
+        for part in parents:  # the settings class that holds the unknown name, if any
+            field = model.model_fields.get(part) if isinstance(model, type) else None
+            model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        close = difflib.get_close_matches(name, list(model.model_fields), n=1)
+        if close:
+            known, unknown = ".".join([*parents, close[0]]), ".".join([*parents, name])
+            hints.append(f"\n{unknown}: did you mean {known}?")
+    return "".join(hints)
 
 
 def _with_rule_thresholds(config: AlertflowConfig, base: Path) -> AlertflowConfig:

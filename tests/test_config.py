@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from alertflow.schemas.config import AlertflowConfig, ConfigError, load_config
 
@@ -66,3 +68,21 @@ def test_the_producer_is_idempotent_and_gives_up_with_the_jobs_bound():
     # The user's librdkafka settings win.
     off = load_config(None, {"kafka.config.enable.idempotence": False}).kafka.producer_config()
     assert off["enable.idempotence"] is False
+
+
+@pytest.mark.parametrize(
+    ("dotted", "hint"),
+    [
+        ("scoring.treshold", "scoring.treshold: did you mean scoring.threshold?"),
+        ("correlation.noise_digestt", "did you mean correlation.noise_digest?"),
+    ],
+)
+def test_a_mistyped_setting_names_the_one_meant(dotted, hint):
+    with pytest.raises(ConfigError, match=re.escape(hint)):
+        load_config(None, {dotted: 1})
+
+
+def test_a_setting_nothing_like_a_known_one_gets_no_guess():
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"zzz_unheard_of": 1})
+    assert "did you mean" not in str(caught.value) and "zzz_unheard_of" in str(caught.value)
