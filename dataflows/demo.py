@@ -163,7 +163,8 @@ def _short_table(
         evidence = _CLOCK.sub(r"\1", "; ".join(causes[0]["evidence"])) if causes else ""
         cause = f"{causes[0]['service']}: {evidence}" if causes else "-"
         if inc.get("kind") == "noise":  # a digest of lone warnings ranks no cause: what it lists
-            cause = "noise digest: " + inc["summary"].partition("incident: ")[2]
+            listed = inc["summary"].partition("unrelated to any incident")[2]
+            cause = "noise digest: " + listed.partition(": ")[2]  # after "(n since taken ...)"
         row = (
             f"{inc['incident_id'][:8]}  {inc['severity']:8} {duration(inc):>6} "
             f"{len(inc['members']):7d} {pages[inc['incident_id']]:5d}  "

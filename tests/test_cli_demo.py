@@ -79,6 +79,7 @@ def test_the_table_has_one_row_per_incident_with_its_pages_and_top_cause(demo):
         assert fields[4] == str(pages[incident["incident_id"]])
         if incident.get("kind") == "noise":  # lone warnings: no cause, what it lists instead
             assert " noise digest: " in row and not incident["root_causes"]
+            assert row.partition(" noise digest: ")[2].strip()  # the kinds it lists, not nothing
         else:
             assert f" {incident['root_causes'][0]['service']}: " in row
 
