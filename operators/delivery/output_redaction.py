@@ -13,7 +13,6 @@ that needed no change keeps its object; one that did is replaced by a plain
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from alertflow.operators.decisions import Decision, Record
@@ -47,7 +46,7 @@ class OutputRedactor:
     """
 
     def __init__(self, config: RedactionConfig) -> None:
-        self.text = lru_cache(maxsize=_CACHED)(self._rules(config))
+        self.text = self._rules(config)  # uncached: ``_texts`` remembers what it returned
         self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
         self._series_labels: dict[str, dict] = {}  # scores' series -> labels that were clean
@@ -129,8 +128,7 @@ class OutputRedactor:
         if kind is dict:
             return self._dict(value)
         if isinstance(value, str):
-            scrubbed = self.text(value)
-            return value if scrubbed == value else scrubbed
+            return self._str(value)
         if isinstance(value, dict):
             return self._dict(value)
         if isinstance(value, list):
