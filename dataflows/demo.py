@@ -22,6 +22,7 @@ from alertflow.dataflows.incident_view import (
 from alertflow.dataflows.live_view import short_series
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.runner import run
+from alertflow.operators.correlation.noise_digest import listed_kinds
 from alertflow.operators.simulate import SimulationSummary, simulate
 from alertflow.operators.simulate.trends import write_trends
 from alertflow.schemas import jsoncodec
@@ -163,8 +164,7 @@ def _short_table(
         evidence = _CLOCK.sub(r"\1", "; ".join(causes[0]["evidence"])) if causes else ""
         cause = f"{causes[0]['service']}: {evidence}" if causes else "-"
         if inc.get("kind") == "noise":  # a digest of lone warnings ranks no cause: what it lists
-            listed = inc["summary"].partition("unrelated to any incident")[2]
-            cause = "noise digest: " + listed.partition(": ")[2]  # after "(n since taken ...)"
+            cause = "noise digest: " + listed_kinds(inc["summary"])
         row = (
             f"{inc['incident_id'][:8]}  {inc['severity']:8} {duration(inc):>6} "
             f"{len(inc['members']):7d} {pages[inc['incident_id']]:5d}  "

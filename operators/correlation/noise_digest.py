@@ -33,6 +33,8 @@ from alertflow.schemas.timefmt import NS_PER_S, format_ns
 _NEVER = 2**63 - 1
 _MAX_INPUTS = 32  # refs a digest version names as its inputs (audit, tracing): bounded
 
+_UNRELATED = " unrelated to any incident"  # the summary's counts end here, its listing follows
+
 
 @dataclass(slots=True)
 class DigestEntry:
@@ -245,12 +247,17 @@ def summary(entries: list[DigestEntry], services: list[str]) -> str:
     text = (
         f"Noise digest: {len(entries)} lone alert{'s' * (len(entries) != 1)} ({firing} firing)"
         f" of {len(kinds)} kind{'s' * (len(kinds) != 1)} on {where or 'unknown services'},"
-        " unrelated to any incident"
+        + _UNRELATED
     )
     if taken:
         text += f" ({taken} since taken by an incident)"
     lines = [f"{n} x{c} ({', '.join(s[:3])}{', ...' if len(s) > 3 else ''})" for n, c, s in kinds]
     return f"{text}: {'; '.join(lines[:5])}" + ("; ..." if len(lines) > 5 else "")
+
+
+def listed_kinds(text: str) -> str:
+    """The kinds a digest's :func:`summary` lists, without its counts: "DiskLow x3 (db); ..."."""
+    return text.partition(_UNRELATED)[2].partition(": ")[2]
 
 
 def _recommendations(entries: list[DigestEntry]) -> list[str]:
