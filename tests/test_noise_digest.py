@@ -13,7 +13,12 @@ import pytest
 from alertflow.dataflows.incident_view import print_incidents
 from alertflow.operators.correlation.correlator import DomainCorrelator
 from alertflow.operators.correlation.incidents import IncidentSettings
-from alertflow.operators.correlation.noise_digest import NoiseDigests
+from alertflow.operators.correlation.noise_digest import (
+    DigestEntry,
+    NoiseDigest,
+    NoiseDigests,
+    render_digest,
+)
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import AlertEvent
 from hypothesis import given
@@ -316,3 +321,42 @@ def test_alertflow_incidents_shows_a_digest_by_its_summary(tmp_path):
     row = next(i for i, line in enumerate(lines) if line.startswith(digest.incident_id[:8]))
     assert lines[row + 1].strip() == digest.summary
     assert lines[-1].startswith("1 incident(s) and 1 noise digest(s), current versions of")
+
+
+def _entry(fingerprint: str, name: str, episodes: int, taken: str | None) -> DigestEntry:
+    labels = {"alertname": name, "service": "db"}
+    return DigestEntry(
+        fingerprint,
+        labels,
+        "db",
+        "warning",
+        S,
+        2 * S,
+        "resolved",
+        episodes,
+        episodes,
+        S,
+        incident_id=taken,
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        (
+            [("1", "DiskLow", 4, None)],
+            ["Review rule DiskLow: 4 lone episodes, none part of an incident."],
+        ),
+        # One of them an incident took later: it is not counted as lone, and the line says so.
+        (
+            [("1", "DiskLow", 3, None), ("2", "DiskLow", 1, "inc-1")],
+            ["Review rule DiskLow: 3 lone episodes, 1 more part of an incident."],
+        ),
+        # Only two lone episodes left once the taken one is set apart: not worth a review.
+        ([("1", "DiskLow", 2, None), ("2", "DiskLow", 2, "inc-1")], []),
+    ],
+)
+def test_a_rule_review_counts_only_the_episodes_that_stayed_alone(entries, expected):
+    digest = NoiseDigest("d1", 0, 10 * S)
+    digest.entries = {f: _entry(f, n, c, t) for f, n, c, t in entries}
+    assert render_digest("prod", digest, ends=False)["recommendations"] == expected

@@ -261,5 +261,14 @@ def listed_kinds(text: str) -> str:
 
 
 def _recommendations(entries: list[DigestEntry]) -> list[str]:
-    noisy = [(n, c) for n, c, _ in _kinds(entries) if c >= 3]
-    return [f"Review rule {n}: {c} lone episodes, none part of an incident." for n, c in noisy[:3]]
+    """Rules worth a review: three or more episodes that stayed alone.
+
+    An alert an incident later took counts apart: that rule did find something once.
+    """
+    taken = {n: c for n, c, _ in _kinds([e for e in entries if e.incident_id])}
+    lone = _kinds([e for e in entries if not e.incident_id])
+    out = []
+    for n, c, _ in [k for k in lone if k[1] >= 3][:3]:
+        part = f"{taken[n]} more part of an incident" if n in taken else "none part of an incident"
+        out.append(f"Review rule {n}: {c} lone episodes, {part}.")
+    return out
