@@ -94,13 +94,18 @@ class ShardItems(list):
     __slots__ = ("_known", "_odd")  # how many pairs were judged; those not spelled by their key
 
     def __reduce__(self) -> tuple:
-        """Rebuilt by :func:`_unpack_by_key` from one list per field."""
+        """Rebuilt by :func:`_unpack_rows` or :func:`_unpack_columns`."""
         try:
             odd, known = self._odd, self._known
         except AttributeError:
             odd, known = [], 0
         if known != len(self):
             odd = [i for i, (key, s) in enumerate(self) if not _spells(key, s.name, s.labels)]
+        spelled = {i: (self[i][1].name, self[i][1].labels) for i in odd} if odd else None
+        if len(self) < _COLUMNS_FROM:
+            # At a low rate a poll brings a shard one or two samples: one pass, as rows.
+            rows = [(key, s.ts_ns, s.value, s.ref, s.read_ns) for key, s in self]
+            return (_unpack_rows, (rows, spelled))
         samples = [sample for _, sample in self]
         columns = (
             [key for key, _ in self],
@@ -108,15 +113,17 @@ class ShardItems(list):
             [s.value for s in samples],
             [s.ref for s in samples],
             [s.read_ns for s in samples],
-            {i: (samples[i].name, samples[i].labels) for i in odd},  # index -> (name, labels)
         )
-        return (_unpack_by_key, columns)
+        return (_unpack_columns, (*columns, spelled))
 
 
 # key -> the (name, labels) it spells, or None; bounded like the normalizer's cache
 # (cleared when full: a miss only costs a parse).
 _PARSED: dict[str, tuple[str, dict[str, str]] | None] = {}
 _CACHE_SIZE = 200_000
+# From this many pairs an item is pickled as columns (one list per field: ~8% cheaper per
+# sample than rows in polls of 1,000 samples); below, as rows (~40% cheaper for 1-2).
+_COLUMNS_FROM = 8
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
@@ -170,17 +177,30 @@ def _spells(key: str, name: str, labels: dict[str, str]) -> bool:
     return list(parsed[1]) == list(labels)
 
 
-def _unpack_by_key(keys: list, ts: list, values: list, refs: list, read: list,
-                   spelled: dict) -> ShardItems:
+def _unpack_columns(keys: list, ts: list, values: list, refs: list, read: list,
+                    spelled: dict | None) -> ShardItems:
+    rows = zip(keys, ts, values, refs, read, strict=True)
+    if spelled is not None:
+        return _unpack_rows(list(rows), spelled)
     parsed, of_key = _PARSED, labels_of_key
-    series = [parsed.get(key) or of_key(key) for key in keys]
-    for i, name_labels in spelled.items():
-        series[i] = name_labels
-    return ShardItems(
-        (key, MetricSample(name, labels, t, v, r, rn))
-        for key, (name, labels), t, v, r, rn in zip(keys, series, ts, values, refs, read,
-                                                   strict=True)
-    )
+    return ShardItems([
+        (key, MetricSample(*(parsed.get(key) or of_key(key)), t, v, r, rn))  # type: ignore[misc]
+        for key, t, v, r, rn in rows
+    ])
+
+
+def _unpack_rows(rows: list[tuple], spelled: dict | None) -> ShardItems:
+    parsed, of_key = _PARSED, labels_of_key
+    if spelled is None:
+        return ShardItems([
+            (key, MetricSample(*(parsed.get(key) or of_key(key)), ts, value, ref, read))  # type: ignore[misc]
+            for key, ts, value, ref, read in rows
+        ])
+    return ShardItems([
+        (key, MetricSample(*(spelled.get(i) or parsed.get(key) or of_key(key)),  # type: ignore[misc]
+                           ts, value, ref, read))
+        for i, (key, ts, value, ref, read) in enumerate(rows)
+    ])
 
 
 def _escape(value: str) -> str:

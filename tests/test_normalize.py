@@ -96,17 +96,20 @@ def test_shard_batches_cross_a_process_boundary_unchanged(rows):
         ({"job": 'say "hi"\\n'}, False),
     ],
 )
-def test_labels_cross_by_key_only_when_the_key_spells_them(labels, sends_labels):
-    ((_, items),) = SeriesNormalizer(shards=1).shard_batches([MetricSample("up", labels, 1, 1.0)])
+@pytest.mark.parametrize("size", [1, 20])
+def test_labels_cross_by_key_only_when_the_key_spells_them(labels, sends_labels, size):
+    samples = [MetricSample("up", dict(labels), t, 1.0) for t in range(size)]
+    ((_, items),) = SeriesNormalizer(shards=1).shard_batches(samples)
     _, (*_, spelled) = items.__reduce__()
     assert bool(spelled) is sends_labels
-    (_, got), = pickle.loads(pickle.dumps(items))
-    assert list(got.labels.items()) == list(items[0][1].labels.items())
+    for (_, got), (_, sent) in zip(pickle.loads(pickle.dumps(items)), items, strict=True):
+        assert list(got.labels.items()) == list(sent.labels.items())
 
 
-def test_pairs_added_by_hand_are_checked_when_pickled():
+@pytest.mark.parametrize("size", [1, 20])  # pickled as rows, as columns
+def test_pairs_added_by_hand_are_checked_when_pickled(size):
     ((_, items),) = SeriesNormalizer(shards=1).shard_batches(
-        [MetricSample("up", {"job": "api"}, 1, 1.0)])
+        [MetricSample("up", {"job": "api"}, t, 1.0) for t in range(size)])
     items.append(('up{job="api"}', MetricSample("up", {"job": "web"}, 2, 2.0)))  # a wrong key
     plain = ShardItems([('up{job="api"}', MetricSample("up", {"job": "api"}, 3, 3.0))])
     for pairs in (items, plain):
