@@ -177,6 +177,15 @@ def _spells(key: str, name: str, labels: dict[str, str]) -> bool:
     return list(parsed[1]) == list(labels)
 
 
+def _unpack(keys: list, names: list, labels: list, ts: list, values: list, refs: list,
+            read: list) -> ShardItems:
+    """The format before labels crossed by key; kept so such a pickle still loads."""
+    return ShardItems(
+        (key, MetricSample(*fields))
+        for key, *fields in zip(keys, names, labels, ts, values, refs, read, strict=True)
+    )
+
+
 def _unpack_columns(keys: list, ts: list, values: list, refs: list, read: list,
                     spelled: dict | None) -> ShardItems:
     rows = zip(keys, ts, values, refs, read, strict=True)

@@ -121,3 +121,18 @@ def test_labels_of_key_reads_what_series_key_writes():
         assert labels_of_key(series_key(name, labels)) == (name, labels)
     assert labels_of_key('up{a="1",a="2"}') is None
     assert labels_of_key('up{a="1"') is None
+
+
+def test_a_pickle_of_the_former_column_format_still_loads():
+    sample = MetricSample("up", {"job": "api"}, 1, 2.0, "t/0@1", 5)
+    old = pickle.dumps(  # what main's ShardItems.__reduce__ gave before labels crossed by key
+        _OldShardItems([('up{job="api"}', sample)]))
+    assert pickle.loads(old) == [('up{job="api"}', sample)]
+
+
+class _OldShardItems(list):
+    def __reduce__(self):
+        from alertflow.operators import normalize
+
+        rows = [(key, s.name, s.labels, s.ts_ns, s.value, s.ref, s.read_ns) for key, s in self]
+        return (normalize._unpack, tuple(map(list, zip(*rows, strict=True))))
