@@ -79,7 +79,7 @@ def shard_of(key: str, shards: int) -> str:
 
 
 class ShardItems(list):
-    """A shard's ``(series_key, sample)`` pairs: a list, pickled as columns.
+    """A shard's ``(series_key, sample)`` pairs: a list, pickled as plain rows or columns.
 
     With several processes the engine pickles every item that crosses to another
     worker. A series' name and labels are not sent when its key spells them exactly
