@@ -59,7 +59,7 @@ consumer's fetch wait for both flows alike; the table compares (b) with (a).
 ``produce→sink`` (output CreateTime minus send time, ms resolution) is printed
 per run too. Outputs the reader never matched are looked up again after the drain by
 reading the whole output topic from its start: with 2 processes, two producers append to
-each output partition at once, and Tansu then (rarely: ~50 of 200,000, in one round) hands
+each output partition at once, and Tansu then (rarely: 40-110 of 200,000, in one round) hands
 a live consumer a partition's later batch before an earlier one, so the consumer moves past
 offsets it never received; the run prints how many unmatched outputs the topic does hold
 (they were written, not lost) and the table counts only those absent from it.
