@@ -121,14 +121,10 @@ def _recommendations(members: list, top_service: str | None) -> list[str]:
     out = []
     if top_service:
         out.append(f"Start with {top_service}: ranked first by onset, topology and strength.")
-    # Each runbook once, first seen first: a dict, not a scan of the lines per member (an
-    # incident at max_members re-renders 500 per version).
-    runbooks = dict.fromkeys(
-        f"Runbook: {runbook}"
-        for m in members
-        if (runbook := m.annotations.get("runbook_url") or m.annotations.get("runbook"))
-    )
-    out.extend(runbooks)
+    for member in members:
+        runbook = member.annotations.get("runbook_url") or member.annotations.get("runbook")
+        if runbook and f"Runbook: {runbook}" not in out:
+            out.append(f"Runbook: {runbook}")
     return out
 
 
