@@ -19,11 +19,13 @@ repetitions, each on fresh state; beside it the Alertmanager-style ``group_by:
 
 from __future__ import annotations
 
+import json
+import pickle
 import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.correlator import DomainCorrelator
@@ -116,6 +118,7 @@ class OpenResult:
     us: dict[str, float]
     open_after: dict[str, int]
     largest: dict[str, int]
+    sizes: dict[str, float] = field(default_factory=dict)  # state and versions (defaults)
 
 
 def _time(settings: IncidentSettings, graph: list, opening: list, timed: list) -> tuple:
@@ -150,7 +153,32 @@ def measure_open(incidents: int, events: int, repeats: int,
             sink.feed(wall, batch)  # type: ignore[attr-defined]
         seconds.append(time.perf_counter() - began)
     res.us["group_by reference"] = statistics.median(seconds) / events * 1e6
+    res.sizes = state_sizes(VARIANTS[0][1], graph, opening, timed)
     return res
+
+
+def state_sizes(settings: IncidentSettings, graph: list, opening: list, timed: list) -> dict:
+    """What the state and the versions weigh after the stream (untimed): the bounds of issue 10.
+
+    Bytes of an open incident are its pickle (what a snapshot holds); of a version, its JSON.
+    """
+    correlator = DomainCorrelator("c", settings, static_edges=graph)
+    versions = []
+    for wall, batch in opening + timed:
+        out = correlator.on_events(batch, wall)
+        versions.extend(d.record for d in out if d.stream == "incidents")
+    held = list(correlator.grouper.incidents.values())
+    state = [len(pickle.dumps(i)) for i in held]
+    sizes = [len(json.dumps(r)) for r in versions]
+    return {
+        "members, largest": max((len(i.members) for i in held), default=0),
+        "bytes per open incident (median)": int(statistics.median(state)) if state else 0,
+        "bytes of the largest open incident": max(state, default=0),
+        "state of the domain (MB)": len(pickle.dumps(correlator)) / 1e6,
+        "versions": len(versions),
+        "bytes per version (median)": int(statistics.median(sizes)) if sizes else 0,
+        "bytes of the largest version": max(sizes, default=0),
+    }
 
 
 def open_table(res: OpenResult, repeats: int) -> str:
@@ -171,4 +199,9 @@ def open_table(res: OpenResult, repeats: int) -> str:
             f"| {name} | {us:.1f} | {1e6 / us:,.0f} | {us / ref:.0f} | "
             f"{'—' if held is None else held} | {res.largest.get(name, '—')} |"
         )
+    if res.sizes:
+        lines += ["", "State and versions after the stream (defaults; members are bounded by "
+                  "max_members):", "", "| measure | value |", "|---|---:|"]  # fmt: skip
+        lines += [f"| {name} | {value:,.1f} |" if isinstance(value, float) else
+                  f"| {name} | {value:,} |" for name, value in res.sizes.items()]  # fmt: skip
     return "\n".join(lines)

@@ -221,10 +221,24 @@ class LearnedInhibition:
         window = self.window_ns
         low = starts_ns - window if before is None else max(starts_ns - window, before)
         high = starts_ns if after is None else min(starts_ns, after - window)
+        starts, kinds, least = self.starts, self.kinds, self.settings.min_support
+        room = self.settings.max_followers
         for other in self._partners_before(kind, starts_ns):
-            theirs = self.starts[other]
-            fresh = max(0, bisect_left(theirs, high) - bisect_left(theirs, low))
-            self._count(self.kinds[other], other, kind, born, fresh, True)
+            theirs = starts[other]
+            fresh = bisect_left(theirs, high) - bisect_left(theirs, low)
+            fresh = fresh if fresh > 0 else 0
+            # _count inline: ~32 pairs a start, the hot loop of issue 10's storm.
+            followers = kinds[other].followers
+            pair = followers.get(kind)
+            if pair is not None and pair.born == born:
+                pair.followed += fresh
+                pair.preceded += 1
+            elif pair is None and len(followers) < room:
+                pair = followers[kind] = _Pair(born, fresh, 1)
+            else:
+                pair = self._new_pair(other, followers, kind, born, fresh, 1)
+            if pair.followed >= least and pair.preceded >= least:
+                self.supported.setdefault(kind, {})[other] = None
 
     def _partners_before(self, kind: str, starts_ns: int) -> list[str]:
         """The ``max_partners`` other kinds that started last in the window before a start.
@@ -237,20 +251,17 @@ class LearnedInhibition:
         lo = bisect_left(recent, (starts_ns - self.window_ns,))
         i = bisect_left(recent, (starts_ns,))
         found: dict[str, None] = {}
-        budget = 4 * room
-        while i > lo and len(found) < room:
-            if not budget:
-                break
-            budget -= 1
-            i -= 1
-            _, other, other_born = recent[i]
+        stop = max(lo, i - 4 * room)  # at most 4 x room steps back
+        for _, other, other_born in reversed(recent[stop:i]):
             if other == kind or other in found:
                 continue
             counts = kinds.get(other)  # alive: not forgotten since
             if counts is not None and counts.born == other_born:
                 found[other] = None
-        else:
-            return list(found)
+                if len(found) == room:
+                    return list(found)
+        if stop == lo:
+            return list(found)  # the whole window walked
         latest = []
         for other, theirs in self.starts.items():
             j = bisect_left(theirs, starts_ns)
@@ -378,17 +389,25 @@ class LearnedInhibition:
         followers = cause.followers
         pair = followers.get(symptom)
         if pair is None or pair.born != born:
-            if pair is not None:
-                del followers[symptom]  # counts from a forgotten namesake
-                self._unsupport(name, symptom)
-            elif len(followers) >= self.settings.max_followers:
-                self._make_room(name, followers)
-            pair = followers[symptom] = _Pair(born)
-        pair.followed += followed
-        pair.preceded += preceded
+            pair = self._new_pair(name, followers, symptom, born, int(followed), int(preceded))
+        else:
+            pair.followed += followed
+            pair.preceded += preceded
         least = self.settings.min_support
         if pair.followed >= least and pair.preceded >= least:
             self.supported.setdefault(symptom, {})[name] = None
+
+    def _new_pair(
+        self, cause: str, followers: dict[str, _Pair], symptom: str, born: int, *counts: int
+    ) -> _Pair:
+        """A pair of the symptom's ``born`` with its first ``counts``, where it found room."""
+        if symptom in followers:
+            del followers[symptom]  # counts from a forgotten namesake
+            self._unsupport(cause, symptom)
+        elif len(followers) >= self.settings.max_followers:
+            self._make_room(cause, followers)
+        pair = followers[symptom] = _Pair(born, *counts)
+        return pair
 
     def _unsupport(self, cause: str, symptom: str) -> None:
         causes = self.supported.get(symptom)
@@ -398,16 +417,21 @@ class LearnedInhibition:
     def _make_room(self, cause: str, followers: dict[str, _Pair]) -> None:
         kinds = self.kinds
         # Dead first, then fewest occasions, then the likeliest by chance (highest base
-        # rate); the sort is stable, so among equals the oldest goes first.
-        items = list(followers.items())
-        keys = [
-            (True, min(pair.followed, pair.preceded), pair.followed, -counts.covered_ns)
-            if (counts := kinds.get(symptom)) is not None and counts.born == pair.born
-            else (False, 0, 0, 0)
-            for symptom, pair in items
-        ]
-        weakest = sorted(range(len(items)), key=keys.__getitem__)
-        for i in weakest[: max(1, len(items) // 2)]:
-            symptom = items[i][0]
+        # rate); among equals the oldest goes first (its index in ``followers``).
+        dead: list[str] = []
+        alive = []
+        for i, (symptom, pair) in enumerate(followers.items()):
+            counts = kinds.get(symptom)
+            if counts is not None and counts.born == pair.born:
+                followed, preceded = pair.followed, pair.preceded
+                least = followed if followed < preceded else preceded
+                alive.append((least, followed, -counts.covered_ns, i, symptom))
+            else:
+                dead.append(symptom)
+        drop = max(1, len(followers) // 2)
+        if len(dead) < drop:
+            alive.sort()
+            dead.extend(key[4] for key in alive[: drop - len(dead)])
+        for symptom in dead[:drop]:
             del followers[symptom]
             self._unsupport(cause, symptom)
