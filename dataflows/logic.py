@@ -305,6 +305,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         noise_window_s=config.noise_window_s,
         noise_interval_s=config.noise_interval_s,
         coalesce_updates=config.coalesce_updates,
+        join_interval_s=config.join_interval_s,
     )
 
 

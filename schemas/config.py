@@ -497,6 +497,14 @@ class CorrelationConfig(_Settings):
         "300 s of event time (the last one always comes out: at the interval's end, "
         "resolution or flush).",
     )
+    join_interval_s: float = Field(
+        2.0,
+        ge=0,
+        description="With coalesce_updates: alerts joining a recorded incident within this "
+        "long (event time) of its last version fold into one version at the end of it, so an "
+        "alert storm gives a version every few seconds, not one per alert. Severity, first "
+        "root cause and announcements still come out at once; 0 gives every join its version.",
+    )
 
 
 class LogPatternsConfig(_Settings):

@@ -217,6 +217,25 @@ def test_coalesced_updates_come_out_at_once_when_an_alert_joins_or_severity_chan
     assert len(old) > len(versions)
 
 
+def test_an_alert_storm_comes_out_as_a_few_versions_not_one_per_alert():
+    storm = [alert(f"p{n}", ("web", "api")[n % 2], 20 + n // 100) for n in range(200)]
+    events = [alert("1", "db", 0), alert("2", "api", 10), *storm]
+    kw = {**DIGEST, "join_interval_s": 2.0}
+    run = DomainCorrelator("c", IncidentSettings(lateness_s=0.0, **kw), static_edges=SPLIT)
+    out = run.on_events(events, wall_ns=0)
+    # Two alerts announced, then the storm's first alert at once, the rest folded...
+    assert [len(f) for f in _firing(out)] == [2, 3]
+    # ...into one version when event time passes the interval: every alert in it.
+    out = run.on_events([alert("x", "queue", 30)], wall_ns=0)
+    assert [len(f) for f in _firing(out)] == [202]
+    every = [d for d in correlate(events, CHAIN, **DIGEST) if d.stream == "incidents"]
+    assert len(every) == 1 + 200  # without the interval: a version per alert
+    # An escalation inside the interval still comes out at once.
+    worse = alert("c", "web", 40, name="WebDown", severity="critical")
+    out = run.on_events([alert("y", "api", 40), worse], wall_ns=0)
+    assert [v.record.severity for v in out if v.stream == "incidents"][-1] == "critical"
+
+
 def _firing(decisions) -> list[list[str]]:
     """The firing members of each incident version."""
     return [
@@ -297,10 +316,10 @@ def _final(decisions) -> list[tuple]:
 
 
 @PROPERTY
-@given(domain_events())
-def test_coalescing_changes_no_final_state_and_never_adds_versions(events):
+@given(domain_events(), st.sampled_from((0.0, 2.0, 60.0)))
+def test_coalescing_changes_no_final_state_and_never_adds_versions(events, join_interval_s):
     plain = _run(events)
-    folded = _run(events, coalesce_updates=True)
+    folded = _run(events, coalesce_updates=True, join_interval_s=join_interval_s)
     assert _final(folded) == _final(plain)
     count = sum(d.stream == "incidents" for d in folded)
     assert count <= sum(d.stream == "incidents" for d in plain)

@@ -61,5 +61,9 @@ class IncidentSettings:
     # number of alerts nor announcement fold into one version per evidence_interval_s (on in
     # CorrelationConfig).
     coalesce_updates: bool = False
+    # With coalesce_updates: alerts joining a recorded incident within this long of its last
+    # version (event time) fold into one version at its end, so a storm is a few versions,
+    # not one per alert. Severity, first cause and announcements still come out at once.
+    join_interval_s: float = 0.0
     # Preventive actions whose matchers an incident's members select (issue 14); None: none.
     catalogue: Catalogue | None = None

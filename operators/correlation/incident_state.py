@@ -35,6 +35,7 @@ class IncidentState:
     omitted: int = 0  # members beyond max_members, counted and dropped
     omitted_alerts: set[str] = field(default_factory=set)  # ...of them, the alerts
     headline: tuple | None = None  # (severity, first cause, alerts) of the last version
+    pending_joins: bool = False  # alerts joined since the last version, folded (a storm)
 
     @property
     def alerts(self) -> list[AlertMember]:
