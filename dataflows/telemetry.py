@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alertflow.operators.decisions import Decision
 from alertflow.operators.latency import LatencyHistogram
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.schemas.config import ConfigError, TracingConfig
 from alertflow.schemas.jsoncodec import dumps
 from opentelemetry.sdk.resources import Resource
@@ -63,6 +64,12 @@ class LatencyStats:
         add_ms = self.histogram.add_ms
         per_stream = self.per_stream
         for decision in decisions:
+            if type(decision) is ScoreBlock:
+                for read_ns in decision.read_ns():
+                    if read_ns:
+                        add_ms((now_ns - read_ns) / 1e6)
+                per_stream["scores"] = per_stream.get("scores", 0) + len(decision)
+                continue
             if decision.read_ns:
                 add_ms((now_ns - decision.read_ns) / 1e6)
             per_stream[decision.stream] = per_stream.get(decision.stream, 0) + 1
