@@ -3,11 +3,10 @@
 Every scored sample yields a ``scores`` record (``scoring.emit_scores``); as a dict in a
 :class:`~alertflow.operators.decisions.Decision` each cost a dict, an object, a redaction
 walk, an item per output step and an ``orjson`` call. A block keeps a row per record
-(the sample, its score and band) and writes the records' JSON itself, with each series'
-constant part (series, name, labels) encoded once. The bytes are those of
-``Decision.encode`` on the record :meth:`ScoreBlock.decisions` builds (tests compare
-them); consumers that need records one by one (tracing, the store, a redaction that
-changes something) take :meth:`ScoreBlock.decisions` instead.
+(the sample, its score and band) and encodes all its records in one ``orjson`` call;
+the bytes are those of ``Decision.encode`` on the record :meth:`ScoreBlock.decisions`
+builds (tests compare them). Consumers that need records one by one (tracing, the
+store, a redaction that changes something) take :meth:`ScoreBlock.decisions` instead.
 """
 
 from typing import Any
@@ -18,14 +17,8 @@ from alertflow.schemas.jsoncodec import dumps
 from alertflow.schemas.records import MetricSample
 from alertflow.schemas.timefmt import format_ns
 
-_CACHED = 65_536
-# The record's fields in ARCHITECTURE.md's order; "series", "name", "labels" come from
-# the series' cached part, "detectors" and "severity" from the tail's.
-_LINE = ('{"id":"%s",%s%s","value":%s,"score":%s,"expected":%s,'
-         '"lower":%s,"upper":%s,%s}')
-# series key -> (name, labels as judged, '"series":..,"name":..,"labels":..,"ts":"')
-_SERIES: dict[str, tuple[str, dict, str]] = {}
-_TAILS: dict[tuple, str] = {}  # (detectors, severity) -> '"detectors":[..],"severity":".."'
+_BETWEEN = b'},{"id":"'
+_NEWLINE = b'}\n{"id":"'
 
 # A row: (id prefix, series key, sample, score, expected, lower, upper, detectors, severity)
 Row = tuple[str, str, MetricSample, float, float, float, float, list[str], str]
@@ -77,32 +70,34 @@ class ScoreBlock:
             for row, stamp in zip(self.rows, ts, strict=True)
         ]
 
-    def lines(self) -> list[str]:
-        """Each record's JSON text (what ``Decision.encode`` gives, decoded)."""
-        rows = self.rows
-        numbers = dumps([x for r in rows for x in (r[2].value, r[3], r[4], r[5], r[6])])
-        n = numbers.decode()[1:-1].split(",")  # numbers and null: never a comma inside
-        ts = self.timestamps()
-        out = []
-        for i, row in enumerate(rows):
-            sample = row[2]
-            j = 5 * i
-            out.append(_LINE % (
-                sample_id(row[0], sample.ts_ns), _series_part(row[1], sample), ts[i],
-                n[j], n[j + 1], n[j + 2], n[j + 3], n[j + 4], _tail(row[7], row[8]),
-            ))
-        return out
-
     def encode(self) -> bytes:
-        """The records' JSON lines, without the last newline (a sink adds one per item)."""
-        return "\n".join(self.lines()).encode()
+        """The records' JSON lines, without the last newline (a sink adds one per item).
+
+        One ``orjson`` call for the block; a record's bytes are those its own call gives.
+        """
+        rows = self.rows
+        if not rows:
+            return b""
+        ts = self.timestamps()
+        text = dumps([
+            {"id": sample_id(r[0], r[2].ts_ns), "series": r[1], "name": r[2].name,
+             "labels": r[2].labels, "ts": t, "value": r[2].value, "score": r[3],
+             "expected": r[4], "lower": r[5], "upper": r[6], "detectors": r[7],
+             "severity": r[8]}
+            for r, t in zip(rows, ts, strict=True)
+        ])
+        # Between two records and nowhere else: inside a string every quote is escaped,
+        # and only a list of objects (none here but the block) puts "},{" before a key.
+        # Counted, so labels of another shape fall back to a call per record.
+        if text.count(_BETWEEN) != len(rows) - 1:
+            return b"\n".join(d.encode() for d in self.decisions())
+        return text[1:-1].replace(_BETWEEN, _NEWLINE)
 
     def messages(self) -> list[tuple[bytes, bytes]]:
         """``(value, key)`` of each record, as the Kafka sink produces them."""
-        return [
-            (line.encode(), row[1].encode())
-            for line, row in zip(self.lines(), self.rows, strict=True)
-        ]
+        # orjson escapes a newline inside a string: a raw one ends a record.
+        values = self.encode().split(b"\n") if self.rows else []
+        return [(value, row[1].encode()) for value, row in zip(values, self.rows, strict=True)]
 
 
 def _fields(row: Row, ts: str) -> dict[str, Any]:
@@ -121,32 +116,6 @@ def _fields(row: Row, ts: str) -> dict[str, Any]:
         "detectors": detectors,
         "severity": severity,
     }
-
-
-def _series_part(key: str, sample: MetricSample) -> str:
-    """The series' constant fields as JSON text, encoded once while they stay equal."""
-    name, labels = sample.name, sample.labels
-    cached = _SERIES.get(key)
-    if cached is not None and cached[0] == name and cached[1] == labels:
-        return cached[2]
-    # The dict's own encoding, braces off: byte for byte what the whole record's has.
-    text = dumps({"series": key, "name": name, "labels": labels}).decode()[1:-1] + ',"ts":"'
-    if all(type(v) is str for v in labels.values()):  # flat: a copy cannot go stale
-        if len(_SERIES) >= _CACHED:
-            _SERIES.clear()
-        _SERIES[key] = (name, dict(labels), text)
-    return text
-
-
-def _tail(detectors: list[str], severity: str) -> str:
-    key = (*detectors, severity)
-    text = _TAILS.get(key)
-    if text is None:
-        text = dumps({"detectors": detectors, "severity": severity}).decode()[1:-1]
-        if len(_TAILS) >= _CACHED:
-            _TAILS.clear()
-        _TAILS[key] = text
-    return text
 
 
 def expand(items: list) -> list:

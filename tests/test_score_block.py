@@ -96,7 +96,7 @@ def test_block_path_equals_record_path(polls, series, stacked, cold):
         block = next((d for d in got if isinstance(d, ScoreBlock)), ScoreBlock())
         assert [m[0] for m in block.messages()] == [d.encode() for d in want_scores]
         assert [m[1] for m in block.messages()] == [d.key.encode() for d in want_scores]
-        assert pickle.loads(pickle.dumps(block)).lines() == block.lines()
+        assert pickle.loads(pickle.dumps(block)).encode() == block.encode()
         # redaction: a block (clean, or fallen back to decisions) == the records redacted
         got, want = _decisions(got), _decisions(want)
         redacted = [d.encode() for d in expand(redact_b.redact_all(got)) if d.stream == "scores"]
@@ -152,3 +152,21 @@ def test_summary_counts_each_row():
     rows = [("k", "m", {}, 1.0, [], "info")] * 3
     summary.record("s", [_block(rows), Decision("anomalies", "k", {"severity": "critical"})])
     assert summary.counts()[1] == {"scores": 3, "anomalies": 1}
+
+
+def test_labels_of_another_shape_encode_record_by_record():
+    # "},{"id":" inside the labels (a list of objects): not a boundary between records
+    odd = {"nested": [{"id": "a"}, {"id": "b"}]}
+    block = _block([("k", "m", odd, 1.0, [], "info"), ("k2", "m", {}, 2.0, ["x"], "warning")])
+    assert block.encode() == b"\n".join(d.encode() for d in block.decisions())
+    assert [v for v, _ in block.messages()] == [d.encode() for d in block.decisions()]
+
+
+def test_a_series_whose_labels_change_is_judged_again():
+    redactor = OutputRedactor(RedactionConfig())
+    assert type(redactor.redact_all([_block([("k", "m", {"o": "a"}, 1.0, [], "info")])])[0]) \
+        is ScoreBlock
+    out = redactor.redact_all([_block([("k", "m", {"o": "bob@example.org"}, 1.0, [], "info")])])
+    assert out[0].record["labels"] == {"o": "[REDACTED:email]"}
+    out = redactor.redact_all([_block([("k", "bob@example.org", {"o": "a"}, 1.0, [], "info")])])
+    assert out[0].record["name"] == "[REDACTED:email]"
