@@ -4,6 +4,7 @@ import atexit
 import os
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from alertflow.operators.decisions import Decision
@@ -65,9 +66,10 @@ class LatencyStats:
         per_stream = self.per_stream
         for decision in decisions:
             if type(decision) is ScoreBlock:
-                for read_ns in decision.read_ns():
+                # A poll's samples share their read stamp: one count per distinct stamp.
+                for read_ns, n in Counter(decision.read_ns()).items():
                     if read_ns:
-                        add_ms((now_ns - read_ns) / 1e6)
+                        add_ms((now_ns - read_ns) / 1e6, n)
                 per_stream["scores"] = per_stream.get("scores", 0) + len(decision)
                 continue
             if decision.read_ns:

@@ -80,11 +80,12 @@ class ScoreBlock:
             return b""
         ts = self.timestamps()
         text = dumps([
-            {"id": sample_id(r[0], r[2].ts_ns), "series": r[1], "name": r[2].name,
-             "labels": r[2].labels, "ts": t, "value": r[2].value, "score": r[3],
-             "expected": r[4], "lower": r[5], "upper": r[6], "detectors": r[7],
-             "severity": r[8]}
-            for r, t in zip(rows, ts, strict=True)
+            {"id": sample_id(prefix, s.ts_ns), "series": key, "name": s.name,
+             "labels": s.labels, "ts": t, "value": s.value, "score": score,
+             "expected": expected, "lower": lower, "upper": upper, "detectors": detectors,
+             "severity": severity}
+            for (prefix, key, s, score, expected, lower, upper, detectors, severity), t
+            in zip(rows, ts, strict=True)
         ])
         # Between two records and nowhere else: inside a string every quote is escaped,
         # and only a list of objects (none here but the block) puts "},{" before a key.

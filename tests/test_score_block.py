@@ -3,6 +3,7 @@
 import pickle
 
 from alertflow.dataflows.run_summary import RunSummary
+from alertflow.dataflows.telemetry import LatencyStats
 from alertflow.operators.anomaly import RobustEWMA, StreamingEnsemble
 from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.decisions import Decision
@@ -170,3 +171,18 @@ def test_a_series_whose_labels_change_is_judged_again():
     assert out[0].record["labels"] == {"o": "[REDACTED:email]"}
     out = redactor.redact_all([_block([("k", "bob@example.org", {"o": "a"}, 1.0, [], "info")])])
     assert out[0].record["name"] == "[REDACTED:email]"
+
+
+def test_latency_stats_count_each_row(tmp_path, monkeypatch):
+    monkeypatch.setattr("time.time_ns", lambda: 9 * 10**9)
+    rows = [("k", "m", {}, 1.0, [], "info")] * 3
+    by_block, by_record = LatencyStats(tmp_path / "a"), LatencyStats(tmp_path / "b")
+    for stats in (by_block, by_record):
+        stats._writer = object()  # counting only, no file-writing thread
+    block = _block(rows)
+    block.rows[1] = (*block.rows[1][:2], MetricSample("m", {}, 1, 1.0, "t:0:2", 0), *block.rows[1][3:])
+    by_block.record_all([block])
+    by_record.record_all(block.decisions())
+    assert by_block.per_stream == by_record.per_stream == {"scores": 3}
+    assert by_block.histogram == by_record.histogram
+    assert by_block.histogram.count == 2  # the row read at 0 has no latency

@@ -52,7 +52,7 @@ class OutputRedactor:
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
         self._series_labels: dict[str, dict] = {}  # scores' series -> labels that were clean
         self._block_series: dict[str, tuple[str, dict]] = {}  # the same for blocks, + name
-        self._tails: dict[tuple, bool] = {}  # a block's (*detectors, severity) -> clean
+        self._tails: dict[Any, bool] = {}  # a block's (*detectors, severity) -> clean
 
     @staticmethod
     def _rules(config: RedactionConfig) -> Callable[[str], str]:
@@ -104,15 +104,14 @@ class OutputRedactor:
                 return False
         series = self._block_series
         tails = self._tails
-        for row in block.rows:
-            sample = row[2]
-            cached = series.get(row[1])
+        for _, key, sample, _, _, _, _, detectors, severity in block.rows:
+            cached = series.get(key)
             known = cached is not None and cached[0] == sample.name and cached[1] == sample.labels
-            if not (known or self._clean_series(row[1], sample.name, sample.labels)):
+            if not (known or self._clean_series(key, sample.name, sample.labels)):
                 return False
-            tail = tails.get((*row[7], row[8]))
+            tail = tails.get((*detectors, severity) if detectors else severity)
             if tail is None:
-                tail = self._clean_tail(row[7], row[8])
+                tail = self._clean_tail(detectors, severity)
             if not tail:
                 return False
         return True
@@ -134,7 +133,8 @@ class OutputRedactor:
         clean = all(type(t) is str and self._str(t) is t for t in (*detectors, severity))
         if len(self._tails) >= _CACHED:
             self._tails.clear()
-        self._tails[(*detectors, severity)] = clean
+        # No detectors (most records): keyed by the severity alone, a tuple not built.
+        self._tails[(*detectors, severity) if detectors else severity] = clean
         return clean
 
     def _clean_sample(self, record: dict) -> bool:
