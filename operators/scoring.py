@@ -105,10 +105,7 @@ class SeriesScorer:
             # One call scores, then learns; the detector keeps the expectation it scored against.
             return self.judge(sample, update(sample.value, sample.ts_ns), None, block)
         score = self.detector.score_one(sample.value, sample.ts_ns)
-        if self.cold:
-            out = self._cold_start(sample, score, None, block)
-        else:
-            out = self._decisions(sample, score, None, block)
+        out = (self._cold_start if self.cold else self._decisions)(sample, score, None, block)
         self.detector.learn_one(sample.value, sample.ts_ns)
         return out
 
@@ -143,10 +140,7 @@ class SeriesScorer:
         return None
 
     def judge(
-        self,
-        sample: MetricSample,
-        score: float,
-        band: list[float] | None = None,
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
         block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         """The decisions for an admitted sample the detector just scored (and learned).
@@ -160,10 +154,7 @@ class SeriesScorer:
         return self._decisions(sample, score, band, block)
 
     def _cold_start(
-        self,
-        sample: MetricSample,
-        score: float,
-        band: list[float] | None = None,
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
         block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         cold = self.cold
@@ -195,10 +186,7 @@ class SeriesScorer:
         return [decision]
 
     def _decisions(
-        self,
-        sample: MetricSample,
-        score: float,
-        band: list[float] | None = None,
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
         block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         fired = score >= self.settings.threshold
