@@ -2,6 +2,7 @@
 
 import pickle
 
+from alertflow.dataflows.job_metrics import JobMetrics
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.telemetry import LatencyStats
 from alertflow.operators.anomaly import RobustEWMA, StreamingEnsemble
@@ -186,3 +187,13 @@ def test_latency_stats_count_each_row(tmp_path, monkeypatch):
     assert by_block.per_stream == by_record.per_stream == {"scores": 3}
     assert by_block.histogram == by_record.histogram
     assert by_block.histogram.count == 2  # the row read at 0 has no latency
+
+
+def test_job_metrics_bin_each_row(monkeypatch):
+    monkeypatch.setattr("time.time_ns", lambda: 9 * 10**9)
+    block = _block([("k", "m", {}, 1.0, [], "info")] * 4)
+    by_block, by_record = JobMetrics(RunSummary()), JobMetrics(RunSummary())
+    by_block.observe("s", [block, Decision("anomalies", "k", {}, (), 8 * 10**9)])
+    by_record.observe("s", [*block.decisions(), Decision("anomalies", "k", {}, (), 8 * 10**9)])
+    assert by_block._latency_counts.tolist() == by_record._latency_counts.tolist()
+    assert by_block._latency_counts.sum() == 5
