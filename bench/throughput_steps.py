@@ -16,10 +16,11 @@ code on the previous step's output, in the order the flow runs them, with
 - detector: the ensemble's kernel (one call per shard batch where the revision
   stacks states, else ``update`` per sample) + the cold start's;
 - dispatch + records: ``ShardScorer.process`` less the detector: duplicate and
-  lateness checks, per-series dispatch, building each output ``Decision``;
+  lateness checks, per-series dispatch, building each output ``Decision`` (or, where
+  the revision has them, a ``ScoreBlock``'s rows, as the flow's scoring step asks);
 - redact: ``OutputRedactor.redact_all`` (``governance.redact_outputs``, on by default);
 - bookkeeping: the run summary's and the in-job latency histogram's counting;
-- encode: ``Decision.encode`` (JSON bytes);
+- encode: ``Decision.encode`` (JSON bytes; a block's, all its records');
 - produce: the Kafka sink's ``write_batch`` on a real Tansu broker, less encode
   (queueing each message into librdkafka, then waiting for the acks).
 
@@ -35,6 +36,7 @@ the sum of these is the engine's share.
 
 import argparse
 import gc
+import inspect
 import statistics
 import sys
 import threading
@@ -52,6 +54,7 @@ from alertflow.operators.anomaly.cold_start import ColdStart
 from alertflow.operators.delivery.output_redaction import OutputRedactor
 from alertflow.operators.intake import Intake
 from alertflow.operators.normalize import SeriesNormalizer
+from alertflow.operators.scoring import ShardScorer
 from alertflow.schemas.config import AlertflowConfig
 
 from bench.throughput import Samples
@@ -93,6 +96,9 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
     redactor = OutputRedactor(config.redaction)
     stats = LatencyStats(Path("unused.stats"))
     stats._writer = threading.current_thread()  # counting only: no file-writing thread
+    # As the flow's scoring step asks, where the revision has them: ``scores`` as blocks.
+    process = inspect.signature(ShardScorer.process).parameters
+    blocks = {"blocks": True} if "blocks" in process else {}
     for poll in input_polls:
         took, decoded = _timed(lambda p=poll: intake.decode_batch([p]))
         spent["decode"] += took
@@ -106,9 +112,9 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
         start = time.thread_time()
         for shard, items in shards:
             scorer = scorers.get(shard) or scorers.setdefault(shard, make_shard_scorer(config))
-            decisions.extend(scorer.process(items, time.time_ns()))
+            decisions.extend(scorer.process(items, time.time_ns(), **blocks))
         spent["dispatch + records"] += time.thread_time() - start
-        took, _ = _timed(lambda d=decisions: redactor.redact_all(d))
+        took, decisions = _timed(lambda d=decisions: redactor.redact_all(d))
         spent["redact"] += took
         took, _ = _timed(lambda d=decisions: (summary.record("s", d), stats.record_all(d)))
         spent["bookkeeping"] += took

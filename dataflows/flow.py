@@ -39,6 +39,7 @@ from alertflow.operators.prediction import lstm
 from alertflow.operators.prediction.lstm import WeightsError
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
+from alertflow.operators.score_block import expand
 from alertflow.operators.trace_edges import trace_shard
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import AlertEvent, MetricSample
@@ -146,7 +147,8 @@ def build_flow(
         notes = op.flat_map("notifications", decisions, _notifications)  # Decision
         op.output("notify", notes, NotifierSink(config.notify, _outbox(config)))
     for i, sink in enumerate(extra_sinks):
-        op.output(f"extra_out_{i}", op.flatten(f"extra_flatten_{i}", decisions), sink)
+        # One decision each: a store keeps records, so a ScoreBlock gives its rows.
+        op.output(f"extra_out_{i}", op.flat_map(f"extra_flatten_{i}", decisions, expand), sink)
     return flow
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.shutdown import REQUESTED
 from alertflow.operators.decisions import Decision
+from alertflow.operators.score_block import ScoreBlock
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -53,6 +54,15 @@ PRODUCER_ERRORS = _ErrorCounts()
 
 # Every stateful step's logic registers itself here (one per key); gone keys drop out.
 LIVE_STATE: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _read_ns(decisions: list[Decision]) -> Iterator[int]:
+    """When each record's newest input was read, a block's records one by one."""
+    for d in decisions:
+        if type(d) is ScoreBlock:
+            yield from d.read_ns()
+        else:
+            yield d.read_ns
 
 
 def _size(obj: Any, *path: str) -> int | None:
@@ -115,7 +125,7 @@ class JobMetrics(Collector):
     def observe(self, _step_id: str, decisions: list[Decision]) -> None:
         """An ``op.inspect`` callback: bin the read-to-output latency of a batch at once."""
         now = time.time_ns()
-        read = np.fromiter((d.read_ns for d in decisions), dtype=np.int64, count=len(decisions))
+        read = np.fromiter(_read_ns(decisions), dtype=np.int64)
         latency = now - read[read > 0]
         if not latency.size:
             return

@@ -16,6 +16,7 @@ from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
 from alertflow.dataflows.kafka_log import client_log
 from alertflow.dataflows.shutdown import REQUESTED
 from alertflow.operators.decisions import Decision
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.schemas.config import ConfigError, KafkaClient
 from alertflow.schemas.errors import AlertflowError
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -237,6 +238,9 @@ class _ProducerPartition(StatelessSinkPartition[list]):
         topics = self._topics
         for decisions in items:
             for decision in decisions:
+                if type(decision) is ScoreBlock:
+                    self._produce_block(decision, deadline)
+                    continue
                 topic = topics.get(decision.stream)
                 if topic is None:
                     topic = topics[decision.stream] = self._prefix + decision.stream
@@ -254,6 +258,18 @@ class _ProducerPartition(StatelessSinkPartition[list]):
             self._await_acks(deadline)
         else:
             self._raise_on_failure(len(self._producer))
+
+    def _produce_block(self, block: ScoreBlock, deadline: _Deadline) -> None:
+        """A block's records, one message each (no trace context: tracing expands blocks)."""
+        topic = self._topics.get("scores")
+        if topic is None:
+            topic = self._topics["scores"] = self._prefix + "scores"
+        produce = self._producer.produce
+        for value, key in block.messages():
+            try:
+                produce(topic, value, key)
+            except (BufferError, KafkaException):
+                self._produce(topic, value, key, deadline, None)
 
     def _await_acks(self, deadline: _Deadline) -> None:
         while True:

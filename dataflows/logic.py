@@ -125,7 +125,8 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
         wall_ns = time.time_ns()
         out: list[Decision] = []
         for items in values:
-            for item in self.scorer.process(items, wall_ns):
+            # ``scores`` records come as a ScoreBlock: rows through redaction and the sink.
+            for item in self.scorer.process(items, wall_ns, blocks=True):
                 if isinstance(item, LateSample):
                     item = late_to_dead_letter(item, self.redactor)
                 out.append(item)

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from alertflow.operators.decisions import Decision
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.schemas.decoders import STREAMS, decode_stream
 from alertflow.schemas.errors import DecodeError
 
@@ -55,6 +56,8 @@ class RunSummary:
             for decision in decisions:
                 stream = decision.stream
                 if stream == "scores":
+                    if type(decision) is ScoreBlock:  # counted once above: its other rows
+                        self.outputs["scores"] += len(decision) - 1
                     continue
                 if stream == "dlq":
                     self._dead_letter(decision)

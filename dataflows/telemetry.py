@@ -4,10 +4,12 @@ import atexit
 import os
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from alertflow.operators.decisions import Decision
 from alertflow.operators.latency import LatencyHistogram
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.schemas.config import ConfigError, TracingConfig
 from alertflow.schemas.jsoncodec import dumps
 from opentelemetry.sdk.resources import Resource
@@ -63,6 +65,13 @@ class LatencyStats:
         add_ms = self.histogram.add_ms
         per_stream = self.per_stream
         for decision in decisions:
+            if type(decision) is ScoreBlock:
+                # A poll's samples share their read stamp: one count per distinct stamp.
+                for read_ns, n in Counter(decision.read_ns()).items():
+                    if read_ns:
+                        add_ms((now_ns - read_ns) / 1e6, n)
+                per_stream["scores"] = per_stream.get("scores", 0) + len(decision)
+                continue
             if decision.read_ns:
                 add_ms((now_ns - decision.read_ns) / 1e6)
             per_stream[decision.stream] = per_stream.get(decision.stream, 0) + 1

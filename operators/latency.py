@@ -22,11 +22,11 @@ class LatencyHistogram:
     counts: list[int] = field(default_factory=lambda: [0] * _N_BUCKETS)
     count: int = 0
 
-    def add_ms(self, ms: float) -> None:
-        """Count one latency, in milliseconds."""
+    def add_ms(self, ms: float, n: int = 1) -> None:
+        """Count one latency (or ``n`` equal ones), in milliseconds."""
         index = 0 if ms <= _MIN_MS else int(math.log10(ms / _MIN_MS) * _BUCKETS_PER_DECADE)
-        self.counts[min(index, _N_BUCKETS - 1)] += 1
-        self.count += 1
+        self.counts[min(index, _N_BUCKETS - 1)] += n
+        self.count += n
 
     def merge(self, other: "LatencyHistogram") -> None:
         """Add another histogram's counts to this one."""

@@ -17,6 +17,7 @@ from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from alertflow.operators.anomaly.stacked import StackedStates
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import sample_id, series_id_prefix
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.operators.series_shift import ShiftTracker
 from alertflow.schemas.outputs import Anomaly
 from alertflow.schemas.records import MetricSample
@@ -92,17 +93,19 @@ class SeriesScorer:
         self.shift_tracker = ShiftTracker() if settings.track_shift else None
         self.shift: float | None = None
 
-    def process(self, sample: MetricSample) -> list[Decision | LateSample]:
-        """Score then learn one sample."""
+    def process(
+        self, sample: MetricSample, block: ScoreBlock | None = None
+    ) -> list[Decision | LateSample]:
+        """Score then learn one sample (its ``scores`` record a row of ``block`` if given)."""
         skipped = self.admit(sample)
         if skipped is not None:
             return skipped
         update = getattr(self.detector, "update", None)
         if update is not None:
             # One call scores, then learns; the detector keeps the expectation it scored against.
-            return self.judge(sample, update(sample.value, sample.ts_ns))
+            return self.judge(sample, update(sample.value, sample.ts_ns), None, block)
         score = self.detector.score_one(sample.value, sample.ts_ns)
-        out = self._cold_start(sample, score) if self.cold else self._decisions(sample, score)
+        out = (self._cold_start if self.cold else self._decisions)(sample, score, None, block)
         self.detector.learn_one(sample.value, sample.ts_ns)
         return out
 
@@ -137,19 +140,22 @@ class SeriesScorer:
         return None
 
     def judge(
-        self, sample: MetricSample, score: float, band: list[float] | None = None
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
+        block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         """The decisions for an admitted sample the detector just scored (and learned).
 
         ``band`` is the detector's ``[score, expected, lower, upper]`` report when the
-        caller already has it (:class:`ShardScorer` reads a batch's at once).
+        caller already has it (:class:`ShardScorer` reads a batch's at once). With a
+        ``block``, the ``scores`` record is a row of it instead of a decision.
         """
         if self.cold is not None:
-            return self._cold_start(sample, score, band)
-        return self._decisions(sample, score, band)
+            return self._cold_start(sample, score, band, block)
+        return self._decisions(sample, score, band, block)
 
     def _cold_start(
-        self, sample: MetricSample, score: float, band: list[float] | None = None
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
+        block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         cold = self.cold
         assert cold is not None
@@ -160,7 +166,7 @@ class SeriesScorer:
             warm = self.detector.warmed_up
         if warm:
             self.cold = None  # the detector speaks from here on; the history is no longer needed
-            return self._decisions(sample, score, band)
+            return self._decisions(sample, score, band, block)
         z = cold.update(sample.value)
         anomalous = cold.anomalous(z)
         # Most samples are normal and, without emit_scores, cost nothing more than this.
@@ -170,13 +176,18 @@ class SeriesScorer:
         if lower < 0.0 and self._never_negative():
             lower = 0.0
         stream, detectors = ("anomalies", ["cold_start"]) if anomalous else ("scores", [])
+        if block is not None and not anomalous:
+            block.rows.append((self.id_prefix, self.key, sample, cold.score(z), expected,
+                               lower, upper, detectors, "info"))
+            return []
         decision = self._decision(
             stream, sample, cold.score(z), expected, lower, upper, detectors, "info"
         )
         return [decision]
 
     def _decisions(
-        self, sample: MetricSample, score: float, band: list[float] | None = None
+        self, sample: MetricSample, score: float, band: list[float] | None = None,
+        block: ScoreBlock | None = None,
     ) -> list[Decision | LateSample]:
         fired = score >= self.settings.threshold
         if not (fired or self.settings.emit_scores):
@@ -200,7 +211,12 @@ class SeriesScorer:
                     "anomalies", sample, score, expected, lower, upper, detectors, severity
                 )
             )
-        if self.settings.emit_scores:
+        if not self.settings.emit_scores:
+            return out
+        if block is not None:
+            block.rows.append((self.id_prefix, self.key, sample, score, expected, lower, upper,
+                               detectors, severity))
+        else:
             out.append(
                 self._decision("scores", sample, score, expected, lower, upper, detectors, severity)
             )
@@ -292,15 +308,17 @@ class ShardScorer:
         self._unstacked()
 
     def process(
-        self, items: Iterable[tuple[str, MetricSample]], wall_ns: int
-    ) -> list[Decision | LateSample]:
+        self, items: Iterable[tuple[str, MetricSample]], wall_ns: int, blocks: bool = False
+    ) -> list[Decision | LateSample | ScoreBlock]:
         """Score ``(series_key, sample)`` pairs; the decisions come in arrival order.
 
         Samples of distinct series are scored together, one kernel call for the lot
         (a series' second sample waits for the first's decisions, so every decision
-        reads its own sample's state).
+        reads its own sample's state). With ``blocks``, the ``scores`` records are the
+        rows of one :class:`ScoreBlock` at the end, in arrival order.
         """
-        out: list[Decision | LateSample] = []
+        out: list[Decision | LateSample | ScoreBlock] = []
+        block = ScoreBlock() if blocks and self.settings.emit_scores else None
         scorers = self.scorers
         seen = self.last_seen_ns
         rows = self._rows
@@ -315,17 +333,19 @@ class ShardScorer:
             if row is None:
                 row = rows[key] = self._adopt(scorer)
             if row in pending or row < 0:
-                self._score(pending, out)
+                self._score(pending, out, block)
                 if row < 0:
-                    out.extend(scorer.process(sample))
+                    out.extend(scorer.process(sample, block))
                     continue
             skipped = scorer.admit(sample)
             if skipped is None:
                 pending[row] = (scorer, sample)
             elif skipped:  # a late sample: after the decisions of those before it
-                self._score(pending, out)
+                self._score(pending, out, block)
                 out.extend(skipped)
-        self._score(pending, out)
+        self._score(pending, out, block)
+        if block:
+            out.append(block)
         return out
 
     def _adopt(self, scorer: SeriesScorer) -> int:
@@ -340,7 +360,10 @@ class ShardScorer:
         return self._stack.adopt(detector)  # type: ignore[arg-type]
 
     def _score(
-        self, pending: dict[int, tuple[SeriesScorer, MetricSample]], out: list
+        self,
+        pending: dict[int, tuple[SeriesScorer, MetricSample]],
+        out: list,
+        block: ScoreBlock | None = None,
     ) -> None:
         """Score the pending samples in one kernel call, then judge each in order."""
         if not pending:
@@ -352,7 +375,7 @@ class ShardScorer:
         )
         pending.clear()
         for (scorer, sample), band in zip(samples, bands, strict=True):
-            decisions = scorer.judge(sample, band[0], band)
+            decisions = scorer.judge(sample, band[0], band, block)
             if decisions:
                 out.extend(decisions)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from alertflow.operators.correlation.anomaly_dedup import ANOMALY_PREFIX
 from alertflow.operators.decisions import Decision
+from alertflow.operators.score_block import expand
 from alertflow.operators.trace_context import (
     SpanRegistry,
     member_key,
@@ -69,8 +70,9 @@ class DecisionTracer:
             self._remember(decision, context)
         return decision
 
-    def trace_all(self, decisions: list[Decision]) -> list[Decision]:
-        """Record a span for each decision of a batch."""
+    def trace_all(self, decisions: list) -> list[Decision]:
+        """Record a span for each decision of a batch (a block's records become decisions)."""
+        decisions = expand(decisions)
         for decision in decisions:
             self.trace(decision)
         return decisions

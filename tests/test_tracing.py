@@ -48,3 +48,23 @@ def test_no_tracing_by_default_costs_no_step(tmp_path):
     config = AlertflowConfig(inputs={"metrics": [str(metrics)]}, output=str(tmp_path / "out"))
     flow = build_flow(config)
     assert not any("trace" in step.step_id for step in flow.substeps)
+
+
+def test_every_scores_record_has_its_span_too(tmp_path):
+    # scores come from scoring as blocks; tracing gives each record its own span
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    metrics = write_lines(tmp_path / "metrics.jsonl", metric_lines())
+    config = AlertflowConfig(
+        inputs={"metrics": [str(metrics)]}, output=str(tmp_path / "out"),
+        scoring={"emit_scores": True},
+    )
+    run_main(build_flow(config, tracer_provider=provider))
+
+    scores = read_jsonl(tmp_path / "out" / "scores.jsonl")
+    spans = [s for s in exporter.get_finished_spans() if s.name == "alertflow.scores"]
+    assert scores
+    assert sorted(s.attributes["alertflow.record_id"] for s in spans) == sorted(
+        r["id"] for r in scores
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from alertflow.operators.decisions import Decision, Record
 from alertflow.operators.redaction import Redactor
+from alertflow.operators.score_block import ScoreBlock
 from alertflow.schemas.config import RedactionConfig
 
 # Hashes and references: never personal data, and a changed id would break dedup.
@@ -50,6 +51,8 @@ class OutputRedactor:
         self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
         self._series_labels: dict[str, dict] = {}  # scores' series -> labels that were clean
+        self._block_series: dict[str, tuple[str, dict]] = {}  # the same for blocks, + name
+        self._tails: dict[Any, bool] = {}  # a block's (*detectors, severity) -> clean
 
     @staticmethod
     def _rules(config: RedactionConfig) -> Callable[[str], str]:
@@ -60,17 +63,79 @@ class OutputRedactor:
         names = Redactor(config.model_copy(update={"ip_addresses": False})).redact_text
         return lambda text: prose(text) if _SPACE.search(text) else names(text)
 
-    def redact_all(self, decisions: list[Decision]) -> list[Decision]:
-        """``decisions`` with every record scrubbed; dead letters were scrubbed at intake."""
+    def redact_all(self, decisions: list) -> list:
+        """``decisions`` with every record scrubbed; dead letters were scrubbed at intake.
+
+        A :class:`ScoreBlock` none of whose records would change stays a block; one
+        that has a record to change becomes its decisions, each scrubbed as any other.
+        """
+        blocks = False
         for decision in decisions:
             stream = decision.stream
             if stream == "scores":
+                if type(decision) is ScoreBlock:
+                    blocks = True
+                    continue
                 record = decision.record
                 if type(record) is dict and self._clean_sample(record):
                     continue
             if stream != "dlq":
                 self.redact(decision)
-        return decisions
+        if not blocks:
+            return decisions
+        out: list = []
+        for item in decisions:
+            if type(item) is not ScoreBlock or self._clean_block(item):
+                out.append(item)
+                continue
+            for decision in item.decisions():
+                self.redact(decision)
+                out.append(decision)
+        return out
+
+    def _clean_block(self, block: ScoreBlock) -> bool:
+        """True when none of the block's records needs a change (texts scrubbed once each)."""
+        texts = self._texts
+        for stamp in block.timestamps():
+            verdict = texts.get(stamp, _UNSEEN)
+            if verdict is _UNSEEN:
+                verdict = self._scrub(stamp)
+            if verdict is not None:
+                return False
+        series = self._block_series
+        tails = self._tails
+        for _, key, sample, _, _, _, _, detectors, severity in block.rows:
+            cached = series.get(key)
+            known = cached is not None and cached[0] == sample.name and cached[1] == sample.labels
+            if not (known or self._clean_series(key, sample.name, sample.labels)):
+                return False
+            tail = tails.get((*detectors, severity) if detectors else severity)
+            if tail is None:
+                tail = self._clean_tail(detectors, severity)
+            if not tail:
+                return False
+        return True
+
+    def _clean_series(self, key: str, name: str, labels: dict) -> bool:
+        """Whether a series' key, name and labels need no change; a clean one is remembered."""
+        for text in (key, name):
+            if type(text) is not str or self._str(text) is not text:
+                return False
+        if type(labels) is not dict or self._map(labels) is not labels:
+            return False
+        if all(type(v) is str for v in labels.values()):  # flat: the copy cannot go stale
+            if len(self._block_series) >= _CACHED:
+                self._block_series.clear()
+            self._block_series[key] = (name, dict(labels))
+        return True
+
+    def _clean_tail(self, detectors: list[str], severity: str) -> bool:
+        clean = all(type(t) is str and self._str(t) is t for t in (*detectors, severity))
+        if len(self._tails) >= _CACHED:
+            self._tails.clear()
+        # No detectors (most records): keyed by the severity alone, a tuple not built.
+        self._tails[(*detectors, severity) if detectors else severity] = clean
+        return clean
 
     def _clean_sample(self, record: dict) -> bool:
         """True when a scores record needs no change, judged from cached verdicts alone.

@@ -1,0 +1,132 @@
+"""One poll's ``scores`` records of a shard, as rows: redacted and encoded a block at a time.
+
+Every scored sample yields a ``scores`` record (``scoring.emit_scores``); as a dict in a
+:class:`~alertflow.operators.decisions.Decision` each cost a dict, an object, a redaction
+walk, an item per output step and an ``orjson`` call. A block keeps a row per record
+(the sample, its score and band) and encodes all its records in one ``orjson`` call;
+the bytes are those of ``Decision.encode`` on the record :meth:`ScoreBlock.decisions`
+builds (tests compare them). Consumers that need records one by one (tracing, the
+store, a redaction that changes something) take :meth:`ScoreBlock.decisions` instead.
+"""
+
+from typing import Any
+
+from alertflow.operators.decisions import Decision
+from alertflow.operators.ids import sample_id
+from alertflow.schemas.jsoncodec import dumps
+from alertflow.schemas.records import MetricSample
+from alertflow.schemas.timefmt import format_ns
+
+_BETWEEN = b'},{"id":"'
+_NEWLINE = b'}\n{"id":"'
+
+# A row: (id prefix, series key, sample, score, expected, lower, upper, detectors, severity)
+Row = tuple[str, str, MetricSample, float, float, float, float, list[str], str]
+
+
+class ScoreBlock:
+    """The ``scores`` records of one shard's poll, in arrival order.
+
+    Stands in a batch of decisions where one ``scores`` decision per row would:
+    ``stream`` and ``key`` read like a decision's, so steps that pick decisions by
+    stream pass it by.
+    """
+
+    __slots__ = ("_ts", "rows")
+    stream = "scores"
+    key = ""
+    inputs: tuple[str, ...] = ()
+    traceparent = None
+
+    def __init__(self, rows: list[Row] | None = None) -> None:
+        self.rows: list[Row] = [] if rows is None else rows
+        self._ts: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self) -> list[Row]:
+        return self.rows
+
+    def __setstate__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self._ts = None
+
+    def read_ns(self) -> list[int]:
+        """When each record's sample was read (0: unknown)."""
+        return [row[2].read_ns for row in self.rows]
+
+    def timestamps(self) -> list[str]:
+        """Each record's ``ts`` text (formatted once, for redaction and encoding)."""
+        if self._ts is None:
+            self._ts = [format_ns(row[2].ts_ns) for row in self.rows]
+        return self._ts
+
+    def decisions(self) -> list[Decision]:
+        """The records as the decisions ``SeriesScorer`` builds one by one."""
+        ts = self.timestamps()
+        return [
+            Decision("scores", row[1], _fields(row, stamp), (row[2].ref,), row[2].read_ns)
+            for row, stamp in zip(self.rows, ts, strict=True)
+        ]
+
+    def encode(self) -> bytes:
+        """The records' JSON lines, without the last newline (a sink adds one per item).
+
+        One ``orjson`` call for the block; a record's bytes are those its own call gives.
+        """
+        rows = self.rows
+        if not rows:
+            return b""
+        ts = self.timestamps()
+        text = dumps([
+            {"id": sample_id(prefix, s.ts_ns), "series": key, "name": s.name,
+             "labels": s.labels, "ts": t, "value": s.value, "score": score,
+             "expected": expected, "lower": lower, "upper": upper, "detectors": detectors,
+             "severity": severity}
+            for (prefix, key, s, score, expected, lower, upper, detectors, severity), t
+            in zip(rows, ts, strict=True)
+        ])
+        # Between two records and nowhere else: inside a string every quote is escaped,
+        # and only a list of objects (none here but the block) puts "},{" before a key.
+        # Counted, so labels of another shape fall back to a call per record.
+        if text.count(_BETWEEN) != len(rows) - 1:
+            return b"\n".join(d.encode() for d in self.decisions())
+        return text[1:-1].replace(_BETWEEN, _NEWLINE)
+
+    def messages(self) -> list[tuple[bytes, bytes]]:
+        """``(value, key)`` of each record, as the Kafka sink produces them."""
+        # orjson escapes a newline inside a string: a raw one ends a record.
+        values = self.encode().split(b"\n") if self.rows else []
+        return [(value, row[1].encode()) for value, row in zip(values, self.rows, strict=True)]
+
+
+def _fields(row: Row, ts: str) -> dict[str, Any]:
+    prefix, key, sample, score, expected, lower, upper, detectors, severity = row
+    return {
+        "id": sample_id(prefix, sample.ts_ns),
+        "series": key,
+        "name": sample.name,
+        "labels": sample.labels,
+        "ts": ts,
+        "value": sample.value,
+        "score": score,
+        "expected": expected,
+        "lower": lower,
+        "upper": upper,
+        "detectors": detectors,
+        "severity": severity,
+    }
+
+
+def expand(items: list) -> list:
+    """``items`` with every block replaced by its decisions (the same list when none)."""
+    if not any(type(item) is ScoreBlock for item in items):
+        return items
+    out: list = []
+    for item in items:
+        if type(item) is ScoreBlock:
+            out.extend(item.decisions())
+        else:
+            out.append(item)
+    return out
