@@ -38,14 +38,22 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   the true fault start against the hour before; it is told the start, alertflow is not.
 - ``--old KEY=VALUE``: every scenario runs a second time with those settings (the old
   defaults), and that table is printed beside the new one, from the same run.
-- pairwise P/R/F1: over the fingerprints of ground-truth incidents plus the
-  noise fingerprints (noise alerts are singletons in truth, so grouping them
-  with anything costs precision). A fingerprint listed by several true
-  incidents belongs to the first; one in several predicted incidents belongs
-  to the earliest-opened. Fingerprints in no predicted incident are
+- keying: the items scored are alert episodes ``(fingerprint, startsAt)``, as the
+  simulator's truth lists them per fault (``alert_episodes``): the simulator re-uses one
+  fingerprint (an alert name on a service) for episodes of different faults hours apart.
+  An episode belongs to the predicted incident whose member of that fingerprint began
+  (``ts``) latest at or before the episode's start (none began by then: the earliest). The
+  rows marked "fingerprint-keyed" score as before: an item is a fingerprint, one listed by
+  several true incidents belongs to the first, one in several predicted incidents to the
+  earliest-opened, so a later fault re-using a fingerprint counted as merged into the
+  earlier one's incident. Truth without episodes (older files) is scored by fingerprint.
+- pairwise P/R/F1: over the episodes of ground-truth incidents plus the
+  noise episodes (noise alerts are singletons in truth, so grouping them
+  with anything costs precision). An episode listed by several true
+  incidents belongs to the first. Episodes in no predicted incident are
   singletons. A pair is positive when both are in the same incident; 0/0 = 1.
 - root cause top-1/top-3: per true incident, the predicted incident holding
-  most of its fingerprints (ties: earliest opened); hit when the true root
+  most of its episodes (ties: earliest opened); hit when the true root
   cause is among the first k services of its ranked ``root_causes``. A true
   incident with no matching prediction is a miss. Beside them, ranking's ceiling: the
   share of true incidents whose root is a service of the matched incident at all, and
@@ -72,8 +80,8 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -156,13 +164,17 @@ class Predicted:
     opened_at: float
     fingerprints: tuple[str, ...]
     ranked: tuple[str, ...]
+    # (fingerprint, when its member began) of each alert member: episode keying reads it.
+    members: tuple[tuple[str, float], ...] = ()
 
 
 def from_incident(rec: Mapping) -> Predicted:
     """Reduce an alertflow incident record (last version) to a :class:`Predicted`."""
-    fps = tuple(m["id"] for m in rec.get("members") or [] if m.get("kind") == "alert")
+    alerts = [m for m in rec.get("members") or [] if m.get("kind") == "alert"]
+    fps = tuple(m["id"] for m in alerts)
     ranked = tuple(rc["service"] for rc in rec.get("root_causes") or [])
-    return Predicted(rec["incident_id"], parse_ts(rec["opened_at"]), fps, ranked)
+    members = tuple((m["id"], parse_ts(m["ts"])) for m in alerts)
+    return Predicted(rec["incident_id"], parse_ts(rec["opened_at"]), fps, ranked, members)
 
 
 def noise_reduction(alerts_in: int, incidents_out: int) -> float:
@@ -240,6 +252,63 @@ def pred_assignment(predicted: Sequence[Predicted]) -> dict[str, str]:
     return out
 
 
+Episode = tuple[str, float]  # (fingerprint, startsAt in unix seconds)
+_SAME_START_S = 1e-3  # startsAt and a member's ts are both millisecond RFC 3339
+
+
+def _episodes(listed: Iterable[Sequence[str]]) -> list[Episode]:
+    return [(fp, parse_ts(starts)) for fp, starts in listed]
+
+
+def episode_owner(predicted: Sequence[Predicted]) -> Callable[[Episode], str | None]:
+    """Episode -> the predicted incident holding it, or None.
+
+    Of the incidents with a member of its fingerprint, the one whose member began latest
+    at or before the episode (ties: earliest opened); when none began by then, the earliest.
+    """
+    by_fp: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for p in predicted:
+        for fp, first in p.members:
+            by_fp[fp].append((first, -p.opened_at, p.incident_id))
+    for held in by_fp.values():
+        held.sort()
+
+    def owner(episode: Episode) -> str | None:
+        held = by_fp.get(episode[0])
+        if not held:
+            return None
+        began = [h for h in held if h[0] <= episode[1] + _SAME_START_S]
+        if not began:
+            return min(held, key=lambda h: (h[0], -h[1], h[2]))[2]
+        latest = began[-1][0]
+        return min((h for h in began if h[0] == latest), key=lambda h: (-h[1], h[2]))[2]
+
+    return owner
+
+
+def episode_keyed(
+    ground_truth: Mapping, predicted: Sequence[Predicted]
+) -> tuple[dict, list[Predicted]] | None:
+    """Truth and predictions with alert episodes in place of fingerprints (see the module's
+    docstring); None when the truth lists no episodes."""
+    if "noise_alert_episodes" not in ground_truth:
+        return None
+    incidents = [
+        {**inc, "alert_fingerprints": _episodes(inc["alert_episodes"])}
+        for inc in ground_truth["incidents"]
+    ]
+    noise = _episodes(ground_truth["noise_alert_episodes"])
+    owner = episode_owner(predicted)
+    held: dict[str, list[Episode]] = defaultdict(list)
+    listed = [*(e for inc in incidents for e in inc["alert_fingerprints"]), *noise]
+    for episode in dict.fromkeys(listed):
+        if (incident_id := owner(episode)) is not None:
+            held[incident_id].append(episode)
+    truth = {**ground_truth, "incidents": incidents, "noise_alert_fingerprints": noise}
+    keyed = [replace(p, fingerprints=tuple(held.get(p.incident_id, ()))) for p in predicted]
+    return truth, keyed
+
+
 def topk(ranked: Sequence[str], truth: str, k: int) -> bool:
     """Whether ``truth`` is among the first ``k`` of ``ranked``."""
     return truth in list(ranked)[:k]
@@ -274,6 +343,7 @@ def baseline_groups(alerts: Sequence[Alert]) -> list[Predicted]:
                 parse_ts(members[0].starts_at),
                 tuple(dict.fromkeys(a.fingerprint for a in members)),
                 ranked,
+                tuple((a.fingerprint, parse_ts(a.starts_at)) for a in members),
             )
         )
     return out
@@ -372,11 +442,16 @@ def score(
     announced: set[str] | None = None,
     payloads: int = 0,
     records: int | None = None,
+    by_episode: bool = True,
 ) -> Score:
     """Score predicted incidents against the simulation's ground truth.
 
     ``announced`` are the incidents that were announced; by default every predicted one.
+    ``by_episode``: items are alert episodes where the truth lists them, else fingerprints.
     """
+    keyed = episode_keyed(ground_truth, predicted) if by_episode else None
+    if keyed is not None:
+        ground_truth, predicted = keyed
     announced = {p.incident_id for p in predicted} if announced is None else announced
     shown = len(announced)
     s = Score(alerts_in=alerts_in, incidents_out=shown, payloads_in=payloads)
@@ -441,6 +516,9 @@ class ScenarioResult:
     payloads: int
     alertflow: Score
     baseline: Score
+    # The same scored by fingerprint, as before episode keying (merged, F1, top-k only).
+    alertflow_fp: Score = field(default_factory=Score)
+    baseline_fp: Score = field(default_factory=Score)
 
 
 # A replay reads its three files independently, so inputs interleave far beyond any live
@@ -498,11 +576,14 @@ def run_scenario(
     notes = notes_path.read_text().splitlines() if notes_path.exists() else []
     shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
     versions = inc_path.read_bytes().splitlines() if inc_path.exists() else []
+    groups = baseline_groups(alerts)
     result = ScenarioResult(
         p,
         payloads,
         score(truth, len(alerts), predicted, shown, payloads, len(records)),
-        score(truth, len(alerts), baseline_groups(alerts), None, payloads),
+        score(truth, len(alerts), groups, None, payloads),
+        score(truth, len(alerts), predicted, shown, payloads, len(records), by_episode=False),
+        score(truth, len(alerts), groups, None, payloads, by_episode=False),
     )
     result.alertflow.versions_out = len(versions)
     result.alertflow.bytes_out = sum(len(v) + 1 for v in versions)
@@ -563,9 +644,14 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
         vals = [v for v in vals if v == v]
         return statistics.median(vals) if vals else float("nan")
 
-    def row(name: str, target: str, fn, fmt, pooled_fn) -> str:
+    def row(name: str, target: str, fn, fmt, pooled_fn, fp: bool = False) -> str:
         cells = []
-        for pick in (lambda r: r.alertflow, lambda r: r.baseline):
+        picks = (
+            (lambda r: r.alertflow_fp, lambda r: r.baseline_fp)
+            if fp
+            else (lambda r: r.alertflow, lambda r: r.baseline)
+        )
+        for pick in picks:
             scores = [pick(r) for r in results]
             pooled = sum(scores[1:], scores[0]) if scores else Score()
             cells += [fmt(med([fn(s) for s in scores])), fmt(pooled_fn(pooled))]
@@ -609,6 +695,14 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
             _pct,
             lambda s: s.merged_rate,
         ),
+        row("pairwise F1 (fingerprint-keyed)", "", lambda s: s.pairs.f1, _f,
+            lambda s: s.pairs.f1, fp=True),
+        row("root cause top-1 (fingerprint-keyed)", "", lambda s: s.top1_rate, _f,
+            lambda s: s.top1_rate, fp=True),
+        row("root cause top-3 (fingerprint-keyed)", "", lambda s: s.top3_rate, _f,
+            lambda s: s.top3_rate, fp=True),
+        row("faults merged (fingerprint-keyed)", "", lambda s: s.merged_rate, _pct,
+            lambda s: s.merged_rate, fp=True),
         row("delay to opened_at (s)", "", lambda s: s.delay, _d, lambda s: s.delay),
         row("incident versions (pooled: sum)", "", lambda s: s.versions_out, str,
             lambda s: s.versions_out),

@@ -127,12 +127,12 @@ def test_truth_assignment_first_listing_wins_and_noise_is_singleton():
 def test_score_end_to_end_on_records():
     records = [
         {"incident_id": "A", "opened_at": "2026-01-01T00:00:40Z",
-         "members": [{"kind": "alert", "id": "f1", "ts": "x"},
-                     {"kind": "alert", "id": "f2", "ts": "x"},
-                     {"kind": "anomaly", "id": "z", "ts": "x"}],
+         "members": [{"kind": "alert", "id": "f1", "ts": "2026-01-01T00:00:30Z"},
+                     {"kind": "alert", "id": "f2", "ts": "2026-01-01T00:00:30Z"},
+                     {"kind": "anomaly", "id": "z", "ts": "2026-01-01T00:00:30Z"}],
          "root_causes": [{"service": "api"}, {"service": "db"}]},
         {"incident_id": "B", "opened_at": "2026-01-01T00:03:00Z",
-         "members": [{"kind": "alert", "id": "f4", "ts": "x"}, {"kind": "alert", "id": "f3", "ts": "x"}],
+         "members": [{"kind": "alert", "id": "f4", "ts": "2026-01-01T00:00:30Z"}, {"kind": "alert", "id": "f3", "ts": "2026-01-01T00:00:30Z"}],
          "root_causes": [{"service": "web"}]},
     ]
     lines = [json.dumps(r) for r in records] + [json.dumps({**records[1], "root_causes": []})]
@@ -151,6 +151,78 @@ def test_score_end_to_end_on_records():
     assert s.delays == [40.0, -80.0]
     # ranking's ceiling: INC-1's root is among A's services, INC-2's is not; A holds both
     assert (s.root_in, s.alone) == (1, 0)
+
+
+# Two faults hours apart re-use both fingerprints (one alert name on one service each);
+# each fault was grouped right, in its own incident.
+REUSED = {
+    "incidents": [
+        {"id": "F1", "root_cause": "db", "start": "2026-01-01T00:00:00Z",
+         "alert_fingerprints": ["lat", "slow"],
+         "alert_episodes": [["lat", "2026-01-01T00:01:00Z"], ["slow", "2026-01-01T00:02:00Z"]]},
+        {"id": "F2", "root_cause": "api", "start": "2026-01-01T03:00:00Z",
+         "alert_fingerprints": ["lat", "slow"],
+         "alert_episodes": [["lat", "2026-01-01T03:01:00Z"], ["slow", "2026-01-01T03:02:00Z"]]},
+    ],
+    "noise_alert_fingerprints": ["n"],
+    "noise_alert_episodes": [["n", "2026-01-01T01:00:00Z"], ["n", "2026-01-01T02:00:00Z"]],
+}
+
+
+def _inc(incident_id, opened, members, ranked):
+    return cb.from_incident({
+        "incident_id": incident_id, "opened_at": opened,
+        "members": [{"kind": "alert", "id": fp, "ts": ts} for fp, ts in members],
+        "root_causes": [{"service": s} for s in ranked],
+    })
+
+
+RIGHT = [
+    _inc("A", "2026-01-01T00:01:00Z",
+         [("lat", "2026-01-01T00:01:00Z"), ("slow", "2026-01-01T00:02:00Z")], ["db"]),
+    _inc("B", "2026-01-01T03:01:00Z",
+         [("lat", "2026-01-01T03:01:00Z"), ("slow", "2026-01-01T03:02:00Z")], ["api"]),
+]
+# The second fault's alerts re-fired in the first fault's incident: a true merge.
+WRONG = [
+    _inc("A", "2026-01-01T00:01:00Z",
+         [("lat", "2026-01-01T00:01:00Z"), ("slow", "2026-01-01T00:02:00Z")], ["db", "api"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("predicted", "by_episode", "merged", "f1", "top1"),
+    [
+        # Fingerprint keying: F2 ties A and B on both fingerprints, so its match is the
+        # earlier A and it counts as merged into F1's incident (top-1 missed too).
+        (RIGHT, False, 1, 1.0, 1),
+        # Episode keying: F2's episodes began after B's members did, so they are B's.
+        (RIGHT, True, 0, 1.0, 2),
+        # A real merge is still one under episode keying.
+        (WRONG, True, 1, 0.5, 1),
+    ],
+)
+def test_episode_keying_scores_a_reused_fingerprint_by_its_fault(
+    predicted, by_episode, merged, f1, top1
+):
+    s = cb.score(REUSED, alerts_in=6, predicted=predicted, by_episode=by_episode)
+    assert (s.true_incidents, s.merged, s.top1) == (2, merged, top1)
+    assert s.pairs.f1 == pytest.approx(f1)
+
+
+def test_episode_owner_is_the_latest_member_begun_by_then():
+    owner = cb.episode_owner(RIGHT)
+    at = cb.parse_ts
+    assert owner(("lat", at("2026-01-01T00:01:00Z"))) == "A"
+    assert owner(("lat", at("2026-01-01T01:30:00Z"))) == "A"  # a re-fire while A held it
+    assert owner(("lat", at("2026-01-01T03:01:00Z"))) == "B"
+    assert owner(("lat", at("2025-12-31T23:00:00Z"))) == "A"  # before any: the earliest
+    assert owner(("n", at("2026-01-01T01:00:00Z"))) is None
+
+
+def test_truth_without_episodes_is_scored_by_fingerprint():
+    old = {k: v for k, v in REUSED.items() if k != "noise_alert_episodes"}
+    assert cb.score(old, 6, RIGHT).merged == 1
 
 
 def test_match_prefers_most_fingerprints_then_earliest():

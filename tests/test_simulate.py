@@ -191,6 +191,29 @@ def _check_noise(out: Path) -> None:
     assert sent == in_incidents | set(truth["noise_alert_fingerprints"])
 
 
+def test_truth_lists_every_sent_episode_under_its_fault(
+    run: tuple[Path, SimulationSummary],
+) -> None:
+    out, _ = run
+    truth = json.loads((out / "ground_truth.json").read_text())
+    sent = {
+        (a["fingerprint"], a["startsAt"])
+        for payload in _lines(out / "alerts.jsonl")
+        for a in payload["alerts"]
+        if a["status"] == "firing"
+    }
+    listed = {tuple(e) for e in truth["noise_alert_episodes"]}
+    for incident in truth["incidents"]:
+        episodes = {tuple(e) for e in incident["alert_episodes"]}
+        # Episodes, not fingerprints, are a fault's: the fingerprints are theirs exactly.
+        assert {fp for fp, _ in episodes} == set(incident["alert_fingerprints"])
+        listed |= episodes
+    assert {fp for fp, _ in truth["noise_alert_episodes"]} == set(
+        truth["noise_alert_fingerprints"]
+    )
+    assert listed == sent
+
+
 def _spans(out: Path) -> list[tuple[str, dict]]:
     spans = []
     for request in _lines(out / "traces.jsonl"):

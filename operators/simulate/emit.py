@@ -26,6 +26,16 @@ def _first_seen(episodes: list[AlertEpisode]) -> list[str]:
     return list(dict.fromkeys(episode.fingerprint for episode in episodes))
 
 
+def _episodes(episodes: list[AlertEpisode]) -> list[list[str]]:
+    """Distinct ``[fingerprint, startsAt]`` pairs in the order they fired.
+
+    The simulator re-uses a fingerprint (one alert name on one service) for episodes of
+    different faults hours apart; an episode, not a fingerprint, belongs to one fault.
+    """
+    keys = dict.fromkeys((e.fingerprint, rfc3339_ms(e.starts_ns)) for e in episodes)
+    return [list(key) for key in keys]
+
+
 def ground_truth(
     cfg: SimulationConfig,
     topo: Topology,
@@ -33,7 +43,7 @@ def ground_truth(
     episodes: list[AlertEpisode],
 ) -> dict[str, object]:
     """What really happened, for scoring correlation and root-cause ranking."""
-    noise = _first_seen([e for e in episodes if not e.incident_ids])
+    noisy = [e for e in episodes if not e.incident_ids]
     return {
         "seed": cfg.seed,
         "start": rfc3339_ms(cfg.start_ns),
@@ -53,6 +63,9 @@ def ground_truth(
                 "alert_fingerprints": _first_seen(
                     [e for e in episodes if incident.id in e.incident_ids]
                 ),
+                "alert_episodes": _episodes(
+                    [e for e in episodes if incident.id in e.incident_ids]
+                ),
                 "cluster": incident.cluster,
                 "propagation": [
                     {
@@ -67,7 +80,8 @@ def ground_truth(
             }
             for incident in incidents
         ],
-        "noise_alert_fingerprints": noise,
+        "noise_alert_fingerprints": _first_seen(noisy),
+        "noise_alert_episodes": _episodes(noisy),
     }
 
 
