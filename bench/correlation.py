@@ -38,22 +38,24 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   the true fault start against the hour before; it is told the start, alertflow is not.
 - ``--old KEY=VALUE``: every scenario runs a second time with those settings (the old
   defaults), and that table is printed beside the new one, from the same run.
-- keying: the items scored are alert episodes ``(fingerprint, startsAt)``, as the
-  simulator's truth lists them per fault (``alert_episodes``): the simulator re-uses one
-  fingerprint (an alert name on a service) for episodes of different faults hours apart.
-  An episode belongs to the predicted incident whose member of that fingerprint began
-  (``ts``) latest at or before the episode's start (none began by then: the earliest). The
-  rows marked "fingerprint-keyed" score as before: an item is a fingerprint, one listed by
-  several true incidents belongs to the first, one in several predicted incidents to the
-  earliest-opened, so a later fault re-using a fingerprint counted as merged into the
-  earlier one's incident. Truth without episodes (older files) is scored by fingerprint.
-- pairwise P/R/F1: over the episodes of ground-truth incidents plus the
-  noise episodes (noise alerts are singletons in truth, so grouping them
-  with anything costs precision). An episode listed by several true
-  incidents belongs to the first. Episodes in no predicted incident are
+- keying: the simulator's truth lists each fault's alert episodes ``(fingerprint,
+  startsAt)`` (``alert_episodes``), because it re-uses one fingerprint (an alert name on a
+  service) for episodes of different faults hours apart. The item scored is one fault's use
+  of a fingerprint (its episodes in that fault; noise's likewise), placed where its first
+  episode went: in the predicted incident whose member of that fingerprint began (``ts``)
+  latest at or before that episode (none began by then: the earliest). So a flapping alert
+  counts once per fault, as before, but a later fault re-using a fingerprint is its own
+  item. The rows marked "fingerprint-keyed" score as before: an item is a fingerprint, one
+  listed by several true incidents belongs to the first, one in several predicted incidents
+  to the earliest-opened, so a later fault grouped right but re-using the earlier fault's
+  fingerprints counted as merged into its incident. Truth without episodes (older files) is
+  scored by fingerprint.
+- pairwise P/R/F1: over those items of ground-truth incidents plus the noise
+  ones (noise alerts are singletons in truth, so grouping them
+  with anything costs precision). Items in no predicted incident are
   singletons. A pair is positive when both are in the same incident; 0/0 = 1.
 - root cause top-1/top-3: per true incident, the predicted incident holding
-  most of its episodes (ties: earliest opened); hit when the true root
+  most of its items (ties: earliest opened); hit when the true root
   cause is among the first k services of its ranked ``root_causes``. A true
   incident with no matching prediction is a miss. Beside them, ranking's ceiling: the
   share of true incidents whose root is a service of the matched incident at all, and
@@ -232,14 +234,16 @@ def pairwise_prf(truth: Mapping[str, str], pred: Mapping[str, str]) -> tuple[flo
     return c.precision, c.recall, c.f1
 
 
-def truth_assignment(ground_truth: Mapping) -> dict[str, str]:
-    """Fingerprint -> true incident id (first listing wins); noise fingerprints are singletons."""
-    out: dict[str, str] = {}
+def truth_assignment(ground_truth: Mapping) -> dict:
+    """Item (fingerprint, or a fault's use of one) -> true incident id (first listing wins);
+    noise items are singletons."""
+    out: dict = {}
     for inc in ground_truth["incidents"]:
         for fp in inc["alert_fingerprints"]:
             out.setdefault(fp, inc["id"])
-    for fp in ground_truth.get("noise_alert_fingerprints", []):
-        out.setdefault(fp, f"noise:{fp}")
+    for item in ground_truth.get("noise_alert_fingerprints", []):
+        fp = item[0] if isinstance(item, tuple) else item
+        out.setdefault(item, f"noise:{fp}")
     return out
 
 
@@ -256,8 +260,14 @@ Episode = tuple[str, float]  # (fingerprint, startsAt in unix seconds)
 _SAME_START_S = 1e-3  # startsAt and a member's ts are both millisecond RFC 3339
 
 
-def _episodes(listed: Iterable[Sequence[str]]) -> list[Episode]:
-    return [(fp, parse_ts(starts)) for fp, starts in listed]
+def _uses(listed: Iterable[Sequence[str]], whose: str) -> dict[tuple[str, str], Episode]:
+    """A fault's (or noise's) use of each fingerprint, with the first episode of that use."""
+    out: dict[tuple[str, str], Episode] = {}
+    for fp, starts in listed:
+        at = parse_ts(starts)
+        if (fp, whose) not in out or at < out[(fp, whose)][1]:
+            out[(fp, whose)] = (fp, at)
+    return out
 
 
 def episode_owner(predicted: Sequence[Predicted]) -> Callable[[Episode], str | None]:
@@ -289,22 +299,24 @@ def episode_owner(predicted: Sequence[Predicted]) -> Callable[[Episode], str | N
 def episode_keyed(
     ground_truth: Mapping, predicted: Sequence[Predicted]
 ) -> tuple[dict, list[Predicted]] | None:
-    """Truth and predictions with alert episodes in place of fingerprints (see the module's
-    docstring); None when the truth lists no episodes."""
+    """Truth and predictions keyed by a fault's use of a fingerprint, placed by its episodes
+    (see the module's docstring); None when the truth lists no episodes."""
     if "noise_alert_episodes" not in ground_truth:
         return None
-    incidents = [
-        {**inc, "alert_fingerprints": _episodes(inc["alert_episodes"])}
-        for inc in ground_truth["incidents"]
-    ]
-    noise = _episodes(ground_truth["noise_alert_episodes"])
+    first: dict[tuple[str, str], Episode] = {}
+    incidents = []
+    for inc in ground_truth["incidents"]:
+        uses = _uses(inc["alert_episodes"], inc["id"])
+        first.update(uses)
+        incidents.append({**inc, "alert_fingerprints": list(uses)})
+    noise = _uses(ground_truth["noise_alert_episodes"], "noise")
+    first.update(noise)
     owner = episode_owner(predicted)
-    held: dict[str, list[Episode]] = defaultdict(list)
-    listed = [*(e for inc in incidents for e in inc["alert_fingerprints"]), *noise]
-    for episode in dict.fromkeys(listed):
+    held: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item, episode in first.items():
         if (incident_id := owner(episode)) is not None:
-            held[incident_id].append(episode)
-    truth = {**ground_truth, "incidents": incidents, "noise_alert_fingerprints": noise}
+            held[incident_id].append(item)
+    truth = {**ground_truth, "incidents": incidents, "noise_alert_fingerprints": list(noise)}
     keyed = [replace(p, fingerprints=tuple(held.get(p.incident_id, ()))) for p in predicted]
     return truth, keyed
 
