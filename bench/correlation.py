@@ -45,11 +45,14 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   episode went: in the predicted incident whose member of that fingerprint began (``ts``)
   latest at or before that episode (none began by then: the earliest). So a flapping alert
   counts once per fault, as before, but a later fault re-using a fingerprint is its own
-  item. The rows marked "fingerprint-keyed" score as before: an item is a fingerprint, one
-  listed by several true incidents belongs to the first, one in several predicted incidents
-  to the earliest-opened, so a later fault grouped right but re-using the earlier fault's
-  fingerprints counted as merged into its incident. Truth without episodes (older files) is
-  scored by fingerprint.
+  item. An episode several overlapping faults explain is listed under the one that explains
+  it best (``alert_episodes``; the others list it in ``shared_episodes``); a fault with no
+  episode of its own is scored by its shared ones and counted apart, not as merged (no
+  grouping can keep it apart). The rows marked "fingerprint-keyed" score as before: an
+  item is a fingerprint, one listed by several true incidents belongs to the first, one in
+  several predicted incidents to the earliest-opened, so a later fault grouped right but
+  re-using the earlier fault's fingerprints counted as merged into its incident. Truth
+  without episodes (older files) is scored by fingerprint.
 - pairwise P/R/F1: over those items of ground-truth incidents plus the noise
   ones (noise alerts are singletons in truth, so grouping them
   with anything costs precision). Items in no predicted incident are
@@ -61,7 +64,8 @@ Definitions (per scenario; "pooled" sums the counts over all scenarios):
   share of true incidents whose root is a service of the matched incident at all, and
   whose matched incident holds no other true fault (one ranking has one first place).
 - faults merged: true incidents whose matched incident is also the match of an
-  earlier-starting true incident (swallowed by another fault's incident), over all.
+  earlier-starting true incident (swallowed by another fault's incident), over all
+  (faults with no alert of their own apart, episode keying only).
 - incident versions, incidents.jsonl MB: the output's volume (every version of every
   record); pooled is the sum over scenarios (the baseline writes none).
 - delay: seconds from the true fault start to the matched incident's
@@ -306,9 +310,10 @@ def episode_keyed(
     first: dict[tuple[str, str], Episode] = {}
     incidents = []
     for inc in ground_truth["incidents"]:
-        uses = _uses(inc["alert_episodes"], inc["id"])
+        own = inc["alert_episodes"]
+        uses = _uses(own or inc.get("shared_episodes", []), inc["id"])
         first.update(uses)
-        incidents.append({**inc, "alert_fingerprints": list(uses)})
+        incidents.append({**inc, "alert_fingerprints": list(uses), "shared_only": not own})
     noise = _uses(ground_truth["noise_alert_episodes"], "noise")
     first.update(noise)
     owner = episode_owner(predicted)
@@ -384,6 +389,7 @@ class Score:
     alone: int = 0
     versions_out: int = 0  # lines of incidents.jsonl (every version of every record)
     bytes_out: int = 0  # ...and their size
+    shared_only: int = 0  # true incidents whose every alert another fault explains better
 
     @property
     def nr(self) -> float:
@@ -436,6 +442,7 @@ class Score:
             self.alone + o.alone,
             self.versions_out + o.versions_out,
             self.bytes_out + o.bytes_out,
+            self.shared_only + o.shared_only,
         )
 
     @property
@@ -476,7 +483,10 @@ def score(
         m = match(inc["alert_fingerprints"], predicted)
         if m is None:
             continue
-        s.merged += m.incident_id in taken
+        if inc.get("shared_only"):
+            s.shared_only += 1  # no alert of its own: it cannot be apart from the other
+        else:
+            s.merged += m.incident_id in taken
         taken.add(m.incident_id)
         s.top1 += topk(m.ranked, inc["root_cause"], 1)
         s.top3 += topk(m.ranked, inc["root_cause"], 3)
@@ -707,6 +717,8 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
             _pct,
             lambda s: s.merged_rate,
         ),
+        row("faults with no alert of their own (not in merged)", "", _rate("shared_only"), _pct,
+            _rate("shared_only")),
         row("pairwise F1 (fingerprint-keyed)", "", lambda s: s.pairs.f1, _f,
             lambda s: s.pairs.f1, fp=True),
         row("root cause top-1 (fingerprint-keyed)", "", lambda s: s.top1_rate, _f,

@@ -295,3 +295,23 @@ def test_rank_from_incidents_best_score_wins():
         {"incident_id": "2", "opened_at": "2", "root_causes": [{"service": "b", "score": 0.8}]},
     ]
     assert petshop.rank_from_incidents(incs) == ["b", "a"]
+
+
+def test_a_fault_with_no_alert_of_its_own_is_not_counted_merged():
+    # F2's only episode is one F1 explains better (overlapping faults): one incident has it.
+    truth = {
+        "incidents": [
+            {"id": "F1", "root_cause": "db", "start": "2026-01-01T00:00:00Z",
+             "alert_fingerprints": ["lat"], "shared_episodes": [],
+             "alert_episodes": [["lat", "2026-01-01T00:01:00Z"]]},
+            {"id": "F2", "root_cause": "api", "start": "2026-01-01T00:00:30Z",
+             "alert_fingerprints": ["lat"], "alert_episodes": [],
+             "shared_episodes": [["lat", "2026-01-01T00:01:00Z"]]},
+        ],
+        "noise_alert_fingerprints": [],
+        "noise_alert_episodes": [],
+    }
+    one = [_inc("A", "2026-01-01T00:01:00Z", [("lat", "2026-01-01T00:01:00Z")], ["db", "api"])]
+    s = cb.score(truth, alerts_in=1, predicted=one)
+    assert (s.true_incidents, s.merged, s.shared_only, s.top1, s.top3) == (2, 0, 1, 1, 2)
+    assert cb.score(truth, 1, one, by_episode=False).merged == 1

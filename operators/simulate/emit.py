@@ -30,7 +30,7 @@ def _episodes(episodes: list[AlertEpisode]) -> list[list[str]]:
     """Distinct ``[fingerprint, startsAt]`` pairs in the order they fired.
 
     The simulator re-uses a fingerprint (one alert name on one service) for episodes of
-    different faults hours apart; an episode, not a fingerprint, belongs to one fault.
+    different faults hours apart; an episode, not a fingerprint, belongs to a fault.
     """
     keys = dict.fromkeys((e.fingerprint, rfc3339_ms(e.starts_ns)) for e in episodes)
     return [list(key) for key in keys]
@@ -63,8 +63,14 @@ def ground_truth(
                 "alert_fingerprints": _first_seen(
                     [e for e in episodes if incident.id in e.incident_ids]
                 ),
+                # Episodes this fault explains best (an episode's first incident_id), and
+                # those that overlapping faults explain as well or better: one episode is in
+                # one incident however many faults it is part of.
                 "alert_episodes": _episodes(
-                    [e for e in episodes if incident.id in e.incident_ids]
+                    [e for e in episodes if e.incident_ids[:1] == (incident.id,)]
+                ),
+                "shared_episodes": _episodes(
+                    [e for e in episodes if incident.id in e.incident_ids[1:]]
                 ),
                 "cluster": incident.cluster,
                 "propagation": [
