@@ -179,8 +179,10 @@ def from_incident(rec: Mapping) -> Predicted:
     alerts = [m for m in rec.get("members") or [] if m.get("kind") == "alert"]
     fps = tuple(m["id"] for m in alerts)
     ranked = tuple(rc["service"] for rc in rec.get("root_causes") or [])
-    members = tuple((m["id"], parse_ts(m["ts"])) for m in alerts)
-    return Predicted(rec["incident_id"], parse_ts(rec["opened_at"]), fps, ranked, members)
+    opened = parse_ts(rec["opened_at"])
+    # A member without its first-seen time (hand-made records) counts from the opening.
+    members = tuple((m["id"], parse_ts(m["ts"]) if m.get("ts") else opened) for m in alerts)
+    return Predicted(rec["incident_id"], opened, fps, ranked, members)
 
 
 def noise_reduction(alerts_in: int, incidents_out: int) -> float:
