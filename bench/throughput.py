@@ -401,6 +401,8 @@ class FlowSpec:
                 "--set", "kafka.fetch_wait_max_ms=10",
                 "--set", f"topic_prefix={self.prefix}",
             ]
+            for setting in ALERTFLOW_SETTINGS:
+                base += ["--set", setting]
             if self.stats_file is not None:
                 base += ["--stats-file", str(self.stats_file)]
             if self.kind == FORECAST_KIND:
@@ -1031,6 +1033,9 @@ def forecast_rows(cfg: "Settings", tput: dict) -> str:
 SECTION = "## Kafka throughput and latency: alertflow vs passthrough"
 
 
+ALERTFLOW_SETTINGS: list[str] = []  # --alertflow-set: extra settings of every alertflow run
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["passthrough"]:
@@ -1054,7 +1059,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
     parser.add_argument("--with-forecast", action="store_true",
                         help="also alertflow with a breach threshold on every series")
+    parser.add_argument("--alertflow-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra setting for every alertflow run (repeatable), to try a "
+                        "setting against the passthrough, e.g. kafka.config.fetch.min.bytes=65536")
     args = parser.parse_args(argv)
+    ALERTFLOW_SETTINGS[:] = args.alertflow_set
     if args.quick:
         # 400 rounds of 250 series: most samples are scored by warm detectors, as in the full run.
         args.samples, args.series, args.load_s, args.settle_s, args.repeats = (
