@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from enum import Enum
 
+from alertflow.operators.restorable import Restorable
 from alertflow.schemas.records import AlertEvent
 
 
@@ -18,7 +19,7 @@ class Change(Enum):
 
 
 @dataclass(slots=True)
-class AlertMember:
+class AlertMember(Restorable):
     """One fingerprint's history while it belongs to an incident.
 
     ``kind`` is ``alert`` (an Alertmanager fingerprint) or ``anomaly`` (a series the

@@ -71,8 +71,7 @@ def absorb(survivor: IncidentState, absorbed: IncidentState, at_ns: int) -> None
     survivor.last_activity_ns = max(survivor.last_activity_ns, absorbed.last_activity_ns)
     survivor.last_onset_ns = max(survivor.last_onset_ns, absorbed.last_onset_ns)
     survivor.pending_evidence = survivor.pending_evidence or absorbed.pending_evidence
-    # getattr: incidents restored from snapshots made before pending_joins lack the slot.
-    survivor.pending_joins = any(getattr(i, "pending_joins", False) for i in (survivor, absorbed))
+    survivor.pending_joins = survivor.pending_joins or absorbed.pending_joins
     if absorbed.notified:
         # A human already knows of the absorbed part: the survivor's escalations count from it.
         survivor.notified_severity = max(

@@ -10,10 +10,11 @@ from alertflow.operators.correlation.alert_dedup import (
     SEVERITY_RANK,
     AlertMember,
 )
+from alertflow.operators.restorable import Restorable
 
 
 @dataclass(slots=True)
-class IncidentState:
+class IncidentState(Restorable):
     """An open incident's members and lifecycle."""
 
     incident_id: str

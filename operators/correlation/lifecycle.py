@@ -192,12 +192,9 @@ class Lifecycle:
 
     def _next_evidence_ns(self, incident: IncidentState) -> int:
         """When a folded change comes out: joined alerts sooner than evidence."""
-        # getattr: snapshots of incidents made before pending_joins existed lack the slot.
-        joins = getattr(incident, "pending_joins", False)
         s = self.settings
-        return incident.versioned_ns + int(
-            (s.join_interval_s if joins else s.evidence_interval_s) * NS_PER_S
-        )
+        interval = s.join_interval_s if incident.pending_joins else s.evidence_interval_s
+        return incident.versioned_ns + int(interval * NS_PER_S)
 
     def _open(self, member: AlertMember) -> IncidentState:
         incident_id = stable_id(self.domain, member.fingerprint, member.first_ns)

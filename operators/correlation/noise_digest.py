@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK, AlertMember
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
+from alertflow.operators.restorable import Restorable
 from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 _NEVER = 2**63 - 1
@@ -37,7 +38,7 @@ _UNRELATED = " unrelated to any incident"  # the summary's counts end here, its 
 
 
 @dataclass(slots=True)
-class DigestEntry:
+class DigestEntry(Restorable):
     """One alert of a digest: what a member line of the record shows."""
 
     fingerprint: str
@@ -54,7 +55,7 @@ class DigestEntry:
 
 
 @dataclass(slots=True)
-class NoiseDigest:
+class NoiseDigest(Restorable):
     """One domain's digest for one window."""
 
     digest_id: str
