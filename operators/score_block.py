@@ -66,7 +66,7 @@ class ScoreBlock:
         """The records as the decisions ``SeriesScorer`` builds one by one."""
         ts = self.timestamps()
         return [
-            Decision("scores", row[1], _fields(row, stamp), (row[2].ref,), row[2].read_ns)
+            Decision("scores", row[1], record_fields(row, stamp), (row[2].ref,), row[2].read_ns)
             for row, stamp in zip(self.rows, ts, strict=True)
         ]
 
@@ -79,14 +79,7 @@ class ScoreBlock:
         if not rows:
             return b""
         ts = self.timestamps()
-        text = dumps([
-            {"id": sample_id(prefix, s.ts_ns), "series": key, "name": s.name,
-             "labels": s.labels, "ts": t, "value": s.value, "score": score,
-             "expected": expected, "lower": lower, "upper": upper, "detectors": detectors,
-             "severity": severity}
-            for (prefix, key, s, score, expected, lower, upper, detectors, severity), t
-            in zip(rows, ts, strict=True)
-        ])
+        text = dumps([record_fields(row, t) for row, t in zip(rows, ts, strict=True)])
         # Between two records and nowhere else: inside a string every quote is escaped,
         # and only a list of objects (none here but the block) puts "},{" before a key.
         # Counted, so labels of another shape fall back to a call per record.
@@ -101,7 +94,8 @@ class ScoreBlock:
         return [(value, row[1].encode()) for value, row in zip(values, self.rows, strict=True)]
 
 
-def _fields(row: Row, ts: str) -> dict[str, Any]:
+def record_fields(row: Row, ts: str) -> dict[str, Any]:
+    """A ``scores`` or ``anomalies`` record's fields: one place for the scorer and the block."""
     prefix, key, sample, score, expected, lower, upper, detectors, severity = row
     return {
         "id": sample_id(prefix, sample.ts_ns),

@@ -16,8 +16,8 @@ from alertflow.operators.anomaly import AnomalyDetector
 from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from alertflow.operators.anomaly.stacked import StackedStates
 from alertflow.operators.decisions import Decision
-from alertflow.operators.ids import sample_id, series_id_prefix
-from alertflow.operators.score_block import ScoreBlock
+from alertflow.operators.ids import series_id_prefix
+from alertflow.operators.score_block import ScoreBlock, record_fields
 from alertflow.operators.series_shift import ShiftTracker
 from alertflow.schemas.outputs import Anomaly
 from alertflow.schemas.records import MetricSample
@@ -233,20 +233,8 @@ class SeriesScorer:
         detectors: list[str],
         severity: str,
     ) -> Decision:
-        fields = {
-            "id": sample_id(self.id_prefix, sample.ts_ns),
-            "series": self.key,
-            "name": sample.name,
-            "labels": sample.labels,
-            "ts": format_ns(sample.ts_ns),
-            "value": sample.value,
-            "score": score,
-            "expected": expected,
-            "lower": lower,
-            "upper": upper,
-            "detectors": detectors,
-            "severity": severity,
-        }
+        row = (self.id_prefix, self.key, sample, score, expected, lower, upper, detectors, severity)
+        fields = record_fields(row, format_ns(sample.ts_ns))
         if stream == "anomalies" and self.interval_ns is not None:
             # Correlation's lag tolerance needs it; per-sample ``scores`` stay lean.
             fields["interval_s"] = self.interval_ns / NS_PER_S
