@@ -95,7 +95,14 @@ from pathlib import Path
 
 import orjson
 from alertflow.schemas.config import OUTPUT_STREAMS
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from bench.broker import TansuBroker, free_port
 from bench.report import command_line, machine, record, revision
@@ -235,17 +242,16 @@ def _assign_all(consumer: Consumer, topic: str, partitions: int) -> None:
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
 
 
-def read_timestamps(bootstrap: str, topic: str, partitions: int,
-                    stall_s: float = 10.0) -> list[int]:
-    """Kafka timestamps (ms) of every message of ``topic``, read to its end.
+def read_to_end(bootstrap: str, topic: str, partitions: int,
+                stall_s: float = 10.0) -> Iterator[Message]:
+    """Every message of ``topic``, from its start to its end.
 
     Gives up on a partition that makes no progress for ``stall_s`` (Tansu's log can
-    get stuck when two producers append to one partition at once); the caller
-    compares the count with what it expected.
+    get stuck when two producers append to one partition at once); callers compare
+    what they read with what they expected.
     """
     consumer = _consumer(bootstrap, eof=True)
     _assign_all(consumer, topic, partitions)
-    stamps: list[int] = []
     ended: set[int] = set()
     progress = time.monotonic()
     try:
@@ -253,36 +259,28 @@ def read_timestamps(bootstrap: str, topic: str, partitions: int,
             for msg in consumer.consume(5000, 0.2):
                 err = msg.error()
                 if err is None:
-                    stamps.append(msg.timestamp()[1])
+                    yield msg
                     progress = time.monotonic()
                 elif err.code() == KafkaError._PARTITION_EOF:
                     ended.add(msg.partition())
     finally:
         consumer.close()
-    return stamps
+
+
+def read_timestamps(bootstrap: str, topic: str, partitions: int,
+                    stall_s: float = 10.0) -> list[int]:
+    """Kafka timestamps (ms) of every message of ``topic``, read to its end."""
+    return [msg.timestamp()[1] for msg in read_to_end(bootstrap, topic, partitions, stall_s)]
 
 
 def read_located(bootstrap: str, topic: str, partitions: int, samples: "Samples",
                  ts_field: str, stall_s: float = 10.0) -> dict[tuple[int, int], tuple[int, int]]:
     """Every record of ``topic`` read to its end: (round, series) -> (partition, offset)."""
-    consumer = _consumer(bootstrap, eof=True)
-    _assign_all(consumer, topic, partitions)
     found: dict[tuple[int, int], tuple[int, int]] = {}
-    ended: set[int] = set()
-    progress = time.monotonic()
-    try:
-        while len(ended) < partitions and time.monotonic() - progress < stall_s:
-            for msg in consumer.consume(5000, 0.2):
-                err = msg.error()
-                if err is None:
-                    where = samples.locate(orjson.loads(msg.value()), ts_field)
-                    if where is not None:
-                        found.setdefault(where, (msg.partition(), msg.offset()))
-                    progress = time.monotonic()
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    ended.add(msg.partition())
-    finally:
-        consumer.close()
+    for msg in read_to_end(bootstrap, topic, partitions, stall_s):
+        where = samples.locate(orjson.loads(msg.value()), ts_field)
+        if where is not None:
+            found.setdefault(where, (msg.partition(), msg.offset()))
     return found
 
 
