@@ -25,11 +25,6 @@ _KEEP = frozenset({"id", "incident_id", "record_id", "hash", "prev", "fingerprin
 _CACHED = 65_536  # label values repeat sample after sample: scrub each once
 _UNSEEN = object()
 _SPACE = re.compile(r"\s")
-# A per-sample ``scores`` record (operators.scoring), field by kind: these and no others.
-_SAMPLE_KEYS = frozenset({"id", "series", "name", "labels", "ts", "value", "score",
-                          "expected", "lower", "upper", "detectors", "severity"})
-_SAMPLE_TEXTS = ("series", "name", "ts", "severity")
-_SAMPLE_NUMBERS = ("value", "score", "expected", "lower", "upper")
 
 
 class OutputRedactor:
@@ -50,8 +45,7 @@ class OutputRedactor:
         self.text = self._rules(config)  # uncached: ``_texts`` remembers what it returned
         self._texts: dict[str, str | None] = {}  # text -> scrubbed, None when unchanged
         self._clean: set[tuple] = set()  # items of flat maps that needed no change
-        self._series_labels: dict[str, dict] = {}  # scores' series -> labels that were clean
-        self._block_series: dict[str, tuple[str, dict]] = {}  # the same for blocks, + name
+        self._block_series: dict[str, tuple[str, dict]] = {}  # series -> clean name, labels
         self._tails: dict[Any, bool] = {}  # a block's (*detectors, severity) -> clean
 
     @staticmethod
@@ -71,15 +65,9 @@ class OutputRedactor:
         """
         blocks = False
         for decision in decisions:
-            stream = decision.stream
-            if stream == "scores":
-                if type(decision) is ScoreBlock:
-                    blocks = True
-                    continue
-                record = decision.record
-                if type(record) is dict and self._clean_sample(record):
-                    continue
-            if stream != "dlq":
+            if type(decision) is ScoreBlock:
+                blocks = True
+            elif decision.stream != "dlq":
                 self.redact(decision)
         if not blocks:
             return decisions
@@ -136,46 +124,6 @@ class OutputRedactor:
         # No detectors (most records): keyed by the severity alone, a tuple not built.
         self._tails[(*detectors, severity) if detectors else severity] = clean
         return clean
-
-    def _clean_sample(self, record: dict) -> bool:
-        """True when a scores record needs no change, judged from cached verdicts alone.
-
-        One record per sample, always the same fields: checked by name instead of
-        walked. False means "not sure" (an unseen text, a changed one, another shape),
-        and the record is then walked as any other.
-        """
-        if record.keys() != _SAMPLE_KEYS:
-            return False
-        texts = self._texts
-        for key in _SAMPLE_TEXTS:
-            text = record[key]
-            if type(text) is not str or texts.get(text, _UNSEEN) is not None:
-                return False
-        for key in _SAMPLE_NUMBERS:
-            kind = type(record[key])
-            if kind is not float and kind is not int:
-                return False
-        detectors = record["detectors"]
-        if type(detectors) is not list:
-            return False
-        for name in detectors:
-            if type(name) is not str or texts.get(name, _UNSEEN) is not None:
-                return False
-        labels = record["labels"]
-        if type(labels) is not dict:
-            return False
-        # A series' labels are the same every sample: compared (in C) with a copy of the
-        # ones judged clean last time, instead of their items hashed again.
-        series = record["series"]
-        if self._series_labels.get(series) == labels:
-            return True
-        if self._map(labels) is not labels:
-            return False
-        if all(type(v) is str for v in labels.values()):  # flat: the copy cannot go stale
-            if len(self._series_labels) >= _CACHED:
-                self._series_labels.clear()
-            self._series_labels[series] = dict(labels)
-        return True
 
     def redact(self, decision: Decision) -> None:
         """Scrub one decision's record in place (replacing it only if something changed)."""
