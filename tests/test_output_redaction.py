@@ -128,8 +128,8 @@ _SCORES = st.fixed_dictionaries({
 
 @settings(max_examples=300)
 @given(st.lists(_SCORES, max_size=8))
-def test_scores_records_judged_by_field_give_what_the_plain_walk_gives(records):
-    # The per-sample scores record is checked field by field from the caches' verdicts.
+def test_scores_records_outside_a_block_give_what_the_plain_walk_gives(records):
+    # A scores record outside a block (the flow sends blocks) takes the general walk.
     redactor = OutputRedactor(RedactionConfig())
     for record in records + records:  # each twice: the second meets the caches
         expected = _walk(redactor.text, record)
