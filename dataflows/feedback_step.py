@@ -17,6 +17,7 @@ from alertflow.operators.correlation.incident_render import render_notification
 from alertflow.operators.decisions import Decision
 from alertflow.operators.prediction.feedback import FeedbackLearner, FeedbackSettings, Member
 from alertflow.operators.prediction.severity import SeverityClassifier, incident_features
+from alertflow.operators.restorable import resumed
 from alertflow.schemas.config_feedback import FeedbackConfig
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import FeedbackEvent
@@ -45,7 +46,7 @@ class FeedbackLogic(StatefulBatchLogic[list, list[Decision], FeedbackState]):
 
     def __init__(self, state: FeedbackState | None, config: FeedbackConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.state = state or FeedbackState(FeedbackLearner(settings_of(config)))
+        self.state = resumed(state, FeedbackState(FeedbackLearner(settings_of(config))))
         if self.state.severity is None:  # a new state, or a snapshot from before the model
             self.state.severity = SeverityClassifier(
                 min_labelled=config.severity_min_labelled,

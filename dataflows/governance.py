@@ -7,6 +7,7 @@ import bytewax.operators as op
 from alertflow.operators.decisions import Decision
 from alertflow.operators.delivery.audit import AUDITED, AuditChain, partition_of
 from alertflow.operators.delivery.output_redaction import OutputRedactor
+from alertflow.operators.restorable import upgrade
 from alertflow.schemas.config import AlertflowConfig
 from bytewax.dataflow import Stream
 from bytewax.operators import StatefulBatchLogic
@@ -46,7 +47,7 @@ class AuditLogic(StatefulBatchLogic[tuple, list[Decision], AuditChain]):
     """One chain: its records in the order its decisions came."""
 
     def __init__(self, chain: AuditChain | None) -> None:
-        self.chain = chain
+        self.chain = chain and upgrade(chain, AuditChain(chain.partition))
 
     def on_batch(
         self, values: list[tuple[str, list[Decision]]]

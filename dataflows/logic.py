@@ -28,7 +28,8 @@ from alertflow.operators.prediction.breach import PredictionSignal, ShardPredict
 from alertflow.operators.prediction.recommendations import Catalogue
 from alertflow.operators.red_metrics import ServiceEvent, ServiceWindows, cluster_of
 from alertflow.operators.redaction import Redactor
-from alertflow.operators.scoring import LateSample, ScoringSettings, ShardScorer
+from alertflow.operators.restorable import resumed, upgrade, upgrade_each
+from alertflow.operators.scoring import LateSample, ScoringSettings, SeriesScorer, ShardScorer
 from alertflow.operators.span_faults import SpanFaultSettings
 from alertflow.operators.trace_edges import EdgeCall, EdgeJoin
 from alertflow.schemas.config import AlertflowConfig, CorrelationConfig, MultivariateConfig
@@ -114,7 +115,7 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
 
     def __init__(self, scorer: ShardScorer | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.scorer = scorer or make_shard_scorer(config)
+        self.scorer = resumed_scorer(scorer, config)
         self.redactor = Redactor(config.redaction)  # series labels can hold personal data
         self.recovery = config.runtime.recovery_dir is not None
         self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
@@ -152,7 +153,7 @@ class ShardPredictionLogic(StatefulBatchLogic[list, list, ShardPredictor]):
 
     def __init__(self, predictor: ShardPredictor | None, config: AlertflowConfig) -> None:
         idle_ns = int(config.scoring.series_idle_s * 1e9)
-        self.predictor = predictor or ShardPredictor(config.prediction, idle_ns)
+        self.predictor = resumed(predictor, ShardPredictor(config.prediction, idle_ns))
         self.recovery = config.runtime.recovery_dir is not None
         self.sweep_every = timedelta(seconds=min(config.scoring.series_idle_s / 4, 600))
         self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
@@ -180,6 +181,16 @@ class ShardPredictionLogic(StatefulBatchLogic[list, list, ShardPredictor]):
     def snapshot(self) -> ShardPredictor:
         """A deep copy for the recovery store (see ``_snapshot``)."""
         return _snapshot(self.predictor, self.recovery)
+
+
+def resumed_scorer(scorer: ShardScorer | None, config: AlertflowConfig) -> ShardScorer:
+    """A shard's scorer, restored ones upgraded down to each series' scorer."""
+    scorer = resumed(scorer, make_shard_scorer(config))
+    upgrade_each(
+        scorer.scorers.values(),
+        lambda s: SeriesScorer(s.key, scorer.settings, scorer.make_detector),
+    )
+    return scorer
 
 
 def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
@@ -210,30 +221,33 @@ class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainC
         now: Callable[[], int] = time.time_ns,
     ) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.correlator = state
         self.config = config
         self.recommendations = recommendations or []
         self.traces = traces
         self.recovery = recovery
         self.now = now  # frozen in a replay of files (see ``step_clock``)
+        self.correlator = state and upgrade(state, self._correlator(state.grouper.domain))
+
+    def _correlator(self, domain: str) -> DomainCorrelator:
+        config = self.config
+        static = read_static_topology(config.topology_file) if config.topology_file else None
+        return DomainCorrelator(
+            domain,
+            replace(settings(config), catalogue=Catalogue.load(self.recommendations)),
+            trace_wait_s=config.trace_wait_s if self.traces else None,
+            static_edges=static,
+            span_faults=(
+                SpanFaultSettings(wait_s=config.span_fault_wait_s)
+                if config.span_faults and self.traces
+                else None
+            ),
+        )
 
     def on_batch(self, values: list[list[CorrelationEvent]]) -> tuple[list[list[Decision]], bool]:
         """Learn the call graph from spans; hold alerts and anomalies for event-time order."""
         values = _flat(values)
         if self.correlator is None:
-            config = self.config
-            static = read_static_topology(config.topology_file) if config.topology_file else None
-            self.correlator = DomainCorrelator(
-                domain_of(values[0], config),
-                replace(settings(config), catalogue=Catalogue.load(self.recommendations)),
-                trace_wait_s=config.trace_wait_s if self.traces else None,
-                static_edges=static,
-                span_faults=(
-                    SpanFaultSettings(wait_s=config.span_fault_wait_s)
-                    if config.span_faults and self.traces
-                    else None
-                ),
-            )
+            self.correlator = self._correlator(domain_of(values[0], self.config))
         return _bundle(self.correlator.on_events(values, self.now())), False
 
     def notify_at(self) -> datetime | None:
@@ -318,26 +332,25 @@ class ServiceWindowLogic(StatefulBatchLogic[ServiceEvent, list[MetricSample], Se
 
     def __init__(self, windows: ServiceWindows | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.windows = windows
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
         self.idle = IdleTimer(config.governance.idle.service_s)
         self.now = step_clock(config)
+        self.windows = windows and upgrade(windows, self._windows(windows.service, windows.cluster))
+
+    def _windows(self, service: str, cluster: str) -> ServiceWindows:
+        derived = self.config.derived
+        return ServiceWindows(
+            service, cluster, derived.window_s, derived.lateness_s, derived.max_edges
+        )
 
     def on_batch(self, values: list[list[ServiceEvent]]) -> tuple[list[list[MetricSample]], bool]:
         """Fold the service's events in."""
         values = _flat(values)
         if self.windows is None:
             first = values[0]
-            correlation = self.config.correlation
-            derived = self.config.derived
-            self.windows = ServiceWindows(
-                first.service,
-                cluster_of(first, correlation.default_domain),
-                derived.window_s,
-                derived.lateness_s,
-                derived.max_edges,
-            )
+            cluster = cluster_of(first, self.config.correlation.default_domain)
+            self.windows = self._windows(first.service, cluster)
         self.idle.touch()
         return _bundle(self.windows.add(values, self.now())), False
 
@@ -369,7 +382,7 @@ class EdgeJoinLogic(StatefulBatchLogic[SpanEvent, list[EdgeCall], EdgeJoin]):
 
     def __init__(self, join: EdgeJoin | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.join = join or EdgeJoin(config.derived.max_pending_spans)
+        self.join = resumed(join, EdgeJoin(config.derived.max_pending_spans))
         self.recovery = config.runtime.recovery_dir is not None
 
     def on_batch(self, values: list[list[SpanEvent]]) -> tuple[list[list[EdgeCall]], bool]:
@@ -391,10 +404,16 @@ class LogPatternLogic(
 
     def __init__(self, patterns: LogPatterns | None, config: AlertflowConfig) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.patterns = patterns
         self.config = config
         self.recovery = config.runtime.recovery_dir is not None
         self.idle = IdleTimer(config.governance.idle.service_s)
+        self.patterns = patterns and upgrade(
+            patterns, self._patterns(patterns.cluster, patterns.service)
+        )
+
+    def _patterns(self, cluster: str, service: str) -> LogPatterns:
+        found = self.config.log_patterns.model_dump(exclude={"enabled"})
+        return LogPatterns(cluster, service, LogPatternSettings(**found))
 
     def on_batch(
         self, values: list[list[LogEvent]]
@@ -403,12 +422,8 @@ class LogPatternLogic(
         values = _flat(values)
         if self.patterns is None:
             first = values[0]
-            found = self.config.log_patterns.model_dump(exclude={"enabled"})
-            self.patterns = LogPatterns(
-                cluster_of(first, self.config.correlation.default_domain),
-                first.service,
-                LogPatternSettings(**found),
-            )
+            cluster = cluster_of(first, self.config.correlation.default_domain)
+            self.patterns = self._patterns(cluster, first.service)
         self.idle.touch()
         signals = self.patterns.on_logs(values, time.time_ns())
         return _bundle(signals) + _bundle(self.patterns.take_series()), False
@@ -440,21 +455,20 @@ class EntityLogic(StatefulBatchLogic[tuple, list[Decision], EntityAnomalies]):
         self, state: EntityAnomalies | None, config: MultivariateConfig, idle_s: float = 6 * 3600.0
     ) -> None:
         LIVE_STATE.add(self)  # its size is read when Prometheus scrapes
-        self.state = state
         self.config = config
         self.idle = IdleTimer(idle_s)
+        self.state = state and upgrade(state, self._entity(state.entity))
+
+    def _entity(self, entity: str) -> EntityAnomalies:
+        config = self.config
+        return EntityAnomalies(
+            entity, config.threshold, config.window_s, config.lateness_s, config.max_metrics
+        )
 
     def on_batch(self, values: list[tuple[str, list]]) -> tuple[list[list[Decision]], bool]:
         """Add the entity's samples; emit anomalies of the windows they close."""
         if self.state is None:
-            config = self.config
-            self.state = EntityAnomalies(
-                values[0][0],
-                config.threshold,
-                config.window_s,
-                config.lateness_s,
-                config.max_metrics,
-            )
+            self.state = self._entity(values[0][0])
         self.idle.touch()
         out: list[Decision] = []
         for _, samples in values:

@@ -11,7 +11,7 @@ import pytest
 from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.correlation.noise_digest import DigestEntry, NoiseDigest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
@@ -73,3 +73,66 @@ def test_an_incident_from_before_pending_joins_can_be_versioned():
     incident = _load(_old_snapshot(_incident(), "pending_joins"))
     assert incident.pending_joins is False
     assert incident.omitted_alerts == {"x"}
+
+
+def _step_states() -> list:
+    """Real state objects of the flow's steps, as this code builds them."""
+    from alertflow.dataflows.logic import IncidentLogic, make_shard_scorer
+    from alertflow.schemas.config import AlertflowConfig
+
+    config = AlertflowConfig()
+    return [
+        make_shard_scorer(config),
+        IncidentLogic(None, config.correlation)._correlator("prod"),
+    ]
+
+
+def _paths(obj, depth: int = 0) -> list[tuple]:
+    """(owner, attribute) pairs reachable through objects of ours, not through collections."""
+    from alertflow.operators.restorable import _names, _ours
+
+    out = []
+    for name in _names(obj):
+        out.append((obj, name))
+        value = getattr(obj, name)
+        if depth < 2 and _ours(value):
+            out.extend(_paths(value, depth + 1))
+    return out
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.data())
+def test_upgrade_gives_an_old_step_state_what_it_lacks(data):
+    """Any attribute missing from an old state, at any depth, comes from a fresh one."""
+    from alertflow.operators.restorable import upgrade
+
+    index = data.draw(st.integers(0, 1))
+    old, fresh = _step_states()[index], _step_states()[index]
+    owner, name = data.draw(st.sampled_from(_paths(old)))
+    kept = {n: getattr(old, n) for n in vars(old)} if hasattr(old, "__dict__") else {}
+    object.__delattr__(owner, name)  # as a snapshot from before the attribute existed
+    assert upgrade(old, fresh) is old
+    assert hasattr(owner, name)
+    for n, value in kept.items():  # what the snapshot held is kept, not replaced
+        if n != name or owner is not old:
+            assert getattr(old, n) is value
+
+
+def test_upgrade_each_builds_nothing_when_the_first_lacks_nothing():
+    from alertflow.operators.restorable import upgrade_each
+
+    class Item:
+        def __init__(self):
+            self.a, self.b = 1, 2
+
+    built = []
+
+    def build(item):
+        built.append(item)
+        return Item()
+
+    items = [Item() for _ in range(3)]
+    assert upgrade_each(items, build) == 0 and len(built) == 1
+    for item in items:
+        del item.b
+    assert upgrade_each(items, build) == 3 and all(item.b == 2 for item in items)
