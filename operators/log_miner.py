@@ -28,6 +28,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 
 from alertflow.operators.ids import stable_id
+from alertflow.operators.restorable import Restorable
 
 # The grid point best over the development systems (eight Loghub systems and the simulator's
 # logs), as bench/logs.py's leave-one-system-out cross-validation chooses; its out-of-fold GA
@@ -87,7 +88,7 @@ def show(text: str) -> str:
 
 
 @dataclass(slots=True, eq=False)
-class Template:
+class Template(Restorable):
     """A group of lines: its tokens (``WILD`` where they differed) and how many joined."""
 
     template_id: str

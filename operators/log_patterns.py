@@ -45,6 +45,7 @@ from alertflow.operators.correlation.alert_dedup import (
 from alertflow.operators.log_miner import PREFIX, SETTLE, SIM_TH, Template, TemplateMiner, show
 from alertflow.operators.log_miner import mask as mask_params
 from alertflow.operators.log_series import TemplateSeries, TemplateSeriesSettings
+from alertflow.operators.restorable import Restorable
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.records import LogEvent, MetricSample
 from alertflow.schemas.timefmt import NS_PER_S
@@ -145,7 +146,7 @@ class LogSignal:
 
 
 @dataclass(slots=True)
-class _Template:
+class _Template(Restorable):
     template_id: str
     found: Template  # the miner's: its text widens as lines join
     bucket: int  # index of the current bucket (event time // bucket)

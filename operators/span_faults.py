@@ -35,6 +35,7 @@ from alertflow.operators.correlation.alert_dedup import (
 )
 from alertflow.operators.quantile_sketch import QuantileSketch
 from alertflow.operators.red_metrics import cluster_of
+from alertflow.operators.restorable import Restorable
 from alertflow.operators.trace_edges import PEER_SERVICE
 from alertflow.schemas.jsoncodec import dumps, loads
 from alertflow.schemas.records import SpanEvent
@@ -105,7 +106,7 @@ class SpanSignal:
 
 
 @dataclass(slots=True)
-class _Operation:
+class _Operation(Restorable):
     sketch: QuantileSketch = field(default_factory=QuantileSketch)
     bound_ns: int = 0  # slow_factor * p99, read every _REFRESH spans
     since_read: int = _REFRESH

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from heapq import nlargest
 
 from alertflow.operators.correlation.alert_dedup import service_of
+from alertflow.operators.restorable import Restorable
 from alertflow.schemas.errors import AlertflowError
 from alertflow.schemas.timefmt import NS_PER_S
 
@@ -103,7 +104,7 @@ _OLD_SETTINGS = ("window_s", "min_support", "min_confidence", "min_lift", "max_k
 
 
 @dataclass(slots=True)
-class _Pair:
+class _Pair(Restorable):
     """How often a symptom followed a cause, counted since the symptom's birth."""
 
     born: int  # the symptom's birth these counts belong to
@@ -116,7 +117,7 @@ class _Pair:
 
 
 @dataclass(slots=True)
-class _Kind:
+class _Kind(Restorable):
     """A kind's counts since it was (last) first seen."""
 
     born: int  # a serial number, new each time the kind is first seen or seen again
