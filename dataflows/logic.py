@@ -186,10 +186,10 @@ class ShardPredictionLogic(StatefulBatchLogic[list, list, ShardPredictor]):
 def resumed_scorer(scorer: ShardScorer | None, config: AlertflowConfig) -> ShardScorer:
     """A shard's scorer, restored ones upgraded down to each series' scorer."""
     scorer = resumed(scorer, make_shard_scorer(config))
-    upgrade_each(
-        scorer.scorers.values(),
-        lambda s: SeriesScorer(s.key, scorer.settings, scorer.make_detector),
-    )
+    series = scorer.scorers.values()
+    upgrade_each(series, lambda s: SeriesScorer(s.key, scorer.settings, scorer.make_detector))
+    for one in series:  # thresholds and emit_scores of today's configuration
+        one.settings = scorer.settings
     return scorer
 
 

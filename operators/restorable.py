@@ -57,8 +57,10 @@ def upgrade(old: _T, fresh: _T) -> _T:
     use fails: an upgrade that resumes from its recovery store crashed the job. Every
     attribute ``fresh`` has and ``old`` lacks is copied over, and nested objects of
     ours of the same class are upgraded the same way (settings inside a grouper inside
-    a correlator). Objects inside collections are not reached: their classes use
-    :class:`Restorable`, or the caller upgrades them with :func:`upgrade_each`.
+    a correlator). Attributes a class names in ``configured_attributes`` always come
+    from ``fresh``: they hold the job's settings, and a restart with a changed
+    configuration must apply it. Objects inside collections are not reached: their
+    classes use :class:`Restorable`, or the caller upgrades them with :func:`upgrade_each`.
 
     >>> class Box:
     ...     def __init__(self):
@@ -106,8 +108,9 @@ def _names(obj: object) -> list[str]:
 def _fill(old: object, fresh: object, depth: int) -> None:
     if depth > _DEPTH or type(old) is not type(fresh) or (depth and not _ours(old)):
         return
+    configured = getattr(type(old), "configured_attributes", ())
     for name in _names(fresh):
-        if not hasattr(old, name):
+        if name in configured or not hasattr(old, name):
             object.__setattr__(old, name, getattr(fresh, name))  # frozen dataclasses too
         else:
             _fill(getattr(old, name), getattr(fresh, name), depth + 1)

@@ -266,6 +266,10 @@ class ShardScorer:
     :meth:`evict_idle`, so memory follows the live series, not all series ever seen.
     """
 
+    # A restart with a changed configuration applies it: restored shards take these from
+    # one built now (operators.restorable.upgrade); their series' detectors keep learning.
+    configured_attributes = ("settings", "make_detector")
+
     def __init__(
         self,
         settings: ScoringSettings,

@@ -57,3 +57,42 @@ def test_resumes_from_an_older_store(archive: Path, tmp_path: Path) -> None:
         if n["kind"] == "incident_resolved"
     }
     assert still_open & resolved
+
+
+def _run(root: Path, *extra: str) -> subprocess.CompletedProcess:
+    inputs = [a for s in STREAMS for a in ("--input", f"{s}=in/{s}.jsonl")]
+    cmd = [sys.executable, "-m", "alertflow.dataflows.cli", "run", *inputs,
+           "--output", "out2", "--recovery-dir", "rec2", *extra]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_a_restart_applies_a_changed_configuration(tmp_path: Path) -> None:
+    """Settings held in restored state yield to the configuration the job restarts with."""
+    with tarfile.open(ARCHIVES[0]) as tar:
+        tar.extractall(tmp_path, filter="data")
+    root = tmp_path / "resume"
+    _run(root)  # this code's own store: scores are not emitted by default
+    assert not (root / "out2" / "scores.jsonl").exists()
+    more = (root / "more" / "metrics.jsonl").read_bytes()
+    for stream in STREAMS:
+        with (root / "in" / f"{stream}.jsonl").open("ab") as f:
+            f.write((root / "more" / f"{stream}.jsonl").read_bytes())
+    _run(root, "--set", "scoring.emit_scores=true")
+    scores = _lines(root / "out2" / "scores.jsonl")
+    assert len(scores) >= 0.9 * len(more.splitlines())
+
+
+def test_a_restored_correlator_takes_the_settings_of_today() -> None:
+    import pickle
+
+    from alertflow.dataflows.logic import IncidentLogic
+    from alertflow.schemas.config import CorrelationConfig
+
+    before = IncidentLogic(None, CorrelationConfig())._correlator("prod")
+    snapshot = pickle.dumps(before)
+    changed = CorrelationConfig(session_gap_s=1234.0)
+    logic = IncidentLogic(pickle.loads(snapshot), changed)
+    assert logic.correlator.grouper.settings.session_gap_s == 1234.0
+    assert logic.correlator.grouper.settings.catalogue is not None

@@ -97,6 +97,9 @@ __all__ = ["IncidentGrouper", "IncidentSettings", "IncidentState"]
 class IncidentGrouper(SessionChoice, Lifecycle):
     """Groups one correlation domain's alerts into incidents."""
 
+    # A restart with a changed configuration applies it (operators.restorable.upgrade).
+    configured_attributes = ("settings",)
+
     def __init__(self, domain: str, settings: IncidentSettings | None = None) -> None:
         self.domain = domain
         self.settings = settings or IncidentSettings()

@@ -34,6 +34,7 @@ True
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from alertflow.schemas.records import FeedbackEvent
 
@@ -73,6 +74,8 @@ def incident_kinds(members: Iterable[Member]) -> tuple[str, ...]:
 class FeedbackLearner:
     """Verdicts per kind, and which targets (incidents, fingerprints) map to which kinds."""
 
+    # A restart with a changed configuration applies it (operators.restorable.upgrade).
+    configured_attributes: ClassVar[tuple[str, ...]] = ("settings",)
     settings: FeedbackSettings = field(default_factory=FeedbackSettings)
     # kind -> {(target, by): (verdict, at_ns, the target's kinds)}, oldest first
     verdicts: dict[str, OrderedDict[tuple[str, str], tuple[str, int, tuple[str, ...]]]] = field(
