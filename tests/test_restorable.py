@@ -87,17 +87,23 @@ def _step_states() -> list:
     ]
 
 
-def _paths(obj, depth: int = 0) -> list[tuple]:
-    """(owner, attribute) pairs reachable through objects of ours, not through collections."""
+def _paths(obj, depth: int = 0) -> list[tuple[str, ...]]:
+    """Attribute paths from a state reachable through objects of ours, not collections."""
     from alertflow.operators.restorable import _names, _ours
 
     out = []
     for name in _names(obj):
-        out.append((obj, name))
+        out.append((name,))
         value = getattr(obj, name)
         if depth < 2 and _ours(value):
-            out.extend(_paths(value, depth + 1))
+            out.extend((name, *rest) for rest in _paths(value, depth + 1))
     return out
+
+
+def _walk(obj, path: tuple[str, ...]):
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
 
 
 @settings(deadline=None, max_examples=60)
@@ -108,14 +114,17 @@ def test_upgrade_gives_an_old_step_state_what_it_lacks(data):
 
     index = data.draw(st.integers(0, 1))
     old, fresh = _step_states()[index], _step_states()[index]
-    owner, name = data.draw(st.sampled_from(_paths(old)))
-    kept = {n: getattr(old, n) for n in vars(old)} if hasattr(old, "__dict__") else {}
-    object.__delattr__(owner, name)  # as a snapshot from before the attribute existed
+    path = data.draw(st.sampled_from(_paths(old)))
+    configured = getattr(type(old), "configured_attributes", ())
+    kept = {n: v for n, v in vars(old).items() if n not in configured}
+    object.__delattr__(_walk(old, path[:-1]), path[-1])  # a snapshot from before it existed
     assert upgrade(old, fresh) is old
-    assert hasattr(owner, name)
-    for n, value in kept.items():  # what the snapshot held is kept, not replaced
-        if n != name or owner is not old:
-            assert getattr(old, n) is value
+    assert hasattr(_walk(old, path[:-1]), path[-1])
+    for name in configured:  # the job's settings come from the state built now
+        assert getattr(old, name) is getattr(fresh, name)
+    for name, value in kept.items():  # what the snapshot held is kept, not replaced
+        if (name,) != path:
+            assert getattr(old, name) is value
 
 
 def test_upgrade_each_builds_nothing_when_the_first_lacks_nothing():
