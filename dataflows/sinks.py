@@ -2,6 +2,7 @@
 
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from alertflow.dataflows.kafka_io import KafkaDecisionSink
 from alertflow.dataflows.uris import parse_location
@@ -14,6 +15,26 @@ STREAMS = (*OUTPUT_STREAMS, AUDIT_STREAM)
 _SORTED_STREAMS = sorted(STREAMS)
 
 
+def _resume_point(file: BinaryIO, resume_at: int) -> int:
+    """Where a resumed file continues: the snapshot's offset, or less if the file is shorter.
+
+    A file removed or cut while its recovery store was kept must not be padded with
+    zero bytes up to the offset: it continues after its last whole line.
+    """
+    size = file.seek(0, 2)
+    if size >= resume_at:
+        return resume_at
+    end = size
+    while end > 0:  # back to the last newline, a block at a time
+        start = max(0, end - 65536)
+        file.seek(start)
+        newline = file.read(end - start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
+
+
 class _JsonlPartition(StatefulSinkPartition[Decision, int]):
     def __init__(self, path: Path, resume_at: int | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +43,7 @@ class _JsonlPartition(StatefulSinkPartition[Decision, int]):
             self._file.truncate(0)
         else:
             # After a crash, drop what was written past the last snapshot; it is replayed.
-            self._file.seek(resume_at)
+            self._file.seek(_resume_point(self._file, resume_at))
             self._file.truncate()
 
     def write_batch(self, items: list[Decision]) -> None:
