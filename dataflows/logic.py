@@ -55,14 +55,7 @@ def keyed_lists(batch: list[_S], key: Callable[[_S], str]) -> list[tuple[str, li
     >>> keyed_lists(["ab", "c", "ad"], key=lambda s: s[0])
     [('a', ['ab', 'ad']), ('c', ['c'])]
     """
-    groups: dict[str, list[_S]] = {}
-    for item in batch:
-        k = key(item)
-        group = groups.get(k)
-        if group is None:
-            group = groups[k] = []
-        group.append(item)
-    return list(groups.items())
+    return keyed_batch([batch], key)
 
 
 def keyed_batch(lists: list[list[_S]], key: Callable[[_S], str]) -> list[tuple[str, list[_S]]]:
@@ -98,7 +91,7 @@ def joined(lists: list[list[_S]]) -> list[list[_S]]:
 
 
 def _flat(lists: list[list[_S]]) -> list[_S]:
-    # A keyed step's values are the lists ``keyed_lists`` made, in arrival order: one list here.
+    # A keyed step's values are the lists ``keyed_batch`` made, in arrival order: one list here.
     return lists[0] if len(lists) == 1 else [item for part in lists for item in part]
 
 
