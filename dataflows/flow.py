@@ -20,7 +20,8 @@ from alertflow.dataflows.logic import (
     ShardPredictionLogic,
     ShardScoringLogic,
     domain_of,
-    keyed_lists,
+    joined,
+    keyed_batch,
     step_clock,
 )
 from alertflow.dataflows.notifier import outbox_path
@@ -104,7 +105,8 @@ def build_flow(
     correlated: list[Stream[list]] = [valid[s] for s in ("alerts",) if s in valid]
     if "logs" in valid and config.log_patterns.enabled:
         mined = op.branch("log_series", _log_patterns(valid["logs"], config), _is_samples)
-        series.append(mined.trues)  # list[MetricSample]: lines per template and bucket
+        # list[MetricSample]: lines per template and bucket, one list per batch (see joined)
+        series.append(op.flat_map_batch("template_lists", mined.trues, joined))
         correlated.append(mined.falses)  # list[LogSignal]
     if series:
         merged = op.merge("series", *series)  # list[MetricSample]
@@ -222,15 +224,17 @@ def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
     by_service = partial(service_key, default_cluster=default)
-    keyed = op.flat_map("by_service", events, partial(keyed_lists, key=by_service))
+    keyed = op.flat_map_batch("by_service", events, partial(keyed_batch, key=by_service))
     # (cluster/service, list[SpanEvent | LogEvent | EdgeCall]): an edge call under its caller
     windows = op.stateful_batch("windows", keyed, partial(ServiceWindowLogic, config=config))
-    return op.key_rm("unkey_windows", windows)  # list[MetricSample]
+    closed = op.key_rm("unkey_windows", windows)  # list[MetricSample], one per service
+    # One list per batch: a service's few samples spread over shards were items of 1-2 samples.
+    return op.flat_map_batch("window_lists", closed, joined)  # list[MetricSample]
 
 
 def _edge_calls(spans: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     by_trace = partial(trace_shard, shards=config.derived.join_shards)
-    keyed = op.flat_map("by_trace", spans, partial(keyed_lists, key=by_trace))
+    keyed = op.flat_map_batch("by_trace", spans, partial(keyed_batch, key=by_trace))
     # (trace shard, list[SpanEvent])
     calls = op.stateful_batch("edge_join", keyed, partial(EdgeJoinLogic, config=config))
     return op.key_rm("unkey_edges", calls)  # list[EdgeCall]
@@ -239,7 +243,7 @@ def _edge_calls(spans: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
 def _log_patterns(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     default = config.correlation.default_domain
     by_service = partial(service_key, default_cluster=default)
-    keyed = op.flat_map("logs_by_service", logs, partial(keyed_lists, key=by_service))
+    keyed = op.flat_map_batch("logs_by_service", logs, partial(keyed_batch, key=by_service))
     # (cluster/service, list[LogEvent])
     bursts = op.stateful_batch("log_patterns", keyed, partial(LogPatternLogic, config=config))
     return op.key_rm("unkey_log_bursts", bursts)  # list[LogSignal] | list[MetricSample]
@@ -247,7 +251,7 @@ def _log_patterns(logs: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]
 
 def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     by_domain = partial(domain_of, config=config.correlation)
-    keyed = op.flat_map("by_domain", events, partial(keyed_lists, key=by_domain))
+    keyed = op.flat_map_batch("by_domain", events, partial(keyed_batch, key=by_domain))
     # (domain, list[AlertEvent | SpanEvent | AnomalySignal | ...])
     traces = bool(config.inputs.get("traces"))
     recovery = config.runtime.recovery_dir is not None

@@ -56,18 +56,43 @@ def keyed_lists(batch: list[_S], key: Callable[[_S], str]) -> list[tuple[str, li
     >>> keyed_lists(["ab", "c", "ad"], key=lambda s: s[0])
     [('a', ['ab', 'ad']), ('c', ['c'])]
     """
+    return keyed_batch([batch], key)
+
+
+def keyed_batch(lists: list[list[_S]], key: Callable[[_S], str]) -> list[tuple[str, list[_S]]]:
+    """:func:`keyed_lists` over all the lists the engine hands a step at once, joined in order.
+
+    Upstream steps emit small lists (a poll's spans, one service's closed windows,
+    one shard's anomalies): keyed one list at a time, each gave its own item per key,
+    and each item crossed to the key's process and was a call of the keyed step alone.
+    A keyed step gets a key's values of one batch in one call either way, in order.
+
+    >>> keyed_batch([["ab", "c"], ["ad"]], key=lambda s: s[0])
+    [('a', ['ab', 'ad']), ('c', ['c'])]
+    """
     groups: dict[str, list[_S]] = {}
-    for item in batch:
-        k = key(item)
-        group = groups.get(k)
-        if group is None:
-            group = groups[k] = []
-        group.append(item)
+    for items in lists:
+        for item in items:
+            k = key(item)
+            group = groups.get(k)
+            if group is None:
+                group = groups[k] = []
+            group.append(item)
     return list(groups.items())
 
 
+def joined(lists: list[list[_S]]) -> list[list[_S]]:
+    """The lists the engine hands a step at once as one list (none when all are empty).
+
+    >>> joined([[1, 2], [], [3]]), joined([[]])
+    ([[1, 2, 3]], [])
+    """
+    items = lists[0] if len(lists) == 1 else [item for part in lists for item in part]
+    return [items] if items else []
+
+
 def _flat(lists: list[list[_S]]) -> list[_S]:
-    # A keyed step's values are the lists ``keyed_lists`` made, in arrival order: one list here.
+    # A keyed step's values are the lists ``keyed_batch`` made, in arrival order: one list here.
     return lists[0] if len(lists) == 1 else [item for part in lists for item in part]
 
 

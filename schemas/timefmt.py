@@ -1,5 +1,6 @@
 """Timestamps: integer epoch nanoseconds inside, RFC 3339 UTC strings on the wire."""
 
+import contextlib
 import functools
 from datetime import UTC, datetime
 
@@ -16,6 +17,36 @@ def parse_rfc3339_ns(text: str) -> int:
     >>> parse_rfc3339_ns("2026-11-25T10:00:00.5Z")
     1795600800500000000
     """
+    # The usual spelling, "YYYY-MM-DDTHH:MM:SS.fffZ": its second parsed once (log lines
+    # carry a new stamp each, so the callers' caches of whole stamps miss).
+    if type(text) is str and text[19:20] == "." and text[-1:] == "Z":
+        digits = text[20:-1]
+        second = _SECONDS.get(text[:19])
+        if second is not None and digits.isdigit() and digits.isascii():
+            ts_ns = second + int(digits[:9].ljust(9, "0"))
+            if ts_ns < 2**63:
+                return ts_ns
+    ts_ns = _parse_rfc3339_ns(text)
+    if type(text) is str and text[19:20] == "." and text[-1:] == "Z":
+        _remember_second(text[:19])
+    return ts_ns
+
+
+_SECONDS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch ns
+_MAX_SECONDS = 4096  # then it starts again: a live stream moves on to new seconds
+
+
+def _remember_second(head: str) -> None:
+    if "." in head or head != head.strip():
+        return  # the general parser would read such a head differently
+    if len(_SECONDS) >= _MAX_SECONDS:
+        _SECONDS.clear()
+    with contextlib.suppress(DecodeError):  # the general parser says why, for the stamp
+        _SECONDS[head] = _parse_rfc3339_ns(head + "Z")
+
+
+def _parse_rfc3339_ns(text: str) -> int:
+    """:func:`parse_rfc3339_ns` without the fast path."""
     if not isinstance(text, str):
         raise DecodeError(f"expected an RFC 3339 timestamp string, got {type(text).__name__}")
     body = text.strip()
@@ -89,6 +120,8 @@ def coerce_epoch_ns(value: object) -> int:
         raise DecodeError(f"timestamp {value!r} is out of range")
     if isinstance(value, str):
         stripped = value.strip()
+        if ":" in stripped:  # int() fails on it: RFC 3339 without the exception
+            return parse_rfc3339_ns(stripped)
         try:
             return coerce_epoch_ns(int(stripped))
         except ValueError:

@@ -3,7 +3,7 @@
 from functools import partial
 
 import bytewax.operators as op
-from alertflow.dataflows.logic import _flat, keyed_lists
+from alertflow.dataflows.logic import _flat, joined, keyed_batch, keyed_lists
 from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulBatchLogic
 from bytewax.testing import TestingSink, TestingSource, run_main
@@ -35,10 +35,14 @@ class _Recorder(StatefulBatchLogic):
         return None
 
 
-def _seen(batches: list[list[tuple[str, int]]], grouped: bool) -> dict[str, list]:
+def _seen(
+    batches: list[list[tuple[str, int]]], grouped: bool, way: str = "", size: int = 1
+) -> dict[str, list]:
     flow = Dataflow("keyed")
-    batch = op.input("in", flow, TestingSource(batches))
-    if grouped:
+    batch = op.input("in", flow, TestingSource(batches, batch_size=size))
+    if way == "batch":  # the flow's way: every list of an engine batch keyed at once
+        keyed = op.flat_map_batch("key", batch, partial(keyed_batch, key=_key))
+    elif grouped:
         keyed = op.flat_map("key", batch, partial(keyed_lists, key=_key))
     else:
         keyed = op.key_on("key", op.flatten("flat", batch), _key)
@@ -53,9 +57,31 @@ def _seen(batches: list[list[tuple[str, int]]], grouped: bool) -> dict[str, list
 
 
 @settings(max_examples=30, deadline=None)
-@given(_batches)
-def test_each_key_sees_the_same_calls_with_the_same_items(batches):
-    assert _seen(batches, grouped=True) == _seen(batches, grouped=False)
+@given(_batches, st.integers(1, 4))
+def test_each_key_sees_the_same_calls_with_the_same_items(batches, size):
+    # size > 1: several lists reach the keying step at once, and keyed_batch joins them.
+    per_item = _seen(batches, grouped=False, size=size)
+    assert _seen(batches, grouped=True, size=size) == per_item
+    assert _seen(batches, grouped=True, way="batch", size=size) == per_item
+
+
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abc"), st.integers()), max_size=6), max_size=5))
+def test_keyed_batch_is_keyed_lists_of_the_lists_joined(lists):
+    items = [item for part in lists for item in part]
+    assert keyed_batch(lists, key=_key) == keyed_lists(items, key=_key)
+    assert joined(lists) == ([items] if items else [])
+
+
+@settings(max_examples=20, deadline=None)
+@given(_batches, st.integers(1, 4))
+def test_joined_lists_carry_every_item_once_in_order(batches, size):
+    flow = Dataflow("joined")
+    lists = op.input("in", flow, TestingSource(batches, batch_size=size))
+    out: list = []
+    op.output("out", op.flat_map_batch("join", lists, joined), TestingSink(out))
+    run_main(flow)
+    assert [item for part in out for item in part] == [item for b in batches for item in b]
+    assert all(out)  # no empty list goes on
 
 
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers())))
