@@ -152,6 +152,11 @@ def build_flow(
     return flow
 
 
+def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
+    joined = [item for _, part in keyed for item in part]
+    return [joined] if joined else []
+
+
 def _anomaly_signals(decisions: Batch) -> Batch | None:
     signals = [signal_of(d) for d in decisions if d.stream == "anomalies"]
     return signals or None  # list[AnomalySignal]
@@ -196,7 +201,9 @@ def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
-    return op.key_rm("unkey_scores", scored)  # list[Decision]
+    # The shards' lists of one activation as one list: at a low rate a poll spreads over
+    # dozens of shards of a sample or two, and every later step paid its per-item cost each.
+    return op.flat_map_batch("unkey_scores", scored, _joined)  # list[Decision]
 
 
 def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:

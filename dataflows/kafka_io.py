@@ -10,6 +10,7 @@ resume state and end-of-partition handling follow Bytewax's connector.
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
@@ -36,9 +37,29 @@ class InputUnavailable(AlertflowError):
     """An input topic's brokers did not answer."""
 
 
+class Poll(list):
+    """One poll's messages and when the first of them left the consumer (``time.time_ns``).
+
+    A poll gathered over a few milliseconds is stamped with its first message's read
+    time, so in-job latency counts the wait.
+    """
+
+    __slots__ = ("read_ns",)
+
+    def __init__(self, messages: Iterable[Any], read_ns: int) -> None:
+        super().__init__(messages)
+        self.read_ns = read_ns
+
+
 class _PollPartition(StatefulSourcePartition[list, int]):
     def __init__(
-        self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int
+        self,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        offset: int,
+        batch_size: int,
+        gather_s: float = 0.0,
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -46,23 +67,52 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         self._offset = offset
         self._committed = offset
         self._batch_size = batch_size
+        self._gather_s = gather_s
         self._eof = False
+        self._held: list = []  # consumed, not yet emitted: their offsets are not in snapshots
+        self._held_since = 0.0  # time.monotonic() of the first held message
+        self._held_ns = 0
 
     def next_batch(self) -> list[list]:
         if self._eof:
             raise StopIteration
-        messages = self._consumer.consume(self._batch_size, 0.001)
-        batch = []
+        held = self._held
+        messages = self._consumer.consume(self._batch_size - len(held), 0.001)
+        if messages and not held:
+            self._held_since, self._held_ns = time.monotonic(), time.time_ns()
+        eof = False
         for message in messages:
             error = message.error()
             if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                # Emit what came before the end, then stop on the next call.
-                self._eof = True
+                eof = True  # emit what came before the end, then stop on the next call
                 break
-            batch.append(message)
-            if error is None:
+            held.append(message)
+        if not held:
+            self._eof = eof
+            return []
+        # A poll short of batch_size waits up to gather_s for more: at a low rate every
+        # per-poll and per-shard cost downstream is otherwise paid for a handful of samples.
+        due = self._held_since + self._gather_s
+        if not eof and len(held) < self._batch_size and time.monotonic() < due:
+            return []
+        self._eof = eof
+        return [self._emit()]
+
+    def _emit(self) -> Poll:
+        poll = Poll(self._held, self._held_ns)
+        self._held = []
+        for message in reversed(poll):
+            if message.error() is None:
                 self._offset = message.offset() + 1
-        return [batch] if batch else []
+                break
+        return poll
+
+    def next_awake(self) -> datetime | None:
+        """While a short poll is held, the engine comes back when its wait ends."""
+        if not self._held:
+            return None
+        wait = self._held_since + self._gather_s - time.monotonic()
+        return datetime.now(tz=UTC) + timedelta(seconds=max(wait, 0.0))
 
     def snapshot(self) -> int:
         if self._offset != self._committed and self._offset >= 0:
@@ -93,6 +143,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         tail: bool = True,
         log_interval_s: float = 30.0,
         metadata_timeout_s: float = 10.0,
+        gather_ms: float = 0.0,
     ) -> None:
         self.brokers = list(brokers)
         self.topic = topic
@@ -101,6 +152,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         self.tail = tail
         self.log_interval_s = log_interval_s
         self.metadata_timeout_s = metadata_timeout_s
+        self.gather_ms = gather_ms
 
     def _client_config(self) -> dict[str, Any]:
         log = client_log(self.log_interval_s)
@@ -144,7 +196,9 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
             **self._client_config(),
         }
         start = OFFSET_BEGINNING if resume_state is None else resume_state
-        return _PollPartition(config, topic, int(index), start, self.batch_size)
+        return _PollPartition(
+            config, topic, int(index), start, self.batch_size, self.gather_ms / 1000
+        )
 
 
 class OutputNotDelivered(AlertflowError):
@@ -252,7 +306,9 @@ class _ProducerPartition(StatelessSinkPartition[list]):
                     produce(topic, value, key, headers=headers)
                 except (BufferError, KafkaException):
                     self._produce(topic, value, key, deadline, trace)  # waits, or gives up
-            self._producer.poll(0)
+        # Serves error reports once per batch: each poll releases and retakes the GIL, and
+        # at a low rate a batch holds many lists of a few decisions each.
+        self._producer.poll(0)
         if self._ack_each_batch:
             # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
             self._await_acks(deadline)

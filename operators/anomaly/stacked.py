@@ -40,7 +40,8 @@ class StackedStates:
     """
 
     def __init__(self, template: CompiledDetector) -> None:
-        self.rows_kernel = _ROWS_KERNELS[type(template)._step]
+        self.step = type(template)._step
+        self.rows_kernel = _ROWS_KERNELS[self.step]
         self.kind = type(template)
         self.params = template._params
         self.states = np.zeros((8, template.state.size))
@@ -86,6 +87,12 @@ class StackedStates:
         The report is ``[score, expected, lower, upper]``, read after the call: the rows
         must be distinct, and the values finite (the kernel skips others unreported).
         """
+        if len(rows) == 1:
+            # At a low rate most shard batches hold one sample: the single-sample kernel
+            # spares building three arrays and a fancy index (same arithmetic, same bits).
+            state = self.states[rows[0]]
+            self.step(state, self.params, float(values[0]), int(ts_ns[0]))
+            return [state[SCORE:HEADER].tolist()]
         at = np.array(rows, dtype=np.intp)
         self.rows_kernel(self.states, at, self.params, np.array(values, dtype=np.float64),
                          np.array(ts_ns, dtype=np.int64))
