@@ -39,7 +39,7 @@ from alertflow.operators.prediction import lstm
 from alertflow.operators.prediction.lstm import WeightsError
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
-from alertflow.operators.score_block import expand
+from alertflow.operators.score_block import ScoreBlock, expand
 from alertflow.operators.trace_edges import trace_shard
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import AlertEvent, MetricSample
@@ -153,7 +153,18 @@ def build_flow(
 
 
 def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
-    joined = [item for _, part in keyed for item in part]
+    # The shards' scores blocks join one block at the end: their rows keep their order, and
+    # only the scores stream's place among the other streams (other topics) moves.
+    joined: Batch = []
+    rows = []
+    for _, part in keyed:
+        for item in part:
+            if type(item) is ScoreBlock:
+                rows.extend(item.rows)
+            else:
+                joined.append(item)
+    if rows:
+        joined.append(ScoreBlock(rows))
     return [joined] if joined else []
 
 
