@@ -38,11 +38,7 @@ class InputUnavailable(AlertflowError):
 
 
 class Poll(list):
-    """One poll's messages and when the first of them left the consumer (``time.time_ns``).
-
-    A poll gathered over a few milliseconds is stamped with its first message's read
-    time, so in-job latency counts the wait.
-    """
+    """A poll's messages and when its first left the consumer: in-job latency counts the wait."""
 
     __slots__ = ("read_ns",)
 
@@ -52,15 +48,8 @@ class Poll(list):
 
 
 class _PollPartition(StatefulSourcePartition[list, int]):
-    def __init__(
-        self,
-        config: dict[str, Any],
-        topic: str,
-        partition: int,
-        offset: int,
-        batch_size: int,
-        gather_s: float = 0.0,
-    ) -> None:
+    def __init__(self, config: dict[str, Any], topic: str, partition: int, offset: int,
+                 batch_size: int, gather_s: float = 0.0) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._part = TopicPartition(topic, partition)
