@@ -59,8 +59,7 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         self._gather_s = gather_s
         self._eof = False
         self._held: list = []  # consumed, not yet emitted: their offsets are not in snapshots
-        self._held_since = 0.0  # time.monotonic() of the first held message
-        self._held_ns = 0
+        self._held_since, self._held_ns = 0.0, 0  # monotonic and wall time of the first held
 
     def next_batch(self) -> list[list]:
         if self._eof:
@@ -79,13 +78,17 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         if not held:
             self._eof = eof
             return []
-        # A poll short of batch_size waits up to gather_s for more: at a low rate every
-        # per-poll and per-shard cost downstream is otherwise paid for a handful of samples.
+        # A short poll waits up to gather_s for more: at a low rate every per-poll and
+        # per-shard cost downstream is otherwise paid for a handful of samples.
         due = self._held_since + self._gather_s
         if not eof and len(held) < self._batch_size and time.monotonic() < due:
             return []
         self._eof = eof
         return [self._emit()]
+
+    def drain(self) -> list[list]:
+        """What is held, at once (the job is stopping)."""
+        return [self._emit()] if self._held else []
 
     def _emit(self) -> Poll:
         poll = Poll(self._held, self._held_ns)
