@@ -60,6 +60,7 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         self._eof = False
         self._held: list = []  # consumed, not yet emitted: their offsets are not in snapshots
         self._held_since, self._held_ns = 0.0, 0  # monotonic and wall time of the first held
+        self._full = False  # the last poll was full: catching up, so no waiting
 
     def next_batch(self) -> list[list]:
         if self._eof:
@@ -78,10 +79,10 @@ class _PollPartition(StatefulSourcePartition[list, int]):
         if not held:
             self._eof = eof
             return []
-        # A short poll waits up to gather_s for more: at a low rate every per-poll and
-        # per-shard cost downstream is otherwise paid for a handful of samples.
+        # A short poll waits up to gather_s for more (at a low rate per-poll costs are paid
+        # for a few samples), except after a full one: a backlog's rest goes on at once.
         due = self._held_since + self._gather_s
-        if not eof and len(held) < self._batch_size and time.monotonic() < due:
+        if not (eof or self._full) and len(held) < self._batch_size and time.monotonic() < due:
             return []
         self._eof = eof
         return [self._emit()]
@@ -93,6 +94,7 @@ class _PollPartition(StatefulSourcePartition[list, int]):
     def _emit(self) -> Poll:
         poll = Poll(self._held, self._held_ns)
         self._held = []
+        self._full = len(poll) >= self._batch_size
         for message in reversed(poll):
             if message.error() is None:
                 self._offset = message.offset() + 1
@@ -298,9 +300,7 @@ class _ProducerPartition(StatelessSinkPartition[list]):
                     produce(topic, value, key, headers=headers)
                 except (BufferError, KafkaException):
                     self._produce(topic, value, key, deadline, trace)  # waits, or gives up
-        # Serves error reports once per batch: each poll releases and retakes the GIL, and
-        # at a low rate a batch holds many lists of a few decisions each.
-        self._producer.poll(0)
+            self._producer.poll(0)
         if self._ack_each_batch:
             # Acknowledged before the engine moves on, so a snapshot never runs ahead of output.
             self._await_acks(deadline)

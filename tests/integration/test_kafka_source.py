@@ -63,15 +63,16 @@ def test_a_short_poll_is_held_then_emitted_whole_with_its_first_read_time(broker
     assert began <= polls[0].read_ns <= emitted - 1_000_000_000
 
 
-def test_a_full_batch_is_emitted_without_waiting(broker):
-    topic = _topic(broker, 12)
+def test_a_full_batch_and_the_short_one_after_it_are_emitted_without_waiting(broker):
+    topic = _topic(broker, 14)
     part = _partition(broker, topic, gather_ms=60_000, batch_size=4)
     try:
-        polls, _ = _polls(part, 12)
+        polls, _ = _polls(part, 14)
     finally:
         part.close()
-    assert [len(p) for p in polls] == [4, 4, 4]
-    assert [m.offset() for p in polls for m in p] == list(range(12))
+    # A backlog: after a full poll the short rest goes on at once, not after the minute.
+    assert all(len(p) <= 4 for p in polls) and len(polls[0]) == 4
+    assert [m.offset() for p in polls for m in p] == list(range(14))
 
 
 def test_the_end_of_a_partition_emits_what_is_held(broker):
