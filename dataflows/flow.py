@@ -40,7 +40,7 @@ from alertflow.operators.prediction import lstm
 from alertflow.operators.prediction.lstm import WeightsError
 from alertflow.operators.red_metrics import service_key
 from alertflow.operators.redaction import Redactor
-from alertflow.operators.score_block import expand
+from alertflow.operators.score_block import ScoreBlock, expand
 from alertflow.operators.trace_edges import trace_shard
 from alertflow.schemas.config import INPUT_STREAMS, AlertflowConfig, ConfigError
 from alertflow.schemas.records import AlertEvent, MetricSample
@@ -154,6 +154,22 @@ def build_flow(
     return flow
 
 
+def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
+    # The shards' scores blocks join one block at the end: their rows keep their order, and
+    # only the scores stream's place among the other streams (other topics) moves.
+    joined: Batch = []
+    rows = []
+    for _, part in keyed:
+        for item in part:
+            if type(item) is ScoreBlock:
+                rows.extend(item.rows)
+            else:
+                joined.append(item)
+    if rows:
+        joined.append(ScoreBlock(rows))
+    return [joined] if joined else []
+
+
 def _anomaly_signals(decisions: Batch) -> Batch | None:
     signals = [signal_of(d) for d in decisions if d.stream == "anomalies"]
     return signals or None  # list[AnomalySignal]
@@ -198,7 +214,9 @@ def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
-    return op.key_rm("unkey_scores", scored)  # list[Decision]
+    # The shards' lists of one activation as one list: at a low rate a poll spreads over
+    # dozens of shards of a sample or two, and every later step paid its per-item cost each.
+    return op.flat_map_batch("unkey_scores", scored, _joined)  # list[Decision]
 
 
 def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:

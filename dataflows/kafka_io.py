@@ -10,6 +10,7 @@ resume state and end-of-partition handling follow Bytewax's connector.
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
@@ -36,33 +37,76 @@ class InputUnavailable(AlertflowError):
     """An input topic's brokers did not answer."""
 
 
+class Poll(list):
+    """A poll's messages and when its first left the consumer: in-job latency counts the wait."""
+
+    __slots__ = ("read_ns",)
+
+    def __init__(self, messages: Iterable[Any], read_ns: int) -> None:
+        super().__init__(messages)
+        self.read_ns = read_ns
+
+
 class _PollPartition(StatefulSourcePartition[list, int]):
-    def __init__(
-        self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int
-    ) -> None:
+    def __init__(self, config: dict[str, Any], topic: str, partition: int, offset: int,
+                 batch_size: int, gather_s: float = 0.0) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._part = TopicPartition(topic, partition)
         self._offset = offset
         self._committed = offset
         self._batch_size = batch_size
+        self._gather_s = gather_s
         self._eof = False
+        self._held: list = []  # consumed, not yet emitted: their offsets are not in snapshots
+        self._held_since, self._held_ns = 0.0, 0  # monotonic and wall time of the first held
+        self._full = False  # the last poll was full: catching up, so no waiting
 
     def next_batch(self) -> list[list]:
         if self._eof:
             raise StopIteration
-        messages = self._consumer.consume(self._batch_size, 0.001)
-        batch = []
+        held = self._held
+        messages = self._consumer.consume(self._batch_size - len(held), 0.001)
+        if messages and not held:
+            self._held_since, self._held_ns = time.monotonic(), time.time_ns()
+        eof = False
         for message in messages:
             error = message.error()
             if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                # Emit what came before the end, then stop on the next call.
-                self._eof = True
+                eof = True  # emit what came before the end, then stop on the next call
                 break
-            batch.append(message)
-            if error is None:
+            held.append(message)
+        if not held:
+            self._eof = eof
+            return []
+        # A short poll waits up to gather_s for more (at a low rate per-poll costs are paid
+        # for a few samples), except after a full one: a backlog's rest goes on at once.
+        due = self._held_since + self._gather_s
+        if not (eof or self._full) and len(held) < self._batch_size and time.monotonic() < due:
+            return []
+        self._eof = eof
+        return [self._emit()]
+
+    def drain(self) -> list[list]:
+        """What is held, at once (the job is stopping)."""
+        return [self._emit()] if self._held else []
+
+    def _emit(self) -> Poll:
+        poll = Poll(self._held, self._held_ns)
+        self._held = []
+        self._full = len(poll) >= self._batch_size
+        for message in reversed(poll):
+            if message.error() is None:
                 self._offset = message.offset() + 1
-        return [batch] if batch else []
+                break
+        return poll
+
+    def next_awake(self) -> datetime | None:
+        """While a short poll is held, the engine comes back when its wait ends."""
+        if not self._held:
+            return None
+        wait = self._held_since + self._gather_s - time.monotonic()
+        return datetime.now(tz=UTC) + timedelta(seconds=max(wait, 0.0))
 
     def snapshot(self) -> int:
         if self._offset != self._committed and self._offset >= 0:
@@ -93,6 +137,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         tail: bool = True,
         log_interval_s: float = 30.0,
         metadata_timeout_s: float = 10.0,
+        gather_ms: float = 0.0,
     ) -> None:
         self.brokers = list(brokers)
         self.topic = topic
@@ -101,6 +146,7 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         self.tail = tail
         self.log_interval_s = log_interval_s
         self.metadata_timeout_s = metadata_timeout_s
+        self.gather_ms = gather_ms
 
     def _client_config(self) -> dict[str, Any]:
         log = client_log(self.log_interval_s)
@@ -144,7 +190,9 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
             **self._client_config(),
         }
         start = OFFSET_BEGINNING if resume_state is None else resume_state
-        return _PollPartition(config, topic, int(index), start, self.batch_size)
+        return _PollPartition(
+            config, topic, int(index), start, self.batch_size, self.gather_ms / 1000
+        )
 
 
 class OutputNotDelivered(AlertflowError):

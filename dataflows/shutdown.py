@@ -37,6 +37,11 @@ class _StoppablePartition(StatefulSourcePartition):
 
     def next_batch(self):
         if REQUESTED.is_set():
+            # What a source consumed but still holds (a poll gathering) is drained too.
+            drain = getattr(self.inner, "drain", None)
+            held = drain() if drain is not None else []
+            if held:
+                return held
             raise StopIteration
         return self.inner.next_batch()
 

@@ -176,4 +176,5 @@ def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaPoll
         tail=not config.kafka.stop_at_end,
         log_interval_s=config.kafka.log_interval_s,
         metadata_timeout_s=config.kafka.metadata_timeout_s,
+        gather_ms=config.kafka.gather_ms,
     )

@@ -127,8 +127,10 @@ class Intake:
                 continue
             # Both sources poll one partition (or one file) at a time: one ref prefix a poll.
             prefix = ref_prefix(poll[0].topic(), poll[0].partition())
+            # A gathered poll carries its first message's read time (dataflows.kafka_io.Poll).
+            read = getattr(poll, "read_ns", read_ns) if stamped else None
             for message in poll:
-                self._decode(message, prefix, read_ns if stamped else None, records, dead)
+                self._decode(message, prefix, read, records, dead)
         return [batch for batch in (records, dead) if batch]
 
     def _decode(

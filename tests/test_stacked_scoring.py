@@ -126,3 +126,27 @@ def test_detectors_without_a_rows_kernel_are_scored_one_at_a_time():
     assert len(shard.process(poll, 0)) == 12
     assert shard._stack is None and set(shard._rows.values()) == {-1}
     assert not StackedStates.can_stack(RobustEWMA())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))),
+                         min_size=1, max_size=2), min_size=1, max_size=30))
+def test_few_samples_take_single_calls_with_the_rows_kernel_bits(batches):
+    # One or two samples go through one single-sample call each; the rows kernel, forced
+    # here with _FEW = 0, must leave the same states and report the same bits.
+    import alertflow.operators.anomaly.stacked as stacked
+
+    few, rows = StackedStates(_ensemble()), StackedStates(_ensemble())
+    for stack in (few, rows):
+        for _ in range(2):
+            stack.adopt(_ensemble())
+    for i, values in enumerate(batches):
+        at, ts = [0, 1][: len(values)], [(1000 + 10 * i) * S] * len(values)
+        got = few.update(at, values, ts)
+        saved, stacked._FEW = stacked._FEW, 0
+        try:
+            want = rows.update(at, values, ts)
+        finally:
+            stacked._FEW = saved
+        assert np.array_equal(np.array(got), np.array(want), equal_nan=True)
+        assert np.array_equal(few.states, rows.states, equal_nan=True)
