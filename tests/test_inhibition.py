@@ -275,10 +275,10 @@ ROOMY = {"min_support": 1, "min_confidence": 1e-9, "min_lift": 0.0}
 def counts(rules):
     """Live pair counts: (followed, preceded) by (cause, symptom)."""
     return {
-        (cause, symptom): (pair.followed, pair.preceded)
+        (cause, symptom): (followed, preceded)
         for cause, kind in rules.kinds.items()
-        for symptom, pair in kind.followers.items()
-        if symptom in rules.kinds and rules.kinds[symptom].born == pair.born
+        for symptom, (born, followed, preceded) in kind.followers.items()
+        if symptom in rules.kinds and rules.kinds[symptom].born == born
     }
 
 
