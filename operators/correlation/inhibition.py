@@ -234,7 +234,7 @@ class LearnedInhibition:
         high = starts_ns if after is None else min(starts_ns, after - window)
         starts, least = self.starts, self.settings.min_support
         room = self.settings.max_followers
-        for other, counts in self._partners_before(kind, starts_ns):
+        for other, counts in self._partners_before(kind, starts_ns).items():
             theirs = starts[other]
             if len(theirs) == 1:  # mostly: one start buffered, no bisection needed
                 fresh = 1 if low <= theirs[0] < high else 0
@@ -255,7 +255,7 @@ class LearnedInhibition:
             if followed >= least and preceded >= least:
                 self.supported.setdefault(kind, {})[other] = None
 
-    def _partners_before(self, kind: str, starts_ns: int) -> list[tuple[str, _Kind]]:
+    def _partners_before(self, kind: str, starts_ns: int) -> dict[str, _Kind]:
         """The ``max_partners`` other kinds that started last in the window before a start.
 
         Ordered by their latest start there, then the greater name; each with its counts.
@@ -274,15 +274,15 @@ class LearnedInhibition:
             if counts is not None and counts.born == other_born:
                 found[other] = counts
                 if len(found) == room:
-                    return list(found.items())
+                    return found
         if stop == lo:
-            return list(found.items())  # the whole window walked
+            return found  # the whole window walked
         latest = []
         for other, theirs in self.starts.items():
             j = bisect_left(theirs, starts_ns)
             if other != kind and j and theirs[j - 1] >= starts_ns - self.window_ns:
                 latest.append((theirs[j - 1], other))
-        return [(other, kinds[other]) for _, other in nlargest(room, latest)]
+        return {other: kinds[other] for _, other in nlargest(room, latest)}
 
     def _followers(
         self, kind: str, this: _Kind, starts_ns: int, before: int | None, after: int | None
