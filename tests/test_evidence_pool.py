@@ -12,9 +12,10 @@ import types
 from collections import OrderedDict
 from dataclasses import replace
 
-from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
+import pytest
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal, apply_anomaly
 from alertflow.operators.correlation.correlator import DomainCorrelator
-from alertflow.operators.correlation.evidence_pool import EvidencePool
+from alertflow.operators.correlation.evidence_pool import EvidencePool, first_signs
 from alertflow.schemas.timefmt import NS_PER_S
 from hypothesis import given
 from hypothesis import strategies as st
@@ -136,3 +137,38 @@ def _anomaly(i: int, service: str) -> AnomalySignal:
     return AnomalySignal(series=f"lat{{p{i}}}", name="latency_p99", labels=labels,
                          ts_ns=T0 + i * S, value=5.0, expected=1.0, score=0.5,
                          severity="warning", detectors=("ensemble",), ref=f"p{i}")  # fmt: skip
+
+
+def _waiting(service, first_s):
+    signal = AnomalySignal(series=f"{service}/latency", name="latency",
+                           labels={"service": service, "__name__": "latency"},
+                           ts_ns=first_s * NS_PER_S, value=2.0, expected=1.0, score=0.9,
+                           severity="warning", detectors=("zscore",))  # fmt: skip
+    return apply_anomaly(None, signal)[0]
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ("db", 100),  # waiting only
+        ("api", 50),  # in the incident only
+        ("cache", 60),  # both: the earlier
+        ("web", None),  # neither
+        ("old", None),  # waiting, but before since_ns
+    ],
+)
+def test_first_signs_answer_as_the_scanned_dict_does(service, expected):
+    waiting = [_waiting("db", 100), _waiting("cache", 70), _waiting("old", 5)]
+    known = [_waiting("api", 50), _waiting("cache", 60)]
+    pool = EvidencePool((m.fingerprint, m) for m in waiting)
+    signs = first_signs(pool, 10 * NS_PER_S, known)
+    scanned = first_signs(OrderedDict(pool), 10 * NS_PER_S, known)  # a snapshot's path
+    first = None if expected is None else expected * NS_PER_S
+    assert signs.get(service) == scanned.get(service) == first
+    assert (service in signs) == (service in scanned) == (first is not None)
+    assert signs.get(service, -1) == (-1 if first is None else first)
+    if first is None:
+        with pytest.raises(KeyError):
+            signs[service]
+    else:
+        assert signs[service] == first

@@ -15,7 +15,7 @@ from alertflow.operators.correlation.inhibition import (
     LearnedInhibition,
     alert_kind,
 )
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 S = 10**9
@@ -275,10 +275,10 @@ ROOMY = {"min_support": 1, "min_confidence": 1e-9, "min_lift": 0.0}
 def counts(rules):
     """Live pair counts: (followed, preceded) by (cause, symptom)."""
     return {
-        (cause, symptom): (pair.followed, pair.preceded)
+        (cause, symptom): (followed, preceded)
         for cause, kind in rules.kinds.items()
-        for symptom, pair in kind.followers.items()
-        if symptom in rules.kinds and rules.kinds[symptom].born == pair.born
+        for symptom, (born, followed, preceded) in kind.followers.items()
+        if symptom in rules.kinds and rules.kinds[symptom].born == born
     }
 
 
@@ -313,6 +313,7 @@ starts_st = st.lists(
 )
 
 
+@settings(deadline=None)  # a property, not a timing: the shared machine stalls
 @given(starts=starts_st, data=st.data())
 def test_counts_are_exact_whatever_the_order_within_the_window(starts, data):
     # Each start arrives up to a window late: none is ever more than a window older
@@ -338,6 +339,7 @@ def test_counts_are_exact_in_every_order_at_the_window_edges():
         assert counts(learn(order, **ROOMY)) == expected, order
 
 
+@settings(deadline=None)
 @given(
     starts=st.lists(
         st.tuples(st.text("abcdefghij", min_size=1, max_size=2), st.integers(0, 20 * WINDOW)),

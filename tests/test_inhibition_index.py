@@ -2,7 +2,11 @@
 
 import pickle
 
-from alertflow.operators.correlation.inhibition import InhibitionSettings, LearnedInhibition
+from alertflow.operators.correlation.inhibition import (
+    InhibitionSettings,
+    LearnedInhibition,
+    _Pair,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,10 +21,15 @@ def state(rules):
     """Everything either implementation learnt, in its order."""
     kinds = [
         (name, k.born, k.episodes, k.covered_ns,
-         [(s, p.born, p.followed, p.preceded) for s, p in k.followers.items()])
+         [(s, *_counts(p)) for s, p in k.followers.items()])
         for name, k in rules.kinds.items()
     ]  # fmt: skip
     return kinds, rules.births, rules.recent, rules.first_ns, rules.newest_ns, rules.late
+
+
+def _counts(pair):
+    """(born, followed, preceded): a tuple here, a ``_Pair`` in the reference."""
+    return tuple(pair) if isinstance(pair, tuple) else (pair.born, pair.followed, pair.preceded)
 
 
 KINDS = "ABCDEFGH"
@@ -83,4 +92,18 @@ def test_a_snapshot_without_the_indexes_rebuilds_them():
     del old.__dict__["starts"], old.__dict__["supported"]
     copy = pickle.loads(pickle.dumps(old))
     assert copy.starts == rules.starts and copy.supported == rules.supported
+    assert copy.causes_of("B") == ["A"]
+
+
+def test_a_snapshot_with_pair_objects_restores_them_as_tuples():
+    rules = LearnedInhibition(InhibitionSettings(min_support=1, min_lift=0))
+    for i in range(3):
+        rules.observe("A", T0 + i * 3600 * S)
+        rules.observe("B", T0 + (i * 3600 + 60) * S)
+    old = pickle.loads(pickle.dumps(rules))
+    for kind in old.kinds.values():  # as a snapshot from before pairs were tuples holds them
+        kind.followers = {s: _Pair(*p) for s, p in kind.followers.items()}
+    copy = pickle.loads(pickle.dumps(old))
+    assert state(copy) == state(rules)
+    assert all(type(p) is tuple for k in copy.kinds.values() for p in k.followers.values())
     assert copy.causes_of("B") == ["A"]

@@ -23,6 +23,7 @@ replay gives the same clusters.
 
 import re
 from collections import OrderedDict
+from functools import lru_cache
 
 from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.operators.ids import stable_id
@@ -36,13 +37,19 @@ _WHERE = frozenset({"service", "service_name", "job", "app", "container", "pod",
 
 def alert_words(labels: dict[str, str], annotations: dict[str, str]) -> frozenset[str]:
     """The words an alert's kind is made of: its name's words and its summary's, not where."""
-    name = labels.get("alertname", "")
-    words = {w.lower() for w in _CAMEL.split(name) if len(w) > 1}
+    words = _name_words(labels.get("alertname", ""))
+    summary = annotations.get("summary", "").lower()
+    if not summary:
+        return words  # the labels only take words out of a summary
     # Split like the summary is, or "checkout-service" would leave "checkout" and "service".
     own = {w for k, v in labels.items() if k in _WHERE for w in _WORD.findall(v.lower())}
-    summary = annotations.get("summary", "").lower()
-    words.update(w for w in _WORD.findall(summary) if w not in own)
-    return frozenset(words)
+    return words | {w for w in _WORD.findall(summary) if w not in own}
+
+
+@lru_cache(maxsize=4096)
+def _name_words(name: str) -> frozenset[str]:
+    """An alert name's words (cached: a domain has few names, each alert splits one)."""
+    return frozenset(w.lower() for w in _CAMEL.split(name) if len(w) > 1)
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:

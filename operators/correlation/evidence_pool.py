@@ -205,11 +205,21 @@ class FirstSigns(Mapping[str, int]):
             self.cache[service] = min(firsts, default=None)
         return self.cache[service]
 
-    def __getitem__(self, service: str) -> int:
+    def get(self, service: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The first sign, or ``default``: without raising, as most services have none."""
         known, waiting = self.known.get(service), self._waiting(service)
-        if known is None and waiting is None:
+        if known is None:
+            return default if waiting is None else waiting
+        return known if waiting is None else min(known, waiting)
+
+    def __getitem__(self, service: str) -> int:
+        first = self.get(service)
+        if first is None:
             raise KeyError(service)
-        return min(t for t in (known, waiting) if t is not None)
+        return first
+
+    def __contains__(self, service: object) -> bool:
+        return isinstance(service, str) and self.get(service) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter({s for s in (*self.known, *self.pool.by_service) if s in self})

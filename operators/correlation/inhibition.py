@@ -103,13 +103,20 @@ _OLD_SETTINGS = ("window_s", "min_support", "min_confidence", "min_lift", "max_k
                  "max_followers", "max_recent")  # fmt: skip
 
 
-@dataclass(slots=True)
-class _Pair(Restorable):
-    """How often a symptom followed a cause, counted since the symptom's birth."""
+# How often a symptom followed a cause, counted since the symptom's birth: (the symptom's
+# birth these counts belong to, cause episodes followed by it, its episodes preceded by the
+# cause). A plain tuple, not an object: a start makes ~32 new pairs in a storm (issue 10), and
+# a tuple of ints costs a fifth of an object to make and leaves the cyclic GC's lists at once.
+Pair = tuple[int, int, int]
 
-    born: int  # the symptom's birth these counts belong to
-    followed: int = 0  # cause episodes followed by the symptom
-    preceded: int = 0  # symptom episodes preceded by the cause
+
+@dataclass(slots=True)
+class _Pair:
+    """A pair as snapshots before ``Pair`` hold it (restored as a ``Pair``)."""
+
+    born: int
+    followed: int = 0
+    preceded: int = 0
 
     @property
     def support(self) -> int:
@@ -123,7 +130,7 @@ class _Kind(Restorable):
     born: int  # a serial number, new each time the kind is first seen or seen again
     episodes: int = 0
     covered_ns: int = 0  # the union of the windows before its starts
-    followers: dict[str, _Pair] = field(default_factory=dict)  # symptom -> counts, oldest first
+    followers: dict[str, Pair] = field(default_factory=dict)  # symptom -> counts, oldest first
 
 
 def alert_kind(labels: dict[str, str]) -> str:
@@ -162,13 +169,17 @@ class LearnedInhibition:
         # the only causes a rule can hold for, found without asking every kind.
         self.supported: dict[str, dict[str, None]] = {}
         for cause, counts in self.kinds.items():
-            for symptom, pair in counts.followers.items():
-                if pair.support >= self.settings.min_support:
+            for symptom, (_, followed, preceded) in counts.followers.items():
+                if min(followed, preceded) >= self.settings.min_support:
                     self.supported.setdefault(symptom, {})[cause] = None
 
     def __setstate__(self, state: dict) -> None:
         """A snapshot taken before the indexes existed rebuilds them."""
         self.__dict__.update(state)
+        for counts in self.kinds.values():
+            for symptom, pair in counts.followers.items():
+                if isinstance(pair, _Pair):  # a snapshot from before ``Pair``
+                    counts.followers[symptom] = (pair.born, pair.followed, pair.preceded)
         if not hasattr(self.settings, "max_partners"):
             self.settings = InhibitionSettings(
                 **{k: getattr(self.settings, k) for k in _OLD_SETTINGS}
@@ -222,53 +233,57 @@ class LearnedInhibition:
         window = self.window_ns
         low = starts_ns - window if before is None else max(starts_ns - window, before)
         high = starts_ns if after is None else min(starts_ns, after - window)
-        starts, kinds, least = self.starts, self.kinds, self.settings.min_support
+        starts, least = self.starts, self.settings.min_support
         room = self.settings.max_followers
-        for other in self._partners_before(kind, starts_ns):
+        for other, counts in self._partners_before(kind, starts_ns).items():
             theirs = starts[other]
-            fresh = bisect_left(theirs, high) - bisect_left(theirs, low)
-            fresh = fresh if fresh > 0 else 0
-            # _count inline: ~32 pairs a start, the hot loop of issue 10's storm.
-            followers = kinds[other].followers
-            pair = followers.get(kind)
-            if pair is not None and pair.born == born:
-                pair.followed += fresh
-                pair.preceded += 1
-            elif pair is None and len(followers) < room:
-                pair = followers[kind] = _Pair(born, fresh, 1)
+            if len(theirs) == 1:  # mostly: one start buffered, no bisection needed
+                fresh = 1 if low <= theirs[0] < high else 0
             else:
-                pair = self._new_pair(other, followers, kind, born, fresh, 1)
-            if pair.followed >= least and pair.preceded >= least:
+                fresh = bisect_left(theirs, high) - bisect_left(theirs, low)
+                fresh = fresh if fresh > 0 else 0
+            # _count inline: ~32 pairs a start, the hot loop of issue 10's storm.
+            followers = counts.followers
+            pair = followers.get(kind)
+            if pair is not None and pair[0] == born:
+                followed, preceded = pair[1] + fresh, pair[2] + 1
+                followers[kind] = (born, followed, preceded)  # in place: keeps its age
+            elif pair is None and len(followers) < room:
+                followers[kind] = (born, fresh, 1)
+                followed, preceded = fresh, 1
+            else:
+                _, followed, preceded = self._new_pair(other, followers, kind, born, fresh, 1)
+            if followed >= least and preceded >= least:
                 self.supported.setdefault(kind, {})[other] = None
 
-    def _partners_before(self, kind: str, starts_ns: int) -> list[str]:
+    def _partners_before(self, kind: str, starts_ns: int) -> dict[str, _Kind]:
         """The ``max_partners`` other kinds that started last in the window before a start.
 
-        Ordered by their latest start there, then the greater name. Found walking the
-        buffer back from the start, unless that steps over many starts of few kinds:
-        then from each kind's own starts.
+        Ordered by their latest start there, then the greater name; each with its counts.
+        Found walking the buffer back from the start, unless that steps over many starts
+        of few kinds: then from each kind's own starts.
         """
         recent, room, kinds = self.recent, self.settings.max_partners, self.kinds
         lo = bisect_left(recent, (starts_ns - self.window_ns,))
         i = bisect_left(recent, (starts_ns,))
-        found: dict[str, None] = {}
+        found: dict[str, _Kind] = {}
         stop = max(lo, i - 4 * room)  # at most 4 x room steps back
         for _, other, other_born in reversed(recent[stop:i]):
             if other == kind or other in found:
                 continue
             counts = kinds.get(other)  # alive: not forgotten since
             if counts is not None and counts.born == other_born:
-                found[other] = None
+                found[other] = counts
                 if len(found) == room:
-                    return list(found)
+                    return found
         if stop == lo:
-            return list(found)  # the whole window walked
+            return found  # the whole window walked
         latest = []
         for other, theirs in self.starts.items():
             j = bisect_left(theirs, starts_ns)
             if other != kind and j and theirs[j - 1] >= starts_ns - self.window_ns:
                 latest.append((theirs[j - 1], other))
-        return [other for _, other in nlargest(room, latest)]
+        return {other: kinds[other] for _, other in nlargest(room, latest)}
 
     def _followers(
         self, kind: str, this: _Kind, starts_ns: int, before: int | None, after: int | None
@@ -316,7 +331,7 @@ class LearnedInhibition:
         if self._judge(cause, symptom) is None:
             return None
         counts = self.kinds[cause]
-        followed = counts.followers[symptom].followed
+        followed = counts.followers[symptom][1]
         return f"learned: {symptom} followed {cause} in {followed} of {counts.episodes} episodes"
 
     def base_rate(self, kind: str) -> float:
@@ -331,23 +346,21 @@ class LearnedInhibition:
         counts = self.kinds.get(kind)
         return counts is not None and counts.born == born
 
-    def _live(self, pair: _Pair, symptom: str) -> bool:
-        counts = self.kinds.get(symptom)
-        return counts is not None and counts.born == pair.born
-
     def _judge(self, cause: str, symptom: str) -> tuple[int, float] | None:
         counts = self.kinds.get(cause)
         pair = None if counts is None else counts.followers.get(symptom)
-        if counts is None or pair is None or not self._live(pair, symptom):
+        if counts is None or pair is None or not self._alive(symptom, pair[0]):
             return None
-        if pair.support < self.settings.min_support:
+        _, followed, preceded = pair
+        support = min(followed, preceded)
+        if support < self.settings.min_support:
             return None
-        confidence = pair.followed / counts.episodes
+        confidence = followed / counts.episodes
         if confidence < self.settings.min_confidence:
             return None
         if confidence < self.settings.min_lift * self.base_rate(symptom):
             return None
-        return pair.support, confidence
+        return support, confidence
 
     def _seen(self, kind: str) -> _Kind:
         counts = self.kinds.pop(kind, None)
@@ -389,25 +402,24 @@ class LearnedInhibition:
             return
         followers = cause.followers
         pair = followers.get(symptom)
-        if pair is None or pair.born != born:
+        if pair is None or pair[0] != born:
             pair = self._new_pair(name, followers, symptom, born, int(followed), int(preceded))
         else:
-            pair.followed += followed
-            pair.preceded += preceded
+            pair = followers[symptom] = (born, pair[1] + followed, pair[2] + preceded)
         least = self.settings.min_support
-        if pair.followed >= least and pair.preceded >= least:
+        if pair[1] >= least and pair[2] >= least:
             self.supported.setdefault(symptom, {})[name] = None
 
     def _new_pair(
-        self, cause: str, followers: dict[str, _Pair], symptom: str, born: int, *counts: int
-    ) -> _Pair:
+        self, cause: str, followers: dict[str, Pair], symptom: str, born: int, *counts: int
+    ) -> Pair:
         """A pair of the symptom's ``born`` with its first ``counts``, where it found room."""
         if symptom in followers:
             del followers[symptom]  # counts from a forgotten namesake
             self._unsupport(cause, symptom)
         elif len(followers) >= self.settings.max_followers:
             self._make_room(cause, followers)
-        pair = followers[symptom] = _Pair(born, *counts)
+        pair = followers[symptom] = (born, *counts)
         return pair
 
     def _unsupport(self, cause: str, symptom: str) -> None:
@@ -415,16 +427,15 @@ class LearnedInhibition:
         if causes is not None and causes.pop(cause, 0) is None and not causes:
             del self.supported[symptom]
 
-    def _make_room(self, cause: str, followers: dict[str, _Pair]) -> None:
+    def _make_room(self, cause: str, followers: dict[str, Pair]) -> None:
         kinds = self.kinds
         # Dead first, then fewest occasions, then the likeliest by chance (highest base
         # rate); among equals the oldest goes first (its index in ``followers``).
         dead: list[str] = []
         alive = []
-        for i, (symptom, pair) in enumerate(followers.items()):
+        for i, (symptom, (born, followed, preceded)) in enumerate(followers.items()):
             counts = kinds.get(symptom)
-            if counts is not None and counts.born == pair.born:
-                followed, preceded = pair.followed, pair.preceded
+            if counts is not None and counts.born == born:
                 least = followed if followed < preceded else preceded
                 alive.append((least, followed, -counts.covered_ns, i, symptom))
             else:
