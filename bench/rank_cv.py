@@ -18,17 +18,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+import os
 import pickle
 import random
 import statistics
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
 from alertflow.operators.correlation.rootcause import RankWeights, rank_by_onset
 from alertflow.operators.simulate import SimulationError, Situations, simulate
@@ -129,25 +132,61 @@ class Tally:
 
 
 def load(root: Path, seed: int) -> list[tuple]:
-    """A seed's scenarios: (truth, records, z ranks, recorded ranking inputs)."""
+    """A seed's scenarios: (truth, records, z ranks, recorded ranking inputs, level books)."""
     out = []
     for work in sorted((root / f"seed{seed}").glob("s*")):
         if (work / "scenario.pkl").exists():
             truth, records, z = pickle.loads((work / "scenario.pkl").read_bytes())
-            out.append((truth, records, z, pickle.loads((work / "ranking.pkl").read_bytes())))
+            inputs = pickle.loads((work / "ranking.pkl").read_bytes())
+            out.append((truth, records, z, inputs, _levels(work, inputs)))
     return out
+
+
+def _levels(work: Path, inputs: dict) -> dict[str, LevelBook]:
+    """Per recorded incident, the level book as of its ranking (cached in levels.pkl).
+
+    Built from the scenario's raw series (series.pkl): every sample of the incident's
+    services and their dependencies up to its last member, as the correlator would hold.
+    """
+    cache = work / f"levels-{BUCKET_S:.0f}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    if not (work / "series.pkl").exists():
+        return {}
+    series = pickle.loads((work / "series.pkl").read_bytes())
+    books = {}
+    for iid, (members, graph) in inputs.items():
+        cluster = Counter(m.labels.get("cluster", "") for m in members).most_common(1)[0][0]
+        by_service = series.get(cluster) or next(iter(series.values()), {})
+        near = {m.service for m in members if m.service}
+        near |= {d for s in near for d in graph.downstream(s)}
+        now = max(m.last_ns for m in members) / 1e9
+        book = books[iid] = LevelBook(BUCKET_S, int(4500 // BUCKET_S))
+        held_s = book.bucket_s * (book.slots + 1)
+        for service in sorted(near & by_service.keys()):
+            for key, points in by_service[service].items():
+                for t, v in points:
+                    if now - held_s <= t <= now:
+                        book.add(service, key, int(t * 1e9), v)
+    cache.write_bytes(pickle.dumps(books))
+    return books
 
 
 def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
     """Top-1/top-3 per fault kind (and "all") with every incident ranked under ``weights``."""
     tallies: dict[str, Tally] = defaultdict(Tally)
-    for truth, records, z, inputs in scenarios:
+    for truth, records, z, inputs, levels in scenarios:
         predicted = []
         for rec in records:
             base = bc.from_incident(rec)
             if rec["incident_id"] in inputs:
                 members, graph = inputs[rec["incident_id"]]
-                ranked = tuple(c.service for c in rank_by_onset(members, graph, weights=weights))
+                ranked = tuple(
+                    c.service
+                    for c in rank_by_onset(
+                        members, graph, weights=weights, levels=levels.get(rec["incident_id"])
+                    )
+                )
                 base = replace(base, ranked=ranked)
             predicted.append(base)
         taken: set[str] = set()
@@ -165,18 +204,20 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
     return tallies
 
 
-# The ranking before moves were measured, and before first movers were promoted.
-OLD = replace(WITHOUT_MOVES, movers=0, mover_first=False)
+# The level book's bucket (its ring holds 75 minutes of them); the correlator's default.
+BUCKET_S = float(os.environ.get("RANK_CV_BUCKET_S", LevelBook().bucket_s))
+# Main's ranking: first movers, no change at the start measured against each series' hour.
+OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 
-# The candidate settings: a small grid over the knobs of first movers (see RankWeights).
+# The candidate settings: the knobs of the change at the incident's start (rank_levels).
 GRID = {
-    "movers": (0, 1, 2, 3),
-    "mover_change": (2.0, 3.0, 5.0),
-    "mover_tolerance_s": (30.0, 90.0),
-    "mover_first": (False, True),
+    "level_lead_s": (0.0, 300.0),
+    "level_first": (0.0, 2.0, 5.0, 10.0, 20.0),
+    "level_min": (0.0, 5.0),
+    "level_extra": (math.inf, 3.0, 5.0, 10.0, 20.0),
 }
 
 
@@ -211,7 +252,7 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
                 out[kind].add(t)
         return out
 
-    columns = {"old": pooled(0, seeds), "defaults": pooled(1, seeds)}
+    columns = {"main": pooled(0, seeds), "defaults": pooled(1, seeds)}
     if not held_out:
         tuned = range(2, len(grid))
         best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
@@ -230,7 +271,7 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
     )
     print("| fault kind | n | " + " | ".join(columns) + " | z-score baseline |")
     print("|---|---:|" + "---:|" * (len(columns) + 1))
-    old = columns["old"]
+    old = columns["main"]
     for kind in sorted(old, key=lambda k: (k != "all", k)):
         z = old[kind]
         cells = " | ".join(_cell(c[kind]) for c in columns.values())
@@ -239,14 +280,19 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
 
 def cost(root: Path, seeds: Sequence[int], repeats: int = 3) -> None:
     """Microseconds per ranking of every recorded incident: the old weights against the new."""
-    inputs = [v for seed in seeds for *_, recorded in load(root, seed) for v in recorded.values()]
+    inputs = [
+        (*v, books.get(iid))
+        for seed in seeds
+        for *_, recorded, books in load(root, seed)
+        for iid, v in recorded.items()
+    ]
     rows = []
-    for name, weights in (("old (main)", OLD), ("first movers (defaults)", BASES["plain"])):
+    for name, weights in (("main", OLD), ("levels (defaults)", BASES["plain"])):
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            for members, graph in inputs:
-                rank_by_onset(members, graph, weights=weights)
+            for members, graph, book in inputs:
+                rank_by_onset(members, graph, weights=weights, levels=book)
             times.append((time.perf_counter() - start) / len(inputs) * 1e6)
         rows.append((name, statistics.median(times)))
     print(f"{len(inputs)} incidents, median of {repeats}\n")

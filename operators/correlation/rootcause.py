@@ -11,6 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.rank_levels import (
+    LevelBook,
+    describe_level,
+    level_changes,
+    level_extras,
+    promote_level,
+)
 from alertflow.operators.correlation.rank_moves import (
     WITHOUT_MOVES,
     RankWeights,
@@ -156,6 +163,7 @@ def rank_by_onset(
     decay_s: float = 300.0,
     limit: int | None = None,
     weights: RankWeights | None = None,
+    levels: LevelBook | None = None,
 ) -> list[Candidate]:
     """Rank services by onset, the call graph and strength: likely causes first.
 
@@ -312,6 +320,9 @@ def rank_by_onset(
     moved, early = first_movers(by_service, graph, first_alert_ns, weights)
     lead_first = min(m.first_ns for m in by_service[scored[0][3]])
     promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
+    now_ns = max(m.last_ns for ms in by_service.values() for m in ms)
+    changed = level_changes(levels, by_service, graph, first_alert_ns, now_ns, weights)
+    lifted = promote_level(scored, changed, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -344,6 +355,7 @@ def rank_by_onset(
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *describe_first_move(promoted.get(service), first_alert_ns),
+            *describe_level(changed.get(service), service == lifted),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -360,7 +372,15 @@ def rank_by_onset(
             ),
         )
         out.append(Candidate(service, round(score, 4), evidence))
+    # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
+    tail = scored[-1][0] * 0.5 if scored else 0.0
+    for service in level_extras(changed, by_service, weights)[: _left(limit, out)]:
+        out.append(Candidate(service, round(tail, 4), describe_level(changed[service], False)))
     return out
+
+
+def _left(limit: int | None, out: list) -> int | None:
+    return None if limit is None else max(0, limit - len(out))
 
 
 def _bursts(members: list[AlertMember]) -> list[AlertMember]:

@@ -1,0 +1,219 @@
+"""What changed at an incident's start against each series' own last hour (issue 10, mode 7).
+
+The z-score baseline of issue 10 ranks services by how far any of their metrics moved
+in the minutes after the fault against the hour before. Anomaly evidence misses what
+that sees: a detector learns a slow ramp (a memory leak) and never flags it, and a
+service with no anomaly at all is not in the incident. A :class:`LevelBook` keeps, per
+series, a small ring of 5-minute sums (:class:`LevelRing`: ``slots`` buckets of count,
+sum and sum of squares, 45 floats, 392 bytes), enough to compare the mean after any
+start in the last hour with the mean and spread of the hour before it.
+
+Ranking (``correlation.rootcause``) reads :meth:`LevelBook.changes` at the incident's
+start: the service that moved most, far more than the first place did, takes first
+place; dependencies of the incident's services that moved strongly at its start are
+ranked after its members, where the baseline would see them and anomaly evidence did
+not. Series the engine derives from sampled traces are not kept: an absent trace
+window is missing, not zero.
+"""
+
+import math
+from array import array
+from collections.abc import Iterable
+
+from alertflow.operators.correlation.rank_moves import RankWeights
+from alertflow.operators.correlation.topology import ServiceGraph
+from alertflow.schemas.timefmt import NS_PER_S
+
+# Series the engine derives from sampled traces (operators.red_metrics) are named so.
+DERIVED_PREFIX = "alertflow_"
+# A constant series that moves is infinitely changed; this keeps it comparable and finite.
+CHANGE_CAP = 1000.0
+# The hour before a start needs this many samples for a spread.
+_MIN_BEFORE = 4
+
+
+class LevelRing:
+    """One series' last ``slots`` buckets of ``bucket_s``: count, sum, sum of squares."""
+
+    __slots__ = ("bucket_ns", "head", "n", "sq", "sum")
+
+    def __init__(self, bucket_s: float = 300.0, slots: int = 15) -> None:
+        self.bucket_ns = int(bucket_s * NS_PER_S)
+        self.head = -1  # the newest bucket's number (ts // bucket_ns); -1 before any sample
+        self.n = array("d", bytes(8 * slots))
+        self.sum = array("d", bytes(8 * slots))
+        self.sq = array("d", bytes(8 * slots))
+
+    def add(self, ts_ns: int, value: float) -> None:
+        """Count a sample; one older than the ring or not finite is dropped."""
+        if not math.isfinite(value):
+            return
+        bucket = ts_ns // self.bucket_ns
+        slots = len(self.n)
+        if bucket > self.head:
+            for b in range(max(self.head + 1, bucket - slots + 1), bucket + 1):
+                i = b % slots
+                self.n[i] = self.sum[i] = self.sq[i] = 0.0
+            self.head = bucket
+        elif bucket <= self.head - slots:
+            return
+        i = bucket % slots
+        self.n[i] += 1.0
+        self.sum[i] += value
+        self.sq[i] += value * value
+
+    def _window(self, lo: int, hi: int) -> tuple[float, float, float]:
+        """Count, sum, sum of squares of buckets ``lo`` to ``hi`` (inclusive) still held."""
+        slots = len(self.n)
+        n = s = q = 0.0
+        for b in range(max(lo, self.head - slots + 1), min(hi, self.head) + 1):
+            i = b % slots
+            n, s, q = n + self.n[i], s + self.sum[i], q + self.sq[i]
+        return n, s, q
+
+    def change(self, start_ns: int, now_ns: int, before_s: float = 3600.0,
+               after_s: float = 600.0) -> float:  # fmt: skip
+        """How far the mean after ``start_ns`` moved from the hour before, in its spreads.
+
+        After: the buckets from the one holding the start, up to ``after_s`` or now.
+        Before: the whole buckets within ``before_s`` before that one. 0 when either is
+        too thin to tell; a constant series that moved is at ``CHANGE_CAP``.
+        """
+        first = start_ns // self.bucket_ns
+        last = min(start_ns + int(after_s * NS_PER_S), now_ns) // self.bucket_ns
+        n_a, s_a, _ = self._window(first, last)
+        n_b, s_b, q_b = self._window(first - int(before_s * NS_PER_S) // self.bucket_ns, first - 1)
+        if n_a == 0 or n_b < _MIN_BEFORE:
+            return 0.0
+        mean_b = s_b / n_b
+        moved = abs(s_a / n_a - mean_b)
+        var = max(0.0, q_b / n_b - mean_b * mean_b)
+        sd = math.sqrt(var)
+        # Below float rounding of the mean, the hour before was constant.
+        if sd <= 1e-9 * max(1.0, abs(mean_b)):
+            return CHANGE_CAP if moved > 1e-9 * max(1.0, abs(mean_b)) else 0.0
+        return min(CHANGE_CAP, moved / sd)
+
+
+class LevelBook:
+    """Per service and series, a :class:`LevelRing`; at most ``max_series`` series.
+
+    Past the bound, a new series evicts the one updated longest ago (its ring's
+    newest bucket), so the book's memory is ``max_series`` rings at most.
+    """
+
+    def __init__(self, bucket_s: float = 300.0, slots: int = 15, max_series: int = 50_000) -> None:
+        self.bucket_s, self.slots, self.max_series = bucket_s, slots, max_series
+        self.rings: dict[str, dict[str, LevelRing]] = {}
+        self.count = 0
+
+    def add(self, service: str, series: str, ts_ns: int, value: float) -> None:
+        """Count one sample of ``series`` (named ``series``) of ``service``."""
+        if series.startswith(DERIVED_PREFIX):
+            return  # sampled traces: an absent window is missing, not a level of 0
+        by = self.rings.setdefault(service, {})
+        ring = by.get(series)
+        if ring is None:
+            if self.count >= self.max_series:
+                self._evict()
+            ring = by[series] = LevelRing(self.bucket_s, self.slots)
+            self.count += 1
+        ring.add(ts_ns, value)
+
+    def _evict(self) -> None:
+        service, series = min(
+            ((s, k) for s, by in self.rings.items() for k in by),
+            key=lambda sk: self.rings[sk[0]][sk[1]].head,
+        )
+        del self.rings[service][series]
+        if not self.rings[service]:
+            del self.rings[service]
+        self.count -= 1
+
+    def changes(self, services: Iterable[str], start_ns: int,
+                now_ns: int) -> dict[str, tuple[float, str]]:  # fmt: skip
+        """Per service with kept series, its largest change at ``start_ns`` and the series'."""
+        out: dict[str, tuple[float, str]] = {}
+        for service in services:
+            by = self.rings.get(service)
+            if not by:
+                continue
+            out[service] = max(
+                ((ring.change(start_ns, now_ns), series) for series, ring in by.items()),
+                key=lambda cs: (cs[0], cs[1]),
+            )
+        return out
+
+
+def level_changes(
+    levels: LevelBook | None,
+    services: Iterable[str],
+    graph: ServiceGraph,
+    first_alert_ns: int,
+    now_ns: int,
+    weights: RankWeights,
+) -> dict[str, tuple[float, str]]:
+    """The incident's services' and their dependencies' changes at its start.
+
+    The start is ``level_lead_s`` before the first alert: an alert fires a `for:` after
+    its metric turned.
+    """
+    if levels is None or (not weights.level_first and math.isinf(weights.level_extra)):
+        return {}
+    services = set(services)
+    near = services | {d for s in services for d in graph.downstream(s)}
+    start = first_alert_ns - int(weights.level_lead_s * NS_PER_S)
+    return levels.changes(sorted(near), start, max(now_ns, start))
+
+
+def promote_level(
+    scored: list[tuple[float, float, int, str]],
+    changes: dict[str, tuple[float, str]],
+    weights: RankWeights,
+) -> str | None:
+    """Give first place to the member that changed most, if far more than the first did.
+
+    Far more: ``level_first`` times the first place's change, and ``level_min`` spreads at
+    least. The promoted service takes first place's score (scores still fall).
+    """
+    if not weights.level_first or not scored:
+        return None
+    members = {row[3] for row in scored}
+    top = max(
+        (s for s in changes if s in members),
+        key=lambda s: (changes[s][0], -next(i for i, r in enumerate(scored) if r[3] == s)),
+        default=None,
+    )
+    lead = scored[0][3]
+    if top is None or top == lead:
+        return None
+    moved, lead_moved = changes[top][0], changes.get(lead, (0.0, ""))[0]
+    if moved < weights.level_min or moved < weights.level_first * lead_moved:
+        return None
+    at = next(i for i, row in enumerate(scored) if row[3] == top)
+    row = scored.pop(at)
+    scored.insert(0, (scored[0][0], *row[1:]))
+    return top
+
+
+def level_extras(
+    changes: dict[str, tuple[float, str]], members: Iterable[str], weights: RankWeights
+) -> list[str]:
+    """Dependencies outside the incident that moved ``level_extra`` spreads at its start.
+
+    Largest change first (then by name): ranked after every member of the incident.
+    """
+    inside = set(members)
+    out = [
+        s for s, (moved, _) in changes.items() if s not in inside and moved >= weights.level_extra
+    ]
+    return sorted(out, key=lambda s: (-changes[s][0], s))
+
+
+def describe_level(change: tuple[float, str] | None, promoted: bool) -> tuple[str, ...]:
+    """The evidence line of a service's change at the incident's start (none if small)."""
+    if change is None or change[0] < 1.0:
+        return ()
+    moved, series = change
+    line = f"{series} moved {moved:.1f} spreads at the incident's start from its hour before"
+    return (line + (": the largest change in the incident" if promoted else ""),)
