@@ -160,7 +160,9 @@ def test_a_dependency_outside_the_incident_that_moved_at_its_start_is_ranked_aft
     feed(book, "db", "container_memory_working_set_bytes", ramp_from(-300, 0.5))
     feed(book, "cache", "container_cpu_utilisation_ratio", calm(0.3, 0.02, 3))  # no move
     ranked = rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book)
-    assert [c.service for c in ranked] == ["api", "web", "db"]  # the members, then db
+    # api (first) has no series kept: missing, not unchanged, so web's change does not
+    # take its place; then the members, then db.
+    assert [c.service for c in ranked] == ["api", "web", "db"]
     assert ranked[-1].score <= ranked[-2].score and "moved" in ranked[-1].evidence[0]
     assert len(rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book, limit=2)) == 2
 

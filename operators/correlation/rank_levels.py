@@ -174,7 +174,8 @@ def promote_level(
     """Give first place to the member that changed most, if far more than the first did.
 
     Far more: ``level_first`` times the first place's change, and ``level_min`` spreads at
-    least. The promoted service takes first place's score (scores still fall).
+    least; a first place with no series kept keeps its place. The promoted service takes
+    first place's score (scores still fall).
     """
     if not weights.level_first or not scored:
         return None
@@ -185,9 +186,10 @@ def promote_level(
         default=None,
     )
     lead = scored[0][3]
-    if top is None or top == lead:
+    # A first place with no series kept is missing, not unchanged: nothing to compare.
+    if top is None or top == lead or lead not in changes:
         return None
-    moved, lead_moved = changes[top][0], changes.get(lead, (0.0, ""))[0]
+    moved, lead_moved = changes[top][0], changes[lead][0]
     if moved < weights.level_min or moved < weights.level_first * lead_moved:
         return None
     at = next(i for i, row in enumerate(scored) if row[3] == top)
