@@ -111,7 +111,7 @@ class LevelBook:
         self.count = 0
 
     def add(self, service: str, series: str, ts_ns: int, value: float) -> None:
-        """Count one sample of ``series`` (named ``series``) of ``service``."""
+        """Count one sample of ``service``'s series keyed ``series`` (its name first)."""
         if series.startswith(DERIVED_PREFIX):
             return  # sampled traces: an absent window is missing, not a level of 0
         by = self.rings.setdefault(service, {})
@@ -124,6 +124,7 @@ class LevelBook:
         ring.add(ts_ns, value)
 
     def _evict(self) -> None:
+        # A scan of the book: only when an estate has more series than the bound.
         service, series = min(
             ((s, k) for s, by in self.rings.items() for k in by),
             key=lambda sk: self.rings[sk[0]][sk[1]].head,
