@@ -18,8 +18,11 @@ window is missing, not zero.
 
 import math
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable
+from typing import NamedTuple
 
+from alertflow.operators.correlation.alert_dedup import service_of
 from alertflow.operators.correlation.rank_moves import RankWeights
 from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S
@@ -30,6 +33,37 @@ DERIVED_PREFIX = "alertflow_"
 CHANGE_CAP = 1000.0
 # The hour before a start needs this many samples for a spread.
 _MIN_BEFORE = 4
+# Incident starts whose settled changes a book remembers (see LevelBook.changes).
+_MEMO_STARTS = 256
+BEFORE_S, AFTER_S = 3600.0, 600.0
+LEVEL_BUCKET_S = 300.0  # what scoring sends (LevelBook's default bucket)
+
+
+class LevelSignal(NamedTuple):
+    """One series' closed bucket on its way from scoring to correlation (the ``levels`` stream).
+
+    ``bucket`` is the bucket's number (event time // ``bucket_s``); ``n``, ``total`` and
+    ``squares`` its samples' count, sum and sum of squares. A tuple: scoring makes one per
+    series every bucket, and a frozen dataclass costs five times as much to build.
+    """
+
+    series: str
+    labels: dict[str, str]
+    bucket: int
+    bucket_s: float
+    n: float
+    total: float
+    squares: float
+
+    @property
+    def ts_ns(self) -> int:
+        """The bucket's end: when it closed, in event time."""
+        return (self.bucket + 1) * int(self.bucket_s * NS_PER_S)
+
+    @property
+    def fingerprint(self) -> str:
+        """The order key's tie-break: the series."""
+        return "level:" + self.series
 
 
 class LevelRing:
@@ -65,6 +99,32 @@ class LevelRing:
         stats[slots + i] += value
         stats[2 * slots + i] += value * value
 
+    def add_bucket(self, bucket: int, n: float, total: float, squares: float) -> None:
+        """Count a whole bucket (scoring's closed ones); one older than the ring is dropped."""
+        if not (n > 0 and math.isfinite(total) and math.isfinite(squares)):
+            return
+        if bucket <= self.head - self.slots:
+            return
+        slots, stats = self.slots, self.stats
+        if bucket > self.head:
+            for b in range(max(self.head + 1, bucket - slots + 1), bucket + 1):
+                i = b % slots
+                stats[i] = stats[slots + i] = stats[2 * slots + i] = 0.0
+            self.head = bucket
+        i = bucket % slots
+        stats[i] += n
+        stats[slots + i] += total
+        stats[2 * slots + i] += squares
+
+    def __getstate__(self) -> tuple[int, int, int, bytes]:
+        # A tuple and the raw doubles: a snapshot holds up to max_series of these.
+        return self.bucket_ns, self.slots, self.head, self.stats.tobytes()
+
+    def __setstate__(self, state: tuple[int, int, int, bytes]) -> None:
+        self.bucket_ns, self.slots, self.head, raw = state
+        self.stats = array("d")
+        self.stats.frombytes(raw)
+
     def _window(self, lo: int, hi: int) -> tuple[float, float, float]:
         """Count, sum, sum of squares of buckets ``lo`` to ``hi`` (inclusive) still held."""
         slots, stats = self.slots, self.stats
@@ -74,8 +134,8 @@ class LevelRing:
             n, s, q = n + stats[i], s + stats[slots + i], q + stats[2 * slots + i]
         return n, s, q
 
-    def change(self, start_ns: int, now_ns: int, before_s: float = 3600.0,
-               after_s: float = 600.0) -> float:  # fmt: skip
+    def change(self, start_ns: int, now_ns: int, before_s: float = BEFORE_S,
+               after_s: float = AFTER_S) -> float:  # fmt: skip
         """How far the mean after ``start_ns`` moved from the hour before, in its spreads.
 
         After: the buckets from the one holding the start, up to ``after_s`` or now.
@@ -102,26 +162,58 @@ class LevelBook:
     """Per service and series, a :class:`LevelRing`; at most ``max_series`` series.
 
     Past the bound, a new series evicts the one updated longest ago (its ring's
-    newest bucket), so the book's memory is ``max_series`` rings at most.
+    newest bucket), so the book's memory is ``max_series`` rings at most. Changes at
+    a start whose after-window has closed are remembered (the last ``_MEMO_STARTS``
+    starts): a later ranking of the same incident reads them instead of rings that
+    have since moved on and forgotten the hour before.
     """
 
     def __init__(self, bucket_s: float = 300.0, slots: int = 15, max_series: int = 50_000) -> None:
         self.bucket_s, self.slots, self.max_series = bucket_s, slots, max_series
         self.rings: dict[str, dict[str, LevelRing]] = {}
         self.count = 0
+        self.newest = -1  # the newest bucket number any series has closed
+        self.memo: OrderedDict[tuple[int, int], dict[str, tuple[float, str]]] = OrderedDict()
 
-    def add(self, service: str, series: str, ts_ns: int, value: float) -> None:
-        """Count one sample of ``service``'s series keyed ``series`` (its name first)."""
+    def __setstate__(self, state: dict) -> None:
+        # Restorable (operators.restorable): a field added since the snapshot gets its default.
+        self.__init__()  # type: ignore[misc]
+        self.__dict__.update(state)
+
+    @property
+    def bucket_ns(self) -> int:
+        """The bucket's length in nanoseconds."""
+        return int(self.bucket_s * NS_PER_S)
+
+    def _ring(self, service: str, series: str) -> LevelRing | None:
         if series.startswith(DERIVED_PREFIX):
-            return  # sampled traces: an absent window is missing, not a level of 0
+            return None  # sampled traces: an absent window is missing, not a level of 0
         by = self.rings.setdefault(service, {})
         ring = by.get(series)
         if ring is None:
             if self.count >= self.max_series:
                 self._evict()
+                by = self.rings.setdefault(service, by)
             ring = by[series] = LevelRing(self.bucket_s, self.slots)
             self.count += 1
-        ring.add(ts_ns, value)
+        return ring
+
+    def add(self, service: str, series: str, ts_ns: int, value: float) -> None:
+        """Count one sample of ``service``'s series keyed ``series`` (its name first)."""
+        ring = self._ring(service, series)
+        if ring is not None:
+            ring.add(ts_ns, value)
+            self.newest = max(self.newest, ring.head)
+
+    def add_signal(self, signal: LevelSignal) -> None:
+        """Count a closed bucket from scoring (any order: the ring places it by number)."""
+        service = service_of(signal.labels)
+        if service is None or signal.bucket_s != self.bucket_s:
+            return
+        ring = self._ring(service, signal.series)
+        if ring is not None:
+            ring.add_bucket(signal.bucket, signal.n, signal.total, signal.squares)
+            self.newest = max(self.newest, signal.bucket)
 
     def _evict(self) -> None:
         # A scan of the book: only when an estate has more series than the bound.
@@ -134,19 +226,51 @@ class LevelBook:
             del self.rings[service]
         self.count -= 1
 
+    def window(self, start_ns: int, now_ns: int) -> tuple[int, int]:
+        """The buckets a change at ``start_ns`` reads after it: first and last."""
+        after = min(start_ns + int(AFTER_S * NS_PER_S), now_ns)
+        return start_ns // self.bucket_ns, after // self.bucket_ns
+
     def changes(self, services: Iterable[str], start_ns: int,
                 now_ns: int) -> dict[str, tuple[float, str]]:  # fmt: skip
         """Per service with kept series, its largest change at ``start_ns`` and the series'."""
-        out: dict[str, tuple[float, str]] = {}
+        return {
+            service: max(found, key=lambda cs: (cs[0], cs[1]))
+            for service, found in self.series_changes(services, start_ns, now_ns).items()
+        }
+
+    def series_changes(self, services: Iterable[str], start_ns: int,
+                       now_ns: int) -> dict[str, list[tuple[float, str]]]:  # fmt: skip
+        """Per service with kept series, each series' change at ``start_ns``."""
+        key = self.window(start_ns, now_ns)
+        settled = self.newest >= key[1]  # the after-window's buckets have all closed
+        memo = self.memo.get(key) if settled else None
+        if settled and memo is None:
+            memo = self.memo[key] = {}
+            while len(self.memo) > _MEMO_STARTS:
+                self.memo.popitem(last=False)
+        out: dict[str, list[tuple[float, str]]] = {}
         for service in services:
+            known = memo.get(service) if memo is not None else None
+            if known is not None:
+                out[service] = known
+                continue
             by = self.rings.get(service)
             if not by:
                 continue
-            out[service] = max(
-                ((ring.change(start_ns, now_ns), series) for series, ring in by.items()),
-                key=lambda cs: (cs[0], cs[1]),
-            )
+            out[service] = [(ring.change(start_ns, now_ns), series) for series, ring in by.items()]
+            if memo is not None:
+                memo[service] = out[service]
         return out
+
+    def horizon(self, first_alert_ns: int, weights: RankWeights) -> int:
+        """The book's newest bucket as far as a ranking at ``first_alert_ns`` reads it.
+
+        Past the end of the incident's after-window (and a bucket's margin) the ranking
+        reads settled changes, so the ranking cache need not rank again as buckets close.
+        """
+        start = first_alert_ns - int(weights.level_lead_s * NS_PER_S)
+        return min(self.newest, self.window(start, start + int(AFTER_S * NS_PER_S))[1] + 1)
 
 
 def level_changes(
@@ -167,7 +291,29 @@ def level_changes(
     services = set(services)
     near = services | {d for s in services for d in graph.downstream(s)}
     start = first_alert_ns - int(weights.level_lead_s * NS_PER_S)
-    return levels.changes(sorted(near), start, max(now_ns, start))
+    found = levels.series_changes(sorted(near), start, max(now_ns, start))
+    if weights.level_kind:
+        found = _kind_scaled(found, weights.level_kind)
+    return {s: max(cs, key=lambda c: (c[0], c[1])) for s, cs in found.items() if cs}
+
+
+def _kind_scaled(
+    found: dict[str, list[tuple[float, str]]], power: float
+) -> dict[str, list[tuple[float, str]]]:
+    """Each change over its metric's median change across the services, to ``power``.
+
+    An error ratio is near constant before a fault, so every caller's jumps by hundreds of
+    its spreads while the root's CPU moves by tens: against its own kind, the CPU stands out.
+    """
+    by_kind: dict[str, list[float]] = {}
+    for cs in found.values():
+        for change, series in cs:
+            by_kind.setdefault(series.split("{", 1)[0], []).append(change)
+    scale = {k: max(1.0, sorted(v)[len(v) // 2]) ** power for k, v in by_kind.items()}
+    return {
+        s: [(change / scale[series.split("{", 1)[0]], series) for change, series in cs]
+        for s, cs in found.items()
+    }
 
 
 def promote_level(

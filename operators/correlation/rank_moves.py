@@ -53,6 +53,7 @@ class RankWeights:
     level_first: float = 10.0  # a member that changed this many times more takes first place...
     level_min: float = 0.0  # ...if it changed this many spreads at least (0 first: off)
     level_extra: float = 3.0  # dependencies outside the incident that changed this much follow
+    level_kind: float = 0.0  # each change over its metric's median change, to this power
 
 
 # The ranking before moves were measured; what runs when anomalies carry no shift.
