@@ -53,9 +53,9 @@ def _record_run(out: Path, argv: list[str]) -> int:
     seen: dict[str, tuple] = {}
     causes = incident_render._causes
 
-    def recording(state, members, graph):
+    def recording(state, members, graph, levels=None):
         seen[state.incident_id] = (list(members), graph)
-        return causes(state, members, graph)
+        return causes(state, members, graph, levels)
 
     incident_render._causes = recording
     rc = cli.main(argv)
@@ -150,7 +150,7 @@ def _levels(work: Path, inputs: dict) -> dict[str, LevelBook]:
     """
     cache = work / f"levels-{BUCKET_S:.0f}.pkl"
     if cache.exists():
-        return pickle.loads(cache.read_bytes())
+        return _newest(pickle.loads(cache.read_bytes()))
     if not (work / "series.pkl").exists():
         return {}
     series = pickle.loads((work / "series.pkl").read_bytes())
@@ -169,6 +169,13 @@ def _levels(work: Path, inputs: dict) -> dict[str, LevelBook]:
                     if now - held_s <= t <= now:
                         book.add(service, key, int(t * 1e9), v)
     cache.write_bytes(pickle.dumps(books))
+    return _newest(books)
+
+
+def _newest(books: dict[str, LevelBook]) -> dict[str, LevelBook]:
+    # Books cached before LevelBook.newest existed: as a fed book would have it.
+    for book in books.values():
+        book.newest = max((r.head for by in book.rings.values() for r in by.values()), default=-1)
     return books
 
 
@@ -213,11 +220,14 @@ OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 
 # The candidate settings: the knobs of the change at the incident's start (rank_levels).
+# rank3 chose level_min 0 in every fold and never level_lead_s 0 or level_first 2; rank4 adds
+# a per-metric-kind scale (level_kind) and starts further before the first alert (slow ramps).
 GRID = {
-    "level_lead_s": (0.0, 300.0),
-    "level_first": (0.0, 2.0, 5.0, 10.0, 20.0),
-    "level_min": (0.0, 5.0),
-    "level_extra": (math.inf, 3.0, 5.0, 10.0, 20.0),
+    "level_lead_s": (300.0, 900.0, 1800.0),
+    "level_first": (0.0, 5.0, 10.0, 20.0),
+    "level_min": (0.0,),
+    "level_extra": (math.inf, 3.0, 10.0),
+    "level_kind": (0.0, 0.5, 1.0),
 }
 
 
@@ -287,9 +297,15 @@ def cost(root: Path, seeds: Sequence[int], repeats: int = 3) -> None:
         for iid, v in recorded.items()
     ]
     rows = []
-    for name, weights in (("main", OLD), ("levels (defaults)", BASES["plain"])):
+    runs = (("main", OLD, False), ("levels, first ranking", BASES["plain"], True),
+            ("levels, again (settled changes remembered)", BASES["plain"], False))  # fmt: skip
+    for name, weights, forget in runs:
         times = []
         for _ in range(repeats):
+            if forget:
+                for *_, book in inputs:
+                    if book is not None:
+                        book.memo.clear()
             start = time.perf_counter()
             for members, graph, book in inputs:
                 rank_by_onset(members, graph, weights=weights, levels=book)

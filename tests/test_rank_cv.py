@@ -48,7 +48,7 @@ def test_every_incident_is_ranked_again_under_the_weights_and_scored_per_fault_k
 def test_the_grid_holds_every_setting_once_on_either_base():
     for base in rank_cv.BASES.values():
         grid = rank_cv.candidates(base)
-        assert len(grid) == len(set(grid)) == 100
+        assert len(grid) == len(set(grid)) == 108
         # The grid varies the change at the start only (rank_levels), nothing else.
         assert {w.change for w in grid} == {base.change}
         assert {w.movers for w in grid} == {base.movers}

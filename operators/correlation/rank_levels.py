@@ -120,7 +120,11 @@ class LevelRing:
         # A tuple and the raw doubles: a snapshot holds up to max_series of these.
         return self.bucket_ns, self.slots, self.head, self.stats.tobytes()
 
-    def __setstate__(self, state: tuple[int, int, int, bytes]) -> None:
+    def __setstate__(self, state: tuple) -> None:
+        if len(state) == 2:  # pickled by slots, before __getstate__: (None, {slot: value})
+            for name, value in state[1].items():
+                setattr(self, name, value)
+            return
         self.bucket_ns, self.slots, self.head, raw = state
         self.stats = array("d")
         self.stats.frombytes(raw)
