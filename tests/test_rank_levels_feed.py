@@ -122,8 +122,8 @@ def test_a_book_pickles_small_and_restores_from_before_its_memo():
     del state["memo"], state["newest"]  # as written before they existed
     old = LevelBook.__new__(LevelBook)
     old.__setstate__(state)
-    assert old.changes(["s1"], 3000 * S, 4500 * S) == book.changes(["s1"], 3000 * S, 4500 * S)
     assert old.newest == -1 and not old.memo
+    assert old.changes(["s1"], 3000 * S, 4500 * S) == book.changes(["s1"], 3000 * S, 4500 * S)
 
 
 def _alert(service: str, t: float, name: str) -> AlertEvent:

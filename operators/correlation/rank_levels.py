@@ -129,13 +129,21 @@ class LevelRing:
         self.stats = array("d")
         self.stats.frombytes(raw)
 
-    def _window(self, lo: int, hi: int) -> tuple[float, float, float]:
+    def _window(self, lo: int, hi: int, squares: bool = True) -> tuple[float, float, float]:
         """Count, sum, sum of squares of buckets ``lo`` to ``hi`` (inclusive) still held."""
         slots, stats = self.slots, self.stats
-        n = s = q = 0.0
-        for b in range(max(lo, self.head - slots + 1), min(hi, self.head) + 1):
-            i = b % slots
-            n, s, q = n + stats[i], s + stats[slots + i], q + stats[2 * slots + i]
+        lo, hi = max(lo, self.head - slots + 1), min(hi, self.head)
+        if hi < lo:
+            return 0.0, 0.0, 0.0
+        # One or two runs of slots (the ring wraps), summed in C rather than bucket by bucket.
+        a, b = lo % slots, hi % slots + 1
+        if a < b:
+            n, s = sum(stats[a:b]), sum(stats[slots + a : slots + b])
+            q = sum(stats[2 * slots + a : 2 * slots + b]) if squares else 0.0
+            return n, s, q
+        n = sum(stats[a:slots]) + sum(stats[:b])
+        s = sum(stats[slots + a : 2 * slots]) + sum(stats[slots : slots + b])
+        q = sum(stats[2 * slots + a :]) + sum(stats[2 * slots : 2 * slots + b]) if squares else 0.0
         return n, s, q
 
     def change(self, start_ns: int, now_ns: int, before_s: float = BEFORE_S,
@@ -148,7 +156,7 @@ class LevelRing:
         """
         first = start_ns // self.bucket_ns
         last = min(start_ns + int(after_s * NS_PER_S), now_ns) // self.bucket_ns
-        n_a, s_a, _ = self._window(first, last)
+        n_a, s_a, _ = self._window(first, last, squares=False)
         n_b, s_b, q_b = self._window(first - int(before_s * NS_PER_S) // self.bucket_ns, first - 1)
         if n_a == 0 or n_b < _MIN_BEFORE:
             return 0.0
@@ -167,9 +175,9 @@ class LevelBook:
 
     Past the bound, a new series evicts the one updated longest ago (its ring's
     newest bucket), so the book's memory is ``max_series`` rings at most. Changes at
-    a start whose after-window has closed are remembered (the last ``_MEMO_STARTS``
-    starts): a later ranking of the same incident reads them instead of rings that
-    have since moved on and forgotten the hour before.
+    a start are remembered (the ``_MEMO_STARTS`` read last): until the next bucket closes,
+    and for good once its after-window has closed, so a later ranking of the same
+    incident reads them instead of rings that have since forgotten the hour before.
     """
 
     def __init__(self, bucket_s: float = 300.0, slots: int = 15, max_series: int = 50_000) -> None:
@@ -177,7 +185,8 @@ class LevelBook:
         self.rings: dict[str, dict[str, LevelRing]] = {}
         self.count = 0
         self.newest = -1  # the newest bucket number any series has closed
-        self.memo: OrderedDict[tuple[int, int], dict[str, tuple[float, str]]] = OrderedDict()
+        # (first, last bucket after a start, newest; None once settled) -> service -> changes
+        self.memo: OrderedDict[tuple, dict[str, list[tuple[float, str]]]] = OrderedDict()
 
     def __setstate__(self, state: dict) -> None:
         # Restorable (operators.restorable): a field added since the snapshot gets its default.
@@ -246,25 +255,29 @@ class LevelBook:
     def series_changes(self, services: Iterable[str], start_ns: int,
                        now_ns: int) -> dict[str, list[tuple[float, str]]]:  # fmt: skip
         """Per service with kept series, each series' change at ``start_ns``."""
-        key = self.window(start_ns, now_ns)
-        settled = self.newest >= key[1]  # the after-window's buckets have all closed
-        memo = self.memo.get(key) if settled else None
-        if settled and memo is None:
+        first, last = self.window(start_ns, now_ns)
+        # Once the after-window's buckets have all closed the changes there are settled;
+        # before, they hold until the next bucket closes.
+        key = (first, last, None if self.newest >= last else self.newest)
+        memo = self.memo.get(key)
+        if memo is None:
             memo = self.memo[key] = {}
             while len(self.memo) > _MEMO_STARTS:
-                self.memo.popitem(last=False)
+                self.memo.popitem(last=False)  # the least recently read
+        else:
+            self.memo.move_to_end(key)
         out: dict[str, list[tuple[float, str]]] = {}
         for service in services:
-            known = memo.get(service) if memo is not None else None
+            known = memo.get(service)
             if known is not None:
                 out[service] = known
                 continue
             by = self.rings.get(service)
             if not by:
                 continue
-            out[service] = [(ring.change(start_ns, now_ns), series) for series, ring in by.items()]
-            if memo is not None:
-                memo[service] = out[service]
+            out[service] = memo[service] = [
+                (ring.change(start_ns, now_ns), series) for series, ring in by.items()
+            ]
         return out
 
     def horizon(self, first_alert_ns: int, weights: RankWeights) -> int:
