@@ -112,7 +112,9 @@ def one_run(config: AlertflowConfig, input_polls: list[list[_Message]], sink: An
         start = time.thread_time()
         for shard, items in shards:
             scorer = scorers.get(shard) or scorers.setdefault(shard, make_shard_scorer(config))
-            decisions.extend(scorer.process(items, time.time_ns(), **blocks))
+            # Closed level buckets go to correlation only (the flow's scoring step splits them).
+            decisions.extend(d for d in scorer.process(items, time.time_ns(), **blocks)
+                             if type(d).__name__ != "LevelSignal")  # fmt: skip
         spent["dispatch + records"] += time.thread_time() - start
         took, decisions = _timed(lambda d=decisions: redactor.redact_all(d))
         spent["redact"] += took

@@ -32,6 +32,7 @@ from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
 from alertflow.dataflows.uris import parse_location
 from alertflow.operators.correlation.anomaly_dedup import signal_of
+from alertflow.operators.correlation.rank_levels import LevelSignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
 from alertflow.operators.intake import Intake
@@ -113,7 +114,9 @@ def build_flow(
         if config.multivariate.enabled:
             outputs.append(_entities(merged, config))
         sharded = _sharded(merged, config)  # (shard, list[(series_key, MetricSample)])
-        scored = _scoring(sharded, config)  # list[Decision]
+        split = op.branch("levels_split", _scoring(sharded, config), _is_levels)
+        scored = split.falses  # list[Decision]
+        levels = split.trues  # list[LevelSignal]: internal, to correlation only
         outputs.append(scored)
         if config.prediction.thresholds:
             predicted = op.branch("prediction_split", _prediction(sharded, config), _is_decisions)
@@ -124,6 +127,8 @@ def build_flow(
     if correlated:
         # Spans reach the correlator too: they teach each domain its call graph.
         events = correlated + [valid[s] for s in ("traces",) if s in valid]
+        if series:
+            events.append(levels)  # closed buckets: what changed at an incident's start
         incidents = _correlation(op.merge("correlation_events", *events), config)
         if "feedback" in valid and config.feedback.enabled:
             incidents = _feedback(incidents, valid["feedback"], config)
@@ -197,6 +202,10 @@ def _is_dead(batch: Batch) -> bool:
 
 def _is_decisions(batch: Batch) -> bool:
     return isinstance(batch[0], Decision)
+
+
+def _is_levels(batch: Batch) -> bool:
+    return isinstance(batch[0], LevelSignal)
 
 
 def _is_samples(batch: Batch) -> bool:

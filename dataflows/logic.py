@@ -19,6 +19,7 @@ from alertflow.operators.anomaly.cold_start import ColdStartSettings
 from alertflow.operators.anomaly.factory import detector_factory
 from alertflow.operators.correlation.correlator import CorrelationEvent, DomainCorrelator
 from alertflow.operators.correlation.incidents import IncidentSettings
+from alertflow.operators.correlation.rank_levels import LEVEL_BUCKET_S, LevelSignal
 from alertflow.operators.correlation.topology import read_static_topology
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import EntityAnomalies
@@ -147,16 +148,23 @@ class ShardScoringLogic(StatefulBatchLogic[list, list[Decision], ShardScorer]):
         self.next_sweep = datetime.now(tz=UTC) + self.sweep_every
 
     def on_batch(self, values: list[list]) -> tuple[list[list[Decision]], bool]:
-        """Score the shard's micro-batches in arrival order; emit one list of decisions."""
+        """Score the shard's micro-batches in arrival order.
+
+        Emits one list of decisions, then one of closed level buckets (for correlation only).
+        """
         wall_ns = time.time_ns()
         out: list[Decision] = []
+        levels: list[LevelSignal] = []
         for items in values:
             # ``scores`` records come as a ScoreBlock: rows through redaction and the sink.
             for item in self.scorer.process(items, wall_ns, blocks=True):
+                if isinstance(item, LevelSignal):
+                    levels.append(item)
+                    continue
                 if isinstance(item, LateSample):
                     item = late_to_dead_letter(item, self.redactor)
                 out.append(item)
-        return _bundle(out), False
+        return _bundle(out) + _bundle(levels), False
 
     def notify_at(self) -> datetime:
         """The next sweep for idle series."""
@@ -227,6 +235,7 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
         lateness_s=scoring.lateness_s,
         emit_scores=scoring.emit_scores,
         track_shift=scoring.track_shift,
+        level_bucket_s=LEVEL_BUCKET_S if scoring.levels else 0.0,
         cold_start=ColdStartSettings(**scoring.cold_start.model_dump()),
     )
     idle_ns = int(scoring.series_idle_s * 1e9)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from alertflow.operators.anomaly import AnomalyDetector
 from alertflow.operators.anomaly.cold_start import ColdStart, ColdStartSettings
 from alertflow.operators.anomaly.stacked import StackedStates
+from alertflow.operators.correlation.rank_levels import LevelSignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import series_id_prefix
 from alertflow.operators.score_block import ScoreBlock, record_fields
@@ -35,6 +36,9 @@ class ScoringSettings:
     lateness_s: float = 300.0
     emit_scores: bool = False  # also emit every scored sample to the ``scores`` stream
     track_shift: bool = False  # anomalies say how far their series moved from its last hour
+    # Each series' closed buckets of this length go to correlation (``LevelSignal``): root-cause
+    # ranking reads what changed at an incident's start from them. 0: none.
+    level_bucket_s: float = 0.0
     cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
 
 
@@ -69,6 +73,12 @@ class SeriesScorer:
     []
     """
 
+    # A series' closed level buckets go to correlation (LevelSignal); class defaults, so a
+    # scorer restored from an older snapshot has them.
+    level_ns = 0
+    level: list | None = None  # the open bucket: [start ns, end ns, count, sum, sum of squares]
+    closed_level: LevelSignal | None = None  # the one a sample just closed
+
     def __init__(
         self,
         key: str,
@@ -92,6 +102,8 @@ class SeriesScorer:
         # Opt-in: one more kernel call per sample, and no out-of-fold gain yet (rank_cv).
         self.shift_tracker = ShiftTracker() if settings.track_shift else None
         self.shift: float | None = None
+        self.level_ns = int(settings.level_bucket_s * NS_PER_S)
+        self.level = [0, 0, 0.0, 0.0, 0.0] if self.level_ns else None
 
     def process(
         self, sample: MetricSample, block: ScoreBlock | None = None
@@ -137,7 +149,30 @@ class SeriesScorer:
             self.max_ts_ns = ts
         if self.shift_tracker is not None:
             self.shift = self.shift_tracker.update(sample.value, ts)
+        level = self.level
+        if level is not None:
+            value = sample.value
+            if level[0] <= ts < level[1]:  # most samples: the open bucket's
+                level[2] += 1.0
+                level[3] += value
+                level[4] += value * value
+            else:
+                self._level(ts, value, sample.labels)
         return None
+
+    def _level(self, ts: int, value: float, labels: dict[str, str]) -> None:
+        """A sample outside the open bucket: a newer one closes it, an older one is dropped."""
+        level, ns = self.level, self.level_ns
+        assert level is not None
+        if ts < level[0]:
+            return  # its bucket has gone to correlation already
+        if level[2]:
+            self.closed_level = LevelSignal(
+                self.key, labels, level[0] // ns, ns / NS_PER_S, level[2], level[3], level[4]
+            )
+        level[0] = start = ts - ts % ns
+        level[1] = start + ns
+        level[2], level[3], level[4] = 1.0, value, value * value
 
     def judge(
         self, sample: MetricSample, score: float, band: list[float] | None = None,
@@ -301,21 +336,23 @@ class ShardScorer:
 
     def process(
         self, items: Iterable[tuple[str, MetricSample]], wall_ns: int, blocks: bool = False
-    ) -> list[Decision | LateSample | ScoreBlock]:
+    ) -> list[Decision | LateSample | ScoreBlock | LevelSignal]:
         """Score ``(series_key, sample)`` pairs; the decisions come in arrival order.
 
         Samples of distinct series are scored together, one kernel call for the lot
         (a series' second sample waits for the first's decisions, so every decision
         reads its own sample's state). With ``blocks``, the ``scores`` records are the
-        rows of one :class:`ScoreBlock` at the end, in arrival order.
+        rows of one :class:`ScoreBlock` at the end, in arrival order. Closed level
+        buckets (``level_bucket_s``) come last, as :class:`LevelSignal` items.
         """
-        out: list[Decision | LateSample | ScoreBlock] = []
+        out: list[Decision | LateSample | ScoreBlock | LevelSignal] = []
         block = ScoreBlock() if blocks and self.settings.emit_scores else None
         scorers = self.scorers
         seen = self.last_seen_ns
         rows = self._rows
         # row -> (scorer, sample) admitted and waiting for the kernel, in arrival order
         pending: dict[int, tuple[SeriesScorer, MetricSample]] = {}
+        levels: list[LevelSignal] = []  # closed level buckets: after the shard's decisions
         for key, sample in items:
             scorer = scorers.get(key)
             if scorer is None:
@@ -328,8 +365,10 @@ class ShardScorer:
                 self._score(pending, out, block)
                 if row < 0:
                     out.extend(scorer.process(sample, block))
-                    continue
-            skipped = scorer.admit(sample)
+            skipped = scorer.admit(sample) if row >= 0 else []
+            if scorer.closed_level is not None:
+                levels.append(scorer.closed_level)
+                scorer.closed_level = None
             if skipped is None:
                 pending[row] = (scorer, sample)
             elif skipped:  # a late sample: after the decisions of those before it
@@ -338,6 +377,7 @@ class ShardScorer:
         self._score(pending, out, block)
         if block:
             out.append(block)
+        out.extend(levels)
         return out
 
     def _adopt(self, scorer: SeriesScorer) -> int:

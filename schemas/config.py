@@ -293,6 +293,12 @@ class ScoringConfig(_Settings):
         "`onset`, and root-cause ranking weighs what moved at the incident's start. Opt-in: one "
         "more kernel call per sample, and bench/rank_cv.py finds no out-of-fold gain yet.",
     )
+    levels: bool = Field(
+        True,
+        description="Each series' closed 5-minute buckets (count, sum, sum of squares) go to "
+        "correlation, where root-cause ranking compares what changed at an incident's start "
+        "with each series' own hour before (bench/rank_cv.py). Internal: never output.",
+    )
     series_idle_s: float = Field(
         6 * 3600.0, gt=0, description="Series silent this long (wall time) are forgotten."
     )

@@ -33,7 +33,7 @@ def _scenario():
         "root_causes": [{"service": "aaa"}, {"service": "zzz"}],
     }  # fmt: skip
     members = [_alert("aaa", 0), _alert("zzz", 0), _move("aaa", -30, 4), _move("zzz", -30, 80)]
-    return truth, [record], {"INC-1": ["zzz", "aaa"]}, {"A": (members, ServiceGraph())}
+    return truth, [record], {"INC-1": ["zzz", "aaa"]}, {"A": (members, ServiceGraph())}, {}
 
 
 def test_every_incident_is_ranked_again_under_the_weights_and_scored_per_fault_kind():
@@ -48,6 +48,8 @@ def test_every_incident_is_ranked_again_under_the_weights_and_scored_per_fault_k
 def test_the_grid_holds_every_setting_once_on_either_base():
     for base in rank_cv.BASES.values():
         grid = rank_cv.candidates(base)
-        assert len(grid) == len(set(grid)) == 48
-        assert {w.change for w in grid} == {base.change}  # the grid varies first movers only
+        assert len(grid) == len(set(grid)) == 108
+        # The grid varies the change at the start only (rank_levels), nothing else.
+        assert {w.change for w in grid} == {base.change}
+        assert {w.movers for w in grid} == {base.movers}
     assert rank_cv._seeds("0-8") == list(range(9))

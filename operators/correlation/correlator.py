@@ -8,7 +8,11 @@ The stages, in order:
 3. alerts and anomalies wait for the domain's watermark and are applied in
    event-time order (:class:`~operators.correlation.reorder.EventTimeOrder`), so the incidents
    do not depend on how the inputs interleaved within the lateness bound;
-4. the :class:`~operators.correlation.incidents.IncidentGrouper` folds them into incidents.
+4. the :class:`~operators.correlation.incidents.IncidentGrouper` folds them into incidents;
+   scoring's closed level buckets (``LevelSignal``) go, in the same order, into the
+   grouper's :class:`~operators.correlation.rank_levels.LevelBook`, which ranking reads.
+   In order, not as they come: a replay holds every alert to its end (lateness), and a
+   book fed ahead of them would have forgotten each incident's hour before.
 """
 
 from dataclasses import replace
@@ -16,6 +20,7 @@ from dataclasses import replace
 from alertflow.operators.alignment import SpanAlignment
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.incidents import IncidentGrouper, IncidentSettings
+from alertflow.operators.correlation.rank_levels import LevelBook, LevelSignal
 from alertflow.operators.correlation.reorder import EventTimeOrder
 from alertflow.operators.decisions import Decision
 from alertflow.operators.log_patterns import LogSignal
@@ -30,13 +35,13 @@ from alertflow.operators.span_faults import (
 from alertflow.schemas.records import AlertEvent, SpanEvent
 
 # What the grouper (and the predicted incidents) are fed, in event-time order.
-Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal | PredictionSignal
+Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal | PredictionSignal | LevelSignal
 CorrelationEvent = Signal | SpanEvent
 
 
 def order_key(event: Signal) -> tuple[int, tuple[str, int]]:
     """Event time, then a tie-break that does not depend on arrival: fingerprint, firing first."""
-    if isinstance(event, AnomalySignal | PredictionSignal):
+    if isinstance(event, AnomalySignal | PredictionSignal | LevelSignal):
         return event.ts_ns, (event.fingerprint, 0)
     if isinstance(event, LogSignal | SpanSignal):
         return event.last_ns, (event.fingerprint, 0)
@@ -134,6 +139,9 @@ class DomainCorrelator:
     def _apply(self, events: list[Signal], wall_ns: int) -> list[Decision]:
         out: list[Decision] = []
         for event in events:
+            if isinstance(event, LevelSignal):
+                self._level(event)
+                continue
             if isinstance(event, PredictionSignal):
                 out.extend(self.predicted.on_signal(event))
                 continue
@@ -148,3 +156,9 @@ class DomainCorrelator:
             else:
                 out.extend(self.grouper.on_alert(event, wall_ns))
         return out
+
+    def _level(self, signal: LevelSignal) -> None:
+        book = self.grouper.levels
+        if book is None:  # the first bucket (or a snapshot from before books)
+            book = self.grouper.levels = LevelBook(signal.bucket_s)
+        book.add_signal(signal)

@@ -2,6 +2,8 @@
 
 
 from alertflow.operators.correlation.incident_state import IncidentState
+from alertflow.operators.correlation.rank_levels import LevelBook
+from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
 from alertflow.operators.correlation.rootcause import Candidate, rank_by_onset
 from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
@@ -17,11 +19,14 @@ MAX_CAUSES = None
 
 
 def render_incident(
-    state: IncidentState, graph: ServiceGraph | None = None, catalogue: Catalogue | None = None
+    state: IncidentState,
+    graph: ServiceGraph | None = None,
+    catalogue: Catalogue | None = None,
+    levels: LevelBook | None = None,
 ) -> Record:
     """The current version of ``state`` as an ``incidents`` record (``Incident``'s fields)."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
-    causes = _causes(state, members, graph)
+    causes = _causes(state, members, graph, levels)
     services = sorted({m.service for m in members if m.service})
     status = (
         "resolved"
@@ -74,28 +79,45 @@ def render_incident(
     )
 
 
-def headline(state: IncidentState, graph: ServiceGraph | None = None) -> tuple:
+def headline(
+    state: IncidentState, graph: ServiceGraph | None = None, levels: LevelBook | None = None
+) -> tuple:
     """What a reader acts on: severity, the first root cause (cached), how many alerts."""
     members = sorted(state.members.values(), key=lambda m: (m.first_ns, m.fingerprint))
-    causes = _causes(state, members, graph)
+    causes = _causes(state, members, graph, levels)
     alerts = sum(1 for m in members if m.kind == "alert")
     return state.severity, causes[0].service if causes else None, alerts
 
 
-def _causes(state: IncidentState, members: list, graph: ServiceGraph | None) -> list[Candidate]:
-    """The ranking, again only when what it reads changed: most versions are status flips."""
+def _causes(
+    state: IncidentState, members: list, graph: ServiceGraph | None, levels: LevelBook | None
+) -> list[Candidate]:
+    """The ranking, again only when what it reads changed: most versions are status flips.
+
+    What it reads: the members, the graph and the level book's newest bucket up to the
+    end of the incident's start window (after it, the book's changes there are settled).
+    """
     # Kept as a hash (64 bits; the process's own, so a restored state just ranks again).
     read = hash((
         graph.revision if graph is not None else -1,
+        _level_horizon(members, levels),
         *((m.fingerprint, m.kind, m.first_ns, m.title, m.severity, m.score, m.delta, m.change,
            m.interval_ns, m.annotations.get("description"), m.learned, m.shift, m.onset_ns)
           for m in members),
     ))  # fmt: skip
     if state.ranked is not None and state.ranked[0] == read:
         return state.ranked[1]
-    causes = rank_by_onset(members, graph, limit=MAX_CAUSES)
+    causes = rank_by_onset(members, graph, limit=MAX_CAUSES, levels=levels)
     state.ranked = (read, causes)
     return causes
+
+
+def _level_horizon(members: list, levels: LevelBook | None) -> int:
+    if levels is None or not members:
+        return -1
+    alerts = [m.first_ns for m in members if m.kind == "alert"]
+    first = min(alerts) if alerts else members[0].first_ns  # rank_by_onset's first alert
+    return levels.horizon(first, WITHOUT_MOVES)  # the lead is the same in both
 
 
 def _summary(members: list, services: list[str]) -> str:

@@ -19,6 +19,7 @@ from alertflow.operators.correlation.incident_render import (
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.correlation.noise_digest import NoiseDigests
+from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Decision, Record
@@ -45,6 +46,8 @@ class Lifecycle:
     index: SessionIndex
     _due_ns: int
     _evidence_due_ns: int
+    # Fed by DomainCorrelator from scoring's level buckets; ranking reads it (rank_levels).
+    levels: LevelBook | None = None
 
     def _episode(self, member: AlertMember, starts_ns: int) -> None:
         """Record an episode start of an alert; a flapping one holds its incident open longer."""
@@ -111,7 +114,7 @@ class Lifecycle:
                 and self._worth_notifying(incident, watermark)
             ):
                 # Kept firing long enough: announce the current version.
-                record = render_incident(incident, self.graph, self.settings.catalogue)
+                record = render_incident(incident, self.graph, self.settings.catalogue, self.levels)
                 out.append(self._notification("incident_opened", incident, record, (), 0))
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
@@ -322,7 +325,7 @@ class Lifecycle:
         incident.version += 1
         incident.versioned_ns = max(incident.versioned_ns, incident.updated_ns)
         incident.pending_evidence = incident.pending_joins = False
-        record = render_incident(incident, self.graph, self.settings.catalogue)
+        record = render_incident(incident, self.graph, self.settings.catalogue, self.levels)
         causes = record["root_causes"]  # the headline as rendered: no second ranking call
         alerts = sum(1 for m in record["members"] if m["kind"] == "alert")
         incident.headline = (record["severity"], causes[0]["service"] if causes else None, alerts)
@@ -367,7 +370,7 @@ class Lifecycle:
             return False
         if not incident.notified and self._worth_notifying(incident, None):
             return False  # its announcement waits for nothing
-        now, then = headline(incident, self.graph), incident.headline
+        now, then = headline(incident, self.graph, self.levels), incident.headline
         joined = then is not None and now[:2] == then[:2] and now != then
         if joined and incident.updated_ns < incident.versioned_ns + int(
             self.settings.join_interval_s * NS_PER_S

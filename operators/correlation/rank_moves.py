@@ -47,6 +47,16 @@ class RankWeights:
     # cross-validated: dev seeds (30 s scrapes) prefer 0 by 0.015 top-3; PetShop's train
     # splits (5 min scrapes) need >= 2.5 not to lose a root to a one-sample-later move.
     mover_apart: float = 2.5
+    # Change at the incident's start against each series' own hour before (rank_levels;
+    # bench/rank_cv.py, dev seeds 0-8: 8 of 9 folds chose these, the 9th level_first=20):
+    level_lead_s: float = 300.0  # the start: this long before the first alert
+    level_first: float = 10.0  # a member that changed this many times more takes first place...
+    level_min: float = 0.0  # ...if it changed this many spreads at least (0 first: off)
+    level_extra: float = 3.0  # dependencies outside the incident that changed this much follow
+    # Each change over its metric's median change across the services, to this power
+    # (rank_levels._kind_scaled). Off: dev seeds 0-8, 7 of 9 folds chose 0.5 but out of fold
+    # it scores what 0 does (0.640 / 0.835), in-sample 0.650 / 0.840 against 0.645 / 0.840.
+    level_kind: float = 0.0
 
 
 # The ranking before moves were measured; what runs when anomalies carry no shift.

@@ -10,7 +10,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from alertflow.operators.correlation import rank_levels
 from alertflow.operators.correlation.alert_dedup import AlertMember
+from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.rank_moves import (
     WITHOUT_MOVES,
     RankWeights,
@@ -156,6 +158,7 @@ def rank_by_onset(
     decay_s: float = 300.0,
     limit: int | None = None,
     weights: RankWeights | None = None,
+    levels: LevelBook | None = None,
 ) -> list[Candidate]:
     """Rank services by onset, the call graph and strength: likely causes first.
 
@@ -178,6 +181,9 @@ def rank_by_onset(
       below explains is a second fault, named among the first three.
     - **First movers** (``rank_moves.first_movers``): services whose large move nothing below
       them preceded follow the first place, and take it from a service that did not move.
+    - **Levels** (``levels``, a ``rank_levels.LevelBook``; none: skipped): the member whose
+      series changed far most at the start against their own hour before takes first place;
+      dependencies outside the incident that changed strongly follow its members.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -312,6 +318,13 @@ def rank_by_onset(
     moved, early = first_movers(by_service, graph, first_alert_ns, weights)
     lead_first = min(m.first_ns for m in by_service[scored[0][3]])
     promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
+    changed, lifted = {}, None
+    if levels is not None:  # without a book (no series kept), nothing to read: no cost
+        now_ns = max(m.last_ns for ms in by_service.values() for m in ms)
+        changed = rank_levels.level_changes(
+            levels, by_service, graph, first_alert_ns, now_ns, weights
+        )
+        lifted = rank_levels.promote_level(scored, changed, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -344,6 +357,7 @@ def rank_by_onset(
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *describe_first_move(promoted.get(service), first_alert_ns),
+            *rank_levels.describe_level(changed.get(service), service == lifted),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -360,6 +374,17 @@ def rank_by_onset(
             ),
         )
         out.append(Candidate(service, round(score, 4), evidence))
+    # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
+    extras = rank_levels.level_extras(changed, by_service, weights) if changed else []
+    room = len(extras) if limit is None else max(0, limit - len(out))
+    for service in extras[:room]:
+        out.append(
+            Candidate(
+                service,
+                round(scored[-1][0] * 0.5, 4),
+                rank_levels.describe_level(changed[service], False),
+            )
+        )
     return out
 
 
