@@ -161,10 +161,15 @@ def build_flow(
 
 def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
     # The shards' scores blocks join one block at the end: their rows keep their order, and
-    # only the scores stream's place among the other streams (other topics) moves.
+    # only the scores stream's place among the other streams (other topics) moves. Closed
+    # level buckets stay a list of their own (they go to correlation, not to outputs).
     joined: Batch = []
+    levels: Batch = []
     rows = []
     for _, part in keyed:
+        if part and type(part[0]) is LevelSignal:
+            levels.extend(part)
+            continue
         for item in part:
             if type(item) is ScoreBlock:
                 rows.extend(item.rows)
@@ -172,7 +177,7 @@ def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
                 joined.append(item)
     if rows:
         joined.append(ScoreBlock(rows))
-    return [joined] if joined else []
+    return [batch for batch in (joined, levels) if batch]
 
 
 def _anomaly_signals(decisions: Batch) -> Batch | None:

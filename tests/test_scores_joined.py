@@ -64,3 +64,18 @@ def test_joined_lists_keep_every_stream_in_order_with_one_block(shards):
     if blocks:
         parts = [m for d in every if type(d) is ScoreBlock for m in d.messages()]
         assert blocks[0].messages() == parts
+
+
+def test_closed_level_buckets_stay_a_list_of_their_own():
+    """Scoring's level lists go to correlation apart from the decisions (rank4 + lat3)."""
+    from alertflow.operators.correlation.rank_levels import LevelSignal
+
+    clock: dict = {}
+    decisions = _shard_output(0, [[(0, 10, 1.0), (1, 10, 2.0)]], clock)
+    levels_a = [LevelSignal("a", {}, 1, 300.0, 1.0, 2.0, 4.0)]
+    levels_b = [LevelSignal("b", {}, 1, 300.0, 2.0, 3.0, 5.0)]
+    joined = _joined([("0", decisions), ("0", levels_a), ("1", levels_b)])
+    assert len(joined) == 2
+    assert all(type(d) is not LevelSignal for d in joined[0])
+    assert joined[1] == levels_a + levels_b
+    assert _joined([("1", levels_b)]) == [levels_b]
