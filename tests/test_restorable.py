@@ -145,3 +145,31 @@ def test_upgrade_each_builds_nothing_when_the_first_lacks_nothing():
     for item in items:
         del item.b
     assert upgrade_each(items, build) == 3 and all(item.b == 2 for item in items)
+
+
+def test_a_detector_from_before_a_setting_was_appended_restores_with_its_default():
+    """A compiled detector's snapshot lists settings by position; an older one has fewer."""
+    import numpy as np
+    from alertflow.operators.anomaly import StreamingEnsemble
+    from alertflow.operators.anomaly.base import DetectorError
+
+    det = StreamingEnsemble(warmup=5)
+    for i in range(40):
+        det.update(float(i % 7), i * 60 * 10**9)
+    settings_now, raw = det.__getstate__()
+    older = StreamingEnsemble.__new__(StreamingEnsemble)
+    older.__setstate__((settings_now[:-1], raw))  # written before the last setting existed
+    assert getattr(older, _last_setting()) == getattr(det, _last_setting())  # its default
+    assert np.array_equal(older.state, det.state, equal_nan=True)
+    later = 41 * 60 * 10**9
+    assert repr(older.update(3.0, later)) == repr(det.update(3.0, later))
+    with pytest.raises(DetectorError):
+        StreamingEnsemble.__new__(StreamingEnsemble).__setstate__(((*settings_now, 1.0), raw))
+
+
+def _last_setting() -> str:
+    import inspect
+
+    from alertflow.operators.anomaly import StreamingEnsemble
+
+    return list(inspect.signature(StreamingEnsemble.__init__).parameters)[-1]

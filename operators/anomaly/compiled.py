@@ -249,8 +249,14 @@ class CompiledDetector(AnomalyDetector):
 
     def __setstate__(self, snapshot: tuple[tuple[Any, ...], bytes]) -> None:
         settings, raw = snapshot
-        for name, value in zip(_setting_names(type(self)), settings, strict=True):
-            setattr(self, name, value)
+        params = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        if len(settings) > len(params):
+            raise DetectorError(f"{type(self).__name__} snapshot: {len(settings)} settings, "
+                                f"expected at most {len(params)}")
+        # A snapshot written before a setting was appended lacks it: it gets its default
+        # (every added capability defaults to off, so the state's layout is unchanged).
+        for i, param in enumerate(params):
+            setattr(self, param.name, settings[i] if i < len(settings) else param.default)
         self._params = self._pack_params()
         self.state = np.frombuffer(raw, dtype=np.float64).copy()
         self._pending = None
