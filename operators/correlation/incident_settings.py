@@ -57,6 +57,14 @@ class IncidentSettings:
     record_after_s: float = 600.0
     noise_window_s: float = 86_400.0
     noise_interval_s: float = 900.0  # a digest's versions: at most one per this
+    # Anomaly evidence corroborates a lone alert (it is then an incident, not noise) only on
+    # the alert's service or what it depends on within corroborate_hops, and only when it
+    # began within corroborate_before_s before to corroborate_after_s after the alert's start
+    # (None: any time): a `for:` delays an alert after its metrics turn, but evidence an hour
+    # older is a concurrent problem's. Chosen by bench/noise_cv.py (leave-one-seed-out).
+    corroborate_hops: int = 2
+    corroborate_before_s: float | None = None
+    corroborate_after_s: float | None = None
     # Updates of a recorded incident that change neither its status, severity, top cause,
     # number of alerts nor announcement fold into one version per evidence_interval_s (on in
     # CorrelationConfig).

@@ -23,9 +23,11 @@ that incident. A digest is versioned at most once per ``interval_s`` of event ti
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK, AlertMember
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.restorable import Restorable
@@ -68,6 +70,35 @@ class NoiseDigest(Restorable):
     updated_ns: int = 0
     dirty: bool = False
     inputs: list[str] = field(default_factory=list)  # refs of what was noted since the last
+
+
+def corroborates(
+    alerts: Iterable[AlertMember],
+    evidence: Iterable[AlertMember],
+    graph: ServiceGraph,
+    hops: int,
+    before_ns: int | None = None,
+    after_ns: int | None = None,
+) -> bool:
+    """Whether evidence makes a lone alert a fault seen by one alert, not noise.
+
+    Evidence counts on the alert's own service or one it depends on within ``hops``, and only
+    when it began at most ``before_ns`` before to ``after_ns`` after the alert started (None:
+    any time). A concurrent fault's evidence an hour older, or two services away on a gateway,
+    says nothing about this alert.
+    """
+    evidence = [m for m in evidence if m.service]
+    for alert in alerts:
+        if not alert.service:
+            continue
+        start = alert.first_ns
+        near = {alert.service} | (graph.downstream(alert.service, hops) if hops else set())
+        for m in evidence:
+            early = before_ns is not None and m.first_ns < start - before_ns
+            late = after_ns is not None and m.first_ns > start + after_ns
+            if m.service in near and not early and not late:
+                return True
+    return False
 
 
 class NoiseDigests:
