@@ -110,6 +110,66 @@ def collect(seed: int, scenarios: int, root: Path, settings: Sequence[str]) -> N
         print(f"seed {seed}: scenario {done}/{scenarios}", file=sys.stderr, flush=True)
 
 
+def collect_petshop(dataset: Path, root: Path) -> None:
+    """Run every PetShop issue (``bench/petshop.py``'s conversion), keeping records and graph."""
+    from bench import petshop
+
+    for i, issue_dir in enumerate(petshop.find_issues(dataset)):
+        work = root / "petshop" / f"{i:03d}"
+        if (work / "issue.pkl").exists():
+            continue
+        target = json.loads((issue_dir / "target.json").read_text())
+        columns, data = petshop.read_metrics_csv(issue_dir / "metrics.csv")
+        work.mkdir(parents=True, exist_ok=True)
+        with (work / "metrics.jsonl").open("w") as fh:
+            for rec in petshop.to_prometheus_records(columns, data):
+                fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        (work / "alerts.jsonl").write_text(json.dumps(petshop.target_alert(target["target"])))
+        out = work / "out"
+        args = ["run", "--input", f"metrics={work / 'metrics.jsonl'}"]
+        args += ["--input", f"alerts={work / 'alerts.jsonl'}", "--output", str(out)]
+        args += ["--set", "correlation.lateness_s=1e9"]
+        graph = issue_dir.parent.parent / "graph.csv"
+        if graph.exists():
+            args += ["--set", f"correlation.topology_file={graph}"]
+        subprocess.run(
+            [sys.executable, "-m", "bench.noise_cv", "_record", str(work / "graph.pkl"), *args],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        records = bc.last_versions((out / "incidents.jsonl").read_text().splitlines())
+        notes_path = out / "notifications.jsonl"
+        notes = notes_path.read_text().splitlines() if notes_path.exists() else []
+        shown = {n["incident_id"] for n in map(json.loads, notes) if n["kind"] == "incident_opened"}
+        path = out / "anomalies.jsonl"
+        anomalies = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        issue = (target["root_cause"]["node"], records, shown, anomalies,
+                 pickle.loads((work / "graph.pkl").read_bytes()))  # fmt: skip
+        (work / "issue.pkl").write_bytes(pickle.dumps(issue))
+        (work / "metrics.jsonl").unlink()
+        print(f"petshop: issue {i}", file=sys.stderr, flush=True)
+
+
+def petshop_top3(root: Path, rule: tuple[int, float, float]) -> float:
+    """PetShop top-3 (``bench/petshop.py``'s ranking paths) with ``rule`` deciding records."""
+    from bench import petshop
+
+    hits = n = 0
+    for path in sorted((root / "petshop").glob("*/issue.pkl")):
+        truth, records, shown, anomalies, graph = pickle.loads(path.read_bytes())
+        kept = [r for r in records if not candidate(r, shown) or corroborated(r, graph, rule)]
+        incidents = [r for r in kept if r.get("kind", "incident") == "incident"]
+        fp = petshop.TARGET_FINGERPRINT
+        holding = [r for r in incidents if any(m["id"] == fp for m in r["members"])]
+        ranked = (
+            petshop.rank_from_incidents(holding)
+            or petshop.rank_from_incidents(incidents)
+            or petshop.rank_from_anomalies(anomalies)
+        )
+        hits += truth in ranked[:3]
+        n += 1
+    return hits / n if n else float("nan")
+
+
 def load(root: Path, seed: int) -> list[tuple]:
     """A seed's collected scenarios."""
     return [
@@ -246,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "_record":
         return _record_run(Path(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(prog="python -m bench.noise_cv", description=__doc__)
-    parser.add_argument("command", choices=("collect", "evaluate"))
+    parser.add_argument("command", choices=("collect", "petshop", "evaluate"))
+    parser.add_argument("--petshop", type=Path, default=Path("/work/shared/datasets/petshop"))
     parser.add_argument("--seeds", default="0-8")
     parser.add_argument("--scenarios", type=int, default=12)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/noise-cv"))
@@ -255,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = _seeds(args.seeds)
     if any(s >= 9000 for s in seeds):
         parser.error("seeds >= 9000 are held out: never tuned on")
-    if args.command == "collect":
+    if args.command == "petshop":
+        collect_petshop(args.petshop, args.dir)
+    elif args.command == "collect":
         for seed in seeds:
             collect(seed, args.scenarios, args.dir, args.set)
     else:

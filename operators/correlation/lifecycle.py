@@ -179,7 +179,7 @@ class Lifecycle:
                 self._list_as_noise(incident)  # still alone at the end: listed, not lost
         noise = getattr(self, "_noise", None)
         if noise is not None:
-            out.extend(self._digest_versions(noise.flush()))
+            out.extend(self._digest_versions(noise.flush(self.clock.max_event_ns)))
         return out
 
     def next_deadline_wall(self) -> int | None:

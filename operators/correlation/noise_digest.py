@@ -8,8 +8,11 @@ digest for the window it started in (a day by default), grouped by alert name in
 summary: "14 lone alerts of 7 kinds on 9 services, unrelated to any incident". Nothing is
 lost: every alert of the digest is one of its members, and one that an incident takes later
 (a second alert joined it, or it turned critical) keeps its line with ``incident_id`` naming
-that incident. A digest is versioned at most once per ``interval_s`` of event time, and ends
-(status resolved) once its window is over and every member has resolved.
+that incident. A digest is first written ``interval_s`` of event time after its first line,
+then versioned at most once per ``interval_s``, and ends (status resolved) once its window is
+over and every member has resolved. One whose window ended before it was first written (a
+replay sorted by startsAt lists a weeks-old alert while its clock is on that day) is folded
+into the current window's: nobody read it, so it is not a record of its own.
 
 >>> from alertflow.operators.correlation.alert_dedup import AlertMember
 >>> digests = NoiseDigests("prod", window_s=86_400, interval_s=900)
@@ -125,12 +128,7 @@ class NoiseDigests:
             # New, or a new episode after its digest's window: the current window's news.
             at = max(member.last_ns, now_ns)
             window = at - at % self.window_ns
-        digest = self.digests.get(window)
-        if digest is None:
-            digest = NoiseDigest(
-                stable_id(self.domain, "noise", window), window, window + self.window_ns
-            )
-            self.digests[window] = digest
+        digest = self._digest(window, max(member.last_ns, now_ns))
         entry = digest.entries.get(member.fingerprint)
         if entry is None:
             if len(digest.entries) >= self.max_entries:
@@ -156,6 +154,43 @@ class NoiseDigests:
         digest.updated_ns = max(digest.updated_ns, entry.last_ns, member.resolved_ns or 0)
         digest.dirty = True
 
+    def _digest(self, window: int, now_ns: int) -> NoiseDigest:
+        """The window's digest; a new one's first version is due ``interval_s`` after now."""
+        digest = self.digests.get(window)
+        if digest is None:
+            digest = NoiseDigest(
+                stable_id(self.domain, "noise", window), window, window + self.window_ns
+            )
+            digest.versioned_ns = now_ns
+            self.digests[window] = digest
+        return digest
+
+    def _rehome(self, now_ns: int) -> None:
+        """Digests whose window ended before their first version: their lines are now's news.
+
+        A replay ordered by startsAt lists an alert that has fired for weeks while the domain's
+        clock still stands on its first day; a day-old report nobody saw is not worth a record
+        of its own.
+        """
+        window = now_ns - now_ns % self.window_ns
+        stale = [d for d in self.digests.values() if not d.version and d.end_ns <= now_ns]
+        for old in stale:
+            del self.digests[old.window_ns]
+            digest = self._digest(window, now_ns)
+            for fingerprint, entry in old.entries.items():
+                if fingerprint in digest.entries:
+                    digest.entries[fingerprint].episodes += entry.episodes
+                elif len(digest.entries) < self.max_entries:
+                    digest.entries[fingerprint] = entry
+                    self.where[fingerprint] = window
+                else:
+                    digest.omitted += 1
+                    self.where.pop(fingerprint, None)
+            digest.omitted += old.omitted
+            digest.inputs = (digest.inputs + old.inputs)[:_MAX_INPUTS]
+            digest.updated_ns = max(digest.updated_ns, old.updated_ns)
+            digest.dirty = True
+
     def taken(self, fingerprint: str, incident_id: str) -> None:
         """An incident took a listed alert: its line names the incident from now on."""
         window = self.where.get(fingerprint)
@@ -180,6 +215,7 @@ class NoiseDigests:
 
     def ready(self, watermark: int) -> list[tuple[Record, tuple[str, ...]]]:
         """Versions due by ``watermark``; a digest whose window ended and is quiet ends."""
+        self._rehome(watermark)
         out = []
         for window, digest in list(self.digests.items()):
             ends = digest.end_ns <= watermark and self._may_end(digest)
@@ -189,8 +225,10 @@ class NoiseDigests:
                 self._drop(window)
         return out
 
-    def flush(self) -> list[tuple[Record, tuple[str, ...]]]:
-        """End of a bounded input: a last version of every digest with news."""
+    def flush(self, now_ns: int | None = None) -> list[tuple[Record, tuple[str, ...]]]:
+        """End of a bounded input (the domain's clock at ``now_ns``): every digest with news."""
+        if now_ns is not None:
+            self._rehome(now_ns)
         return [self._version(d, d.updated_ns, False) for d in self.digests.values() if d.dirty]
 
     def _drop(self, window: int) -> None:
