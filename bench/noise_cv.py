@@ -45,7 +45,8 @@ HOPS = (0, 1, 2)
 BEFORE_S = (120.0, 300.0, 600.0, 900.0, 1800.0, INF)
 AFTER_S = (60.0, 120.0, 300.0, 600.0, INF)
 PETSHOP_TOP3 = 0.9  # the issue's floor for PetShop top-3: a rule below it is never chosen
-LOOSE = (2, INF, INF)  # the engine before this rule (max_hops, any onset)
+MIN_COUNT = (1, 2, 3)  # ...and had at least this many anomalous samples (one is a blip)
+LOOSE = (2, INF, INF, 1)  # the engine before this rule (max_hops, any onset, any evidence)
 
 
 def _seeds(text: str) -> list[int]:
@@ -152,7 +153,7 @@ def collect_petshop(dataset: Path, root: Path) -> None:
         print(f"petshop: issue {i}", file=sys.stderr, flush=True)
 
 
-def petshop_top3(root: Path, rule: tuple[int, float, float]) -> float:
+def petshop_top3(root: Path, rule: tuple) -> float:
     """PetShop top-3 (``bench/petshop.py``'s ranking paths) with ``rule`` deciding records."""
     from bench import petshop
 
@@ -184,9 +185,9 @@ def _ts(text: str) -> float:
     return bc.parse_ts(text)
 
 
-def corroborated(rec: dict, graph, rule: tuple[int, float, float]) -> bool:
+def corroborated(rec: dict, graph, rule: tuple) -> bool:
     """Whether evidence of the record corroborates its one alert under ``rule``."""
-    hops, before, after = rule
+    hops, before, after, min_count = rule
     (alert,) = [m for m in rec["members"] if m["kind"] == "alert"]
     start, service = _ts(alert["ts"]), alert.get("service")
     if not service:
@@ -196,6 +197,7 @@ def corroborated(rec: dict, graph, rule: tuple[int, float, float]) -> bool:
         m["kind"] != "alert"
         and m.get("service") in near
         and start - before <= _ts(m["ts"]) <= start + after
+        and m.get("count", 1) >= min_count
         for m in rec["members"]
     )
 
@@ -209,7 +211,7 @@ def candidate(rec: dict, shown: set[str]) -> bool:
     return sum(m["kind"] == "alert" for m in rec["members"]) == 1
 
 
-def score_rule(scenarios: list[tuple], rule: tuple[int, float, float]) -> bc.Score:
+def score_rule(scenarios: list[tuple], rule: tuple) -> bc.Score:
     """Pooled scores of a seed's scenarios with ``rule`` deciding record or digest."""
     total = bc.Score()
     for truth, n_alerts, payloads, records, shown, graph in scenarios:
@@ -238,7 +240,7 @@ def figures(s: bc.Score) -> dict[str, float]:
     }
 
 
-RULES = [LOOSE, *itertools.product(HOPS, BEFORE_S, AFTER_S)]
+RULES = [LOOSE, *itertools.product(HOPS, BEFORE_S, AFTER_S, MIN_COUNT)]
 
 
 def choose(scores: dict[tuple, bc.Score], petshop: dict[tuple, float]) -> tuple:
@@ -259,8 +261,8 @@ def choose(scores: dict[tuple, bc.Score], petshop: dict[tuple, float]) -> tuple:
 
 
 def _label(rule: tuple) -> str:
-    hops, before, after = rule
-    return f"hops {hops}, -{before:g}s/+{after:g}s"
+    hops, before, after, min_count = rule
+    return f"hops {hops}, -{before:g}s/+{after:g}s, count >= {min_count}"
 
 
 def evaluate(root: Path, seeds: Sequence[int]) -> None:

@@ -42,19 +42,19 @@ def _scenario():
 
 def test_evidence_counts_only_near_the_alert_in_graph_and_time():
     fault, old = _scenario()[3]
-    assert noise_cv.corroborated(fault, _graph(), (0, 300.0, 120.0))
+    assert noise_cv.corroborated(fault, _graph(), (0, 300.0, 120.0, 1))
     assert noise_cv.corroborated(old, _graph(), noise_cv.LOOSE)  # 2 hops, any onset
-    assert not noise_cv.corroborated(old, _graph(), (1, INF, INF))  # db is 2 hops below web
-    assert not noise_cv.corroborated(old, _graph(), (2, 600.0, 120.0))  # an hour before
+    assert not noise_cv.corroborated(old, _graph(), (1, INF, INF, 1))  # db is 2 hops below web
+    assert not noise_cv.corroborated(old, _graph(), (2, 600.0, 120.0, 1))  # an hour before
 
 
 def test_a_digested_record_counts_once_as_the_digest_and_a_fault_kept_keeps_its_rank():
     scenario = _scenario()
     loose = noise_cv.score_rule([scenario], noise_cv.LOOSE)
-    tight = noise_cv.score_rule([scenario], (1, 600.0, 120.0))
+    tight = noise_cv.score_rule([scenario], (1, 600.0, 120.0, 1))
     assert (loose.records_out, tight.records_out) == (2, 2)  # "old" -> one new digest record
     assert (loose.top1, tight.top1) == (1, 1)
-    none = noise_cv.score_rule([scenario], (0, 0.0, 0.0))  # the fault's evidence is too early
+    none = noise_cv.score_rule([scenario], (0, 0.0, 0.0, 1))  # the fault's evidence is too early
     assert none.top1 == 0 and none.records_out == 1  # both in one digest: the fault is lost
 
 

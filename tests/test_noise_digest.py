@@ -78,7 +78,7 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
         ),
         pytest.param(
             CHAIN,
-            [anomaly("db", -30), alert("1", "api", 0)],
+            [anomaly("db", -60), anomaly("db", -30), alert("1", "api", 0)],
             [["1"]],
             [],
             {},
@@ -86,11 +86,24 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
         ),
         pytest.param(
             CHAIN,
-            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [
+                anomaly("api", 0),
+                anomaly("api", 15),
+                alert("1", "api", 30),
+                resolved("1", "api", 30, 90),
+            ],
             [["1"]],
             [],
             {},
             id="a-lone-warning-its-own-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [],
+            [["1"]],
+            {},
+            id="one-anomalous-sample-is-a-blip-not-corroboration",
         ),
         pytest.param(
             CHAIN,
@@ -180,7 +193,7 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
         ),
         pytest.param(
             CHAIN,
-            [anomaly("api", -30), alert("1", "web", 0)],
+            [anomaly("api", -60), anomaly("api", -30), alert("1", "web", 0)],
             [["1"]],
             [],
             {"corroborate_hops": 1},

@@ -177,6 +177,9 @@ class Lifecycle:
                 out.extend(self._emit(incident, (), 0, None, due=True))
             elif self._lone(incident, None):
                 self._list_as_noise(incident)  # still alone at the end: listed, not lost
+            elif not incident.version and incident.alerts:
+                # Corroborated since its last change (evidence reached corroborate_min_count).
+                out.extend(self._emit(incident, (), 0, None))
         noise = getattr(self, "_noise", None)
         if noise is not None:
             out.extend(self._digest_versions(noise.flush(self.clock.max_event_ns)))
@@ -408,6 +411,7 @@ class Lifecycle:
             s.corroborate_hops,
             None if s.corroborate_before_s is None else int(s.corroborate_before_s * NS_PER_S),
             None if s.corroborate_after_s is None else int(s.corroborate_after_s * NS_PER_S),
+            s.corroborate_min_count,
         )
 
     def _listed(self, incident: IncidentState) -> bool:

@@ -82,15 +82,16 @@ def corroborates(
     hops: int,
     before_ns: int | None = None,
     after_ns: int | None = None,
+    min_count: int = 1,
 ) -> bool:
     """Whether evidence makes a lone alert a fault seen by one alert, not noise.
 
-    Evidence counts on the alert's own service or one it depends on within ``hops``, and only
+    Evidence counts on the alert's own service or one it depends on within ``hops``, only
     when it began at most ``before_ns`` before to ``after_ns`` after the alert started (None:
-    any time). A concurrent fault's evidence an hour older, or two services away on a gateway,
-    says nothing about this alert.
+    any time), and only once it has ``min_count`` samples. A concurrent fault's evidence an
+    hour older, two services away on a gateway, or one anomalous sample says nothing about it.
     """
-    evidence = [m for m in evidence if m.service]
+    evidence = [m for m in evidence if m.service and m.count >= min_count]
     for alert in alerts:
         if not alert.service:
             continue
