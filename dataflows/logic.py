@@ -353,6 +353,10 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         record_after_s=config.record_after_s,
         noise_window_s=config.noise_window_s,
         noise_interval_s=config.noise_interval_s,
+        corroborate_hops=config.corroborate_hops,
+        corroborate_before_s=config.corroborate_before_s,
+        corroborate_after_s=config.corroborate_after_s,
+        corroborate_min_count=config.corroborate_min_count,
         coalesce_updates=config.coalesce_updates,
         join_interval_s=config.join_interval_s,
     )

@@ -505,6 +505,32 @@ class CorrelationConfig(_Settings):
     noise_interval_s: float = Field(
         900.0, gt=0, description="A noise digest gets at most one version per this long."
     )
+    corroborate_hops: int = Field(
+        1,
+        ge=0,
+        description="Anomaly evidence corroborates a lone warning (making it an incident of "
+        "its own, not a digest line) only on the alert's service or a service it depends on "
+        "within this many hops (0: its own service only). 1 hop, 900 s, 300 s and 2 samples "
+        "were chosen by leave-one-seed-out (bench/noise_cv.py).",
+    )
+    corroborate_before_s: float | None = Field(
+        900.0,
+        ge=0,
+        description="...and only evidence that began at most this long before the alert "
+        "started (its rule's `for:` delays the alert after its metrics turn; evidence older "
+        "than that belongs to a concurrent problem). None: any time before.",
+    )
+    corroborate_after_s: float | None = Field(
+        300.0,
+        ge=0,
+        description="...or at most this long after the alert started. None: any time after.",
+    )
+    corroborate_min_count: int = Field(
+        2,
+        ge=1,
+        description="...and only evidence with at least this many anomalous samples (one "
+        "sample is a blip).",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "

@@ -78,7 +78,7 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
         ),
         pytest.param(
             CHAIN,
-            [anomaly("db", -30), alert("1", "api", 0)],
+            [anomaly("db", -60), anomaly("db", -30), alert("1", "api", 0)],
             [["1"]],
             [],
             {},
@@ -86,11 +86,24 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
         ),
         pytest.param(
             CHAIN,
-            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [
+                anomaly("api", 0),
+                anomaly("api", 15),
+                alert("1", "api", 30),
+                resolved("1", "api", 30, 90),
+            ],
             [["1"]],
             [],
             {},
             id="a-lone-warning-its-own-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", 0), alert("1", "api", 30), resolved("1", "api", 30, 90)],
+            [],
+            [["1"]],
+            {},
+            id="one-anomalous-sample-is-a-blip-not-corroboration",
         ),
         pytest.param(
             CHAIN,
@@ -122,7 +135,8 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
                 alert("1", "db", 0),
                 resolved("1", "db", 0, 60),
                 alert("2", "queue", 1000),  # moves event time: "1" is listed on day one
-                alert("1", "db", 86_400 + 60),  # ...and "2" is found alone on day two
+                anomaly("web", 2000),  # ...and its digest's first version comes out that day
+                alert("1", "db", 86_400 + 60),
             ],
             [],
             [["1"], ["1", "2"]],
@@ -144,6 +158,70 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             [["2"]],
             {"notify_after_s": 300},
             id="notify-after-announces-a-lasting-lone-warning-as-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*(anomaly("db", t) for t in range(-3600, 1, 300)), alert("1", "db", 0)],
+            [],
+            [["1"]],
+            {"corroborate_before_s": 900},
+            id="evidence-that-began-an-hour-before-the-alert-is-a-concurrent-problem",
+        ),
+        pytest.param(
+            CHAIN,
+            [*(anomaly("db", t) for t in range(-3600, 1, 300)), alert("1", "db", 0)],
+            [["1"]],
+            [],
+            {"corroborate_before_s": None},
+            id="without-an-onset-window-any-evidence-on-its-service-corroborates",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("db", -600), anomaly("db", -300), alert("1", "db", 0)],
+            [["1"]],
+            [],
+            {"corroborate_before_s": 900},
+            id="evidence-that-began-within-a-for-duration-before-the-alert-corroborates",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("db", -30), alert("1", "web", 0)],
+            [],
+            [["1"]],
+            {"corroborate_hops": 1},
+            id="evidence-two-hops-below-does-not-corroborate-within-one-hop",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", -60), anomaly("api", -30), alert("1", "web", 0)],
+            [["1"]],
+            [],
+            {"corroborate_hops": 1},
+            id="evidence-one-hop-below-corroborates-within-one-hop",
+        ),
+        pytest.param(
+            CHAIN,
+            [anomaly("api", -30), alert("1", "web", 0)],
+            [],
+            [["1"]],
+            {"corroborate_hops": 0},
+            id="with-zero-hops-only-evidence-on-its-own-service-corroborates",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "db", 0), anomaly("db", 1500), anomaly("db", 1560)],
+            [],
+            [["1"]],
+            {"corroborate_after_s": 600},
+            id="evidence-that-began-long-after-the-alert-does-not-corroborate-it",
+        ),
+        pytest.param(
+            CHAIN,
+            [alert("1", "db", 0), anomaly("db", 120), anomaly("db", 180)],
+            [["1"]],
+            [],
+            {"corroborate_after_s": 600},
+            id="evidence-that-began-soon-after-the-alert-corroborates-it",
         ),
     ],
 )
@@ -169,7 +247,9 @@ def test_a_digest_ends_when_its_window_is_over_and_its_alerts_have_resolved():
     events = [
         alert("1", "db", 0),
         resolved("1", "db", 0, 60),
-        alert("3", "queue", 1000),  # moves event time: "1" is listed in the first hour
+        anomaly("web", 2000),  # moves event time: "1" is listed in the first hour
+        alert("3", "queue", 2500),
+        anomaly("web", 3000),  # ...and its digest's first version comes out in it
         alert("2", "db", 7300),
     ]
     decisions = correlate(events, SPLIT, **DIGEST, noise_window_s=3600)
@@ -188,6 +268,21 @@ def test_an_always_firing_alert_from_weeks_ago_is_listed_today():
     decisions = correlate(events, SPLIT, **DIGEST, lateness_s=0.0)
     (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
     assert digest.opened_at.startswith("2026-11-25")  # the day it was seen, not the start
+    assert sorted(m.id for m in digest.members) == ["new", "old"]
+
+
+def test_a_replay_sorted_by_start_lists_an_old_alert_in_the_digest_of_the_day_it_reaches():
+    week = 7 * 86_400
+    # A replay in startsAt order: the weeks-old alert is listed while the clock is still on
+    # its first day, but that day's digest was never written before the replay moved on.
+    events = [
+        alert("old", "db", -3 * week),
+        anomaly("web", -3 * week + 1200),  # the clock on its first day: "old" is listed
+        alert("new", "queue", 0),
+    ]
+    decisions = correlate(events, SPLIT, **DIGEST)
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    assert digest.opened_at.startswith("2026-11-25")
     assert sorted(m.id for m in digest.members) == ["new", "old"]
 
 

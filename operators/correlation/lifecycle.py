@@ -18,7 +18,7 @@ from alertflow.operators.correlation.incident_render import (
 )
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
-from alertflow.operators.correlation.noise_digest import NoiseDigests
+from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
@@ -180,9 +180,12 @@ class Lifecycle:
                 out.extend(self._emit(incident, (), 0, None, due=True))
             elif self._lone(incident, None):
                 self._list_as_noise(incident)  # still alone at the end: listed, not lost
+            elif not incident.version and incident.alerts:
+                # Corroborated since its last change (evidence reached corroborate_min_count).
+                out.extend(self._emit(incident, (), 0, None))
         noise = getattr(self, "_noise", None)
         if noise is not None:
-            out.extend(self._digest_versions(noise.flush()))
+            out.extend(self._digest_versions(noise.flush(self.clock.max_event_ns)))
         return out
 
     def next_deadline_wall(self) -> int | None:
@@ -393,25 +396,25 @@ class Lifecycle:
         return noise
 
     def _lone(self, incident: IncidentState, watermark: int | None) -> bool:
-        """A lone warning: one unrecorded alert, not worth a page, its service and deps quiet.
+        """A lone warning: one unrecorded alert, not worth a page, that metrics do not explain.
 
-        Anomalies on the alert's own service or on what it depends on (within max_hops)
-        corroborate it: a fault seen by one alert and the metrics (PetShop's one frontend
-        alert, issue 10 mode 7) is an incident, not noise.
+        Evidence near the alert in graph and time (:func:`noise_digest.corroborates`) makes it
+        a fault seen by one alert (PetShop's one frontend alert, issue 10 mode 7), not noise.
         """
         if incident.version or not self.settings.noise_digest:
             return False
         alerts = incident.alerts
         if not alerts or self._worth_notifying(incident, watermark):
             return False
-        evidence = {m.service for m in incident.members.values() if m.kind != "alert"}
-        if not evidence:
-            return True
-        hops = self.settings.max_hops
-        return not any(
-            m.service in evidence or evidence & self.graph.downstream(m.service, hops)
-            for m in alerts
-            if m.service
+        s = self.settings
+        return not corroborates(
+            alerts,
+            (m for m in incident.members.values() if m.kind != "alert"),
+            self.graph,
+            s.corroborate_hops,
+            None if s.corroborate_before_s is None else int(s.corroborate_before_s * NS_PER_S),
+            None if s.corroborate_after_s is None else int(s.corroborate_after_s * NS_PER_S),
+            s.corroborate_min_count,
         )
 
     def _listed(self, incident: IncidentState) -> bool:

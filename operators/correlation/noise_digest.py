@@ -8,8 +8,11 @@ digest for the window it started in (a day by default), grouped by alert name in
 summary: "14 lone alerts of 7 kinds on 9 services, unrelated to any incident". Nothing is
 lost: every alert of the digest is one of its members, and one that an incident takes later
 (a second alert joined it, or it turned critical) keeps its line with ``incident_id`` naming
-that incident. A digest is versioned at most once per ``interval_s`` of event time, and ends
-(status resolved) once its window is over and every member has resolved.
+that incident. A digest is first written ``interval_s`` of event time after its first line,
+then versioned at most once per ``interval_s``, and ends (status resolved) once its window is
+over and every member has resolved. One whose window ended before it was first written (a
+replay sorted by startsAt lists a weeks-old alert while its clock is on that day) is folded
+into the current window's: nobody read it, so it is not a record of its own.
 
 >>> from alertflow.operators.correlation.alert_dedup import AlertMember
 >>> digests = NoiseDigests("prod", window_s=86_400, interval_s=900)
@@ -23,9 +26,11 @@ that incident. A digest is versioned at most once per ``interval_s`` of event ti
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK, AlertMember
+from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.restorable import Restorable
@@ -70,6 +75,36 @@ class NoiseDigest(Restorable):
     inputs: list[str] = field(default_factory=list)  # refs of what was noted since the last
 
 
+def corroborates(
+    alerts: Iterable[AlertMember],
+    evidence: Iterable[AlertMember],
+    graph: ServiceGraph,
+    hops: int,
+    before_ns: int | None = None,
+    after_ns: int | None = None,
+    min_count: int = 1,
+) -> bool:
+    """Whether evidence makes a lone alert a fault seen by one alert, not noise.
+
+    Evidence counts on the alert's own service or one it depends on within ``hops``, only
+    when it began at most ``before_ns`` before to ``after_ns`` after the alert started (None:
+    any time), and only once it has ``min_count`` samples. A concurrent fault's evidence an
+    hour older, two services away on a gateway, or one anomalous sample says nothing about it.
+    """
+    evidence = [m for m in evidence if m.service and m.count >= min_count]
+    for alert in alerts:
+        if not alert.service:
+            continue
+        start = alert.first_ns
+        near = {alert.service} | (graph.downstream(alert.service, hops) if hops else set())
+        for m in evidence:
+            early = before_ns is not None and m.first_ns < start - before_ns
+            late = after_ns is not None and m.first_ns > start + after_ns
+            if m.service in near and not early and not late:
+                return True
+    return False
+
+
 class NoiseDigests:
     """A domain's open digests: noted alerts, versions due, digests that end."""
 
@@ -94,12 +129,7 @@ class NoiseDigests:
             # New, or a new episode after its digest's window: the current window's news.
             at = max(member.last_ns, now_ns)
             window = at - at % self.window_ns
-        digest = self.digests.get(window)
-        if digest is None:
-            digest = NoiseDigest(
-                stable_id(self.domain, "noise", window), window, window + self.window_ns
-            )
-            self.digests[window] = digest
+        digest = self._digest(window, max(member.last_ns, now_ns))
         entry = digest.entries.get(member.fingerprint)
         if entry is None:
             if len(digest.entries) >= self.max_entries:
@@ -125,6 +155,43 @@ class NoiseDigests:
         digest.updated_ns = max(digest.updated_ns, entry.last_ns, member.resolved_ns or 0)
         digest.dirty = True
 
+    def _digest(self, window: int, now_ns: int) -> NoiseDigest:
+        """The window's digest; a new one's first version is due ``interval_s`` after now."""
+        digest = self.digests.get(window)
+        if digest is None:
+            digest = NoiseDigest(
+                stable_id(self.domain, "noise", window), window, window + self.window_ns
+            )
+            digest.versioned_ns = now_ns
+            self.digests[window] = digest
+        return digest
+
+    def _rehome(self, now_ns: int) -> None:
+        """Digests whose window ended before their first version: their lines are now's news.
+
+        A replay ordered by startsAt lists an alert that has fired for weeks while the domain's
+        clock still stands on its first day; a day-old report nobody saw is not worth a record
+        of its own.
+        """
+        window = now_ns - now_ns % self.window_ns
+        stale = [d for d in self.digests.values() if not d.version and d.end_ns <= now_ns]
+        for old in stale:
+            del self.digests[old.window_ns]
+            digest = self._digest(window, now_ns)
+            for fingerprint, entry in old.entries.items():
+                if fingerprint in digest.entries:
+                    digest.entries[fingerprint].episodes += entry.episodes
+                elif len(digest.entries) < self.max_entries:
+                    digest.entries[fingerprint] = entry
+                    self.where[fingerprint] = window
+                else:
+                    digest.omitted += 1
+                    self.where.pop(fingerprint, None)
+            digest.omitted += old.omitted
+            digest.inputs = (digest.inputs + old.inputs)[:_MAX_INPUTS]
+            digest.updated_ns = max(digest.updated_ns, old.updated_ns)
+            digest.dirty = True
+
     def taken(self, fingerprint: str, incident_id: str) -> None:
         """An incident took a listed alert: its line names the incident from now on."""
         window = self.where.get(fingerprint)
@@ -149,6 +216,7 @@ class NoiseDigests:
 
     def ready(self, watermark: int) -> list[tuple[Record, tuple[str, ...]]]:
         """Versions due by ``watermark``; a digest whose window ended and is quiet ends."""
+        self._rehome(watermark)
         out = []
         for window, digest in list(self.digests.items()):
             ends = digest.end_ns <= watermark and self._may_end(digest)
@@ -158,8 +226,10 @@ class NoiseDigests:
                 self._drop(window)
         return out
 
-    def flush(self) -> list[tuple[Record, tuple[str, ...]]]:
-        """End of a bounded input: a last version of every digest with news."""
+    def flush(self, now_ns: int | None = None) -> list[tuple[Record, tuple[str, ...]]]:
+        """End of a bounded input (the domain's clock at ``now_ns``): every digest with news."""
+        if now_ns is not None:
+            self._rehome(now_ns)
         return [self._version(d, d.updated_ns, False) for d in self.digests.values() if d.dirty]
 
     def _drop(self, window: int) -> None:
