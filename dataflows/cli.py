@@ -42,7 +42,8 @@ def _setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. scoring.threshold=0.6): {text}")
-    return key, value
+    # As in a YAML config file: null (or ~) unsets an optional setting, e.g. a window.
+    return key, None if value.lower() == "null" or value == "~" else value
 
 
 _DESCRIPTION = (
@@ -115,7 +116,8 @@ def _add_run(sub: Any) -> None:
         type=_setting,
         default=[],
         metavar="KEY=VALUE",
-        help="override one setting, repeatable, e.g. --set scoring.threshold=0.6 (default: none)",
+        help="override one setting, repeatable, e.g. --set scoring.threshold=0.6; null unsets "
+        "an optional one (default: none)",
     )
     run.add_argument(
         "-w",

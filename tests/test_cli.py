@@ -108,3 +108,21 @@ def test_demo_incidents_show_log_and_trace_evidence(tmp_path):
     assert any(m["kind"] == "log" and m["labels"].get("template") for m in members)
     assert any(m["kind"] == "anomaly" and m["id"].startswith("anomaly:alertflow_request_")
                for m in members)
+
+
+def test_set_null_unsets_an_optional_setting(tmp_path):
+    """``--set KEY=null`` gives None, as ``null`` does in a config file; a typo stays an error."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "m.jsonl"
+    src.write_text("")
+    base = [sys.executable, "-m", "alertflow.dataflows.cli", "run", "--input", f"metrics={src}",
+            "--output", str(tmp_path / "out"), "--show-config"]  # fmt: skip
+    shown = subprocess.run([*base, "--set", "correlation.corroborate_before_s=null"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert '"corroborate_before_s": null' in shown.stdout
+    bad = subprocess.run([*base, "--set", "correlation.corroborate_before_s=nul"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode != 0 and "corroborate_before_s" in bad.stderr
