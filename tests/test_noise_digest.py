@@ -271,6 +271,15 @@ def test_an_always_firing_alert_from_weeks_ago_is_listed_today():
     assert sorted(m.id for m in digest.members) == ["new", "old"]
 
 
+def test_a_digest_opens_with_its_first_line_not_at_its_window_start():
+    """An afternoon's lone warnings: the digest did not 'last' since midnight."""
+    events = [alert("a", "queue", 600), alert("b", "db", 1800), anomaly("web", 4000)]
+    decisions = correlate(events, SPLIT, **DIGEST)
+    (digest,) = [r for r in latest(decisions) if r.kind == "noise"]
+    assert digest.opened_at.startswith("2026-11-25T10:10:00")  # T0 is 10:00, "a" at +600 s
+    assert digest.opened_at <= digest.updated_at
+
+
 def test_a_replay_sorted_by_start_lists_an_old_alert_in_the_digest_of_the_day_it_reaches():
     week = 7 * 86_400
     # A replay in startsAt order: the weeks-old alert is listed while the clock is still on

@@ -255,6 +255,9 @@ def render_digest(domain: str, digest: NoiseDigest, ends: bool) -> Record:
     severity = max((e.severity for e in entries), default="info", key=SEVERITY_RANK.__getitem__)
     status = "resolved" if ends else ("open" if digest.version == 1 else "updated")
     updated = max(digest.updated_ns, digest.window_ns)
+    # Opened when its first line came, not at its window's start: a digest of an afternoon's
+    # lone warnings read "lasted 12h51m" (midnight to the last line).
+    opened = max(digest.window_ns, min((e.first_ns for e in entries), default=digest.window_ns))
     return Record(
         {
             "id": stable_id(digest.digest_id, digest.version),
@@ -265,7 +268,7 @@ def render_digest(domain: str, digest: NoiseDigest, ends: bool) -> Record:
             "taken_by": {e.fingerprint: e.incident_id for e in entries if e.incident_id},
             "merged_into": None,
             "domain": domain,
-            "opened_at": format_ns(digest.window_ns),
+            "opened_at": format_ns(min(opened, updated)),
             "updated_at": format_ns(updated),
             "resolved_at": format_ns(max(updated, digest.end_ns)) if ends else None,
             "services": services,
