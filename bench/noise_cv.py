@@ -37,6 +37,7 @@ from pathlib import Path
 from alertflow.operators.simulate import SimulationError, Situations, simulate
 
 from bench import correlation as bc
+from bench.rank_cv import _seeds
 
 INF = float("inf")
 HOPS = (0, 1, 2)
@@ -47,11 +48,6 @@ AFTER_S = (60.0, 120.0, 300.0, 600.0, INF)
 PETSHOP_TOP3 = 0.9  # the floor for PetShop top-3: a rule below it is never chosen
 MIN_COUNT = (1, 2, 3)  # ...and had at least this many anomalous samples (one is a blip)
 LOOSE = (2, INF, INF, 1)  # the engine before this rule (max_hops, any onset, any evidence)
-
-
-def _seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
 
 
 def _record_run(out: Path, argv: list[str]) -> int:

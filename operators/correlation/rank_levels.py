@@ -85,7 +85,16 @@ class LevelRing:
         """Count a sample; one older than the ring or not finite is dropped."""
         if not math.isfinite(value):
             return
-        bucket = ts_ns // self.bucket_ns
+        i = self._slot(ts_ns // self.bucket_ns)
+        if i is None:
+            return
+        slots, stats = self.slots, self.stats
+        stats[i] += 1.0
+        stats[slots + i] += value
+        stats[2 * slots + i] += value * value
+
+    def _slot(self, bucket: int) -> int | None:
+        """The bucket's slot, the ones it moves past cleared; None when older than the ring."""
         slots, stats = self.slots, self.stats
         if bucket > self.head:
             for b in range(max(self.head + 1, bucket - slots + 1), bucket + 1):
@@ -93,25 +102,17 @@ class LevelRing:
                 stats[i] = stats[slots + i] = stats[2 * slots + i] = 0.0
             self.head = bucket
         elif bucket <= self.head - slots:
-            return
-        i = bucket % slots
-        stats[i] += 1.0
-        stats[slots + i] += value
-        stats[2 * slots + i] += value * value
+            return None
+        return bucket % slots
 
     def add_bucket(self, bucket: int, n: float, total: float, squares: float) -> None:
         """Count a whole bucket (scoring's closed ones); one older than the ring is dropped."""
         if not (n > 0 and math.isfinite(total) and math.isfinite(squares)):
             return
-        if bucket <= self.head - self.slots:
+        i = self._slot(bucket)
+        if i is None:
             return
         slots, stats = self.slots, self.stats
-        if bucket > self.head:
-            for b in range(max(self.head + 1, bucket - slots + 1), bucket + 1):
-                i = b % slots
-                stats[i] = stats[slots + i] = stats[2 * slots + i] = 0.0
-            self.head = bucket
-        i = bucket % slots
         stats[i] += n
         stats[slots + i] += total
         stats[2 * slots + i] += squares
