@@ -58,9 +58,9 @@ def _record_run(out: Path, argv: list[str]) -> int:
     seen: dict[str, object] = {}
     render = lifecycle.render_incident
 
-    def recording(incident, graph, catalogue):
+    def recording(incident, graph, *rest):  # rest: catalogue, the level book
         seen["graph"] = graph
-        return render(incident, graph, catalogue)
+        return render(incident, graph, *rest)
 
     lifecycle.render_incident = recording
     rc = cli.main(argv)

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -63,28 +63,41 @@ def _record_run(out: Path, argv: list[str]) -> int:
     return rc
 
 
-def collect(seed: int, scenarios: int, root: Path) -> None:
-    """Simulate and run one seed's scenarios, saving what ``evaluate`` needs."""
+def fresh_scenarios(
+    seed: int, scenarios: int, root: Path, settings: Sequence[str]
+) -> Iterator[tuple[Path, Path, Path, list[str]]]:
+    """A seed's scenarios not collected yet, simulated: (work, in, out, ``alertflow run`` args).
+
+    The same seed draws the same scenarios, so one whose ``scenario.pkl`` exists counts as
+    done; the caller runs the others, writes it, and the progress line follows.
+    """
     rng = random.Random(seed)
     done = 0
     while done < scenarios:
         p = bc.draw(rng)
         work = root / f"seed{seed}" / f"s{p.seed}"
         inp, out = work / "in", work / "out"
-        if (work / "scenario.pkl").exists():  # collected before: same seed, same draw
-            done += 1
-            continue
-        try:
-            simulate(inp, seed=p.seed, services=p.services, duration_s=p.duration_s,
-                     incidents=p.incidents, noise_alerts=p.noise_alerts, clusters=p.clusters,
-                     situations=Situations.every())  # fmt: skip
-        except SimulationError:
-            continue
-        args = ["run", "--output", str(out)]
-        for name in ("alerts", "traces", "metrics"):
-            args += ["--input", f"{name}={inp / (name + '.jsonl')}"]
-        for setting in (*bc.REPLAY_SETTINGS, "scoring.track_shift=true"):  # moves are opt-in
-            args += ["--set", setting]
+        if not (work / "scenario.pkl").exists():
+            try:
+                simulate(inp, seed=p.seed, services=p.services, duration_s=p.duration_s,
+                         incidents=p.incidents, noise_alerts=p.noise_alerts, clusters=p.clusters,
+                         situations=Situations.every())  # fmt: skip
+            except SimulationError:
+                continue
+            args = ["run", "--output", str(out)]
+            for name in ("alerts", "traces", "metrics"):
+                args += ["--input", f"{name}={inp / (name + '.jsonl')}"]
+            for setting in (*bc.REPLAY_SETTINGS, *settings):
+                args += ["--set", setting]
+            yield work, inp, out, args
+            print(f"seed {seed}: scenario {done + 1}/{scenarios}", file=sys.stderr, flush=True)
+        done += 1
+
+
+def collect(seed: int, scenarios: int, root: Path) -> None:
+    """Simulate and run one seed's scenarios, saving what ``evaluate`` needs."""
+    moves = ("scoring.track_shift=true",)  # moves are opt-in
+    for work, inp, out, args in fresh_scenarios(seed, scenarios, root, moves):
         subprocess.run(
             [sys.executable, "-m", "bench.rank_cv", "_record", str(work / "ranking.pkl"), *args],
             check=True, capture_output=True,
@@ -101,8 +114,6 @@ def collect(seed: int, scenarios: int, root: Path) -> None:
         (work / "series.pkl").write_bytes(pickle.dumps(_plain(metrics)))
         for name in ("metrics.jsonl", "traces.jsonl"):
             (inp / name).unlink()
-        done += 1
-        print(f"seed {seed}: scenario {done}/{scenarios}", file=sys.stderr, flush=True)
 
 
 def _plain(metrics: dict) -> dict:
