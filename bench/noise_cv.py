@@ -28,16 +28,13 @@ import argparse
 import itertools
 import json
 import pickle
-import random
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from alertflow.operators.simulate import SimulationError, Situations, simulate
-
 from bench import correlation as bc
-from bench.rank_cv import _seeds
+from bench.rank_cv import _seeds, fresh_scenarios
 
 INF = float("inf")
 HOPS = (0, 1, 2)
@@ -70,26 +67,7 @@ def _record_run(out: Path, argv: list[str]) -> int:
 
 def collect(seed: int, scenarios: int, root: Path, settings: Sequence[str]) -> None:
     """Simulate and run one seed's scenarios, saving what ``evaluate`` needs."""
-    rng = random.Random(seed)
-    done = 0
-    while done < scenarios:
-        p = bc.draw(rng)
-        work = root / f"seed{seed}" / f"s{p.seed}"
-        inp, out = work / "in", work / "out"
-        if (work / "scenario.pkl").exists():
-            done += 1
-            continue
-        try:
-            simulate(inp, seed=p.seed, services=p.services, duration_s=p.duration_s,
-                     incidents=p.incidents, noise_alerts=p.noise_alerts, clusters=p.clusters,
-                     situations=Situations.every())  # fmt: skip
-        except SimulationError:
-            continue
-        args = ["run", "--output", str(out)]
-        for name in ("alerts", "traces", "metrics"):
-            args += ["--input", f"{name}={inp / (name + '.jsonl')}"]
-        for setting in (*bc.REPLAY_SETTINGS, *settings):
-            args += ["--set", setting]
+    for work, inp, out, args in fresh_scenarios(seed, scenarios, root, settings):
         proc = subprocess.run(
             [sys.executable, "-m", "bench.noise_cv", "_record", str(work / "graph.pkl"), *args],
             capture_output=True, text=True,
@@ -106,8 +84,6 @@ def collect(seed: int, scenarios: int, root: Path, settings: Sequence[str]) -> N
         (work / "scenario.pkl").write_bytes(pickle.dumps(scenario))
         for name in ("metrics.jsonl", "traces.jsonl", "logs.jsonl"):
             (inp / name).unlink(missing_ok=True)
-        done += 1
-        print(f"seed {seed}: scenario {done}/{scenarios}", file=sys.stderr, flush=True)
 
 
 def collect_petshop(dataset: Path, root: Path) -> None:
