@@ -88,7 +88,7 @@ def joined(lists: list[list[_S]]) -> list[list[_S]]:
     >>> joined([[1, 2], [], [3]]), joined([[]])
     ([[1, 2, 3]], [])
     """
-    items = lists[0] if len(lists) == 1 else [item for part in lists for item in part]
+    items = _flat(lists)
     return [items] if items else []
 
 
