@@ -90,7 +90,7 @@ def build_flow(
     valid: dict[str, Stream[Batch]] = {}
     for stream, parts in decoded.items():
         if parts:
-            split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_dead)
+            split = op.branch(f"dlq_{stream}", op.merge(f"merge_{stream}", *parts), _is_decisions)
             outputs.append(split.trues)  # list[Decision(dlq)]
             valid[stream] = split.falses  # list[record]
     if tracing is not None and "alerts" in valid:
@@ -199,10 +199,6 @@ def _outbox(config: AlertflowConfig) -> Path:
     output = parse_location(config.output) if config.output else None
     output_dir = output if isinstance(output, Path) else None
     return outbox_path(config.notify, config.runtime.recovery_dir, output_dir)
-
-
-def _is_dead(batch: Batch) -> bool:
-    return isinstance(batch[0], Decision)
 
 
 def _is_decisions(batch: Batch) -> bool:
