@@ -23,6 +23,7 @@ from alertflow.dataflows.logic import (
     joined,
     keyed_batch,
     step_clock,
+    warm_scoring,
 )
 from alertflow.dataflows.notifier import outbox_path
 from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
@@ -223,6 +224,7 @@ def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
 
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
+    warm_scoring(config)  # numba's set-up now, not in the first poll's way
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
     # The shards' lists of one activation as one list: at a low rate a poll spreads over
     # dozens of shards of a sample or two, and every later step paid its per-item cost each.
