@@ -22,8 +22,8 @@ from alertflow.dataflows.logic import (
     domain_of,
     joined,
     keyed_batch,
+    make_shard_scorer,
     step_clock,
-    warm_scoring,
 )
 from alertflow.dataflows.notifier import outbox_path
 from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
@@ -224,11 +224,24 @@ def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
 
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
-    warm_scoring(config)  # numba's set-up now, not in the first poll's way
+    _warm_scoring(config)  # numba's set-up now, not in the first poll's way
     scored = op.stateful_batch("score", sharded, partial(ShardScoringLogic, config=config))
     # The shards' lists of one activation as one list: at a low rate a poll spreads over
     # dozens of shards of a sample or two, and every later step paid its per-item cost each.
     return op.flat_map_batch("unkey_scores", scored, _joined)  # list[Decision]
+
+
+def _warm_scoring(config: AlertflowConfig) -> None:
+    """Score made-up samples on a scratch shard, so numba sets up and loads its kernels now.
+
+    Its first call costs ~0.4 s of CPU per process (all of a compile when its cache is
+    stale); left to the first poll, the first decisions waited for it, and with several
+    processes one of them stalled while the others were already scoring.
+    """
+    scorer = make_shard_scorer(config)
+    for n in (1, 3):  # one sample: the single-sample kernel; three: the rows kernel
+        samples = [MetricSample("warm_up", {}, n * 10**9, 1.0) for _ in range(n)]
+        scorer.process([(f"warm-up {i}", s) for i, s in enumerate(samples)], 0, blocks=True)
 
 
 def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:

@@ -242,19 +242,6 @@ def make_shard_scorer(config: AlertflowConfig) -> ShardScorer:
     return ShardScorer(settings, detector_factory(scoring.detector), idle_ns)
 
 
-def warm_scoring(config: AlertflowConfig) -> None:
-    """Score made-up samples on a scratch shard, so numba sets up and loads its kernels now.
-
-    Its first call costs ~0.4 s of CPU per process (all of a compile when its cache is
-    stale); left to the first poll, the first decisions waited for it, and with several
-    processes one of them stalled while the others were already scoring.
-    """
-    scorer = make_shard_scorer(config)
-    for n in (1, 3):  # one sample: the single-sample kernel; three: the rows kernel
-        samples = [MetricSample("warm_up", {}, n * 10**9, 1.0) for _ in range(n)]
-        scorer.process([(f"warm-up {i}", s) for i, s in enumerate(samples)], 0, blocks=True)
-
-
 class IncidentLogic(StatefulBatchLogic[CorrelationEvent, list[Decision], DomainCorrelator]):
     """One correlation domain's :class:`DomainCorrelator`, with a timer for event-time closes."""
 
