@@ -51,7 +51,7 @@ from alertflow.schemas.config import DetectorSettings, ScoringConfig
 
 from bench.detection_data import DATASETS, Dataset, Part, detect, load_all, part
 from bench.nab import _finite_only, hst_scores, windowed_gaussian_scores
-from bench.nab_scoring import PROFILES, STANDARD, threshold_curve
+from bench.nab_scoring import PROFILES, STANDARD, null_score, perfect_score, threshold_curve
 from bench.report import command_line, machine, record
 
 SECTION = "## Detection defaults by cross-validation"
@@ -140,7 +140,11 @@ def fixed_curve(p: Part) -> np.ndarray:
     thresholds, raws = threshold_curve(p.series, p.scores, STANDARD)
     # thresholds descend from inf: at t, every row scoring >= t is detected.
     at = np.searchsorted(-thresholds, -THRESHOLDS, side="right") - 1
-    return np.array([p.normalise(float(raws[k]), STANDARD) for k in at])
+    null = sum(null_score(s, STANDARD) for s in p.series)
+    perfect = sum(perfect_score(s, STANDARD) for s in p.series)
+    if perfect == null:
+        return np.full(THRESHOLDS.size, math.nan)
+    return 100.0 * (raws[at] - null) / (perfect - null)
 
 
 def components(datasets: Sequence[Dataset], run: dict[str, list[np.ndarray]]) -> Components:
