@@ -136,16 +136,25 @@ def folds(datasets: Sequence[Dataset]) -> list[Fold]:
 Components = dict[tuple[str, str | None], tuple[float, np.ndarray]]
 
 
-def fixed_curve(p: Part) -> np.ndarray:
-    """``p``'s normalised standard score at each of ``THRESHOLDS`` (one sweep, not 240)."""
+def swept_and_fixed(p: Part) -> tuple[float, np.ndarray]:
+    """``p``'s standard score at its own best threshold and at each of ``THRESHOLDS``.
+
+    One sweep serves both (the components step sweeps every part of every candidate).
+    """
     thresholds, raws = threshold_curve(p.series, p.scores, STANDARD)
-    # thresholds descend from inf: at t, every row scoring >= t is detected.
-    at = np.searchsorted(-thresholds, -THRESHOLDS, side="right") - 1
     null = sum(null_score(s, STANDARD) for s in p.series)
     perfect = sum(perfect_score(s, STANDARD) for s in p.series)
     if perfect == null:
-        return np.full(THRESHOLDS.size, math.nan)
-    return 100.0 * (raws[at] - null) / (perfect - null)
+        return math.nan, np.full(THRESHOLDS.size, math.nan)
+    # thresholds descend from inf: at t, every row scoring >= t is detected.
+    at = np.searchsorted(-thresholds, -THRESHOLDS, side="right") - 1
+    scale = 100.0 / (perfect - null)
+    return float((raws.max() - null) * scale), (raws[at] - null) * scale
+
+
+def fixed_curve(p: Part) -> np.ndarray:
+    """``p``'s normalised standard score at each of ``THRESHOLDS`` (one sweep, not 300)."""
+    return swept_and_fixed(p)[1]
 
 
 def components(datasets: Sequence[Dataset], run: dict[str, list[np.ndarray]]) -> Components:
@@ -155,7 +164,7 @@ def components(datasets: Sequence[Dataset], run: dict[str, list[np.ndarray]]) ->
     for ds in datasets:
         for cat in [None, *sorted(set(ds.categories))]:
             p = part(datasets, run, lambda n, c, ds=ds, cat=cat: n == ds.name and c != cat)
-            out[(ds.name, cat)] = ((p.best(STANDARD)[0], fixed_curve(p)) if p.series
+            out[(ds.name, cat)] = (swept_and_fixed(p) if p.series
                                    else (math.nan, np.full(THRESHOLDS.size, math.nan)))
     return out
 

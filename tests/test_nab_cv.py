@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.detection_data import Part
-from bench.nab_cv import THRESHOLDS, Fold, fixed_curve, train_objective
+from bench.nab_cv import THRESHOLDS, Fold, fixed_curve, swept_and_fixed, train_objective
 from bench.nab_scoring import STANDARD, LabelledSeries
 
 ONE = LabelledSeries("one", n_rows=200, windows=((100, 119),))
@@ -51,3 +51,12 @@ def test_fixed_objective_is_the_best_mean_at_one_threshold() -> None:
     # Holding a dataset out leaves the other's own best threshold.
     assert train_objective(datasets, _comps(a, b), Fold("d", "y", None), fixed=True) == (
         90.0, THRESHOLDS[10])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_the_swept_score_is_the_parts_best(seed: int) -> None:
+    """The swept figure from the shared sweep is ``Part.best``'s."""
+    rng = np.random.default_rng(seed)
+    p = Part((ONE, TWO), (rng.random(200) ** 3, rng.random(400) ** 3))
+    assert math.isclose(swept_and_fixed(p)[0], p.best(STANDARD)[0], abs_tol=1e-9)
