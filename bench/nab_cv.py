@@ -289,6 +289,11 @@ def threshold_table(datasets: Sequence[Dataset], scores: dict[str, list]) -> str
     return "\n".join(rows)
 
 
+def _shown(threshold: float) -> str:
+    """A threshold near 1 as ``1-1e-05``: 0.99999 and 0.999999 both print as 1 otherwise."""
+    return f"{threshold:.3g}" if threshold < 0.99 else f"1-{1.0 - threshold:.2g}"
+
+
 def fixed_table(datasets: Sequence[Dataset], detectors: dict[str, dict]) -> str:
     """Per detector and dataset: swept, at one threshold for every dataset, and at the
     threshold the other datasets choose (carried), so peers are judged as ours are."""
@@ -303,8 +308,8 @@ def fixed_table(datasets: Sequence[Dataset], detectors: dict[str, dict]) -> str:
             carried = int(np.nanargmax(np.nanmean(others, axis=0))) if others else one
             p = part(datasets, scores, lambda n, c, ds=ds: n == ds.name)
             rows.append(f"| {ds.name} | {name} | {p.best(STANDARD)[0]:.1f} | "
-                        f"{curves[ds.name][one]:.1f} | {THRESHOLDS[one]:.6g} | "
-                        f"{curves[ds.name][carried]:.1f} | {THRESHOLDS[carried]:.6g} |")
+                        f"{curves[ds.name][one]:.1f} | {_shown(THRESHOLDS[one])} | "
+                        f"{curves[ds.name][carried]:.1f} | {_shown(THRESHOLDS[carried])} |")
     return "\n".join(rows)
 
 
