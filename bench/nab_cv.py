@@ -343,6 +343,24 @@ def ablation_table(without: list[dict], with_: list[dict], grid: list[dict[str, 
     return "\n".join(out)
 
 
+def objective_table(swept: list[dict], fixed: list[dict], grid: list[dict[str, float]]) -> str:
+    """Per fold, the candidate chosen at each dataset's own threshold beside the one chosen
+    at one threshold for all, each out-of-fold swept / carried / at scoring.threshold."""
+    out = ["| held-out fold | chosen (swept objective) | OOF swept / carried / fixed | "
+           "chosen (fixed objective) | OOF swept / carried / fixed | Δ carried | Δ fixed |",
+           "|---" * 7 + "|"]
+    for a, b in zip(swept, fixed, strict=True):
+        out.append(f"| {b['fold']} | {label(grid[a['chosen']])} | {a['out_of_fold']:.1f} / "
+                   f"{a['carried']:.1f} / {a['fixed']:.1f} | {label(grid[b['chosen']])} | "
+                   f"{b['out_of_fold']:.1f} / {b['carried']:.1f} / {b['fixed']:.1f} | "
+                   f"{b['carried'] - a['carried']:+.1f} | {b['fixed'] - a['fixed']:+.1f} |")
+    for key in ("out_of_fold", "carried", "fixed"):
+        gains = [b[key] - a[key] for a, b in zip(swept, fixed, strict=True)]
+        out.append(f"\n{key}: folds raised {sum(g > 0.05 for g in gains)}, lowered "
+                   f"{sum(g < -0.05 for g in gains)}, summed change {sum(gains):+.1f}.")
+    return "\n".join(out)
+
+
 def parse_grid(text: str) -> dict[str, tuple[float, ...]]:
     """``name=v1/v2,name=v1/v2`` as a grid."""
     grid = {}
@@ -447,6 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ablation = (f"Ablation: out-of-fold without {', '.join(ablated)} ({len(sub)} "
                     "candidates) and with them (all):\n\n"
                     + ablation_table(cv_without, cv, grid, sub))
+    if fixed:
+        ablation += ("\n\nThe objective: chosen at each dataset's own threshold (NAB's rule) "
+                     "and at one threshold for all, per fold:\n\n" + objective_table(
+                         cross_validate(datasets, runs, shipped, before, comps), cv, grid))
     files = sum(len(ds.files) for ds in datasets)
     md = "\n\n".join([
         f"{files} files in {', '.join(ds.name for ds in datasets)}; {len(grid)} candidates "
