@@ -533,6 +533,13 @@ class CorrelationConfig(_Settings):
         description="...and only evidence with at least this many anomalous samples (one "
         "sample is a blip).",
     )
+    lone_max_episodes: int | None = Field(
+        None,
+        ge=2,
+        description="A lone warning whose alert started this many episodes within "
+        "flap_window_s is a digest line even when anomalies corroborate it (a rule flapping "
+        "on its own); its record then waits record_after_s to see. None: off.",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "

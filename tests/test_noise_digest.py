@@ -37,6 +37,28 @@ def resolved(fp, service, start, end, **kw):
     return alert(fp, service, start, status="resolved", end=end, **kw)
 
 
+# A warning on db that its own metrics corroborate, firing twice (a new startsAt at 200 s).
+FLAPPING_ON_DB = [
+    anomaly("db", -60),
+    anomaly("db", -30),
+    alert("1", "db", 0),
+    resolved("1", "db", 0, 60),
+    alert("1", "db", 200),
+    resolved("1", "db", 200, 260),
+]
+
+# A lone warning on db, listed as noise, that fires again 20 min later beside db's metrics.
+REOPENING_ON_DB = [
+    alert("1", "db", 0),
+    resolved("1", "db", 0, 60),
+    anomaly("db", 1140),
+    anomaly("db", 1170),
+    alert("1", "db", 1200),
+    resolved("1", "db", 1200, 1260),
+]
+
+
+
 def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
     """(incidents' alert ids, digests' alert ids), each sorted; merged incidents left out."""
     incidents, digests = [], []
@@ -222,6 +244,70 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             [],
             {"corroborate_after_s": 600},
             id="evidence-that-began-soon-after-the-alert-corroborates-it",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2},
+            id="a-lone-warning-that-flaps-is-noise-though-its-metrics-corroborate-it",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 3},
+            id="two-episodes-are-not-three",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [["1"]],
+            [],
+            {},
+            id="without-lone-max-episodes-a-corroborated-flapping-warning-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4]],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-corroborated-lone-warning-that-resolves-before-it-flaps-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:3], anomaly("db", 700)],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-corroborated-lone-warning-still-firing-at-record-after-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*REOPENING_ON_DB],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2},
+            id="a-warning-firing-again-after-its-digest-line-is-not-a-new-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*REOPENING_ON_DB],
+            [["1"]],
+            [["1"]],
+            {},
+            id="without-lone-max-episodes-its-corroborated-return-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB, alert("2", "api", 230)],
+            [["1", "2"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-flapping-warning-that-a-second-alert-joins-is-an-incident",
         ),
     ],
 )

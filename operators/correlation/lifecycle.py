@@ -18,7 +18,7 @@ from alertflow.operators.correlation.incident_render import (
 )
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
-from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates
+from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates, flaps_alone
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
@@ -249,7 +249,8 @@ class Lifecycle:
         incident.resolved_ns = at_ns
         incident.updated_ns = max(incident.updated_ns, at_ns)
         # An incident never worth a record ends as quietly as it lived.
-        out = self._emit(incident, (), 0, None) if incident.version else []
+        waited = not incident.version and self._awaits_flaps(incident, None, decided=False)
+        out = self._emit(incident, (), 0, None) if incident.version or waited else []
         if self._lone(incident, None):
             self._list_as_noise(incident)  # a lone warning that ended alone
         del self.incidents[incident.incident_id]
@@ -314,6 +315,8 @@ class Lifecycle:
             if self._listed(incident):
                 self._list_as_noise(incident)
             return []
+        if watermark is not None and self._awaits_flaps(incident, watermark):
+            return []  # corroborated, but whether it flaps is known at record_after_s
         if (
             incident.version
             and not due
@@ -407,6 +410,8 @@ class Lifecycle:
         if not alerts or self._worth_notifying(incident, watermark):
             return False
         s = self.settings
+        if flaps_alone(alerts, s.lone_max_episodes):
+            return True  # a rule flapping on its own: noise, whatever the metrics do
         return not corroborates(
             alerts,
             (m for m in incident.members.values() if m.kind != "alert"),
@@ -417,13 +422,35 @@ class Lifecycle:
             s.corroborate_min_count,
         )
 
+    def _awaits_flaps(
+        self, incident: IncidentState, watermark: int | None, decided: bool = True
+    ) -> bool:
+        """A corroborated lone warning whose record waits to see whether its alert flaps.
+
+        Flapping is seen only once the alert fires again, so with ``lone_max_episodes`` its
+        record waits ``record_after_s`` like a digest line does (nobody is paged for it).
+        ``decided``: False asks whether it waited at all (a resolve ends the wait).
+        """
+        s = self.settings
+        if incident.version or s.lone_max_episodes is None or not s.noise_digest:
+            return False
+        alerts = incident.alerts
+        if len(alerts) != 1 or self._worth_notifying(incident, watermark):
+            return False
+        if not decided:
+            return not self._lone(incident, None)
+        due = incident.opened_ns + int(s.record_after_s * NS_PER_S)
+        return watermark is not None and watermark < due
+
     def _listed(self, incident: IncidentState) -> bool:
         noise = getattr(self, "_noise", None)
         return noise is not None and any(m.fingerprint in noise.where for m in incident.alerts)
 
     def _waits_for_digest(self, incident: IncidentState) -> int:
         """When a lone warning is listed in the noise digest if nothing takes it first."""
-        if not self._lone(incident, None) or self._listed(incident):
+        if self._listed(incident):
+            return _NEVER
+        if not self._lone(incident, None) and not self._awaits_flaps(incident, None, decided=False):
             return _NEVER
         return incident.opened_ns + int(self.settings.record_after_s * NS_PER_S)
 
