@@ -309,6 +309,22 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             {"lone_max_episodes": 2},
             id="a-flapping-warning-that-a-second-alert-joins-is-an-incident",
         ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4], alert("1", "db", 700), resolved("1", "db", 700, 760)],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2, "lone_flap_wait_s": 1200},
+            id="a-corroborated-lone-warning-waits-its-flap-wait-open-and-unseen",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4], alert("1", "db", 700), resolved("1", "db", 700, 760)],
+            [["1"]],
+            [["1"]],
+            {"lone_max_episodes": 2, "lone_flap_wait_s": 600},
+            id="a-flap-after-the-wait-is-a-digest-line-beside-the-record",
+        ),
     ],
 )
 def test_noise_digest(edges, events, incidents, digests, overrides):
@@ -463,10 +479,11 @@ def _run(events, **kw):
 
 
 @PROPERTY
-@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)))
-def test_no_alert_is_lost(events, record_after_s):
+@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)), st.sampled_from((None, 2, 3)))
+def test_no_alert_is_lost(events, record_after_s, lone_max_episodes):
     on = {"noise_digest": True, "coalesce_updates": True}
-    decisions = _run(events, record_after_s=record_after_s, **on)
+    flaps = {"lone_max_episodes": lone_max_episodes, "lone_flap_wait_s": 1200.0}
+    decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}
     fired = {e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"}

@@ -121,9 +121,13 @@ class Lifecycle:
 
     def _quiet_deadline(self, incident: IncidentState) -> int | None:
         settings = self.settings
-        return incident.quiet_deadline(
+        deadline = incident.quiet_deadline(
             int(settings.quiet_period_s * NS_PER_S), int(settings.session_gap_s * NS_PER_S)
         )
+        if deadline is not None and self._awaits_flaps(incident, None, decided=False):
+            # Unrecorded, it stays open (unseen) until its wait ends: a flap re-fires it here.
+            deadline = max(deadline, self._flap_decision_ns(incident))
+        return deadline
 
     def _due(self, incident: IncidentState, timer: bool = False) -> int:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
@@ -428,8 +432,8 @@ class Lifecycle:
         """A corroborated lone warning whose record waits to see whether its alert flaps.
 
         Flapping is seen only once the alert fires again, so with ``lone_max_episodes`` its
-        record waits ``record_after_s`` like a digest line does (nobody is paged for it).
-        ``decided``: False asks whether it waited at all (a resolve ends the wait).
+        record waits ``lone_flap_wait_s`` (nobody is paged for it), and its incident stays
+        open that long. ``decided``: False asks whether it waits at all, whenever.
         """
         s = self.settings
         if incident.version or s.lone_max_episodes is None or not s.noise_digest:
@@ -439,8 +443,10 @@ class Lifecycle:
             return False
         if not decided:
             return not self._lone(incident, None)
-        due = incident.opened_ns + int(s.record_after_s * NS_PER_S)
-        return watermark is not None and watermark < due
+        return watermark is not None and watermark < self._flap_decision_ns(incident)
+
+    def _flap_decision_ns(self, incident: IncidentState) -> int:
+        return incident.opened_ns + int(self.settings.lone_flap_wait_s * NS_PER_S)
 
     def _listed(self, incident: IncidentState) -> bool:
         noise = getattr(self, "_noise", None)
@@ -450,7 +456,9 @@ class Lifecycle:
         """When a lone warning is listed in the noise digest if nothing takes it first."""
         if self._listed(incident):
             return _NEVER
-        if not self._lone(incident, None) and not self._awaits_flaps(incident, None, decided=False):
+        if not self._lone(incident, None):
+            if self._awaits_flaps(incident, None, decided=False):
+                return self._flap_decision_ns(incident)
             return _NEVER
         return incident.opened_ns + int(self.settings.record_after_s * NS_PER_S)
 
