@@ -586,3 +586,19 @@ def test_a_rule_review_counts_only_the_episodes_that_stayed_alone(entries, expec
     digest = NoiseDigest("d1", 0, 10 * S)
     digest.entries = {f: _entry(f, n, c, t) for f, n, c, t in entries}
     assert render_digest("prod", digest, ends=False)["recommendations"] == expected
+
+
+def test_a_lone_warning_waiting_to_see_flaps_delays_no_announcement():
+    settings = IncidentSettings(lateness_s=60.0, lone_max_episodes=3, lone_flap_wait_s=1200.0,
+                                **DIGEST)  # fmt: skip
+    correlator = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+    events = [*FLAPPING_ON_DB[:3], alert("2", "api", 30, severity="critical")]
+    # No finish: what comes out once event time (past the 60 s lateness) is at 200 s.
+    before = correlator.on_events([*events, anomaly("web", 200)], wall_ns=0)
+    assert [d.record.kind for d in before if d.stream == "notifications"] == ["incident_opened"]
+    waiting = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+    alone = waiting.on_events([*FLAPPING_ON_DB[:3], anomaly("web", 600)], wall_ns=0)
+    assert not [d for d in alone if d.stream == "incidents"]  # still waiting at 600 s
+    # Event time past the wait (the reorder buffer releases 1300 s once 1400 s is seen).
+    later = waiting.on_events([anomaly("web", 1300), anomaly("web", 1400)], wall_ns=0)
+    assert [sorted(m.id for m in r.members if m.kind == "alert") for r in latest(later)] == [["1"]]
