@@ -320,7 +320,7 @@ class Lifecycle:
                 self._list_as_noise(incident)
             return []
         if watermark is not None and self._awaits_flaps(incident, watermark):
-            return []  # corroborated, but whether it flaps is known at record_after_s
+            return []  # corroborated, but whether it flaps is known at lone_flap_wait_s
         if (
             incident.version
             and not due
