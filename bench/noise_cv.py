@@ -1,7 +1,13 @@
 """Which metrics corroborate a lone alert: hops and onset window chosen by cross-validation.
 
-    nice .venv/bin/python -m bench.noise_cv collect --seeds 0-8 --dir /tmp/noise-cv
-    .venv/bin/python -m bench.noise_cv evaluate --dir /tmp/noise-cv --seeds 0-8
+    nice .venv/bin/python -m bench.noise_cv collect --seeds 0-8 --dir /tmp/noise-cv \
+        --set correlation.corroborate_hops=2 --set correlation.corroborate_before_s=null \
+        --set correlation.corroborate_after_s=null --set correlation.corroborate_min_count=1 \
+        --set correlation.lone_max_episodes=null
+    .venv/bin/python -m bench.noise_cv evaluate --dir /tmp/noise-cv --seeds 0-8 [--flaps]
+
+(The ``--set``s make the run as loose as the engine allows, as below: a collect with the
+shipped rule can score only rules tighter than it.)
 
 A lone warning (one alert, not worth a page) gets an incident record of its own only when
 anomaly evidence corroborates it; otherwise it is a line of the domain's noise digest.
