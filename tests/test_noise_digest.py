@@ -8,6 +8,7 @@ changes no incident's final state.
 """
 
 import io
+from datetime import datetime, timedelta
 
 import pytest
 from alertflow.dataflows.incident_view import print_incidents
@@ -602,3 +603,19 @@ def test_a_lone_warning_waiting_to_see_flaps_delays_no_announcement():
     # Event time past the wait (the reorder buffer releases 1300 s once 1400 s is seen).
     later = waiting.on_events([anomaly("web", 1300), anomaly("web", 1400)], wall_ns=0)
     assert [sorted(m.id for m in r.members if m.kind == "alert") for r in latest(later)] == [["1"]]
+
+
+def test_a_lone_warning_held_open_to_see_flaps_ends_when_it_went_quiet():
+    later = [anomaly("web", 3000), anomaly("web", 3100)]  # event time past the wait
+    ends = []
+    for most in (3, None):
+        settings = IncidentSettings(lateness_s=60.0, lone_max_episodes=most,
+                                    lone_flap_wait_s=1200.0, **DIGEST)  # fmt: skip
+        correlator = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+        (record,) = latest(correlator.on_events([*FLAPPING_ON_DB[:4], *later], wall_ns=0))
+        assert record.status == "resolved"
+        opened, resolved = (datetime.fromisoformat(t) for t in (record.opened_at, record.resolved_at))
+        ends.append(resolved - opened)
+    # Held open (unseen) to its wait's end at 1200 s, it still ends when it went quiet, as
+    # without the wait (its alert at 60 s, its evidence lingering the session gap after).
+    assert ends[0] == ends[1] == timedelta(seconds=660)

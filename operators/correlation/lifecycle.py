@@ -119,12 +119,12 @@ class Lifecycle:
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
 
-    def _quiet_deadline(self, incident: IncidentState) -> int | None:
+    def _quiet_deadline(self, incident: IncidentState, hold: bool = True) -> int | None:
         settings = self.settings
         deadline = incident.quiet_deadline(
             int(settings.quiet_period_s * NS_PER_S), int(settings.session_gap_s * NS_PER_S)
         )
-        if deadline is not None and self._awaits_flaps(incident, None, decided=False):
+        if hold and deadline is not None and self._awaits_flaps(incident, None, decided=False):
             # Unrecorded, it stays open (unseen) until its wait ends: a flap re-fires it here.
             deadline = max(deadline, self._flap_decision_ns(incident))
         return deadline
@@ -247,6 +247,8 @@ class Lifecycle:
         )
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
+        # One held open to see flaps (unseen) ended when it went quiet, not when the wait did.
+        at_ns = min(at_ns, self._quiet_deadline(incident, hold=False) or at_ns)
         for member in incident.members.values():
             if member.status == "firing":  # evidence still firing: it ends with the incident
                 member.status, member.resolved_ns, member.expired = "resolved", at_ns, True
