@@ -357,6 +357,8 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         corroborate_before_s=config.corroborate_before_s,
         corroborate_after_s=config.corroborate_after_s,
         corroborate_min_count=config.corroborate_min_count,
+        lone_max_episodes=config.lone_max_episodes,
+        lone_flap_wait_s=config.lone_flap_wait_s,
         coalesce_updates=config.coalesce_updates,
         join_interval_s=config.join_interval_s,
     )

@@ -533,6 +533,20 @@ class CorrelationConfig(_Settings):
         description="...and only evidence with at least this many anomalous samples (one "
         "sample is a blip).",
     )
+    lone_max_episodes: int | None = Field(
+        3,
+        ge=2,
+        description="A lone warning whose alert started this many episodes within "
+        "flap_window_s is a digest line even when anomalies corroborate it (a rule flapping "
+        "on its own); its record then waits lone_flap_wait_s after its start to see. 3 and "
+        "1200 s were chosen by leave-one-seed-out (bench/noise_cv.py --flaps). None: off.",
+    )
+    lone_flap_wait_s: float = Field(
+        1200.0,
+        ge=0,
+        description="How long a corroborated lone warning's record waits, unseen and unpaged, "
+        "to see whether its alert flaps (with lone_max_episodes).",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "

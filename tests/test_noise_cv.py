@@ -66,3 +66,19 @@ def test_the_choice_keeps_ranking_and_petshop():
     petshop = {r: (0.5 if r[0] < 2 else 1.0) for r in noise_cv.RULES}
     assert noise_cv.choose(scores, petshop)[0] == 2  # PetShop's floor rules out fewer hops
     assert noise_cv._seeds("0-8") == list(range(9))
+
+
+def test_a_lone_warning_that_flapped_by_the_decision_is_digested_however_corroborated():
+    truth, n, payloads, records, shown, graph = _scenario()
+    fault = records[0]
+    t = 3600.0 + 1767225600.0  # 2026-01-01T01:00:00Z, the alert's start
+    flapping = {"fp-fault": [t, t + 300.0]}  # fired again 5 min later: before record_after_s
+    late = {"fp-fault": [t, t + 900.0]}  # ...or only after the engine decided
+    rule = (0, 300.0, 120.0, 1, 2)
+    assert noise_cv.kept_as_record(fault, shown, graph, rule, {"fp-fault": [t]})
+    assert not noise_cv.kept_as_record(fault, shown, graph, rule, flapping)
+    assert noise_cv.kept_as_record(fault, shown, graph, rule, late)
+    assert noise_cv.kept_as_record(fault, shown, graph, (*rule[:4], INF), flapping)
+    assert noise_cv.kept_as_record(fault, shown, graph, rule[:4], flapping)  # no fifth: off
+    scored = noise_cv.score_rule([(truth, n, payloads, records, shown, graph, flapping)], rule)
+    assert scored.top1 == 0  # the fault's only alert flapped: the choice sees the loss

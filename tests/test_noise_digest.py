@@ -8,6 +8,7 @@ changes no incident's final state.
 """
 
 import io
+from datetime import datetime, timedelta
 
 import pytest
 from alertflow.dataflows.incident_view import print_incidents
@@ -35,6 +36,28 @@ DIGEST = {"noise_digest": True, "coalesce_updates": True}
 
 def resolved(fp, service, start, end, **kw):
     return alert(fp, service, start, status="resolved", end=end, **kw)
+
+
+# A warning on db that its own metrics corroborate, firing twice (a new startsAt at 200 s).
+FLAPPING_ON_DB = [
+    anomaly("db", -60),
+    anomaly("db", -30),
+    alert("1", "db", 0),
+    resolved("1", "db", 0, 60),
+    alert("1", "db", 200),
+    resolved("1", "db", 200, 260),
+]
+
+# A lone warning on db, listed as noise, that fires again 20 min later beside db's metrics.
+REOPENING_ON_DB = [
+    alert("1", "db", 0),
+    resolved("1", "db", 0, 60),
+    anomaly("db", 1140),
+    anomaly("db", 1170),
+    alert("1", "db", 1200),
+    resolved("1", "db", 1200, 1260),
+]
+
 
 
 def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
@@ -223,6 +246,86 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             {"corroborate_after_s": 600},
             id="evidence-that-began-soon-after-the-alert-corroborates-it",
         ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2},
+            id="a-lone-warning-that-flaps-is-noise-though-its-metrics-corroborate-it",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 3},
+            id="two-episodes-are-not-three",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB],
+            [["1"]],
+            [],
+            {},
+            id="without-lone-max-episodes-a-corroborated-flapping-warning-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4]],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-corroborated-lone-warning-that-resolves-before-it-flaps-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:3], anomaly("db", 700)],
+            [["1"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-corroborated-lone-warning-still-firing-at-record-after-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*REOPENING_ON_DB],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2},
+            id="a-warning-firing-again-after-its-digest-line-is-not-a-new-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*REOPENING_ON_DB],
+            [["1"]],
+            [["1"]],
+            {},
+            id="without-lone-max-episodes-its-corroborated-return-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB, alert("2", "api", 230)],
+            [["1", "2"]],
+            [],
+            {"lone_max_episodes": 2},
+            id="a-flapping-warning-that-a-second-alert-joins-is-an-incident",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4], alert("1", "db", 700), resolved("1", "db", 700, 760)],
+            [],
+            [["1"]],
+            {"lone_max_episodes": 2, "lone_flap_wait_s": 1200},
+            id="a-corroborated-lone-warning-waits-its-flap-wait-open-and-unseen",
+        ),
+        pytest.param(
+            CHAIN,
+            [*FLAPPING_ON_DB[:4], alert("1", "db", 700), resolved("1", "db", 700, 760)],
+            [["1"]],
+            [["1"]],
+            {"lone_max_episodes": 2, "lone_flap_wait_s": 600},
+            id="a-flap-after-the-wait-is-a-digest-line-beside-the-record",
+        ),
     ],
 )
 def test_noise_digest(edges, events, incidents, digests, overrides):
@@ -377,10 +480,11 @@ def _run(events, **kw):
 
 
 @PROPERTY
-@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)))
-def test_no_alert_is_lost(events, record_after_s):
+@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)), st.sampled_from((None, 2, 3)))
+def test_no_alert_is_lost(events, record_after_s, lone_max_episodes):
     on = {"noise_digest": True, "coalesce_updates": True}
-    decisions = _run(events, record_after_s=record_after_s, **on)
+    flaps = {"lone_max_episodes": lone_max_episodes, "lone_flap_wait_s": 1200.0}
+    decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}
     fired = {e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"}
@@ -483,3 +587,35 @@ def test_a_rule_review_counts_only_the_episodes_that_stayed_alone(entries, expec
     digest = NoiseDigest("d1", 0, 10 * S)
     digest.entries = {f: _entry(f, n, c, t) for f, n, c, t in entries}
     assert render_digest("prod", digest, ends=False)["recommendations"] == expected
+
+
+def test_a_lone_warning_waiting_to_see_flaps_delays_no_announcement():
+    settings = IncidentSettings(lateness_s=60.0, lone_max_episodes=3, lone_flap_wait_s=1200.0,
+                                **DIGEST)  # fmt: skip
+    correlator = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+    events = [*FLAPPING_ON_DB[:3], alert("2", "api", 30, severity="critical")]
+    # No finish: what comes out once event time (past the 60 s lateness) is at 200 s.
+    before = correlator.on_events([*events, anomaly("web", 200)], wall_ns=0)
+    assert [d.record.kind for d in before if d.stream == "notifications"] == ["incident_opened"]
+    waiting = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+    alone = waiting.on_events([*FLAPPING_ON_DB[:3], anomaly("web", 600)], wall_ns=0)
+    assert not [d for d in alone if d.stream == "incidents"]  # still waiting at 600 s
+    # Event time past the wait (the reorder buffer releases 1300 s once 1400 s is seen).
+    later = waiting.on_events([anomaly("web", 1300), anomaly("web", 1400)], wall_ns=0)
+    assert [sorted(m.id for m in r.members if m.kind == "alert") for r in latest(later)] == [["1"]]
+
+
+def test_a_lone_warning_held_open_to_see_flaps_ends_when_it_went_quiet():
+    later = [anomaly("web", 3000), anomaly("web", 3100)]  # event time past the wait
+    ends = []
+    for most in (3, None):
+        settings = IncidentSettings(lateness_s=60.0, lone_max_episodes=most,
+                                    lone_flap_wait_s=1200.0, **DIGEST)  # fmt: skip
+        correlator = DomainCorrelator("c", settings, static_edges=list(CHAIN))
+        (record,) = latest(correlator.on_events([*FLAPPING_ON_DB[:4], *later], wall_ns=0))
+        assert record.status == "resolved"
+        opened, resolved = (datetime.fromisoformat(t) for t in (record.opened_at, record.resolved_at))
+        ends.append(resolved - opened)
+    # Held open (unseen) to its wait's end at 1200 s, it still ends when it went quiet, as
+    # without the wait (its alert at 60 s, its evidence lingering the session gap after).
+    assert ends[0] == ends[1] == timedelta(seconds=660)

@@ -69,6 +69,11 @@ class IncidentSettings:
     corroborate_before_s: float | None = 900.0
     corroborate_after_s: float | None = 300.0
     corroborate_min_count: int = 2
+    # A lone warning whose alert started this many episodes (flap_window_s) is noise even
+    # when metrics corroborate it: a rule flapping on its own. Its record (and its unseen
+    # incident) then waits lone_flap_wait_s after its start to see. None: off.
+    lone_max_episodes: int | None = None
+    lone_flap_wait_s: float = 600.0
     # Updates of a recorded incident that change neither its status, severity, top cause,
     # number of alerts nor announcement fold into one version per evidence_interval_s (on in
     # CorrelationConfig).

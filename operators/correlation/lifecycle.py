@@ -18,7 +18,7 @@ from alertflow.operators.correlation.incident_render import (
 )
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
-from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates
+from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates, flaps_alone
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
@@ -119,11 +119,15 @@ class Lifecycle:
         self._due_ns = min((self._due(i) for i in self.incidents.values()), default=_NEVER)
         return out
 
-    def _quiet_deadline(self, incident: IncidentState) -> int | None:
+    def _quiet_deadline(self, incident: IncidentState, hold: bool = True) -> int | None:
         settings = self.settings
-        return incident.quiet_deadline(
+        deadline = incident.quiet_deadline(
             int(settings.quiet_period_s * NS_PER_S), int(settings.session_gap_s * NS_PER_S)
         )
+        if hold and deadline is not None and self._awaits_flaps(incident, None, decided=False):
+            # Unrecorded, it stays open (unseen) until its wait ends: a flap re-fires it here.
+            deadline = max(deadline, self._flap_decision_ns(incident))
+        return deadline
 
     def _due(self, incident: IncidentState, timer: bool = False) -> int:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
@@ -243,13 +247,16 @@ class Lifecycle:
         )
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
+        # One held open to see flaps (unseen) ended when it went quiet, not when the wait did.
+        at_ns = min(at_ns, self._quiet_deadline(incident, hold=False) or at_ns)
         for member in incident.members.values():
             if member.status == "firing":  # evidence still firing: it ends with the incident
                 member.status, member.resolved_ns, member.expired = "resolved", at_ns, True
         incident.resolved_ns = at_ns
         incident.updated_ns = max(incident.updated_ns, at_ns)
         # An incident never worth a record ends as quietly as it lived.
-        out = self._emit(incident, (), 0, None) if incident.version else []
+        waited = not incident.version and self._awaits_flaps(incident, None, decided=False)
+        out = self._emit(incident, (), 0, None) if incident.version or waited else []
         if self._lone(incident, None):
             self._list_as_noise(incident)  # a lone warning that ended alone
         del self.incidents[incident.incident_id]
@@ -314,6 +321,8 @@ class Lifecycle:
             if self._listed(incident):
                 self._list_as_noise(incident)
             return []
+        if watermark is not None and self._awaits_flaps(incident, watermark):
+            return []  # corroborated, but whether it flaps is known at lone_flap_wait_s
         if (
             incident.version
             and not due
@@ -407,6 +416,8 @@ class Lifecycle:
         if not alerts or self._worth_notifying(incident, watermark):
             return False
         s = self.settings
+        if flaps_alone(alerts, s.lone_max_episodes):
+            return True  # a rule flapping on its own: noise, whatever the metrics do
         return not corroborates(
             alerts,
             (m for m in incident.members.values() if m.kind != "alert"),
@@ -417,13 +428,39 @@ class Lifecycle:
             s.corroborate_min_count,
         )
 
+    def _awaits_flaps(
+        self, incident: IncidentState, watermark: int | None, decided: bool = True
+    ) -> bool:
+        """A corroborated lone warning whose record waits to see whether its alert flaps.
+
+        Flapping is seen only once the alert fires again, so with ``lone_max_episodes`` its
+        record waits ``lone_flap_wait_s`` (nobody is paged for it), and its incident stays
+        open that long. ``decided``: False asks whether it waits at all, whenever.
+        """
+        s = self.settings
+        if incident.version or s.lone_max_episodes is None or not s.noise_digest:
+            return False
+        alerts = incident.alerts
+        if len(alerts) != 1 or self._worth_notifying(incident, watermark):
+            return False
+        if not decided:
+            return not self._lone(incident, None)
+        return watermark is not None and watermark < self._flap_decision_ns(incident)
+
+    def _flap_decision_ns(self, incident: IncidentState) -> int:
+        return incident.opened_ns + int(self.settings.lone_flap_wait_s * NS_PER_S)
+
     def _listed(self, incident: IncidentState) -> bool:
         noise = getattr(self, "_noise", None)
         return noise is not None and any(m.fingerprint in noise.where for m in incident.alerts)
 
     def _waits_for_digest(self, incident: IncidentState) -> int:
         """When a lone warning is listed in the noise digest if nothing takes it first."""
-        if not self._lone(incident, None) or self._listed(incident):
+        if self._listed(incident):
+            return _NEVER
+        if not self._lone(incident, None):
+            if self._awaits_flaps(incident, None, decided=False):
+                return self._flap_decision_ns(incident)
             return _NEVER
         return incident.opened_ns + int(self.settings.record_after_s * NS_PER_S)
 

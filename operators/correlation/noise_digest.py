@@ -105,6 +105,15 @@ def corroborates(
     return False
 
 
+def flaps_alone(alerts: list[AlertMember], max_episodes: int | None) -> bool:
+    """Whether a lone alert started ``max_episodes`` episodes (``flap_window_s``) or more.
+
+    A rule that fires, resolves and fires again with nothing else alerting is a badly tuned
+    rule, not a fault seen by one alert, even when a concurrent problem's metrics are near.
+    """
+    return max_episodes is not None and len(alerts) == 1 and alerts[0].episodes >= max_episodes
+
+
 class NoiseDigests:
     """A domain's open digests: noted alerts, versions due, digests that end."""
 
