@@ -9,8 +9,14 @@ import random
 import sys
 from dataclasses import replace
 
+import pytest
 from alertflow.operators.correlation.alert_dedup import AlertMember
-from alertflow.operators.correlation.rank_levels import CHANGE_CAP, LevelBook, LevelRing
+from alertflow.operators.correlation.rank_levels import (
+    CHANGE_CAP,
+    LevelBook,
+    LevelRing,
+    outside_leads,
+)
 from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
 from alertflow.operators.correlation.rootcause import rank_by_onset
 from alertflow.operators.correlation.topology import ServiceGraph
@@ -185,3 +191,62 @@ def test_equal_changes_keep_the_evidence_order():
     ranked = [c.service for c in rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book)]
     main = [c.service for c in rank_by_onset(members, g, weights=NO_LEVELS)]
     assert ranked == main
+
+
+def _outside_case(web_noise: float, keep_members: bool = True):
+    """web calls api calls db; web and api alert, db never does, yet its memory jumps 10
+    minutes before. web's error ratio is noisy by ``web_noise`` and steps up at the alert."""
+    members = [alert("web", 0), alert("api", 0)]
+    g = graph(("web", "api"), ("api", "db"))
+    book = LevelBook()
+    if keep_members:
+        feed(book, "web", "http_request_error_ratio",
+             lambda t, k: 0.05 + random.Random(k).gauss(0, web_noise) + (0.2 if t >= 0 else 0.0))  # fmt: skip
+    feed(book, "db", "container_memory_working_set_bytes",
+         lambda t, k: 100.0 + random.Random(k).gauss(0, 1.0) + (50.0 if t >= -600 else 0.0))  # fmt: skip
+    return members, g, book
+
+
+OUTSIDE = replace(WITHOUT_MOVES, level_outside=3.0)
+
+
+@pytest.mark.parametrize(
+    ("web_noise", "keep_members", "weights", "expected"),
+    [
+        # db moved ~50 spreads, web ~2: no alert named db, yet it leads.
+        (0.1, True, OUTSIDE, ["db", "api", "web"]),
+        # web's step is as large in its spreads as db's: db follows the members.
+        (0.004, True, OUTSIDE, ["api", "web", "db"]),
+        # No member has a series kept: nothing to compare with (missing, not unchanged).
+        (0.1, False, OUTSIDE, ["api", "web", "db"]),
+        # Off (the rule's inf): the extra follows, as before.
+        (0.1, True, replace(OUTSIDE, level_outside=math.inf), ["api", "web", "db"]),
+    ],
+)
+def test_a_dependency_no_alert_named_leads_only_when_it_moved_far_most(
+    web_noise, keep_members, weights, expected
+):
+    members, g, book = _outside_case(web_noise, keep_members)
+    ranked = rank_by_onset(members, g, weights=weights, levels=book)
+    assert [c.service for c in ranked] == expected
+    if expected[0] == "db":
+        assert "far more than any service the incident names" in ranked[0].evidence[0]
+        assert ranked[0].score >= ranked[1].score
+        assert [c.service for c in rank_by_onset(members, g, weights=weights, levels=book,
+                                                 limit=1)] == ["db"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "ratio", "leads"),
+    [
+        ({"web": (2.0, "e"), "db": (60.0, "m")}, 3.0, True),
+        ({"web": (30.0, "e"), "db": (60.0, "m")}, 3.0, False),
+        ({"web": (20.0, "e"), "db": (60.0, "m")}, 3.0, True),  # exactly 3x: leads
+        ({"db": (60.0, "m")}, 3.0, False),  # no member measured
+        ({"web": (0.0, "e"), "db": (60.0, "m")}, 3.0, True),  # measured, did not move
+        ({"web": (2.0, "e"), "db": (60.0, "m")}, math.inf, False),
+    ],
+)
+def test_outside_leads_table(changes, ratio, leads):
+    weights = replace(WITHOUT_MOVES, level_outside=ratio)
+    assert outside_leads(changes, ["web", "api"], "db", weights) is leads

@@ -380,10 +380,31 @@ def level_extras(
     return sorted(out, key=lambda s: (-changes[s][0], s))
 
 
-def describe_level(change: tuple[float, str] | None, promoted: bool) -> tuple[str, ...]:
+def outside_leads(
+    changes: dict[str, tuple[float, str]], members: Iterable[str], extra: str, weights: RankWeights
+) -> bool:
+    """Whether a dependency outside the incident takes first place from its members.
+
+    Only when it changed ``level_outside`` times more than every member with kept series:
+    no alert or anomaly named it (a root whose own alert never fired, or whose metrics no
+    detector flagged), yet the series moved far most at the start. Members with no series
+    kept are missing, not unchanged: with none measured, nothing is compared.
+    """
+    measured = [changes[s][0] for s in members if s in changes]
+    if not measured or math.isinf(weights.level_outside):
+        return False
+    return changes[extra][0] >= weights.level_outside * max(measured)
+
+
+def describe_level(
+    change: tuple[float, str] | None, promoted: bool, outside: bool = False
+) -> tuple[str, ...]:
     """The evidence line of a service's change at the incident's start (none if small)."""
     if change is None or change[0] < 1.0:
         return ()
     moved, series = change
     line = f"{series} moved {moved:.1f} spreads at the incident's start from its hour before"
+    if outside:
+        return (line + ": far more than any service the incident names, none of which alerted "
+                "on it",)  # fmt: skip
     return (line + (": the largest change in the incident" if promoted else ""),)

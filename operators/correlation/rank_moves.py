@@ -53,6 +53,9 @@ class RankWeights:
     level_first: float = 10.0  # a member that changed this many times more takes first place...
     level_min: float = 0.0  # ...if it changed this many spreads at least (0 first: off)
     level_extra: float = 3.0  # dependencies outside the incident that changed this much follow
+    # ...and the first of them takes first place when it changed this many times more than
+    # every member (inf: never).
+    level_outside: float = math.inf
     # Each change over its metric's median change across the services, to this power
     # (rank_levels._kind_scaled). Off: dev seeds 0-8, 7 of 9 folds chose 0.5 but out of fold
     # it scores what 0 does (0.640 / 0.835), in-sample 0.650 / 0.840 against 0.645 / 0.840.

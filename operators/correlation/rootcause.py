@@ -376,6 +376,11 @@ def rank_by_onset(
         out.append(Candidate(service, round(score, 4), evidence))
     # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
     extras = rank_levels.level_extras(changed, by_service, weights) if changed else []
+    if extras and rank_levels.outside_leads(changed, by_service, extras[0], weights):
+        # It moved far more than anything named: where the baseline looks first (issue 10).
+        lead = extras.pop(0)
+        line = rank_levels.describe_level(changed[lead], True, outside=True)
+        out = [Candidate(lead, out[0].score if out else 0.0, line), *out][:limit]
     room = len(extras) if limit is None else max(0, limit - len(out))
     for service in extras[:room]:
         out.append(
