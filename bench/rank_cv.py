@@ -234,6 +234,8 @@ FRESH_SLOTS = int(8 * 3600 // BUCKET_S)
 SLOTS = int(os.environ.get("RANK_CV_SLOTS", FRESH_SLOTS))
 # Main's ranking: first movers, no change at the start measured against each series' hour.
 OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
+# The fifth session's ranking (rank4): levels read, no dependency outside the incident leads.
+LEVELS4 = replace(WITHOUT_MOVES, level_first=10.0, level_extra=3.0, level_outside=math.inf)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
@@ -244,11 +246,11 @@ BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 # rank5 adds level_outside: a dependency no alert named that moved far most leads.
 GRID = {
     "level_lead_s": (300.0,),
-    "level_first": (5.0, 10.0, 20.0),
+    "level_first": (0.0, 10.0, 20.0, 50.0),
     "level_min": (0.0,),
     "level_extra": (3.0, 10.0, 30.0),
     "level_kind": (0.0,),
-    "level_outside": (math.inf, 1.0, 1.5, 2.0, 3.0, 5.0),
+    "level_outside": (math.inf, 1.0, 1.5, 2.0, 3.0),
 }
 
 
@@ -270,10 +272,10 @@ def _cell(t: Tally) -> str:
 
 
 def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plain") -> None:
-    """Print old and default weights, and (dev seeds) in-sample and out-of-fold choices."""
+    """Print old, rank4's and default weights, and (dev seeds) in-sample and out-of-fold choices."""
     data = {seed: load(root, seed) for seed in seeds}
     defaults = BASES[base]
-    grid = [OLD, defaults] + ([] if held_out else candidates(defaults))
+    grid = [OLD, LEVELS4, defaults] + ([] if held_out else candidates(defaults))
     per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
 
     def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
@@ -283,9 +285,9 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
                 out[kind].add(t)
         return out
 
-    columns = {"main": pooled(0, seeds), "defaults": pooled(1, seeds)}
+    columns = {"main": pooled(0, seeds), "rank4": pooled(1, seeds), "defaults": pooled(2, seeds)}
     if not held_out:
-        tuned = range(2, len(grid))
+        tuned = range(3, len(grid))
         best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
         oof: dict[str, Tally] = defaultdict(Tally)
         for seed in seeds:

@@ -171,12 +171,14 @@ def test_a_dependency_outside_the_incident_that_moved_at_its_start_is_ranked_aft
     feed(book, "web", "http_request_error_ratio", calm(0.01, 0.004, 1))
     feed(book, "db", "container_memory_working_set_bytes", ramp_from(-300, 0.5))
     feed(book, "cache", "container_cpu_utilisation_ratio", calm(0.3, 0.02, 3))  # no move
-    ranked = rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book)
+    # Following, not leading (that rule, level_outside, is tested below).
+    follow = replace(WITHOUT_MOVES, level_extra=3.0, level_outside=math.inf)
+    ranked = rank_by_onset(members, g, weights=follow, levels=book)
     # api (first) has no series kept: missing, not unchanged, so web's change does not
     # take its place; then the members, then db.
     assert [c.service for c in ranked] == ["api", "web", "db"]
     assert ranked[-1].score <= ranked[-2].score and "moved" in ranked[-1].evidence[0]
-    assert len(rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book, limit=2)) == 2
+    assert len(rank_by_onset(members, g, weights=follow, levels=book, limit=2)) == 2
 
 
 def test_equal_changes_keep_the_evidence_order():
@@ -194,16 +196,17 @@ def test_equal_changes_keep_the_evidence_order():
 
 
 def _outside_case(web_noise: float, keep_members: bool = True):
-    """web calls api calls db; web and api alert, db never does, yet its memory jumps 10
-    minutes before. web's error ratio is noisy by ``web_noise`` and steps up at the alert."""
+    """web calls api calls db; web and api alert, db never does, yet its memory jumps 5
+    minutes before the alerts (the start). web's error ratio, noisy by ``web_noise``,
+    steps up then too."""
     members = [alert("web", 0), alert("api", 0)]
     g = graph(("web", "api"), ("api", "db"))
     book = LevelBook()
     if keep_members:
         feed(book, "web", "http_request_error_ratio",
-             lambda t, k: 0.05 + random.Random(k).gauss(0, web_noise) + (0.2 if t >= 0 else 0.0))  # fmt: skip
+             lambda t, k: 0.05 + random.Random(k).gauss(0, web_noise) + (0.2 if t >= -300 else 0.0))  # fmt: skip
     feed(book, "db", "container_memory_working_set_bytes",
-         lambda t, k: 100.0 + random.Random(k).gauss(0, 1.0) + (50.0 if t >= -600 else 0.0))  # fmt: skip
+         lambda t, k: 100.0 + random.Random(k).gauss(0, 1.0) + (50.0 if t >= -300 else 0.0))  # fmt: skip
     return members, g, book
 
 
