@@ -15,10 +15,10 @@ from alertflow.operators.correlation.rank_levels import (
     CHANGE_CAP,
     LevelBook,
     LevelRing,
-    outside_leads,
 )
 from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
 from alertflow.operators.correlation.rootcause import rank_by_onset
+from alertflow.operators.correlation.rootcause_levels import outside_leads
 from alertflow.operators.correlation.topology import ServiceGraph
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,6 +121,28 @@ def test_any_samples_give_a_finite_change_within_the_cap(samples, start_s):
         ring.add(T0 + t * S, v)
     change = ring.change(T0 + start_s * S, T0 + 3600 * S)
     assert 0.0 <= change <= CHANGE_CAP and math.isfinite(change)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(-5 * 3600, 3600),
+            st.floats(-1e6, 1e6, allow_nan=False),
+        ),
+        max_size=80,
+    ),
+    st.integers(-3 * 3600, 3600),
+    st.integers(0, 3600),
+)
+def test_a_book_reads_every_series_at_a_start_exactly_as_each_ring_would(samples, start_s, now_s):
+    """The batched read (slot runs worked out once per ring head) is the ring's own arithmetic."""
+    book = LevelBook()
+    for series, t, v in samples:
+        book.add("svc", series, T0 + t * S, v)
+    start, now = T0 + start_s * S, T0 + now_s * S
+    expected = [(ring.change(start, now), k) for k, ring in book.rings.get("svc", {}).items()]
+    assert book.series_changes(["svc"], start, now).get("svc", []) == expected
 
 
 def _ramp_case() -> tuple[list[AlertMember], ServiceGraph, LevelBook]:

@@ -58,7 +58,7 @@ class RankWeights:
     # every member (inf: never; 1: it changed most of all).
     level_outside: float = 1.0
     # Each change over its metric's median change across the services, to this power
-    # (rank_levels._kind_scaled). Off: dev seeds 0-8, 7 of 9 folds chose 0.5 but out of fold
+    # (rootcause_levels._kind_scaled). Off: dev seeds 0-8, 7 of 9 folds chose 0.5 but out of fold
     # it scores what 0 does (0.640 / 0.835), in-sample 0.650 / 0.840 against 0.645 / 0.840.
     level_kind: float = 0.0
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alertflow.operators.correlation import rank_levels
+from alertflow.operators.correlation import rootcause_levels
 from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.rank_moves import (
@@ -321,10 +321,10 @@ def rank_by_onset(
     changed, lifted = {}, None
     if levels is not None:  # without a book (no series kept), nothing to read: no cost
         now_ns = max(m.last_ns for ms in by_service.values() for m in ms)
-        changed = rank_levels.level_changes(
+        changed = rootcause_levels.level_changes(
             levels, by_service, graph, first_alert_ns, now_ns, weights
         )
-        lifted = rank_levels.promote_level(scored, changed, weights)
+        lifted = rootcause_levels.promote_level(scored, changed, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -357,7 +357,7 @@ def rank_by_onset(
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *describe_first_move(promoted.get(service), first_alert_ns),
-            *rank_levels.describe_level(changed.get(service), service == lifted),
+            *rootcause_levels.describe_level(changed.get(service), service == lifted),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -375,11 +375,11 @@ def rank_by_onset(
         )
         out.append(Candidate(service, round(score, 4), evidence))
     # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
-    extras = rank_levels.level_extras(changed, by_service, weights) if changed else []
-    if extras and rank_levels.outside_leads(changed, by_service, extras[0], weights):
+    extras = rootcause_levels.level_extras(changed, by_service, weights) if changed else []
+    if extras and rootcause_levels.outside_leads(changed, by_service, extras[0], weights):
         # It moved far more than anything named: where the baseline looks first (issue 10).
         lead = extras.pop(0)
-        line = rank_levels.describe_level(changed[lead], True, outside=True)
+        line = rootcause_levels.describe_level(changed[lead], True, outside=True)
         out = [Candidate(lead, out[0].score if out else 0.0, line), *out][:limit]
     room = len(extras) if limit is None else max(0, limit - len(out))
     for service in extras[:room]:
@@ -387,7 +387,7 @@ def rank_by_onset(
             Candidate(
                 service,
                 round(scored[-1][0] * 0.5, 4),
-                rank_levels.describe_level(changed[service], False),
+                rootcause_levels.describe_level(changed[service], False),
             )
         )
     return out
