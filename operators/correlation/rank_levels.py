@@ -239,7 +239,7 @@ class LevelBook:
                 now_ns: int) -> dict[str, tuple[float, str]]:  # fmt: skip
         """Per service with kept series, its largest change at ``start_ns`` and the series'."""
         return {
-            service: max(found, key=lambda cs: (cs[0], cs[1]))
+            service: max(found)  # (change, series): tuples compare so
             for service, found in self.series_changes(services, start_ns, now_ns).items()
         }
 

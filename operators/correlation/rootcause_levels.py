@@ -36,7 +36,8 @@ def level_changes(
     found = levels.series_changes(sorted(near), start, max(now_ns, start))
     if weights.level_kind:
         found = _kind_scaled(found, weights.level_kind)
-    return {s: max(cs, key=lambda c: (c[0], c[1])) for s, cs in found.items() if cs}
+    # (change, series) pairs: the largest change, ties to the larger name, as tuples compare.
+    return {s: max(cs) for s, cs in found.items() if cs}
 
 
 def _kind_scaled(
@@ -71,10 +72,10 @@ def promote_level(
     """
     if not weights.level_first or not scored:
         return None
-    members = {row[3] for row in scored}
+    place = {row[3]: i for i, row in enumerate(scored)}
     top = max(
-        (s for s in changes if s in members),
-        key=lambda s: (changes[s][0], -next(i for i, r in enumerate(scored) if r[3] == s)),
+        (s for s in changes if s in place),
+        key=lambda s: (changes[s][0], -place[s]),
         default=None,
     )
     lead = scored[0][3]
@@ -84,8 +85,7 @@ def promote_level(
     moved, lead_moved = changes[top][0], changes[lead][0]
     if moved < weights.level_min or moved < weights.level_first * lead_moved:
         return None
-    at = next(i for i, row in enumerate(scored) if row[3] == top)
-    row = scored.pop(at)
+    row = scored.pop(place[top])
     scored.insert(0, (scored[0][0], *row[1:]))
     return top
 
