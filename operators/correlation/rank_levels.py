@@ -8,12 +8,13 @@ series, a small ring of 5-minute sums (:class:`LevelRing`: ``slots`` buckets of 
 sum and sum of squares, 45 doubles, 544 bytes), enough to compare the mean after any
 start in the last hour with the mean and spread of the hour before it.
 
-Ranking (``correlation.rootcause``) reads :meth:`LevelBook.changes` at the incident's
-start: the service that moved most, far more than the first place did, takes first
-place; dependencies of the incident's services that moved strongly at its start are
-ranked after its members, where the baseline would see them and anomaly evidence did
-not. Series the engine derives from sampled traces are not kept: an absent trace
-window is missing, not zero.
+Ranking (``correlation.rootcause``, its rules in ``correlation.rootcause_levels``) reads
+:meth:`LevelBook.series_changes` at the incident's start: the service that moved most,
+far more than the first place did, takes first place; dependencies of the incident's
+services that moved strongly at its start are ranked after its members, or first when
+one moved more than every member, where the baseline would see them and anomaly
+evidence did not. Series the engine derives from sampled traces are not kept: an absent
+trace window is missing, not zero.
 """
 
 import math
