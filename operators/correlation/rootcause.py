@@ -183,7 +183,8 @@ def rank_by_onset(
       them preceded follow the first place, and take it from a service that did not move.
     - **Levels** (``levels``, a ``rank_levels.LevelBook``; none: skipped): the member whose
       series changed far most at the start against their own hour before takes first place;
-      dependencies outside the incident that changed strongly follow its members.
+      dependencies outside the incident that changed strongly follow its members, or lead
+      them when one changed ``level_outside`` times more than every member.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -377,7 +378,8 @@ def rank_by_onset(
     # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
     extras = rootcause_levels.level_extras(changed, by_service, weights) if changed else []
     if extras and rootcause_levels.outside_leads(changed, by_service, extras[0], weights):
-        # It moved far more than anything named: where the baseline looks first (issue 10).
+        # It moved more than anything named (level_outside times): where the baseline
+        # looks first, and what no alert or detector saw (issue 10).
         lead = extras.pop(0)
         line = rootcause_levels.describe_level(changed[lead], True, outside=True)
         out = [Candidate(lead, out[0].score if out else 0.0, line), *out][:limit]

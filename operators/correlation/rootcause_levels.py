@@ -129,6 +129,5 @@ def describe_level(
     moved, series = change
     line = f"{series} moved {moved:.1f} spreads at the incident's start from its hour before"
     if outside:
-        return (line + ": far more than any service the incident names, none of which alerted "
-                "on it",)  # fmt: skip
+        return (line + ": more than any service the incident names; no alert named it",)
     return (line + (": the largest change in the incident" if promoted else ""),)
