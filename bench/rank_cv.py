@@ -158,8 +158,12 @@ def _levels(work: Path, inputs: dict) -> dict[str, LevelBook]:
 
     Built from the scenario's raw series (series.pkl): every sample of the incident's
     services and their dependencies up to its last member, as the correlator would hold.
+    A ring of ``SLOTS`` buckets: the product's 15 (75 minutes) read at the last member
+    have forgotten the start of an incident that lasted an hour, which the product's book
+    remembers (changes are kept once settled, ``LevelBook.series_changes``): the default
+    (``FRESH_SLOTS``, longer than any scenario) reads every start as when it was fresh.
     """
-    cache = work / f"levels-{BUCKET_S:.0f}.pkl"
+    cache = work / f"levels-{BUCKET_S:.0f}{'' if SLOTS == 15 else f'-{SLOTS}'}.pkl"
     if cache.exists():
         return _newest(pickle.loads(cache.read_bytes()))
     if not (work / "series.pkl").exists():
@@ -172,7 +176,7 @@ def _levels(work: Path, inputs: dict) -> dict[str, LevelBook]:
         near = {m.service for m in members if m.service}
         near |= {d for s in near for d in graph.downstream(s)}
         now = max(m.last_ns for m in members) / 1e9
-        book = books[iid] = LevelBook(BUCKET_S, int(4500 // BUCKET_S))
+        book = books[iid] = LevelBook(BUCKET_S, SLOTS)
         held_s = book.bucket_s * (book.slots + 1)
         for service in sorted(near & by_service.keys()):
             for key, points in by_service[service].items():
@@ -224,21 +228,29 @@ def score(scenarios: list[tuple], weights: RankWeights) -> dict[str, Tally]:
 
 # The level book's bucket (its ring holds 75 minutes of them); the correlator's default.
 BUCKET_S = float(os.environ.get("RANK_CV_BUCKET_S", LevelBook().bucket_s))
+# Ring length of the offline books: longer than any scenario (6 h), so each start reads
+# what a fresh ring held (RANK_CV_SLOTS=15: what a 75-minute ring holds at the last member).
+FRESH_SLOTS = int(8 * 3600 // BUCKET_S)
+SLOTS = int(os.environ.get("RANK_CV_SLOTS", FRESH_SLOTS))
 # Main's ranking: first movers, no change at the start measured against each series' hour.
 OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
+# The fifth session's ranking (rank4): levels read, no dependency outside the incident leads.
+LEVELS4 = replace(WITHOUT_MOVES, level_first=10.0, level_extra=3.0, level_outside=math.inf)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 
 # The candidate settings: the knobs of the change at the incident's start (rank_levels).
-# rank3 chose level_min 0 in every fold and never level_lead_s 0 or level_first 2; rank4 adds
-# a per-metric-kind scale (level_kind) and starts further before the first alert (slow ramps).
+# rank3 chose level_min 0 in every fold and never level_lead_s 0 or level_first 2; rank4's
+# longer leads and per-metric-kind scale were never chosen out of fold (kept at 300 / 0).
+# rank5 adds level_outside: a dependency no alert named that moved far most leads.
 GRID = {
-    "level_lead_s": (300.0, 900.0, 1800.0),
-    "level_first": (0.0, 5.0, 10.0, 20.0),
+    "level_lead_s": (300.0,),
+    "level_first": (0.0, 10.0, 20.0, 50.0),
     "level_min": (0.0,),
-    "level_extra": (math.inf, 3.0, 10.0),
-    "level_kind": (0.0, 0.5, 1.0),
+    "level_extra": (3.0, 10.0, 30.0),
+    "level_kind": (0.0,),
+    "level_outside": (math.inf, 1.0, 1.5, 2.0, 3.0),
 }
 
 
@@ -260,10 +272,10 @@ def _cell(t: Tally) -> str:
 
 
 def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plain") -> None:
-    """Print old and default weights, and (dev seeds) in-sample and out-of-fold choices."""
+    """Print old, rank4's and default weights, and (dev seeds) in-sample and out-of-fold choices."""
     data = {seed: load(root, seed) for seed in seeds}
     defaults = BASES[base]
-    grid = [OLD, defaults] + ([] if held_out else candidates(defaults))
+    grid = [OLD, LEVELS4, defaults] + ([] if held_out else candidates(defaults))
     per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
 
     def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
@@ -273,9 +285,9 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
                 out[kind].add(t)
         return out
 
-    columns = {"main": pooled(0, seeds), "defaults": pooled(1, seeds)}
+    columns = {"main": pooled(0, seeds), "rank4": pooled(1, seeds), "defaults": pooled(2, seeds)}
     if not held_out:
-        tuned = range(2, len(grid))
+        tuned = range(3, len(grid))
         best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
         oof: dict[str, Tally] = defaultdict(Tally)
         for seed in seeds:

@@ -9,10 +9,16 @@ import random
 import sys
 from dataclasses import replace
 
+import pytest
 from alertflow.operators.correlation.alert_dedup import AlertMember
-from alertflow.operators.correlation.rank_levels import CHANGE_CAP, LevelBook, LevelRing
+from alertflow.operators.correlation.rank_levels import (
+    CHANGE_CAP,
+    LevelBook,
+    LevelRing,
+)
 from alertflow.operators.correlation.rank_moves import WITHOUT_MOVES
 from alertflow.operators.correlation.rootcause import rank_by_onset
+from alertflow.operators.correlation.rootcause_levels import outside_leads
 from alertflow.operators.correlation.topology import ServiceGraph
 from hypothesis import given
 from hypothesis import strategies as st
@@ -117,6 +123,28 @@ def test_any_samples_give_a_finite_change_within_the_cap(samples, start_s):
     assert 0.0 <= change <= CHANGE_CAP and math.isfinite(change)
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(-5 * 3600, 3600),
+            st.floats(-1e6, 1e6, allow_nan=False),
+        ),
+        max_size=80,
+    ),
+    st.integers(-3 * 3600, 3600),
+    st.integers(0, 3600),
+)
+def test_a_book_reads_every_series_at_a_start_exactly_as_each_ring_would(samples, start_s, now_s):
+    """The batched read (slot runs worked out once per ring head) is the ring's own arithmetic."""
+    book = LevelBook()
+    for series, t, v in samples:
+        book.add("svc", series, T0 + t * S, v)
+    start, now = T0 + start_s * S, T0 + now_s * S
+    expected = [(ring.change(start, now), k) for k, ring in book.rings.get("svc", {}).items()]
+    assert book.series_changes(["svc"], start, now).get("svc", []) == expected
+
+
 def _ramp_case() -> tuple[list[AlertMember], ServiceGraph, LevelBook]:
     """web calls api calls db. db leaks memory from 5 minutes before the first alert; its
     own alert fires 20 minutes after the callers' error alerts (a long `for:`), and the
@@ -165,12 +193,14 @@ def test_a_dependency_outside_the_incident_that_moved_at_its_start_is_ranked_aft
     feed(book, "web", "http_request_error_ratio", calm(0.01, 0.004, 1))
     feed(book, "db", "container_memory_working_set_bytes", ramp_from(-300, 0.5))
     feed(book, "cache", "container_cpu_utilisation_ratio", calm(0.3, 0.02, 3))  # no move
-    ranked = rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book)
+    # Following, not leading (that rule, level_outside, is tested below).
+    follow = replace(WITHOUT_MOVES, level_extra=3.0, level_outside=math.inf)
+    ranked = rank_by_onset(members, g, weights=follow, levels=book)
     # api (first) has no series kept: missing, not unchanged, so web's change does not
     # take its place; then the members, then db.
     assert [c.service for c in ranked] == ["api", "web", "db"]
     assert ranked[-1].score <= ranked[-2].score and "moved" in ranked[-1].evidence[0]
-    assert len(rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book, limit=2)) == 2
+    assert len(rank_by_onset(members, g, weights=follow, levels=book, limit=2)) == 2
 
 
 def test_equal_changes_keep_the_evidence_order():
@@ -185,3 +215,63 @@ def test_equal_changes_keep_the_evidence_order():
     ranked = [c.service for c in rank_by_onset(members, g, weights=WITHOUT_MOVES, levels=book)]
     main = [c.service for c in rank_by_onset(members, g, weights=NO_LEVELS)]
     assert ranked == main
+
+
+def _outside_case(web_noise: float, keep_members: bool = True):
+    """web calls api calls db; web and api alert, db never does, yet its memory jumps 5
+    minutes before the alerts (the start). web's error ratio, noisy by ``web_noise``,
+    steps up then too."""
+    members = [alert("web", 0), alert("api", 0)]
+    g = graph(("web", "api"), ("api", "db"))
+    book = LevelBook()
+    if keep_members:
+        feed(book, "web", "http_request_error_ratio",
+             lambda t, k: 0.05 + random.Random(k).gauss(0, web_noise) + (0.2 if t >= -300 else 0.0))  # fmt: skip
+    feed(book, "db", "container_memory_working_set_bytes",
+         lambda t, k: 100.0 + random.Random(k).gauss(0, 1.0) + (50.0 if t >= -300 else 0.0))  # fmt: skip
+    return members, g, book
+
+
+OUTSIDE = replace(WITHOUT_MOVES, level_outside=3.0)
+
+
+@pytest.mark.parametrize(
+    ("web_noise", "keep_members", "weights", "expected"),
+    [
+        # db moved ~50 spreads, web ~2: no alert named db, yet it leads.
+        (0.1, True, OUTSIDE, ["db", "api", "web"]),
+        # web's step is as large in its spreads as db's: db follows the members.
+        (0.004, True, OUTSIDE, ["api", "web", "db"]),
+        # No member has a series kept: nothing to compare with (missing, not unchanged).
+        (0.1, False, OUTSIDE, ["api", "web", "db"]),
+        # Off (the rule's inf): the extra follows, as before.
+        (0.1, True, replace(OUTSIDE, level_outside=math.inf), ["api", "web", "db"]),
+    ],
+)
+def test_a_dependency_no_alert_named_leads_only_when_it_moved_far_most(
+    web_noise, keep_members, weights, expected
+):
+    members, g, book = _outside_case(web_noise, keep_members)
+    ranked = rank_by_onset(members, g, weights=weights, levels=book)
+    assert [c.service for c in ranked] == expected
+    if expected[0] == "db":
+        assert "more than any service the incident names" in ranked[0].evidence[0]
+        assert ranked[0].score >= ranked[1].score
+        assert [c.service for c in rank_by_onset(members, g, weights=weights, levels=book,
+                                                 limit=1)] == ["db"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "ratio", "leads"),
+    [
+        ({"web": (2.0, "e"), "db": (60.0, "m")}, 3.0, True),
+        ({"web": (30.0, "e"), "db": (60.0, "m")}, 3.0, False),
+        ({"web": (20.0, "e"), "db": (60.0, "m")}, 3.0, True),  # exactly 3x: leads
+        ({"db": (60.0, "m")}, 3.0, False),  # no member measured
+        ({"web": (0.0, "e"), "db": (60.0, "m")}, 3.0, True),  # measured, did not move
+        ({"web": (2.0, "e"), "db": (60.0, "m")}, math.inf, False),
+    ],
+)
+def test_outside_leads_table(changes, ratio, leads):
+    weights = replace(WITHOUT_MOVES, level_outside=ratio)
+    assert outside_leads(changes, ["web", "api"], "db", weights) is leads

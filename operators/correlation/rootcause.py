@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alertflow.operators.correlation import rank_levels
+from alertflow.operators.correlation import rootcause_levels
 from alertflow.operators.correlation.alert_dedup import AlertMember
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.rank_moves import (
@@ -183,7 +183,8 @@ def rank_by_onset(
       them preceded follow the first place, and take it from a service that did not move.
     - **Levels** (``levels``, a ``rank_levels.LevelBook``; none: skipped): the member whose
       series changed far most at the start against their own hour before takes first place;
-      dependencies outside the incident that changed strongly follow its members.
+      dependencies outside the incident that changed strongly follow its members, or lead
+      them when one changed ``level_outside`` times more than every member.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 
@@ -321,10 +322,10 @@ def rank_by_onset(
     changed, lifted = {}, None
     if levels is not None:  # without a book (no series kept), nothing to read: no cost
         now_ns = max(m.last_ns for ms in by_service.values() for m in ms)
-        changed = rank_levels.level_changes(
+        changed = rootcause_levels.level_changes(
             levels, by_service, graph, first_alert_ns, now_ns, weights
         )
-        lifted = rank_levels.promote_level(scored, changed, weights)
+        lifted = rootcause_levels.promote_level(scored, changed, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:
@@ -357,7 +358,7 @@ def rank_by_onset(
             ),
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *describe_first_move(promoted.get(service), first_alert_ns),
-            *rank_levels.describe_level(changed.get(service), service == lifted),
+            *rootcause_levels.describe_level(changed.get(service), service == lifted),
             *_topology_evidence(callees, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
@@ -375,14 +376,20 @@ def rank_by_onset(
         )
         out.append(Candidate(service, round(score, 4), evidence))
     # Unnamed by any alert or anomaly, yet moved at the start: where the baseline looks.
-    extras = rank_levels.level_extras(changed, by_service, weights) if changed else []
+    extras = rootcause_levels.level_extras(changed, by_service, weights) if changed else []
+    if extras and rootcause_levels.outside_leads(changed, by_service, extras[0], weights):
+        # It moved more than anything named (level_outside times): where the baseline
+        # looks first, and what no alert or detector saw (issue 10).
+        lead = extras.pop(0)
+        line = rootcause_levels.describe_level(changed[lead], True, outside=True)
+        out = [Candidate(lead, out[0].score if out else 0.0, line), *out][:limit]
     room = len(extras) if limit is None else max(0, limit - len(out))
     for service in extras[:room]:
         out.append(
             Candidate(
                 service,
                 round(scored[-1][0] * 0.5, 4),
-                rank_levels.describe_level(changed[service], False),
+                rootcause_levels.describe_level(changed[service], False),
             )
         )
     return out
