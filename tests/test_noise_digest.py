@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from alertflow.dataflows.incident_view import print_incidents
+from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.correlator import DomainCorrelator
 from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.correlation.noise_digest import (
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 from tests.test_correlation_properties import EDGES as PROPERTY_EDGES
 from tests.test_correlation_properties import PROPERTY, domain_events
-from tests.test_correlation_table import CHAIN, alert, anomaly, correlate, latest
+from tests.test_correlation_table import CHAIN, T0, alert, anomaly, correlate, latest
 
 S = 10**9
 SPLIT = [*CHAIN, ("batch", "queue")]  # web -> api -> db, and batch -> queue apart
@@ -619,3 +620,37 @@ def test_a_lone_warning_held_open_to_see_flaps_ends_when_it_went_quiet():
     # Held open (unseen) to its wait's end at 1200 s, it still ends when it went quiet, as
     # without the wait (its alert at 60 s, its evidence lingering the session gap after).
     assert ends[0] == ends[1] == timedelta(seconds=660)
+
+
+def _p99(instance: str, t: int, score: float) -> AnomalySignal:
+    labels = {"service": "web", "instance": instance, "cluster": "c"}
+    series = f'latency_p99{{instance="{instance}",service="web"}}'
+    severity = "critical" if score >= 1 else "warning"
+    return AnomalySignal(series, "latency_p99", labels, T0 + t * S, 3.0, 1.0, score, severity,
+                         ("ensemble",))  # fmt: skip
+
+
+def test_an_alert_firing_again_keeps_its_evidence_expiring_on_time():
+    """Hypothesis's example: folding added a version, as plain missed an evidence expiry.
+
+    While the alert had resolved, the incident's due time was its quiet deadline; the alert
+    firing again at 662 s added back only its own expiry, so i1 (silent since 63 s, hold
+    600 s) was not resolved at 663 s until a pending folded version rescanned the incident.
+    """
+    name = {"alertname": "Alert0", "service": "web", "severity": "warning", "cluster": "c"}
+
+    def fp0(status: str, start: int, end: int | None) -> AlertEvent:
+        ends = None if end is None else T0 + end * S
+        return AlertEvent("fp0", status, name, {}, T0 + start * S, ends)
+
+    events = [
+        fp0("firing", 0, None), _p99("i0", 62, 0.3), _p99("i1", 63, 1.0),
+        fp0("resolved", 0, 363), fp0("firing", 662, None), _p99("i1", 819, 1.0),
+        fp0("resolved", 662, 1261),
+    ]  # fmt: skip
+    plain = _run(events)
+    for join_interval_s in (0.0, 60.0):
+        folded = _run(events, coalesce_updates=True, join_interval_s=join_interval_s)
+        assert _final(folded) == _final(plain)
+        count = sum(d.stream == "incidents" for d in folded)
+        assert count <= sum(d.stream == "incidents" for d in plain)

@@ -292,8 +292,11 @@ class IncidentGrouper(SessionChoice, Lifecycle):
             else:
                 out.extend(self._emit(incident, (ref,), read_ns, wall_ns))
         if incident is not None:
-            # A new member may have gathered evidence: only a known one takes the short path.
-            self._touched(incident, member if change is not Change.NEW else None)
+            # A new member may have gathered evidence, and an alert firing again ends the quiet
+            # deadline that hid the other members' expiries: only a known, still firing one
+            # takes the short path.
+            short = change not in (Change.NEW, Change.REFIRED)
+            self._touched(incident, member if short else None)
         out.extend(self.on_tick(wall_ns))
         return out
 
