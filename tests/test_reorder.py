@@ -35,6 +35,7 @@ def test_releases_as_through_the_heap(lateness_ns: int, events: list[tuple[int, 
 
 def test_in_order_without_lateness_each_event_is_due_at_once() -> None:
     order: EventTimeOrder[str] = EventTimeOrder(lateness_ns=0)
-    assert [order.add(t, (), str(t), wall_ns=0) for t in (1, 2, 2, 5)] == [["1"], ["2"], ["2"], ["5"]]
+    released = [order.add(t, (), str(t), wall_ns=0) for t in (1, 2, 2, 5)]
+    assert released == [["1"], ["2"], ["2"], ["5"]]
     assert order.add(3, (), "late", wall_ns=0) == ["late"]  # behind the watermark: at once
     assert len(order) == 0
