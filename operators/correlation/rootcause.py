@@ -9,6 +9,7 @@ strength: an alert's severity, an anomaly's score.
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from alertflow.operators.correlation import rank_levels
 from alertflow.operators.correlation.alert_dedup import AlertMember
@@ -95,9 +96,11 @@ def _moves(members: list[AlertMember]) -> dict[str, float]:
     return moves
 
 
-@dataclass(frozen=True, slots=True)
-class _Signals:
-    """What :func:`_explains` compares of a service's members, computed once per ranking."""
+class _Signals(NamedTuple):
+    """What :func:`_explains` compares of a service's members, computed once per ranking.
+
+    A named tuple: one per service per ranking, made in half the time of a frozen dataclass.
+    """
 
     moves: dict[str, float]  # the largest change per anomalous metric
     alerting: bool
@@ -286,7 +289,8 @@ def rank_by_onset(
         late_ok = max(tolerance_ns, slack[service]) if service in below else tolerance_ns
         delay_ns = max(0, onset - first_onset - late_ok)
         timing = math.exp(-delay_ns / (decay_s * NS_PER_S))
-        strength = max(_strength(m) for m in own)
+        strengths = [_strength(m) for m in own]
+        strength = max(strengths)
         # A learned inhibit rule names it a symptom of something firing before it.
         learned = any(m.learned for m in own)
         factor = _SYMPTOM_FACTOR if failing or learned else 1.0
@@ -299,7 +303,7 @@ def rank_by_onset(
         if service in infra:
             factor *= _INFRA_FACTOR
         # Ties (the factors are coarse) go to more evidence: the sum of the members' strengths.
-        support = sum(_strength(m) for m in own)
+        support = sum(strengths)
         structure = timing * (0.8 + 0.2 * strength) * factor
         score = combine(structure, changes.get(service, unmeasured), weights)
         scored.append((score, support, -onset, service))
