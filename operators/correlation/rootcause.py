@@ -87,15 +87,6 @@ def _strength(member: AlertMember) -> float:
     return _SEVERITY_WEIGHT.get(member.severity, 0.7)
 
 
-def _moves(members: list[AlertMember]) -> dict[str, float]:
-    """The largest change from the expected value per anomalous metric."""
-    moves: dict[str, float] = {}
-    for m in members:
-        if m.kind == "anomaly":
-            moves[m.title] = max(moves.get(m.title, 0.0), m.delta)
-    return moves
-
-
 class _Signals(NamedTuple):
     """What :func:`_explains` compares of a service's members, computed once per ranking.
 
@@ -110,8 +101,17 @@ class _Signals(NamedTuple):
     def of(cls, members: list[AlertMember]) -> "_Signals":
         # Weak anomalies still count here: errors where there were none (an error ratio
         # of 1 against 0) were often the only sign of the root (bench, dev seed 0).
-        moved = max((m.change for m in members if m.kind == "anomaly"), default=0.0)
-        return cls(_moves(members), any(m.kind == "alert" for m in members), moved)
+        # One pass: the largest change from the expected value per anomalous metric, whether
+        # one alerts, and the largest relative change (compared as ``max`` compares them).
+        moves: dict[str, float] = {}
+        alerting, moved = False, None
+        for m in members:
+            if m.kind == "anomaly":
+                moves[m.title] = max(moves.get(m.title, 0.0), m.delta)
+                moved = m.change if moved is None or m.change > moved else moved
+            elif m.kind == "alert":
+                alerting = True
+        return cls(moves, alerting, 0.0 if moved is None else moved)
 
 
 def _explains(dependency: _Signals, service: _Signals) -> bool:
