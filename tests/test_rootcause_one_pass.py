@@ -48,7 +48,8 @@ def test_signals_of_a_service(ms: list[AlertMember]) -> None:
 @given(st.dictionaries(st.sampled_from(["web", "api", "db"]), st.lists(members(), min_size=1,
                                                                        max_size=5), min_size=1))
 def test_per_service_summary(by_service: dict[str, list[AlertMember]]) -> None:
-    infra, alerting, first, earliest, sampled, shifted = _per_service(by_service)
+    infra, alerting, first, earliest, sampled, shifted, kinds = _per_service(by_service)
+    assert kinds == {m.kind for ms in by_service.values() for m in ms}
     assert infra == {s for s, ms in by_service.items() if all(m.infra for m in ms)}
     assert alerting == {s for s, ms in by_service.items() if any(m.kind == "alert" for m in ms)}
     assert first == {

@@ -206,7 +206,7 @@ def rank_by_onset(
     # Log bursts often start before the alert rules' `for:` has passed, on callers as on the
     # cause: they date a service (``first``) only when it has nothing else, or they would blur
     # the order. So do trace faults: a stray failed request is not an onset.
-    infra, alerting, first, earliest, sampled, shifted = _per_service(by_service)
+    infra, alerting, first, earliest, sampled, shifted, kinds = _per_service(by_service)
     if len(infra) == len(by_service):
         infra = set()
     anchors = alerting - infra or set(by_service) - infra
@@ -217,7 +217,9 @@ def rank_by_onset(
         if m.kind == "anomaly" and m.score >= _CLEAR_SYMPTOM
     }
     judged = {s: _relevant(ms, symptom) for s, ms in by_service.items()}
-    traced = trace_verdicts(by_service)
+    # Each step below that reads only members of some kind is skipped without one: it would
+    # find nothing (most incidents hold alerts alone; ranking runs on every change).
+    traced = trace_verdicts(by_service) if "span" in kinds else {}
     path = _path_from(anchors, by_service, graph, traced)
     # Onset order counts from the first alert when there are alerts: anomalies are evidence
     # around them, and an early stray one must not make every alert look late.
@@ -282,7 +284,7 @@ def rank_by_onset(
     bystanders = set(by_service) - anchors if lead else set()
     # A dependency that explains a caller's failure is late by its alert's `for:` at most.
     below = {dep for _, _, failing in facts.values() for dep in failing}
-    changes, moves = changes_near_start(by_service, first_onset, weights)
+    changes, moves = changes_near_start(by_service, first_onset, weights) if shifted else ({}, {})
     # Missing, not zero: a service nothing measured moving is neither promoted nor sunk.
     unmeasured = quantile(sorted(changes.values()), weights.missing)
     for service, (onset, own, failing) in facts.items():
@@ -310,9 +312,11 @@ def rank_by_onset(
     scored.sort(key=lambda row: (-round(row[0], 4), -row[1], -row[2], row[3]))
     dated = anchors | moved_at.keys()
     waves = second_wave(scored, facts, dated, first_onset, weights) if weights.wave_gap_s else set()
-    moved, early = first_movers(by_service, graph, first_alert_ns, weights)
-    lead_first = min(m.first_ns for m in by_service[scored[0][3]])
-    promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
+    promoted = {}
+    if "anomaly" in kinds:  # movers are anomalies
+        moved, early = first_movers(by_service, graph, first_alert_ns, weights)
+        lead_first = min(m.first_ns for m in by_service[scored[0][3]])
+        promoted = promote_movers(scored, moved, early, weights, first_alert_ns, lead_first)
     changed, lifted = {}, None
     if levels is not None:  # without a book (no series kept), nothing to read: no cost
         now_ns = max(m.last_ns for ms in by_service.values() for m in ms)
@@ -391,21 +395,24 @@ def _per_service(by_service: dict[str, list[AlertMember]]) -> tuple:
 
     The services of infrastructure members alone, those alerting, each one's first onset
     (of members other than log bursts and trace faults, when it has any: ``_UNDATED``),
-    its earliest (alert, member, anomaly), the longest sampling interval, and the services
-    with a member whose moves are measured. One loop, not a comprehension per question:
-    incidents are ranked on every change (issue 10: ranking was ~30% of an alert).
+    its earliest (alert, member, anomaly), the longest sampling interval, the services with a
+    member whose moves are measured, and the kinds of member there are. One loop, not a
+    comprehension per question: incidents are ranked on every change (issue 10: ranking
+    was ~30% of an alert).
     """
     infra: set[str] = set()
     alerting: set[str] = set()
     shifted: set[str] = set()
     first: dict[str, int] = {}
     earliest: dict[str, tuple] = {}
+    kinds: set[str] = set()
     sampled = None
     for service, ms in by_service.items():
         alert = member = anomaly = dated = _NONE
         every_infra = True
         for m in ms:
             at, kind = m.first_ns, m.kind
+            kinds.add(kind)
             if sampled is None or m.interval_ns > sampled:
                 sampled = m.interval_ns
             every_infra = every_infra and m.infra
@@ -424,7 +431,7 @@ def _per_service(by_service: dict[str, list[AlertMember]]) -> tuple:
             alerting.add(service)
         first[service] = dated if dated is not _NONE else member
         earliest[service] = (alert, member, anomaly)
-    return infra, alerting, first, earliest, sampled, shifted
+    return infra, alerting, first, earliest, sampled, shifted, kinds
 
 
 def _bursts(members: list[AlertMember]) -> list[AlertMember]:
