@@ -137,9 +137,10 @@ def _explains(dependency: _Signals, service: _Signals) -> bool:
     return any(theirs[name] >= _EXPLAIN_RATIO * mine[name] for name in mine.keys() & theirs.keys())
 
 
-def _topology_evidence(callees: list[str], failing: list[str]) -> tuple[str, ...]:
+def _topology_evidence(graph: ServiceGraph, service: str, failing: list[str]) -> tuple[str, ...]:
     if failing:
         return (f"depends on {', '.join(failing[:3])}, also failing: likely a symptom",)
+    callees = graph.callees(service)  # asked only here: most candidates have failing ones
     if callees:
         return (f"its dependencies are healthy ({', '.join(callees[:3])})",)
     return ()
@@ -332,9 +333,13 @@ def rank_by_onset(
             continue
         onset, own, failing = facts[service]
         ms = by_service[service]
-        callees = graph.callees(service)
         alerts = sorted({m.title for m in ms if m.kind == "alert"})
-        anomalies = sorted((m for m in own if m.kind == "anomaly"), key=lambda m: -m.score)
+        anomalies = (
+            sorted((m for m in own if m.kind == "anomaly"), key=lambda m: -m.score)
+            if "anomaly" in kinds
+            else []
+        )
+        bursts = _bursts(ms) if "log" in kinds else []
         evidence = (
             f"first signal at {format_ns(onset)}"
             + (
@@ -344,7 +349,7 @@ def rank_by_onset(
             ),
             *([f"{len(alerts)} alert(s): {', '.join(alerts[:5])}"] if alerts else []),
             *[f"anomalous: {m.annotations.get('description', m.title)}" for m in anomalies[:3]],
-            *[f"logs: {m.annotations.get('description', m.title)}" for m in _bursts(ms)[:2]],
+            *[f"logs: {m.annotations.get('description', m.title)}" for m in bursts[:2]],
             *(traced[service].evidence() if service in traced else ()),
             *(
                 [
@@ -357,7 +362,7 @@ def rank_by_onset(
             *([describe_move(moves[service], first_alert_ns)] if service in moves else []),
             *describe_first_move(promoted.get(service), first_alert_ns),
             *rank_levels.describe_level(changed.get(service), service == lifted),
-            *_topology_evidence(callees, failing),
+            *_topology_evidence(graph, service, failing),
             *sorted({m.learned for m in ms if m.learned})[:2],
             *(() if service in path else ("not on a dependency path from the alerting services",)),
             *(("infrastructure: a cause only on more than its onset",) if service in infra else ()),
