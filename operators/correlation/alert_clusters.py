@@ -81,8 +81,14 @@ class AlertClusters:
         # A cluster similar enough lacks at most (1 - threshold) of these words, so it holds
         # one of the rarest ``spare + 1``: only those clusters are compared (prefix filter).
         spare = int(len(words) * (1 - self.threshold) + 1e-9)
-        rare = sorted(words, key=lambda w: (len(self.by_word.get(w, ())), w))[: spare + 1]
-        sharing = {c for w in rare for c in self.by_word.get(w, ())}
+        by_word = self.by_word
+        if spare + 1 >= len(words):
+            rare = words  # every word: nothing to choose (which clusters share is a set)
+        elif spare == 0:
+            rare = (min(words, key=lambda w: (len(by_word.get(w, ())), w)),)
+        else:
+            rare = sorted(words, key=lambda w: (len(by_word.get(w, ())), w))[: spare + 1]
+        sharing = {c for w in rare for c in by_word.get(w, ())}
         best, best_key = None, (self.threshold, 0)
         for cluster_id in sharing:
             sim = similarity(words, self.leaders[cluster_id])

@@ -37,13 +37,16 @@ from alertflow.schemas.records import AlertEvent, SpanEvent
 # What the grouper (and the predicted incidents) are fed, in event-time order.
 Signal = AlertEvent | AnomalySignal | LogSignal | SpanSignal | PredictionSignal | LevelSignal
 CorrelationEvent = Signal | SpanEvent
+# Tuples, not ``A | B``: isinstance against a union built per call cost ~3% of an alert (issue 10).
+_TIMED = (AnomalySignal, PredictionSignal, LevelSignal)
+_SPANNING = (LogSignal, SpanSignal)
 
 
 def order_key(event: Signal) -> tuple[int, tuple[str, int]]:
     """Event time, then a tie-break that does not depend on arrival: fingerprint, firing first."""
-    if isinstance(event, AnomalySignal | PredictionSignal | LevelSignal):
+    if isinstance(event, _TIMED):
         return event.ts_ns, (event.fingerprint, 0)
-    if isinstance(event, LogSignal | SpanSignal):
+    if isinstance(event, _SPANNING):
         return event.last_ns, (event.fingerprint, 0)
     return event.event_ns, (event.fingerprint, 0 if event.status == "firing" else 1)
 

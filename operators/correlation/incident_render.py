@@ -9,7 +9,7 @@ from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.recommendations import Catalogue, as_text
-from alertflow.schemas.outputs import Notification
+from alertflow.schemas.outputs import Incident, Notification
 from alertflow.schemas.timefmt import format_ns
 
 # Candidates per version: every service of the incident (members are bounded), the first
@@ -163,38 +163,45 @@ def _catalogue_lines(
     return list(state.recommended[1])
 
 
-def render_notification(kind: str, incident: Record) -> Notification:
+_VERBS = {
+    "incident_opened": "Opened",
+    "incident_escalated": "Escalated",
+    "incident_resolved": "Resolved",
+    "incident_merged": "Merged",
+}
+
+
+def render_notification(kind: str, incident: Record | Incident) -> Notification:
     """The notification for an incident version worth a human's attention."""
-    verb = {
-        "incident_opened": "Opened",
-        "incident_escalated": "Escalated",
-        "incident_resolved": "Resolved",
-        "incident_merged": "Merged",
-    }[kind]
-    cause = incident.root_causes[0].service if incident.root_causes else "unknown"
+    if not isinstance(incident, dict):  # a validated Incident (the feedback step's)
+        incident = Record(incident.model_dump())
+    # Fields by key: a Record's attribute is a Python-level __getattr__ (~17 a notification).
+    verb, severity, causes = _VERBS[kind], incident["severity"], incident["root_causes"]
+    cause = causes[0]["service"] if causes else None
+    named = cause if causes else "unknown"
     return Notification(
-        id=stable_id(incident.incident_id, incident.version, kind),
+        id=stable_id(incident["incident_id"], incident["version"], kind),
         kind=kind,
-        incident_id=incident.incident_id,
-        incident_version=incident.version,
-        ts=incident.updated_at,
-        severity=incident.severity,
+        incident_id=incident["incident_id"],
+        incident_version=incident["version"],
+        ts=incident["updated_at"],
+        severity=severity,
         title=(
-            f"[{incident.severity.upper()}] {verb} into {incident.merged_into}"
+            f"[{severity.upper()}] {verb} into {incident['merged_into']}"
             if kind == "incident_merged"
-            else f"[{incident.severity.upper()}] {verb}: likely cause {cause}"
+            else f"[{severity.upper()}] {verb}: likely cause {named}"
         ),
-        text=incident.summary,
-        domain=incident.domain,
-        services=list(incident.services),
-        root_cause=incident.root_causes[0].service if incident.root_causes else None,
-        labels=_common_labels(incident.members),
+        text=incident["summary"],
+        domain=incident["domain"],
+        services=list(incident["services"]),
+        root_cause=cause,
+        labels=_common_labels(incident["members"]),
     )
 
 
 def _common_labels(members: list) -> dict[str, str]:
     """Labels with one value across every alert member, as Alertmanager's commonLabels."""
-    alerts = [m.labels for m in members if m.kind == "alert"]
+    alerts = [m["labels"] for m in members if m["kind"] == "alert"]
     if not alerts:
         return {}
     common = dict(alerts[0])

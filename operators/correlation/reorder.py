@@ -46,8 +46,14 @@ class EventTimeOrder(Generic[T]):
         before resolved), so ties do not fall back to arrival order.
         """
         self.clock.observe(event_ns, wall_ns)
-        heapq.heappush(self.held, (event_ns, key, self.seq, item))
         self.seq += 1
+        if not self.held:
+            # Nothing held (no lateness, events in order: mostly): it is due now or waits
+            # alone, as through the heap, without a push and a pop per event (issue 10).
+            watermark = self.clock.watermark(wall_ns)
+            if watermark is not None and event_ns <= watermark:
+                return [item]
+        heapq.heappush(self.held, (event_ns, key, self.seq - 1, item))
         return self.release(wall_ns)
 
     def release(self, wall_ns: int, everything: bool = False) -> list[T]:
