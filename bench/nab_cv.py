@@ -62,6 +62,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "sup_quiet_s": (0.0, 3600.0, 10800.0),
     "peak_recall": (0.0, 1.0),
     "seas_shift_s": (0.0, 3600.0),
+    "stuck_weight": (0.0, 1.0),  # detect8: a value repeated longer than the usual run
 }
 # ``--small``: the capabilities that matter most, each only on or off (128 candidates, for
 # exploring on a shared machine; not for figures).
