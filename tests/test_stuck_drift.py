@@ -38,6 +38,9 @@ def _stuck_reference(values, stamps, interval):
             value, run_t0 = x, t
             out.append(0.0)
             continue
+        if usual <= 0 or x == 0:  # never changed, or quiet at 0: never stuck
+            out.append(0.0)
+            continue
         run, floor = t - run_t0, max(usual, 2 * interval)
         out.append(3.0 * math.log2(run / floor) if run > floor else 0.0)
     return out
@@ -70,6 +73,16 @@ def test_a_gauge_that_sticks_pages_within_minutes_with_the_stuck_channel():
     assert first.size and first[0] <= 15
     assert (off[-300:-285] < 0.21).all()
     assert (on[:-300] == off[:-300]).all()  # before it sticks, nothing changes
+
+
+def test_a_constant_series_and_counts_at_zero_are_never_stuck():
+    rng = np.random.default_rng(5)
+    _, constant = _run(np.full(3000, 7.0), MINUTE, stuck_weight=1.0)
+    quiet = np.concatenate([rng.poisson(3, 2000), np.zeros(2000)]).astype(float)
+    _, zeros = _run(quiet, MINUTE, stuck_weight=1.0)
+    _, zeros_off = _run(quiet, MINUTE)
+    assert (constant == 0).all()
+    assert (zeros == zeros_off).all()
 
 
 def test_counts_at_zero_every_night_are_their_own_usual_run():

@@ -2,8 +2,9 @@
 
 A dead exporter or a frozen gauge repeats its last value; every forecast then sees a tiny
 residual and the series looks calmer than ever, which none of them calls news. Counts at 0
-through the night and a queue that is empty for hours repeat a value as well, so "longer
-than usual" is the series' own: the longest run of one value it has had lately (a maximum
+through the night and a queue that is empty for hours repeat a value as well: 0 (nothing
+happened) is never stuck, nor is a series that has never changed, and "longer than usual"
+is the series' own: the longest run of one value it has had lately (a maximum
 that halves in ``HALF_LIFE_S`` unless a run as long comes again). The evidence, in log10
 units like the likelihood's, is ``3 * log2(run / usual)``: a run twice the usual one is
 as strong as a 1-in-1000 surprise, four times as strong as a 1-in-a-million one.
@@ -55,6 +56,10 @@ def stuck_learn(st: np.ndarray, x: float, t: float, interval: float) -> float:
         st[USUAL] = max(st[USUAL], t - st[RUN_T0])  # the run ended at this sample
         st[VALUE] = x
         st[RUN_T0] = t
+        return 0.0
+    if st[USUAL] <= 0.0 or x == 0.0:
+        # The value never changed (a constant series is not stuck, it is so), or it is 0:
+        # no requests, no errors, an empty queue: quiet, which a dead exporter is not.
         return 0.0
     run = t - st[RUN_T0]
     usual = max(st[USUAL], 2.0 * interval)
