@@ -68,6 +68,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "peak_recall": (0.0, 1.0),
     "seas_shift_s": (0.0, 3600.0),
 }
+# Not in GRID (each doubles the run; cross-validation never chose them, notes detect8):
+# ``stuck_weight`` and ``drift_weight`` (0 = off). Measure one with, e.g.,
+# ``--grid "<the reduced grid>,stuck_weight=0/1" --ablate stuck_weight``.
 # ``--small``: the capabilities that matter most, each only on or off (128 candidates, for
 # exploring on a shared machine; not for figures).
 SMALL_GRID: dict[str, tuple[float, ...]] = {

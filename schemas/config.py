@@ -256,6 +256,19 @@ class DetectorSettings(_Settings):
         "seconds earlier and later, and the best fit counts: a daily peak that comes an hour "
         "early or late is no incident; 0: off.",
     )
+    stuck_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the stuck-value channel's evidence: one value repeated for "
+        "longer than the series' usual longest run (a dead exporter, a frozen gauge); 0: off.",
+    )
+    drift_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the drift channel's evidence: the last day's mean against the "
+        "last week's, by the series' own spread of that difference (a disk filling, a leak); "
+        "0: off.",
+    )
 
 
 class ColdStartConfig(_Settings):

@@ -22,8 +22,11 @@ Per sample ``x`` at time ``t`` (every model scores ``x`` before any of them lear
    likelihood also judges the mean of that many seconds against its own history (the
    larger excess wins); with ``peak_recall`` (:mod:`peak`) that fraction of the series'
    typical daily peak evidence is taken off ``E_lik``. A long-run
-   distribution channel (:mod:`distribution`, ``dist_weight``) and a variance channel
-   (:mod:`volatility`, ``vol_weight``) are off by default.
+   distribution channel (:mod:`distribution`, ``dist_weight``), a variance channel
+   (:mod:`volatility`, ``vol_weight``) and a stuck-value channel (:mod:`stuck`,
+   ``stuck_weight``: one value repeated longer than the series' usual longest run) and a
+   drift channel (:mod:`drift`, ``drift_weight``: the day's mean against the week's) are
+   off by default.
 4. Post-detection suppression (:mod:`suppression`), one level per channel: a range
    detection holds the likelihood back at only ``sup_cross`` of its level; then
    ``E = max(E_lik, E_range)``. The level decays per sample (``sup_tau``) or, with
@@ -56,6 +59,7 @@ from alertflow.operators.anomaly.compiled import (
     rate,
     require,
 )
+from alertflow.operators.anomaly.drift import DRIFT_SIZE
 from alertflow.operators.anomaly.ensemble_kernel import (
     _LIK,
     _MODEL_NAMES,
@@ -72,6 +76,7 @@ from alertflow.operators.anomaly.ensemble_kernel import (
 from alertflow.operators.anomaly.likelihood import likelihood_size
 from alertflow.operators.anomaly.range_detector import LO
 from alertflow.operators.anomaly.seasonal import seasonal_reset, seasonal_size
+from alertflow.operators.anomaly.stuck import STUCK_SIZE
 
 
 class StreamingEnsemble(CompiledDetector):
@@ -141,6 +146,8 @@ class StreamingEnsemble(CompiledDetector):
         peak_recall: float = 0.0,
         lik_short_s: float = 3000.0,
         seas_shift_s: float = 0.0,
+        stuck_weight: float = 0.0,
+        drift_weight: float = 0.0,
     ) -> None:
         self.a_loc = a_loc
         self.a_sc = a_sc
@@ -184,6 +191,8 @@ class StreamingEnsemble(CompiledDetector):
         self.peak_recall = peak_recall
         self.lik_short_s = lik_short_s
         self.seas_shift_s = seas_shift_s
+        self.stuck_weight = stuck_weight
+        self.drift_weight = drift_weight
         super().__init__()
 
     def _pack_params(self) -> np.ndarray:
@@ -212,6 +221,8 @@ class StreamingEnsemble(CompiledDetector):
         require(self.lik_short_s >= 0, "lik_short_s", "seconds >= 0", self.lik_short_s)
         require(self.seas_shift_s >= 0, "seas_shift_s", "seconds >= 0", self.seas_shift_s)
         require(self.sup_quiet_s >= 0, "sup_quiet_s", "seconds >= 0", self.sup_quiet_s)
+        require(self.stuck_weight >= 0, "stuck_weight", "a weight >= 0", self.stuck_weight)
+        require(self.drift_weight >= 0, "drift_weight", "a weight >= 0", self.drift_weight)
         for name in ("a_loc", "a_sc", "a_lsc", "holt_a", "holt_b", "a_seas", "a_off",
                      "a_strength", "a_lik", "a_dist"):
             rate(name, getattr(self, name))
@@ -222,11 +233,14 @@ class StreamingEnsemble(CompiledDetector):
         return np.array(values)
 
     def _state_size(self) -> int:
-        return _LIK + likelihood_size(self.lik_window) + seasonal_size(self.nbins)
+        extra = (STUCK_SIZE if self.stuck_weight > 0 else 0) + (
+            DRIFT_SIZE if self.drift_weight > 0 else 0)
+        return _LIK + likelihood_size(self.lik_window) + seasonal_size(self.nbins) + extra
 
     def _initial_state(self) -> np.ndarray:
         state = super()._initial_state()
-        seasonal_reset(state[_LIK + likelihood_size(self.lik_window):])
+        at = _LIK + likelihood_size(self.lik_window)
+        seasonal_reset(state[at:at + seasonal_size(self.nbins)])
         return state
 
     def never_negative(self) -> bool:

@@ -18,6 +18,12 @@ from alertflow.operators.anomaly.compiled import (
     seconds,
 )
 from alertflow.operators.anomaly.distribution import DIST_SIZE, dist_evidence, dist_init, dist_learn
+from alertflow.operators.anomaly.drift import (
+    DRIFT_SIZE,
+    drift_init,
+    drift_learn,
+    drift_restart,
+)
 from alertflow.operators.anomaly.holt import (
     HOLT_SIZE,
     HS,
@@ -63,6 +69,7 @@ from alertflow.operators.anomaly.seasonal import (
     seasonal_learn,
     seasonal_score_near,
 )
+from alertflow.operators.anomaly.stuck import STUCK_SIZE, stuck_init, stuck_learn
 from alertflow.operators.anomaly.suppression import PAIR_SIZE, suppress_pair
 from alertflow.operators.anomaly.volatility import VOL_SIZE, volatility_learn
 from alertflow.operators.anomaly.weekly import (
@@ -99,14 +106,16 @@ SETTINGS = (
     "sup_mult", "sup_damp", "sup_cross", "out_scale", "lik_span_s", "rarity_period_s",
     "dist_weight", "a_dist", "sup_tau_s", "grain_frac", "range_mature", "week_days",
     "week_strength", "vol_weight", "vol_span_s", "sup_quiet_s", "seas_recall", "peak_recall",
-    "lik_short_s", "seas_shift_s",
+    "lik_short_s", "seas_shift_s", "stuck_weight",
+    "drift_weight",
 )
 (A_LOC, A_SC, A_LSC, FLOOR_FRAC, HUBER, HOLT_A, HOLT_B, NBINS, A_SEAS, A_OFF, SEAS_STRENGTH,
  A_STRENGTH, CUSUM_K, CUSUM_H, RANGE_TOL, RANGE_EVIDENCE, LIK_WINDOW, A_LIK, ZCAP, WARMUP,
  SUP_DECAY, SUP_MARGIN, SUP_MULT, SUP_DAMP, SUP_CROSS, OUT_SCALE, LIK_SPAN_S, RARITY_PERIOD_S,
  DIST_WEIGHT, A_DIST, SUP_TAU_S, GRAIN_FRAC, RANGE_MATURE, WEEK_DAYS, WEEK_STRENGTH,
  VOL_WEIGHT, VOL_SPAN_S, SUP_QUIET_S, SEAS_RECALL, PEAK_RECALL,
- LIK_SHORT_S, SEAS_SHIFT_S) = range(len(SETTINGS))
+ LIK_SHORT_S, SEAS_SHIFT_S, STUCK_WEIGHT,
+ DRIFT_WEIGHT) = range(len(SETTINGS))
 # Evidence below this (a 1-in-10 surprise) is "nothing unusual" for sup_quiet_s.
 QUIET = 1.0
 
@@ -132,7 +141,13 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     peak = state[_PEAK:_SHORT]
     short = state[_SHORT:_LIK]
     lik = state[_LIK:seas_at]
-    seas = state[seas_at:]
+    # Channels that are off by default sit after the profile, only when on (the layout of
+    # a series without them does not change).
+    drift_at = state.size - DRIFT_SIZE if p[DRIFT_WEIGHT] > 0.0 else state.size
+    stuck_at = drift_at - STUCK_SIZE if p[STUCK_WEIGHT] > 0.0 else drift_at
+    seas = state[seas_at:stuck_at]
+    stuck = state[stuck_at:drift_at]
+    drift = state[drift_at:]
     n = int(state[N]) + 1
     state[N] = n
     if n == 1:
@@ -146,6 +161,10 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         resolution_init(grain, x)
         weekly_init(week, t)
         peak_init(peak, t)
+        if p[STUCK_WEIGHT] > 0.0:
+            stuck_init(stuck, x, t)
+        if p[DRIFT_WEIGHT] > 0.0:
+            drift_init(drift, x, t)
         return no_report(state, 0.0)
 
     # ---- score: nothing has learnt x yet; the forecasts see the week-free value xw
@@ -190,6 +209,11 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     if p[VOL_WEIGHT] > 0.0:
         e_vol = p[VOL_WEIGHT] * volatility_learn(vol, xw - expected, p[ZCAP] * scale, floor,
                                                  n, clock[INTERVAL], p[VOL_SPAN_S])
+    if p[STUCK_WEIGHT] > 0.0:
+        e_vol = max(e_vol, p[STUCK_WEIGHT] * stuck_learn(stuck, x, t, clock[INTERVAL]))
+    e_drift = 0.0
+    if p[DRIFT_WEIGHT] > 0.0:
+        e_drift = p[DRIFT_WEIGHT] * drift_learn(drift, xw, t, n, clock[INTERVAL], floor)
     expected += weekly
     d = level_learn(level, xw, n, s, p[A_LOC], p[A_SC], p[A_LSC], p[HUBER])
     holt_learn(holt, xw, n, hs, p[HOLT_A], p[HOLT_B], p[A_SC], p[HUBER])
@@ -204,6 +228,8 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
     if restart == restart:  # a level shift: it is the new normal
         if abs(restart - level[M]) > p[HUBER] * s:
             state[SHIFTED] = 1.0
+            if p[DRIFT_WEIGHT] > 0.0:  # a step is no drift; a CUSUM alarm within one is
+                drift_restart(drift, restart)
         level[M] = restart
         holt[L] = restart
         holt[B] = 0.0
@@ -228,7 +254,10 @@ def ensemble_step(state: np.ndarray, p: np.ndarray, x: float, ts_ns: int) -> flo
         # Rarity against the series' own ordinary day (peak.py): a surprise some sample
         # shows every day is no incident, whatever its Gaussian tail says.
         e_lik = peak_calibrate(peak, e_lik, t, p[PEAK_RECALL])
-    e_range = p[RANGE_EVIDENCE] if fired else 0.0
+    # A drift's evidence grows by the hour: on the likelihood's channel the hold it sets
+    # would grow with it and never let it through; on the range's it pages once, like a
+    # range detection (a value beyond the level the series has held lately).
+    e_range = max(p[RANGE_EVIDENCE] if fired else 0.0, e_drift)
     state[E_LIK] = e_lik
     state[E_RANGE] = e_range
     decay = p[SUP_DECAY]
