@@ -548,6 +548,25 @@ class CorrelationConfig(_Settings):
         "alert storm gives a version every few seconds, not one per alert. Severity, first "
         "root cause and announcements still come out at once; 0 gives every join its version.",
     )
+    level_split: bool = Field(
+        False,
+        description="Keep a second fault apart by its metrics' level (5-minute buckets against "
+        "each series' hour before): an alert whose service, or a dependency of it not alerting "
+        "in the incident, has series that all first moved over level_split_lag_s after the "
+        "incident's fault began opens (or joins) its own incident.",
+    )
+    level_split_z: float = Field(
+        4.0,
+        gt=0,
+        description="With level_split: a bucket's mean this many spreads of its hour before "
+        "is a move.",
+    )
+    level_split_lag_s: float = Field(
+        300.0,
+        ge=0,
+        description="With level_split: how much later than the fault began a move must start "
+        "to be another fault's (more than symptoms take to follow their cause).",
+    )
 
 
 class LogPatternsConfig(_Settings):

@@ -43,6 +43,11 @@ class IncidentSettings:
     split: bool = True
     sign_tolerance_s: float = 120.0
     wave_s: float | None = None  # a new kind of alert this long into a fault: a second one
+    # A newcomer whose service (or a dependency) moved in level only after the fault began
+    # (incident_split): a second root's; off until cross-validation says otherwise.
+    level_split: bool = False
+    level_split_z: float = 4.0
+    level_split_lag_s: float = 300.0
     # Incidents whose likely causes share a service were kept apart on purpose: never merged;
     # nor those whose causes began further apart than merge_window_s. Dev seeds 0-8 (CV): every
     # merge without these was of two faults; 60 s chosen in 8 of 9 leave-one-seed-out folds.
