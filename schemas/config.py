@@ -567,6 +567,11 @@ class CorrelationConfig(_Settings):
         description="With level_split: how much later than the fault began a move must start "
         "to be another fault's (more than symptoms take to follow their cause).",
     )
+    level_split_refires: bool = Field(
+        False,
+        description="With level_split: a re-fired alert whose new episode such a move explains "
+        "leaves its incident (a version without it is recorded) and is placed anew.",
+    )
 
 
 class LogPatternsConfig(_Settings):

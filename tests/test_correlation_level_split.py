@@ -154,3 +154,49 @@ def test_level_second_root_direction_and_timing(moved, callers, expected):
         hops=2, effect_hops=4, cause_lag_ns=600 * S,
     )  # fmt: skip
     assert found == expected
+
+
+# The first fault's error alert on api fires, resolves, then fires again ten minutes in:
+# its new episode comes with the second fault (queue moved from 350 s).
+REFIRE = [
+    alert("4", "api", 100, name=ERR),
+    alert("4", "api", 100, status="resolved", end=200, name=ERR),
+    alert("4", "api", 650, name=ERR),
+]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected", "overrides"),
+    [
+        pytest.param(
+            [*BOTH, *level("queue", 350), *FIRST, *REFIRE],
+            [["1", "2", "3"], ["4"]],
+            {**ON, "level_split_refires": True},
+            id="a-re-fire-a-fresh-root-explains-leaves-for-its-own-incident",
+        ),
+        pytest.param(
+            [*BOTH, *level("queue", 350), *FIRST, *REFIRE],
+            [["1", "2", "3", "4"]],
+            ON,
+            id="re-fires-off-it-stays",
+        ),
+        pytest.param(
+            [*BOTH, *level("queue", 0), *FIRST, *REFIRE],
+            [["1", "2", "3", "4"]],
+            {**ON, "level_split_refires": True},
+            id="a-re-fire-with-nothing-fresh-below-stays",
+        ),
+    ],
+)
+def test_re_fired_alert_of_a_second_fault(events, expected, overrides):
+    decisions = correlate(events, BESIDE, **{"lateness_s": 0.0, **overrides})
+    assert alerts_of(decisions) == expected
+
+
+def test_a_moved_alert_is_recorded_as_a_version_of_the_incident_it_left():
+    events = [*BOTH, *level("queue", 350), *FIRST, *REFIRE]
+    decisions = correlate(events, BESIDE, lateness_s=0.0, **ON, level_split_refires=True)
+    first = next(i.incident_id for i in latest(decisions) if "1" in {m.id for m in i.members})
+    versions = [d.record for d in decisions if d.stream == "incidents"]
+    held = [("4" in {m.id for m in v.members}) for v in versions if v.incident_id == first]
+    assert True in held and held[-1] is False  # it was there, and the last version lacks it

@@ -48,6 +48,7 @@ class IncidentSettings:
     level_split: bool = False
     level_split_z: float = 4.0
     level_split_lag_s: float = 300.0
+    level_split_refires: bool = False  # a re-fired alert's new episode is judged so too
     # Incidents whose likely causes share a service were kept apart on purpose: never merged;
     # nor those whose causes began further apart than merge_window_s. Dev seeds 0-8 (CV): every
     # merge without these was of two faults; 60 s chosen in 8 of 9 leave-one-seed-out folds.

@@ -216,15 +216,35 @@ class SessionChoice:
         reachable = [h for h in hops if h is not None]
         return Relation(min(reachable), True) if reachable else None
 
-    def _level_root(self, member: AlertMember, started: dict[str, int]) -> str | None:
+    def _level_root(
+        self, member: AlertMember, started: dict[str, int], fired_ns: int | None = None
+    ) -> str | None:
         """A second root below a newcomer that the level book dates after the fault (or None)."""
         settings = self.settings
         split = LevelSplit(z=settings.level_split_z, lag_s=settings.level_split_lag_s)
+        fired = member.first_ns if fired_ns is None else fired_ns
         return level_second_root(
-            member.service or "", member.first_ns, started, self.graph, self.levels, split,
+            member.service or "", fired, started, self.graph, self.levels, split,
             hops=settings.max_hops, effect_hops=settings.effect_hops,
             cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
         )  # fmt: skip
+
+    def _second_wave(self, incident: IncidentState, member: AlertMember) -> bool:
+        """A re-fired alert whose new episode a second root explains (``level_split_refires``).
+
+        Its service's other alerts and the incident's fault as it stands without it decide:
+        a level move below it that began after the fault did is another fault's.
+        """
+        settings = self.settings
+        if not (settings.level_split and settings.level_split_refires) or self.levels is None:
+            return False
+        if member.kind != "alert" or not self.graph.known(member.service or ""):
+            return False
+        others = [m for m in incident.alerts if m.own_fault and m is not member]
+        started = onsets(m for m in others if self.graph.known(m.service or ""))
+        if not started:
+            return False  # alone there: nothing to split from
+        return self._level_root(member, started, member.starts_ns) is not None
 
     def _first_signs(self, incident: IncidentState, at_ns: int) -> Mapping[str, int]:
         """When services' metrics first turned anomalous shortly before ``at_ns``.
