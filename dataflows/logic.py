@@ -352,6 +352,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         level_split_z=config.level_split_z,
         level_split_lag_s=config.level_split_lag_s,
         level_split_refires=config.level_split_refires,
+        level_split_callers=config.level_split_callers,
         max_members=config.max_members,
         noise_digest=config.noise_digest,
         record_after_s=config.record_after_s,

@@ -44,7 +44,8 @@ FIRST = [alert("1", "db", 60, name=LAT), alert("2", "api", 90, name=LAT),
 # the session gap of the first fault's last alert.
 SECOND = [alert("4", "api", 650, name=ERR), alert("5", "web", 670, name=ERR)]
 BOTH = [*level("db", 0), *level("api", 0), *level("web", 0)]
-ON = {"level_split": True, "level_split_lag_s": 240.0}
+ON = {"level_split_lag_s": 240.0}  # on by default (z 5, callers off, re-fires on)
+OFF = {"level_split": False}
 
 
 def alerts_of(decisions) -> list[list[str]]:
@@ -68,8 +69,8 @@ def alerts_of(decisions) -> list[list[str]]:
         pytest.param(
             [*BOTH, *level("queue", 350), *FIRST, *SECOND],
             [["1", "2", "3", "4", "5"]],
-            {},
-            id="off-by-default-one-incident-as-before",
+            OFF,
+            id="off-one-incident-as-before",
         ),
         pytest.param(
             [*BOTH, *level("queue", 0), *FIRST, *SECOND],
@@ -171,19 +172,19 @@ REFIRE = [
         pytest.param(
             [*BOTH, *level("queue", 350), *FIRST, *REFIRE],
             [["1", "2", "3"], ["4"]],
-            {**ON, "level_split_refires": True},
+            ON,
             id="a-re-fire-a-fresh-root-explains-leaves-for-its-own-incident",
         ),
         pytest.param(
             [*BOTH, *level("queue", 350), *FIRST, *REFIRE],
             [["1", "2", "3", "4"]],
-            ON,
+            {**ON, "level_split_refires": False},
             id="re-fires-off-it-stays",
         ),
         pytest.param(
             [*BOTH, *level("queue", 0), *FIRST, *REFIRE],
             [["1", "2", "3", "4"]],
-            {**ON, "level_split_refires": True},
+            ON,
             id="a-re-fire-with-nothing-fresh-below-stays",
         ),
     ],
@@ -195,7 +196,7 @@ def test_re_fired_alert_of_a_second_fault(events, expected, overrides):
 
 def test_a_moved_alert_is_recorded_as_a_version_of_the_incident_it_left():
     events = [*BOTH, *level("queue", 350), *FIRST, *REFIRE]
-    decisions = correlate(events, BESIDE, lateness_s=0.0, **ON, level_split_refires=True)
+    decisions = correlate(events, BESIDE, lateness_s=0.0, **ON)
     first = next(i.incident_id for i in latest(decisions) if "1" in {m.id for m in i.members})
     versions = [d.record for d in decisions if d.stream == "incidents"]
     held = [("4" in {m.id for m in v.members}) for v in versions if v.incident_id == first]

@@ -30,11 +30,11 @@ from alertflow.schemas.timefmt import NS_PER_S
 class LevelSplit:
     """When a level change is a second root's: its size, lateness and look-back."""
 
-    z: float = 4.0  # a bucket's mean this many spreads from its hour before: a change
+    z: float = 5.0  # a bucket's mean this many spreads from its hour before: a change
     lag_s: float = 300.0  # this much after the running fault began: not its propagation
     lookback_s: float = 1800.0  # onsets looked for from this long before the fault began
-    # A dependency that calls a likely cause may be its symptom: count it only when True.
-    callers: bool = True
+    # A service that calls a likely cause may be its symptom: count it only when True.
+    callers: bool = False
 
 
 def series_onsets(

@@ -221,7 +221,11 @@ class SessionChoice:
     ) -> str | None:
         """A second root below a newcomer that the level book dates after the fault (or None)."""
         settings = self.settings
-        split = LevelSplit(z=settings.level_split_z, lag_s=settings.level_split_lag_s)
+        split = LevelSplit(
+            z=settings.level_split_z,
+            lag_s=settings.level_split_lag_s,
+            callers=settings.level_split_callers,
+        )
         fired = member.first_ns if fired_ns is None else fired_ns
         return level_second_root(
             member.service or "", fired, started, self.graph, self.levels, split,
