@@ -575,6 +575,36 @@ class CorrelationConfig(_Settings):
         "alert storm gives a version every few seconds, not one per alert. Severity, first "
         "root cause and announcements still come out at once; 0 gives every join its version.",
     )
+    level_split: bool = Field(
+        True,
+        description="Keep a second fault apart by its metrics' level (5-minute buckets against "
+        "each series' hour before): an alert whose service, or a dependency of it not alerting "
+        "in the incident, has series that all first moved over level_split_lag_s after the "
+        "incident's fault began opens (or joins) its own incident.",
+    )
+    level_split_z: float = Field(
+        5.0,
+        gt=0,
+        description="With level_split: a bucket's mean this many spreads of its hour before "
+        "is a move.",
+    )
+    level_split_lag_s: float = Field(
+        300.0,
+        ge=0,
+        description="With level_split: how much later than the fault began a move must start "
+        "to be another fault's (more than symptoms take to follow their cause).",
+    )
+    level_split_callers: bool = Field(
+        False,
+        description="With level_split: a service that calls the incident's likely cause may be "
+        "the second root when its move is that late (False: only services the cause cannot "
+        "explain, neither calling it nor the newcomer's own when it does).",
+    )
+    level_split_refires: bool = Field(
+        True,
+        description="With level_split: a re-fired alert whose new episode such a move explains "
+        "leaves its incident (a version without it is recorded) and is placed anew.",
+    )
 
 
 class LogPatternsConfig(_Settings):

@@ -257,6 +257,11 @@ class IncidentGrouper(SessionChoice, Lifecycle):
         wall_ns: int,
     ) -> list[Decision]:
         out: list[Decision] = []
+        refired = change is Change.REFIRED and incident is not None and member is not None
+        if refired and self._second_wave(incident, member):  # type: ignore[arg-type]
+            # Its new episode is a second fault's: it leaves, recorded, and is placed anew.
+            out.extend(self._detach(incident, member, ref, read_ns, wall_ns))  # type: ignore[arg-type]
+            incident, change = None, Change.NEW
         if change is Change.NEW and member is not None:
             # A new member joins the session its caller found (evidence), or the one found here.
             incident = incident if incident is not None else self._session_for(member)
@@ -335,6 +340,16 @@ class IncidentGrouper(SessionChoice, Lifecycle):
             else:
                 self.by_fingerprint.pop(weakest.fingerprint, None)
         return survivor, out
+
+    def _detach(
+        self, incident: IncidentState, member: AlertMember, ref: str, read_ns: int, wall_ns: int
+    ) -> list[Decision]:
+        """Take a member out of an incident, which gets a version without it."""
+        del incident.members[member.fingerprint]
+        self.by_fingerprint.pop(member.fingerprint, None)
+        incident.ranked = None
+        member.first_ns = member.starts_ns  # it starts anew at the episode that moved it
+        return self._emit(incident, (ref,), read_ns, wall_ns)
 
     def _attach(self, incident: IncidentState, member: AlertMember) -> None:
         members = incident.members

@@ -18,8 +18,10 @@ from alertflow.operators.correlation.fault_relation import (
     second_root,
 )
 from alertflow.operators.correlation.incident_settings import IncidentSettings
+from alertflow.operators.correlation.incident_split import LevelSplit, level_second_root
 from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.correlation.inhibition import LearnedInhibition, alert_kind
+from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S
@@ -52,6 +54,7 @@ class SessionChoice:
     index: SessionIndex
     learned: LearnedInhibition
     connects: list[IncidentState]
+    levels: LevelBook | None
     _waiting: dict[str, int] | None
 
     def _session_for(self, member: AlertMember) -> IncidentState | None:
@@ -196,7 +199,11 @@ class SessionChoice:
             )
             if relation is None and service in services:
                 relation = Relation(0, True)  # alerting there, for a fault the graph misses
-            if relation is None or relation.cause or tol_ns is None:
+            if relation is None or relation.cause:
+                return relation
+            if settings.level_split and self._level_root(member, started) is not None:
+                return None  # its own metrics moved after this fault began: a second root
+            if tol_ns is None:
                 return relation
             # A symptom of this fault, unless a second root shows below it (see second_root).
             second = second_root(
@@ -208,6 +215,40 @@ class SessionChoice:
         hops = [self.graph.distance(service, s, self.settings.max_hops) for s in services]
         reachable = [h for h in hops if h is not None]
         return Relation(min(reachable), True) if reachable else None
+
+    def _level_root(
+        self, member: AlertMember, started: dict[str, int], fired_ns: int | None = None
+    ) -> str | None:
+        """A second root below a newcomer that the level book dates after the fault (or None)."""
+        settings = self.settings
+        split = LevelSplit(
+            z=settings.level_split_z,
+            lag_s=settings.level_split_lag_s,
+            callers=settings.level_split_callers,
+        )
+        fired = member.first_ns if fired_ns is None else fired_ns
+        return level_second_root(
+            member.service or "", fired, started, self.graph, self.levels, split,
+            hops=settings.max_hops, effect_hops=settings.effect_hops,
+            cause_lag_ns=int(settings.cause_lag_s * NS_PER_S),
+        )  # fmt: skip
+
+    def _second_wave(self, incident: IncidentState, member: AlertMember) -> bool:
+        """A re-fired alert whose new episode a second root explains (``level_split_refires``).
+
+        Its service's other alerts and the incident's fault as it stands without it decide:
+        a level move below it that began after the fault did is another fault's.
+        """
+        settings = self.settings
+        if not (settings.level_split and settings.level_split_refires) or self.levels is None:
+            return False
+        if member.kind != "alert" or not self.graph.known(member.service or ""):
+            return False
+        others = [m for m in incident.alerts if m.own_fault and m is not member]
+        started = onsets(m for m in others if self.graph.known(m.service or ""))
+        if not started:
+            return False  # alone there: nothing to split from
+        return self._level_root(member, started, member.starts_ns) is not None
 
     def _first_signs(self, incident: IncidentState, at_ns: int) -> Mapping[str, int]:
         """When services' metrics first turned anomalous shortly before ``at_ns``.
