@@ -654,3 +654,21 @@ def test_an_alert_firing_again_keeps_its_evidence_expiring_on_time():
         assert _final(folded) == _final(plain)
         count = sum(d.stream == "incidents" for d in folded)
         assert count <= sum(d.stream == "incidents" for d in plain)
+
+
+def test_an_alert_ended_before_its_incident_was_worth_a_record_is_listed_not_lost():
+    """Hypothesis's example: fired and resolved at once, then corroborated by its service.
+
+    Corroboration made it no lone warning, so the digest never took it; it ended before
+    any version: no record held it at all.
+    """
+    name = {"alertname": "Alert0", "service": "web", "severity": "warning", "cluster": "c"}
+    events = [
+        AlertEvent("fp0", "firing", name, {}, T0, None),
+        AlertEvent("fp0", "resolved", name, {}, T0, T0),
+        _p99("i0", 0, 0.3), _p99("i0", 1, 0.3),
+    ]  # fmt: skip
+    on = {"noise_digest": True, "coalesce_updates": True, "record_after_s": 60.0}
+    records = latest(_run(events, **on))
+    assert [[m.id for m in r.members] for r in records] == [["fp0"]]
+    assert records[0].kind == "noise"

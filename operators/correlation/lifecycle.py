@@ -257,8 +257,10 @@ class Lifecycle:
         # An incident never worth a record ends as quietly as it lived.
         waited = not incident.version and self._awaits_flaps(incident, None, decided=False)
         out = self._emit(incident, (), 0, None) if incident.version or waited else []
-        if self._lone(incident, None):
-            self._list_as_noise(incident)  # a lone warning that ended alone
+        if self._lone(incident, None) or (not out and not incident.version and incident.alerts):
+            # A lone warning that ended alone, or alerts that ended before their incident was
+            # worth a record: listed in the digest, never lost from every output.
+            self._list_as_noise(incident)
         del self.incidents[incident.incident_id]
         self.index.drop(incident.incident_id)
         for fingerprint in incident.omitted_alerts:
