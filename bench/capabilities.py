@@ -76,13 +76,18 @@ def drift(rng: np.random.Generator) -> Case:
     return Case(t, np.minimum(x, 100.0), start, T0 + 18 * DAY)
 
 
-def variance_up(rng: np.random.Generator) -> Case:
-    """The same level, its noise 2.5x wider for six hours (a flapping backend)."""
+def _noise_for_six_hours(rng: np.random.Generator, sd_inside: float) -> Case:
+    """The same level; the noise's spread is ``sd_inside`` instead of 3 for six hours."""
     t = _grid(12, 5 * MIN)
     start = T0 + 9 * DAY + 10 * HOUR
-    sd = np.where((t >= start) & (t < start + 6 * HOUR), 7.5, 3.0)
+    sd = np.where((t >= start) & (t < start + 6 * HOUR), sd_inside, 3.0)
     return Case(t, _daily(t, 80, 120) + sd * rng.standard_normal(t.size), start,
                 start + 6 * HOUR)
+
+
+def variance_up(rng: np.random.Generator) -> Case:
+    """The same level, its noise 2.5x wider for six hours (a flapping backend)."""
+    return _noise_for_six_hours(rng, 7.5)
 
 
 def oscillation(rng: np.random.Generator) -> Case:
@@ -97,11 +102,7 @@ def oscillation(rng: np.random.Generator) -> Case:
 
 def variance_down(rng: np.random.Generator) -> Case:
     """Noise falls to a sixth for six hours at the same level (a replica stops serving)."""
-    t = _grid(12, 5 * MIN)
-    start = T0 + 9 * DAY + 10 * HOUR
-    sd = np.where((t >= start) & (t < start + 6 * HOUR), 0.5, 3.0)
-    return Case(t, _daily(t, 80, 120) + sd * rng.standard_normal(t.size), start,
-                start + 6 * HOUR)
+    return _noise_for_six_hours(rng, 0.5)
 
 
 def time_of_day(rng: np.random.Generator) -> Case:

@@ -339,10 +339,7 @@ def ablation_table(without: list[dict], with_: list[dict], grid: list[dict[str, 
         out.append(f"| {b['fold']} | {b['in_sample']:.1f} | {label(grid[sub[a['chosen']]])} | "
                    f"{a['out_of_fold']:.1f} | {label(grid[b['chosen']])} | "
                    f"{b['out_of_fold']:.1f} | {b['out_of_fold'] - a['out_of_fold']:+.1f} |")
-    for key in ("out_of_fold", "carried", "fixed"):
-        gains = [b[key] - a[key] for a, b in zip(without, with_, strict=True)]
-        out.append(f"\n{key}: folds raised {sum(g > 0.05 for g in gains)}, lowered "
-                   f"{sum(g < -0.05 for g in gains)}, summed change {sum(gains):+.1f}.")
+    out.extend(_fold_changes(without, with_))
     return "\n".join(out)
 
 
@@ -357,11 +354,18 @@ def objective_table(swept: list[dict], fixed: list[dict], grid: list[dict[str, f
                    f"{a['carried']:.1f} / {a['fixed']:.1f} | {label(grid[b['chosen']])} | "
                    f"{b['out_of_fold']:.1f} / {b['carried']:.1f} / {b['fixed']:.1f} | "
                    f"{b['carried'] - a['carried']:+.1f} | {b['fixed'] - a['fixed']:+.1f} |")
-    for key in ("out_of_fold", "carried", "fixed"):
-        gains = [b[key] - a[key] for a, b in zip(swept, fixed, strict=True)]
-        out.append(f"\n{key}: folds raised {sum(g > 0.05 for g in gains)}, lowered "
-                   f"{sum(g < -0.05 for g in gains)}, summed change {sum(gains):+.1f}.")
+    out.extend(_fold_changes(swept, fixed))
     return "\n".join(out)
+
+
+def _fold_changes(before: list[dict], after: list[dict]) -> list[str]:
+    """Per figure, how many folds rose and fell from ``before`` to ``after``, and the sum."""
+    lines = []
+    for key in ("out_of_fold", "carried", "fixed"):
+        gains = [b[key] - a[key] for a, b in zip(before, after, strict=True)]
+        lines.append(f"\n{key}: folds raised {sum(g > 0.05 for g in gains)}, lowered "
+                     f"{sum(g < -0.05 for g in gains)}, summed change {sum(gains):+.1f}.")
+    return lines
 
 
 def parse_grid(text: str) -> dict[str, tuple[float, ...]]:

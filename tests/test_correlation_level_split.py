@@ -15,6 +15,7 @@ from alertflow.operators.correlation.incident_split import LevelSplit, level_sec
 from alertflow.operators.correlation.rank_levels import LevelBook, LevelSignal
 from alertflow.operators.correlation.topology import ServiceGraph
 
+from tests.test_correlation_split import alerts_of
 from tests.test_correlation_table import T0, S, alert, correlate, latest
 
 BESIDE = [("web", "api"), ("api", "db"), ("api", "queue")]  # web -> api -> {db, queue}
@@ -46,15 +47,6 @@ SECOND = [alert("4", "api", 650, name=ERR), alert("5", "web", 670, name=ERR)]
 BOTH = [*level("db", 0), *level("api", 0), *level("web", 0)]
 ON = {"level_split_lag_s": 240.0}  # on by default (z 5, callers off, re-fires on)
 OFF = {"level_split": False}
-
-
-def alerts_of(decisions) -> list[list[str]]:
-    """Each live incident's alert ids, sorted."""
-    return sorted(
-        sorted(m.id for m in i.members if m.kind == "alert")
-        for i in latest(decisions)
-        if i.status != "merged"
-    )
 
 
 @pytest.mark.parametrize(
