@@ -257,7 +257,7 @@ class Lifecycle:
         # An incident never worth a record ends as quietly as it lived.
         waited = not incident.version and self._awaits_flaps(incident, None, decided=False)
         out = self._emit(incident, (), 0, None) if incident.version or waited else []
-        if self._lone(incident, None) or (not out and not incident.version and incident.alerts):
+        if self._lone(incident, None) or (not incident.version and incident.alerts):
             # A lone warning that ended alone, or alerts that ended before their incident was
             # worth a record: listed in the digest, never lost from every output.
             self._list_as_noise(incident)
