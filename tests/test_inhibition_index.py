@@ -83,11 +83,17 @@ def test_a_start_pairs_with_the_kinds_that_started_last():
     assert followed_by_d == {"B", "C"}  # A started before the two last: not paired
 
 
-def test_a_snapshot_without_the_indexes_rebuilds_them():
+def _b_after_a() -> LearnedInhibition:
+    """Rules that learned B follows A: three hours, B a minute after A each."""
     rules = LearnedInhibition(InhibitionSettings(min_support=1, min_lift=0))
     for i in range(3):
         rules.observe("A", T0 + i * 3600 * S)
         rules.observe("B", T0 + (i * 3600 + 60) * S)
+    return rules
+
+
+def test_a_snapshot_without_the_indexes_rebuilds_them():
+    rules = _b_after_a()
     old = pickle.loads(pickle.dumps(rules))
     del old.__dict__["starts"], old.__dict__["supported"]
     copy = pickle.loads(pickle.dumps(old))
@@ -96,10 +102,7 @@ def test_a_snapshot_without_the_indexes_rebuilds_them():
 
 
 def test_a_snapshot_with_pair_objects_restores_them_as_tuples():
-    rules = LearnedInhibition(InhibitionSettings(min_support=1, min_lift=0))
-    for i in range(3):
-        rules.observe("A", T0 + i * 3600 * S)
-        rules.observe("B", T0 + (i * 3600 + 60) * S)
+    rules = _b_after_a()
     old = pickle.loads(pickle.dumps(rules))
     for kind in old.kinds.values():  # as a snapshot from before pairs were tuples holds them
         kind.followers = {s: _Pair(*p) for s, p in kind.followers.items()}

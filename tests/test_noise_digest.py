@@ -622,6 +622,9 @@ def test_a_lone_warning_held_open_to_see_flaps_ends_when_it_went_quiet():
     assert ends[0] == ends[1] == timedelta(seconds=660)
 
 
+ALERT0 = {"alertname": "Alert0", "service": "web", "severity": "warning", "cluster": "c"}
+
+
 def _p99(instance: str, t: int, score: float) -> AnomalySignal:
     labels = {"service": "web", "instance": instance, "cluster": "c"}
     series = f'latency_p99{{instance="{instance}",service="web"}}'
@@ -637,11 +640,10 @@ def test_an_alert_firing_again_keeps_its_evidence_expiring_on_time():
     firing again at 662 s added back only its own expiry, so i1 (silent since 63 s, hold
     600 s) was not resolved at 663 s until a pending folded version rescanned the incident.
     """
-    name = {"alertname": "Alert0", "service": "web", "severity": "warning", "cluster": "c"}
 
     def fp0(status: str, start: int, end: int | None) -> AlertEvent:
         ends = None if end is None else T0 + end * S
-        return AlertEvent("fp0", status, name, {}, T0 + start * S, ends)
+        return AlertEvent("fp0", status, ALERT0, {}, T0 + start * S, ends)
 
     events = [
         fp0("firing", 0, None), _p99("i0", 62, 0.3), _p99("i1", 63, 1.0),
@@ -662,10 +664,9 @@ def test_an_alert_ended_before_its_incident_was_worth_a_record_is_listed_not_los
     Corroboration made it no lone warning, so the digest never took it; it ended before
     any version: no record held it at all.
     """
-    name = {"alertname": "Alert0", "service": "web", "severity": "warning", "cluster": "c"}
     events = [
-        AlertEvent("fp0", "firing", name, {}, T0, None),
-        AlertEvent("fp0", "resolved", name, {}, T0, T0),
+        AlertEvent("fp0", "firing", ALERT0, {}, T0, None),
+        AlertEvent("fp0", "resolved", ALERT0, {}, T0, T0),
         _p99("i0", 0, 0.3), _p99("i0", 1, 0.3),
     ]  # fmt: skip
     on = {"noise_digest": True, "coalesce_updates": True, "record_after_s": 60.0}
