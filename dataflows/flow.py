@@ -27,6 +27,7 @@ from alertflow.dataflows.logic import (
 )
 from alertflow.dataflows.notifier import outbox_path
 from alertflow.dataflows.notify_sink import NotificationDispatch, NotifierSink
+from alertflow.dataflows.routing import LocalShards
 from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
@@ -219,7 +220,10 @@ def _label_policy(config: AlertflowConfig) -> LabelPolicy:
 
 
 def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
-    normalizer = SeriesNormalizer(_label_policy(config), shards=config.scoring.shards)
+    shards = config.scoring.shards
+    # Keyed by partition, a Kafka sample is scored where it was read: dataflows.routing.
+    part_keys = LocalShards(shards) if config.kafka.series_partitioned else None
+    normalizer = SeriesNormalizer(_label_policy(config), shards=shards, part_keys=part_keys)
     return op.flat_map("shard", samples, normalizer.shard_batches)
 
 
