@@ -139,37 +139,47 @@ def _round_arrays(v: list[np.ndarray]) -> None:
 
 
 class PartKeys:
-    """The state keys of one partition's shards, found once per shard as first needed."""
+    """The state keys of one partition's shards, each found once, as first needed."""
 
-    __slots__ = ("_keys", "base", "index")
+    __slots__ = ("base", "index", "names", "own")
 
-    def __init__(self, base: str, index: int, shards: int) -> None:
+    def __init__(self, base: str, index: int, own: int, shards: int) -> None:
         self.base = base  # e.g. "alertflow.metrics/0": what the keys spell before the shard
         self.index = index  # the partition's place among its source's sorted parts
-        self._keys: list[str | None] = [None] * shards
+        self.own = own  # the partition's shards: series shard s falls in shard s % own
+        self.names: list[str | None] = [None] * shards  # by series shard (shard_of's number)
 
     def key(self, shard: int) -> str:
-        """The key of one shard of this partition's series."""
-        key = self._keys[shard]
-        if key is None:
-            key = self._keys[shard] = key_beside(f"{self.base}.s{shard}", self.index)
-        return key
+        """The key of the partition's shard that series shard ``shard`` falls in."""
+        name = self.names[shard]
+        return name if name is not None else self._find(shard)
+
+    def _find(self, shard: int) -> str:
+        own = shard % self.own
+        name = key_beside(f"{self.base}.s{own}", self.index)
+        self.names[own :: self.own] = [name] * len(range(own, len(self.names), self.own))
+        return name
 
 
 # A partition's ref prefix ("topic/partition@", as operators.intake writes refs) -> its
-# place among its topic's parts in Bytewax's order; filled as each process lists the parts
-# of its Kafka inputs, before the first poll.
-_PART_INDEX: dict[str, int] = {}
+# place among its topic's parts in Bytewax's order, and how many parts the topic has;
+# filled as each process lists the parts of its Kafka inputs, before the first poll.
+_PART_INDEX: dict[str, tuple[int, int]] = {}
 
 
 def remember_parts(topic: str, parts: list[str]) -> None:
     """Note the place of each ``"<partition>-<topic>"`` part: Bytewax sorts them as strings."""
     for index, part in enumerate(sorted(parts)):
-        _PART_INDEX[f"{topic}/{part.partition('-')[0]}@"] = index
+        _PART_INDEX[f"{topic}/{part.partition('-')[0]}@"] = (index, len(parts))
 
 
 class LocalShards:
-    """The :class:`PartKeys` of a ref prefix, or None where no listed partition has it."""
+    """The :class:`PartKeys` of a ref prefix, or None where no listed partition has it.
+
+    A topic's partitions share the ``shards``: each has ``shards // partitions`` (at least
+    one), so a poll's samples make as many keyed items as they did by series alone: the
+    engine's cost per key and activation is paid no more often.
+    """
 
     def __init__(self, shards: int) -> None:
         self.shards = shards
@@ -179,8 +189,11 @@ class LocalShards:
         """The keys for samples whose refs start with ``prefix``."""
         keys = self._parts.get(prefix)
         if keys is None:
-            index = _PART_INDEX.get(prefix)
-            if index is None:
+            listed = _PART_INDEX.get(prefix)
+            if listed is None:
                 return None  # a file, a derived series: keyed by series alone
-            keys = self._parts[prefix] = PartKeys(prefix[:-1], index, self.shards)
+            index, parts = listed
+            own = max(1, self.shards // parts)
+            keys = PartKeys(prefix[:-1], index, own, self.shards)
+            self._parts[prefix] = keys
         return keys

@@ -102,7 +102,8 @@ def test_samples_of_a_listed_partition_take_its_keys_and_others_their_shard():
     groups = norm.shard_batches(samples)
     keys = {name: [s.ref for _, s in items] for name, items in groups}
     shard_a = int(shard_of('cpu{host="a"}', 4)[1:])
-    beside = key_beside(f"rt-topic/1.s{shard_a}", 1)
+    # Two partitions share the four shards: two each.
+    beside = key_beside(f"rt-topic/1.s{shard_a % 2}", 1)
     assert keys[beside][0] == "rt-topic/1@5"
     assert keys[f"s{shard_a}"] == ["in/metrics.jsonl:3", "other/0@1"]
     assert sum(len(v) for v in keys.values()) == 4
@@ -113,3 +114,13 @@ def test_without_part_keys_the_shards_are_named_as_before():
     groups = SeriesNormalizer(shards=4).shard_batches(samples)
     for name, items in groups:
         assert {shard_of(key, 4) for key, _ in items} == {name}
+
+
+def test_a_topics_partitions_share_the_shards():
+    remember_parts("rt-three", ["0-rt-three", "1-rt-three", "2-rt-three"])
+    keys = LocalShards(64)("rt-three/2@")
+    assert keys is not None
+    names = {keys.key(s) for s in range(64)}
+    assert len(names) == 21  # 64 // 3
+    assert all(worker_of(name, 3) == 2 for name in names)
+    assert keys.key(5) == keys.key(26) == key_beside("rt-three/2.s5", 2)
