@@ -138,26 +138,26 @@ def _round_arrays(v: list[np.ndarray]) -> None:
     v[:] = [v0, v1, v2, v3]
 
 
-class PartKeys:
-    """The state keys of one partition's shards, each found once, as first needed."""
+class PartKeys(dict):
+    """One partition's state keys by series shard (``shard_of``'s number), found as needed.
 
-    __slots__ = ("base", "index", "names", "own")
+    A partition has ``own`` shards of its own: series shard ``s`` falls in its shard
+    ``s % own``. A dict, so that a sample's key costs one subscript once it is found.
+    """
+
+    __slots__ = ("base", "index", "own", "shards")
 
     def __init__(self, base: str, index: int, own: int, shards: int) -> None:
+        super().__init__()
         self.base = base  # e.g. "alertflow.metrics/0": what the keys spell before the shard
         self.index = index  # the partition's place among its source's sorted parts
-        self.own = own  # the partition's shards: series shard s falls in shard s % own
-        self.names: list[str | None] = [None] * shards  # by series shard (shard_of's number)
+        self.own = own
+        self.shards = shards
 
-    def key(self, shard: int) -> str:
-        """The key of the partition's shard that series shard ``shard`` falls in."""
-        name = self.names[shard]
-        return name if name is not None else self._find(shard)
-
-    def _find(self, shard: int) -> str:
+    def __missing__(self, shard: int) -> str:
         own = shard % self.own
         name = key_beside(f"{self.base}.s{own}", self.index)
-        self.names[own :: self.own] = [name] * len(range(own, len(self.names), self.own))
+        self.update(dict.fromkeys(range(own, self.shards, self.own), name))
         return name
 
 
@@ -174,26 +174,32 @@ def remember_parts(topic: str, parts: list[str]) -> None:
 
 
 class LocalShards:
-    """The :class:`PartKeys` of a ref prefix, or None where no listed partition has it.
+    """The :class:`PartKeys` of a ref prefix of one of ``topics``, else None.
 
-    A topic's partitions share the ``shards``: each has ``shards // partitions`` (at least
-    one), so a poll's samples make as many keyed items as they did by series alone: the
-    engine's cost per key and activation is paid no more often.
+    Only the metrics inputs' topics: a derived series (a service's window, a log
+    template's counts) carries the ref of a span or line of another topic, and must stay
+    keyed by series. A topic's partitions share the ``shards``: each has ``shards //
+    partitions`` (at least one), so a poll's samples make as many keyed items as they did
+    by series alone: the engine's cost per key and activation is paid no more often.
     """
 
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, topics: frozenset[str]) -> None:
         self.shards = shards
-        self._parts: dict[str, PartKeys] = {}
+        self.topics = topics
+        self._parts: dict[str, PartKeys | None] = {}
 
     def __call__(self, prefix: str) -> PartKeys | None:
         """The keys for samples whose refs start with ``prefix``."""
-        keys = self._parts.get(prefix)
-        if keys is None:
-            listed = _PART_INDEX.get(prefix)
-            if listed is None:
-                return None  # a file, a derived series: keyed by series alone
-            index, parts = listed
-            own = max(1, self.shards // parts)
-            keys = PartKeys(prefix[:-1], index, own, self.shards)
-            self._parts[prefix] = keys
+        keys = self._parts.get(prefix, False)
+        if keys is not False:
+            return keys  # type: ignore[return-value]
+        if prefix.rpartition("/")[0] not in self.topics:
+            self._parts[prefix] = None  # another stream's message: keyed by series
+            return None
+        listed = _PART_INDEX.get(prefix)
+        if listed is None:
+            return None  # not listed (yet): keyed by series
+        index, parts = listed
+        keys = PartKeys(prefix[:-1], index, max(1, self.shards // parts), self.shards)
+        self._parts[prefix] = keys
         return keys

@@ -226,7 +226,7 @@ class SeriesNormalizer:
 
     With ``part_keys``, a sample read from a partition it knows (by the ref's
     ``topic/partition@`` prefix) is keyed by that partition's own shards: a callable from
-    the prefix to an object whose ``key(shard)`` names the state key, or None for
+    the prefix to a mapping from the series' shard number to the state key, or None for
     samples keyed by shard alone (``dataflows.routing.LocalShards``).
     """
 
@@ -265,18 +265,17 @@ class SeriesNormalizer:
         groups: dict[str, ShardItems] = {}
         names = self._names
         part_keys = self.part_keys
-        prefix, part = "", None  # the last ref prefix seen and its partition's keys
+        prefix, keys = "", names  # the last ref prefix seen and the shard names it takes
         for sample in samples:
             key, labels, shard, spelled = self._lookup(sample)
             sample.labels = labels
-            if part_keys is None:
-                name = names[shard]
-            else:
+            if part_keys is not None:
                 ref = sample.ref
                 if not (prefix and ref.startswith(prefix)):
                     prefix = ref[: ref.rfind("@") + 1]  # a poll's samples share one
                     part = part_keys(prefix) if prefix else None
-                name = names[shard] if part is None else part.key(shard)
+                    keys = names if part is None else part  # (a new partition's is empty)
+            name = keys[shard]
             group = groups.get(name)
             if group is None:
                 group = groups[name] = ShardItems()

@@ -96,17 +96,21 @@ def _sample(host: str, ref: str) -> MetricSample:
 
 def test_samples_of_a_listed_partition_take_its_keys_and_others_their_shard():
     remember_parts("rt-topic", ["0-rt-topic", "1-rt-topic"])
-    norm = SeriesNormalizer(shards=4, part_keys=LocalShards(4))
+    remember_parts("rt-traces", ["0-rt-traces", "1-rt-traces"])
+    norm = SeriesNormalizer(shards=4, part_keys=LocalShards(4, frozenset({"rt-topic"})))
+    # A file's line, a listed partition of another stream's topic (a service window's
+    # evidence span), an unlisted topic: keyed by series, whichever partition they name.
     samples = [_sample("a", "rt-topic/1@5"), _sample("b", "rt-topic/1@6"),
-               _sample("a", "in/metrics.jsonl:3"), _sample("a", "other/0@1")]  # fmt: skip
+               _sample("a", "in/metrics.jsonl:3"), _sample("a", "rt-traces/1@9"),
+               _sample("a", "other/0@1")]  # fmt: skip
     groups = norm.shard_batches(samples)
     keys = {name: [s.ref for _, s in items] for name, items in groups}
     shard_a = int(shard_of('cpu{host="a"}', 4)[1:])
     # Two partitions share the four shards: two each.
     beside = key_beside(f"rt-topic/1.s{shard_a % 2}", 1)
     assert keys[beside][0] == "rt-topic/1@5"
-    assert keys[f"s{shard_a}"] == ["in/metrics.jsonl:3", "other/0@1"]
-    assert sum(len(v) for v in keys.values()) == 4
+    assert keys[f"s{shard_a}"] == ["in/metrics.jsonl:3", "rt-traces/1@9", "other/0@1"]
+    assert sum(len(v) for v in keys.values()) == 5
 
 
 def test_without_part_keys_the_shards_are_named_as_before():
@@ -118,9 +122,9 @@ def test_without_part_keys_the_shards_are_named_as_before():
 
 def test_a_topics_partitions_share_the_shards():
     remember_parts("rt-three", ["0-rt-three", "1-rt-three", "2-rt-three"])
-    keys = LocalShards(64)("rt-three/2@")
+    keys = LocalShards(64, frozenset({"rt-three"}))("rt-three/2@")
     assert keys is not None
-    names = {keys.key(s) for s in range(64)}
+    names = {keys[s] for s in range(64)}
     assert len(names) == 21  # 64 // 3
     assert all(worker_of(name, 3) == 2 for name in names)
-    assert keys.key(5) == keys.key(26) == key_beside("rt-three/2.s5", 2)
+    assert keys[5] == keys[26] == key_beside("rt-three/2.s5", 2)

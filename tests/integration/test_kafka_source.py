@@ -158,6 +158,6 @@ def test_decoded_samples_are_keyed_by_the_partition_they_were_read_from(broker):
     finally:
         part.close()
     (sample,) = Intake("metrics").decode_batch(polls)[0]
-    ((key, _),) = SeriesNormalizer(shards=4, part_keys=LocalShards(4)).shard_batches([sample])
+    ((key, _),) = SeriesNormalizer(shards=4, part_keys=LocalShards(4, frozenset({topic}))).shard_batches([sample])
     assert key.startswith(f"{topic}/2.s")  # not "s<n>": its partition's own shard
     assert worker_of(key, 3) == 2  # the worker that reads the partition (the third of three)
