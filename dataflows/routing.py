@@ -11,7 +11,9 @@ So a key whose hash is ``j`` modulo :data:`PERIOD` lands on the worker that read
 ``j`` for every worker count dividing :data:`PERIOD`, and the key does not depend on the
 worker count: a job resumed with another count finds its state under the same keys.
 Items keyed so stay in the process that read them, and are never pickled. With any other
-worker count the key is routed as any key is: correct, only not local.
+worker count the key is routed as any key is: correct, only not local. Both rules are the
+engine's, not its API: ``tests/test_routing.py`` checks them on the installed Bytewax, so
+an upgrade that changes them fails there rather than silently pickling again.
 """
 
 import numpy as np
