@@ -110,6 +110,9 @@ def fill(bootstrap: str, prefix: str, lines: dict[str, list[bytes]]) -> None:
         raise RuntimeError(f"pre-filling {prefix}* failed")
 
 
+ALERTFLOW_SETTINGS: list[str] = []  # --alertflow-set: extra settings of every alertflow run
+
+
 def commands(kind: str, procs: int, bootstrap: str, prefix: str) -> list[list[str]]:
     """The flow's processes, each reading every input topic of ``prefix``."""
     topics = [f"{prefix}{s}" for s in STREAMS]
@@ -119,6 +122,8 @@ def commands(kind: str, procs: int, bootstrap: str, prefix: str) -> list[list[st
                 "--set", "kafka.fetch_wait_max_ms=10", "--set", f"topic_prefix={prefix}out."]
         for stream, topic in zip(STREAMS, topics, strict=True):
             base += ["--input", f"{stream}=kafka://{bootstrap}/{topic}"]
+        for setting in ALERTFLOW_SETTINGS:
+            base += ["--set", setting]
     else:
         base = [sys.executable, "-m", "bench.throughput", "passthrough", "--bootstrap",
                 bootstrap, "--input-topic", ",".join(topics), "--output-topic",
@@ -219,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", "-r", type=int, default=3)
     parser.add_argument("--procs", default="1,2")
+    parser.add_argument("--alertflow-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for alertflow's processes (repeatable)")
     args = parser.parse_args(argv)
+    ALERTFLOW_SETTINGS[:] = args.alertflow_set
     results: dict[tuple[str, int], list[MixResult]] = {}
     with tempfile.TemporaryDirectory(prefix="alertflow-mix-") as tmp:
         lines = simulate(Path(tmp) / "sim", args.services, args.hours, args.seed)

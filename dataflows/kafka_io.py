@@ -15,6 +15,7 @@ from typing import Any
 
 from alertflow.dataflows.job_metrics import PRODUCER_ERRORS
 from alertflow.dataflows.kafka_log import client_log
+from alertflow.dataflows.routing import remember_parts
 from alertflow.dataflows.shutdown import REQUESTED
 from alertflow.operators.decisions import Decision
 from alertflow.operators.score_block import ScoreBlock
@@ -178,7 +179,9 @@ class KafkaPollSource(FixedPartitionedSource[list, int]):
         if topic is None or topic.error is not None:
             reason = topic.error if topic is not None else "not found"
             raise ConfigError(f"input topic {self.topic!r}: {reason}")
-        return [f"{p}-{self.topic}" for p in sorted(topic.partitions)]
+        parts = [f"{p}-{self.topic}" for p in sorted(topic.partitions)]
+        remember_parts(self.topic, parts)  # where each partition is read: dataflows.routing
+        return parts
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _PollPartition:
         """A consumer assigned to one partition, at the resume offset or the beginning."""

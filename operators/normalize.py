@@ -6,8 +6,9 @@ Prometheus' text notation: ``http_requests_total{job="api",method="GET"}``.
 
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from alertflow.schemas.records import MetricSample
 
@@ -222,24 +223,36 @@ class SeriesNormalizer:
     The same series arrives again every scrape with the same labels, so the
     cleaned labels and key are cached by the raw name and label items; the
     cache is bounded and simply starts over when full.
+
+    With ``part_keys``, a sample read from a partition it knows (by the ref's
+    ``topic/partition@`` prefix) is keyed by that partition's own shards: a callable from
+    the prefix to a mapping from the series' shard number to the state key, or None for
+    samples keyed by shard alone (``dataflows.routing.LocalShards``).
     """
 
     def __init__(
-        self, policy: LabelPolicy | None = None, cache_size: int = 200_000, shards: int = 64
+        self,
+        policy: LabelPolicy | None = None,
+        cache_size: int = 200_000,
+        shards: int = 64,
+        part_keys: Callable[[str], Any] | None = None,
     ) -> None:
         self.policy = policy or LabelPolicy()
         self.cache_size = cache_size
         self.shards = shards
+        self.part_keys = part_keys
+        self._names = [f"s{i}" for i in range(shards)]  # shard_of's names
         # raw (name, label items) -> key, clean labels, shard, whether the key spells them
-        self._cache: dict[tuple, tuple[str, dict[str, str], str, bool]] = {}
+        self._cache: dict[tuple, tuple[str, dict[str, str], int, bool]] = {}
 
-    def _lookup(self, sample: MetricSample) -> tuple[str, dict[str, str], str, bool]:
+    def _lookup(self, sample: MetricSample) -> tuple[str, dict[str, str], int, bool]:
         raw = (sample.name, *sample.labels.items())
         hit = self._cache.get(raw)
         if hit is None:
             labels = clean_labels(sample.labels, self.policy)
             key = series_key(sample.name, labels)
-            hit = (key, labels, shard_of(key, self.shards), _spells(key, sample.name, labels))
+            shard = zlib.crc32(key.encode()) % self.shards  # as shard_of
+            hit = (key, labels, shard, _spells(key, sample.name, labels))
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()
             self._cache[raw] = hit
@@ -250,12 +263,22 @@ class SeriesNormalizer:
     ) -> list[tuple[str, ShardItems]]:
         """Normalise, then group ``(series_key, sample)`` pairs by shard, keeping arrival order."""
         groups: dict[str, ShardItems] = {}
+        names = self._names
+        part_keys = self.part_keys
+        prefix, keys = "", names  # the last ref prefix seen and the shard names it takes
         for sample in samples:
             key, labels, shard, spelled = self._lookup(sample)
             sample.labels = labels
-            group = groups.get(shard)
+            if part_keys is not None:
+                ref = sample.ref
+                if not (prefix and ref.startswith(prefix)):
+                    prefix = ref[: ref.rfind("@") + 1]  # a poll's samples share one
+                    part = part_keys(prefix) if prefix else None
+                    keys = names if part is None else part  # (a new partition's is empty)
+            name = keys[shard]
+            group = groups.get(name)
             if group is None:
-                group = groups[shard] = ShardItems()
+                group = groups[name] = ShardItems()
                 group._odd = []
             if not spelled:
                 group._odd.append(len(group))

@@ -60,6 +60,16 @@ class KafkaClient(_Settings):
     stop_at_end: bool = Field(
         False, description="Stop when every input partition is read to its end (replays, tests)."
     )
+    series_partitioned: bool = Field(
+        False,
+        description="The producers send every metric series to one partition (keyed by "
+        "series: prometheus-kafka-adapter's KAFKA_PARTITION_LABELS, the Collector's "
+        "partition_metrics_by_resource_attributes). Each partition's series are then scored "
+        "by the worker that reads the partition, so with several processes their samples "
+        "are not pickled from one to another. A series that arrives on two partitions is "
+        "then scored as two series: leave off unless the producers key by series. Turning "
+        "it on or off starts the series' detectors afresh on resume.",
+    )
     delivery_timeout_s: float = Field(
         120.0,
         gt=0,

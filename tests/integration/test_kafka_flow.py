@@ -84,7 +84,8 @@ def test_sigterm_stops_a_tailing_job_cleanly(broker):
             proc.kill()
 
 
-def test_two_processes_match_one_process(broker):
+@pytest.mark.parametrize("by_partition", [False, True], ids=["by_series", "by_partition"])
+def test_two_processes_match_one_process(broker, by_partition):
     names = _topics(broker, partitions=2)
     lines = metric_lines(n_series=6)
     # Keyed by series, as prometheus-kafka-adapter partitions, so each series stays in order.
@@ -101,8 +102,10 @@ def test_two_processes_match_one_process(broker):
     bounded = ("--set", "kafka.stop_at_end=true", "--set", "correlation.lateness_s=86400")
     assert subprocess.run(_cmd(broker, single, *bounded), timeout=120).returncode == 0
     addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    # Keyed by partition (kafka.series_partitioned), each process scores the series it read.
+    local = ("--set", f"kafka.series_partitioned={str(by_partition).lower()}")
     procs = [
-        subprocess.Popen(_cmd(broker, names, *bounded, "-a", addresses, "-i", str(i)))
+        subprocess.Popen(_cmd(broker, names, *bounded, *local, "-a", addresses, "-i", str(i)))
         for i in range(2)
     ]
     try:
@@ -115,3 +118,7 @@ def test_two_processes_match_one_process(broker):
         one = sorted(r["id"] for r in _read(broker, single, stream, 1))
         two = sorted(r["id"] for r in _read(broker, names, stream, len(one)))
         assert one and one == two, stream
+    # Not only the same ids: every anomaly scored alike, whichever process held its series.
+    one = sorted(_read(broker, single, "anomalies", 1), key=lambda r: r["id"])
+    two = sorted(_read(broker, names, "anomalies", len(one)), key=lambda r: r["id"])
+    assert one == two

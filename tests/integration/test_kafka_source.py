@@ -7,9 +7,11 @@ import orjson
 import pytest
 from alertflow.dataflows import shutdown
 from alertflow.dataflows.kafka_io import KafkaPollSource, Poll
+from alertflow.dataflows.routing import LocalShards, worker_of
 from alertflow.dataflows.shutdown import StoppableSource
 from alertflow.operators.intake import Intake
-from confluent_kafka import OFFSET_BEGINNING
+from alertflow.operators.normalize import SeriesNormalizer
+from confluent_kafka import OFFSET_BEGINNING, Producer
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +140,24 @@ def test_a_stop_request_drains_a_held_poll(broker):
     finally:
         inner.close()
     assert [m.offset() for p in polls for m in p] == [0, 1, 2, 3]
+
+
+def test_decoded_samples_are_keyed_by_the_partition_they_were_read_from(broker):
+    topic = f"src-{uuid.uuid4().hex[:8]}"
+    broker.create_topics(topic, partitions=3)
+    source = KafkaPollSource([broker.bootstrap], topic, {"fetch.wait.max.ms": 10})
+    parts = source.list_parts()  # as each process does before its first poll
+    value = orjson.dumps({"name": "m", "labels": {"i": "1"}, "timestamp": "2026-01-01T00:00:00Z",
+                          "value": "1"})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce(topic, value=value, partition=2)
+    assert producer.flush(30) == 0
+    part = source.build_part("in", parts[2], None)
+    try:
+        polls, _ = _polls(part, 1)
+    finally:
+        part.close()
+    (sample,) = Intake("metrics").decode_batch(polls)[0]
+    ((key, _),) = SeriesNormalizer(shards=4, part_keys=LocalShards(4, frozenset({topic}))).shard_batches([sample])
+    assert key.startswith(f"{topic}/2.s")  # not "s<n>": its partition's own shard
+    assert worker_of(key, 3) == 2  # the worker that reads the partition (the third of three)

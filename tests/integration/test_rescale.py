@@ -45,10 +45,15 @@ def _run_until_more_output(estate: Estate, cmds: list[list[str]], prefix: str) -
                 proc.kill()
 
 
-def test_one_process_then_two_then_one_equals_an_uninterrupted_run(broker, tmp_path):
+@pytest.mark.parametrize("by_partition", [False, True], ids=["by_series", "by_partition"])
+def test_one_process_then_two_then_one_equals_an_uninterrupted_run(broker, tmp_path, by_partition):
     estate = Estate(broker, tmp_path / "estate", ("metrics", "alerts"))
     prefix = estate.output_prefix("rescaled")
-    base = estate.command(prefix, "--recovery-dir", str(tmp_path / "state"), *SNAPSHOTS, *LATENESS)
+    # Keyed by partition (dataflows.routing), the series' state keys do not depend on the
+    # number of workers: each size resumes them beside the partition's reader.
+    local = ("--set", f"kafka.series_partitioned={str(by_partition).lower()}")
+    base = estate.command(prefix, "--recovery-dir", str(tmp_path / "state"), *SNAPSHOTS, *LATENESS,
+                          *local)
 
     estate.produce_share(0.0, 1 / 3)
     _run_until_more_output(estate, [base], prefix)
