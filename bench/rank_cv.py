@@ -235,7 +235,12 @@ SLOTS = int(os.environ.get("RANK_CV_SLOTS", FRESH_SLOTS))
 # Main's ranking: first movers, no change at the start measured against each series' hour.
 OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
 # The fifth session's ranking (rank4): levels read, no dependency outside the incident leads.
-LEVELS4 = replace(WITHOUT_MOVES, level_first=10.0, level_extra=3.0, level_outside=math.inf)
+LEVELS4 = replace(
+    WITHOUT_MOVES, level_first=10.0, level_extra=3.0, level_outside=math.inf,
+    level_below=math.inf, level_keep=0,
+)  # fmt: skip
+# The sixth session's (rank5): no dependency of the first place promoted, no mover kept.
+LEVELS5 = replace(WITHOUT_MOVES, level_below=math.inf, level_keep=0)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
@@ -243,14 +248,19 @@ BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 # The candidate settings: the knobs of the change at the incident's start (rank_levels).
 # rank3 chose level_min 0 in every fold and never level_lead_s 0 or level_first 2; rank4's
 # longer leads and per-metric-kind scale were never chosen out of fold (kept at 300 / 0).
-# rank5 adds level_outside: a dependency no alert named that moved far most leads.
+# rank5 chose level_first 20 and level_outside 1 in 9 of 9 folds, level_extra 10 in 8 (held
+# there since). rank6 adds a dependency of the first place that moved more (level_below)
+# and the largest movers kept among the first places (level_keep, level_keep_min).
 GRID = {
     "level_lead_s": (300.0,),
-    "level_first": (0.0, 10.0, 20.0, 50.0),
+    "level_first": (20.0,),
     "level_min": (0.0,),
-    "level_extra": (3.0, 10.0, 30.0),
+    "level_extra": (10.0,),
     "level_kind": (0.0,),
-    "level_outside": (math.inf, 1.0, 1.5, 2.0, 3.0),
+    "level_outside": (1.0,),
+    "level_below": (math.inf, 1.0, 1.5, 2.0, 3.0),
+    "level_keep": (0, 1, 2, 3),
+    "level_keep_min": (1.0, 5.0, 20.0),
 }
 
 
@@ -275,7 +285,7 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
     """Print old, rank4's and default weights, and (dev seeds) in-sample and out-of-fold choices."""
     data = {seed: load(root, seed) for seed in seeds}
     defaults = BASES[base]
-    grid = [OLD, LEVELS4, defaults] + ([] if held_out else candidates(defaults))
+    grid = [OLD, LEVELS4, LEVELS5, defaults] + ([] if held_out else candidates(defaults))
     per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
 
     def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
@@ -285,9 +295,14 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
                 out[kind].add(t)
         return out
 
-    columns = {"main": pooled(0, seeds), "rank4": pooled(1, seeds), "defaults": pooled(2, seeds)}
+    columns = {
+        "main": pooled(0, seeds),
+        "rank4": pooled(1, seeds),
+        "rank5": pooled(2, seeds),
+        "defaults": pooled(3, seeds),
+    }
     if not held_out:
-        tuned = range(3, len(grid))
+        tuned = range(4, len(grid))
         best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
         oof: dict[str, Tally] = defaultdict(Tally)
         for seed in seeds:

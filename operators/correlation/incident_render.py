@@ -10,12 +10,16 @@ from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.prediction.recommendations import Catalogue, as_text
 from alertflow.schemas.outputs import Incident, Notification
-from alertflow.schemas.timefmt import format_ns
+from alertflow.schemas.timefmt import NS_PER_S, format_ns
 
 # Candidates per version: every service of the incident (members are bounded), the first
 # few with their evidence (rootcause.EVIDENCE_FOR): the true root of a 46-service system was
 # often unranked when the list stopped at 10 (issue 10, mode 7).
 MAX_CAUSES = None
+# A new first cause is shown once it has led this long (event time): a leader flipping back
+# and forth within minutes reads as indecision. Released when the incident resolves.
+CAUSE_HOLD_S = 300.0
+CAUSE_MARGIN = 2.0  # ...or outscores the one shown by this factor
 
 
 def render_incident(
@@ -106,10 +110,40 @@ def _causes(
           for m in members),
     ))  # fmt: skip
     if state.ranked is not None and state.ranked[0] == read:
-        return state.ranked[1]
+        return held(state, state.ranked[1])
     causes = rank_by_onset(members, graph, limit=MAX_CAUSES, levels=levels)
     state.ranked = (read, causes)
-    return causes
+    return held(state, causes)
+
+
+def held(state: IncidentState, causes: list[Candidate], hold_s: float | None = None) -> list:
+    """``causes`` with an established first cause kept first until a new one led ``hold_s``.
+
+    Established: paged (the incident was announced) and first for ``hold_s`` or longer. A
+    new leader then shows when a ranking at least ``hold_s`` (``CAUSE_HOLD_S``) after it
+    first led still puts it first, or at once when it outscores the one shown
+    ``CAUSE_MARGIN`` times; one that loses the lead meanwhile is forgotten. Otherwise (a
+    first cause read for moments only, before the page, once resolved) the ranking shows as
+    is. Idempotent at one event time (the headline and the version read it in turn).
+    """
+    hold_ns = int((CAUSE_HOLD_S if hold_s is None else hold_s) * NS_PER_S)
+    if not causes:
+        return causes
+    lead, now = causes[0].service, state.updated_ns
+    shown, shown_since, waiting, since = state.cause_hold or (lead, now, None, now)
+    at = next((i for i, c in enumerate(causes) if c.service == shown), None)
+    settled = state.notified and state.resolved_ns is None and now - shown_since >= hold_ns
+    if at == 0 or at is None or not settled:
+        state.cause_hold = (lead, shown_since if at == 0 else now, None, now)
+        return causes
+    if waiting != lead:
+        waiting, since = lead, now
+    # ...or at once when it clearly outscores it (a root whose alert came a `for:` late).
+    if now - since >= hold_ns or causes[0].score >= CAUSE_MARGIN * causes[at].score:
+        state.cause_hold = (lead, now, None, now)
+        return causes
+    state.cause_hold = (shown, shown_since, waiting, since)
+    return [causes[at], *causes[:at], *causes[at + 1 :]]
 
 
 def _level_horizon(members: list, levels: LevelBook | None) -> int:

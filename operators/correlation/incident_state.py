@@ -31,6 +31,8 @@ class IncidentState(Restorable):
     versioned_ns: int = 0  # event time of the last version
     pending_evidence: bool = False  # anomalies joined since the last version
     ranked: tuple | None = None  # (hash of what the ranking read, its causes): incident_render
+    # (first cause shown, since when, a new leader waiting to be shown, since when): render
+    cause_hold: tuple | None = None
     recommended: tuple | None = None  # (hash of the members, catalogue lines): incident_render
     merged_into: str | None = None  # the incident that absorbed this one (incident_merge)
     omitted: int = 0  # members beyond max_members, counted and dropped

@@ -325,7 +325,8 @@ def rank_by_onset(
         changed = rootcause_levels.level_changes(
             levels, by_service, graph, first_alert_ns, now_ns, weights
         )
-        lifted = rootcause_levels.promote_level(scored, changed, weights)
+        lifted = rootcause_levels.promote_level(scored, changed, weights, graph)
+        rootcause_levels.keep_movers(scored, changed, weights)
     out = []
     for rank, (score, _, _, service) in enumerate(scored[:limit]):
         if rank >= EVIDENCE_FOR:

@@ -14,6 +14,9 @@ from alertflow.operators.correlation.rank_moves import RankWeights
 from alertflow.operators.correlation.topology import ServiceGraph
 from alertflow.schemas.timefmt import NS_PER_S
 
+# A change under one spread of its hour before is noise: it names nothing.
+NOISE_SPREADS = 1.0
+
 
 def level_changes(
     levels: LevelBook | None,
@@ -63,12 +66,15 @@ def promote_level(
     scored: list[tuple[float, float, int, str]],
     changes: dict[str, tuple[float, str]],
     weights: RankWeights,
+    graph: ServiceGraph | None = None,
 ) -> str | None:
     """Give first place to the member that changed most, if far more than the first did.
 
     Far more: ``level_first`` times the first place's change, and ``level_min`` spreads at
-    least; a first place with no series kept keeps its place. The promoted service takes
-    first place's score (scores still fall).
+    least; only ``level_below`` times when it is a dependency of the first place (``graph``)
+    and moved ``NOISE_SPREADS`` or more: a cause sits below its symptoms, so a dependency
+    that moved more at the start is the likelier one. A first place with no series kept
+    keeps its place. The promoted service takes first place's score (scores still fall).
     """
     if not weights.level_first or not scored:
         return None
@@ -83,11 +89,47 @@ def promote_level(
     if top is None or top == lead or lead not in changes:
         return None
     moved, lead_moved = changes[top][0], changes[lead][0]
-    if moved < weights.level_min or moved < weights.level_first * lead_moved:
+    ratio = weights.level_first
+    if (
+        graph is not None
+        and weights.level_below < ratio
+        and moved >= NOISE_SPREADS
+        and top in graph.downstream(lead)
+    ):
+        ratio = weights.level_below
+    if moved < weights.level_min or moved < ratio * lead_moved or moved <= lead_moved:
         return None
     row = scored.pop(place[top])
     scored.insert(0, (scored[0][0], *row[1:]))
     return top
+
+
+def keep_movers(
+    scored: list[tuple[float, float, int, str]],
+    changes: dict[str, tuple[float, str]],
+    weights: RankWeights,
+) -> list[str]:
+    """Keep the members that changed most at the start among the first places (in place).
+
+    The i-th largest change (``level_keep`` of them, each ``level_keep_min`` spreads or more)
+    is moved up to place i + 1 at the latest: what the z-score baseline would name first is
+    named in the first few, after the first place. Returns the services moved.
+    """
+    if not weights.level_keep or not scored:
+        return []
+    place = {row[3]: i for i, row in enumerate(scored)}
+    movers = sorted(
+        (s for s in changes if s in place and changes[s][0] >= weights.level_keep_min),
+        key=lambda s: (-changes[s][0], place[s]),
+    )[: weights.level_keep]
+    moved = []
+    for i, service in enumerate(movers):
+        at = next(j for j, row in enumerate(scored) if row[3] == service)
+        if at > i + 1:
+            row = scored.pop(at)
+            scored.insert(i + 1, (scored[i + 1][0], *row[1:]))
+            moved.append(service)
+    return moved
 
 
 def level_extras(
@@ -124,7 +166,7 @@ def describe_level(
     change: tuple[float, str] | None, promoted: bool, outside: bool = False
 ) -> tuple[str, ...]:
     """The evidence line of a service's change at the incident's start (none if small)."""
-    if change is None or change[0] < 1.0:
+    if change is None or change[0] < NOISE_SPREADS:
         return ()
     moved, series = change
     line = f"{series} moved {moved:.1f} spreads at the incident's start from its hour before"
