@@ -133,9 +133,13 @@ class Lifecycle:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
         due = self._quiet_deadline(incident)
         if due is None:
+            # _horizon_ns per kind, read once: this runs on every new member (issue 10).
+            settings = self.settings
+            alert_ns = int(settings.stale_after_s * NS_PER_S)
+            other_ns = int(settings.anomaly_hold_s * NS_PER_S)
             due = min(
                 (
-                    m.last_ns + self._horizon_ns(m)
+                    m.last_ns + (alert_ns if m.kind == "alert" else other_ns)
                     for m in incident.members.values()
                     if m.status == "firing"
                 ),
