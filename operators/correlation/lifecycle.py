@@ -59,7 +59,8 @@ class Lifecycle:
         self.starts[member.fingerprint] = starts
         while len(self.starts) > self.settings.max_closed:
             self.starts.popitem(last=False)
-        window = [s for s in starts if starts_ns - self.flap_window_ns <= s <= starts_ns]
+        since = starts_ns - self.flap_window_ns  # a property: read once, not per start
+        window = [s for s in starts if since <= s <= starts_ns]
         member.episodes = len(window)
         if len(window) < 2:
             member.hold_ns = 0
