@@ -165,11 +165,7 @@ class IncidentGrouper(SessionChoice, Lifecycle):
         member, change = apply_event(member, event)
         if change is _NEW and member is not None and self.settings.similar_window_s > 0:
             member.kind_id = self.kinds.assign(event.labels, event.annotations)
-        if (
-            change in _FIRING
-            and member is not None
-            and member.status == "firing"
-        ):
+        if change in _FIRING and member is not None and member.status == "firing":
             # A firing alert carries its startsAt, not when it was sent: it says "firing as of
             # now", or one that started weeks ago would expire the moment it arrives.
             member.last_ns = max(member.last_ns, self.clock.max_event_ns or 0)
@@ -237,9 +233,7 @@ class IncidentGrouper(SessionChoice, Lifecycle):
         )
         session = self._session_for(member)
         if opens or session is not None:
-            return self._fold(
-                session, member, _NEW, ts_ns, signal.ref, signal.read_ns, wall_ns
-            )
+            return self._fold(session, member, _NEW, ts_ns, signal.ref, signal.read_ns, wall_ns)
         self.evidence[fingerprint] = member
         self._evidence_due_ns = min(
             self._evidence_due_ns, member.last_ns + self._horizon_ns(member)
