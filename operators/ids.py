@@ -10,7 +10,8 @@ def stable_id(*parts: object) -> str:
     '7ba23c01634b1fcfb5a2ef0e326b444a'
     """
     # Each part is followed by a unit separator, so ("ab", "c") and ("a", "bc") differ.
-    joined = "".join(f"{part}\x1f" for part in parts)
+    # str(part) is f"{part}" (format with no spec): the same text, without a generator.
+    joined = "\x1f".join(map(str, parts)) + "\x1f" if parts else ""
     return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
 
 

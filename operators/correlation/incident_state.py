@@ -78,7 +78,7 @@ class IncidentState(Restorable):
         alerts = self.alerts
         deciding = alerts or list(self.members.values())
         ends = [m.resolved_ns for m in deciding]
-        if any(end is None for end in ends):
+        if None in ends:  # (ints never equal None) one still firing; no generator on this path
             return None
         last_end = max(end for end in ends if end is not None)
         quiet = max(last_end, self.last_activity_ns) + quiet_ns

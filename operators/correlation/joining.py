@@ -220,6 +220,8 @@ class SessionChoice:
         self, member: AlertMember, started: dict[str, int], fired_ns: int | None = None
     ) -> str | None:
         """A second root below a newcomer that the level book dates after the fault (or None)."""
+        if self.levels is None:
+            return None  # no book, no level to date (level_second_root's own answer), no cost
         settings = self.settings
         split = LevelSplit(
             z=settings.level_split_z,

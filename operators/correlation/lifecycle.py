@@ -59,7 +59,8 @@ class Lifecycle:
         self.starts[member.fingerprint] = starts
         while len(self.starts) > self.settings.max_closed:
             self.starts.popitem(last=False)
-        window = [s for s in starts if starts_ns - self.flap_window_ns <= s <= starts_ns]
+        since = starts_ns - self.flap_window_ns  # a property: read once, not per start
+        window = [s for s in starts if since <= s <= starts_ns]
         member.episodes = len(window)
         if len(window) < 2:
             member.hold_ns = 0
@@ -133,9 +134,13 @@ class Lifecycle:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
         due = self._quiet_deadline(incident)
         if due is None:
+            # _horizon_ns per kind, read once: this runs on every new member (issue 10).
+            settings = self.settings
+            alert_ns = int(settings.stale_after_s * NS_PER_S)
+            other_ns = int(settings.anomaly_hold_s * NS_PER_S)
             due = min(
                 (
-                    m.last_ns + self._horizon_ns(m)
+                    m.last_ns + (alert_ns if m.kind == "alert" else other_ns)
                     for m in incident.members.values()
                     if m.status == "firing"
                 ),
