@@ -560,6 +560,16 @@ class CorrelationConfig(_Settings):
         description="How long a corroborated lone warning's record waits, unseen and unpaged, "
         "to see whether its alert flaps (with lone_max_episodes).",
     )
+    lone_critical_streak: int | None = Field(
+        None,
+        ge=1,
+        description="A lone critical alert (one alert, no incident took it) whose kind "
+        "(alertname) had this many episodes in a row in its domain that fired and ended "
+        "alone, unexplained by anomalies, is a noise digest line like a lone warning: it "
+        "pages only when anomalies corroborate it or its episode is still firing "
+        "record_after_s after it began. It is never dropped: the digest lists it. None: "
+        "every critical alert pages at once.",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "
