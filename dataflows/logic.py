@@ -364,6 +364,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         corroborate_min_count=config.corroborate_min_count,
         lone_max_episodes=config.lone_max_episodes,
         lone_flap_wait_s=config.lone_flap_wait_s,
+        lone_critical_streak=config.lone_critical_streak,
         coalesce_updates=config.coalesce_updates,
         join_interval_s=config.join_interval_s,
     )

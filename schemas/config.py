@@ -570,6 +570,17 @@ class CorrelationConfig(_Settings):
         description="How long a corroborated lone warning's record waits, unseen and unpaged, "
         "to see whether its alert flaps (with lone_max_episodes).",
     )
+    lone_critical_streak: int | None = Field(
+        1,
+        ge=1,
+        description="A lone critical alert (one alert, no incident took it) whose kind "
+        "(alertname) had this many episodes in a row in its domain that fired and ended "
+        "alone, unexplained by anomalies, is a noise digest line like a lone warning: it "
+        "pages only when anomalies corroborate it or its episode is still firing "
+        "record_after_s after it began. It is never dropped: the digest lists it. 1 was "
+        "chosen by leave-one-seed-out (bench/critical_cv.py, 9 of 9 folds). None: every "
+        "critical alert pages at once.",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "

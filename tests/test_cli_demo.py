@@ -120,6 +120,20 @@ def test_the_score_follows_the_incident_holding_each_true_incident(demo):
     assert int(total.group(4)) <= pages
 
 
+def test_a_sidecar_oom_kill_that_ended_alone_pages_once_not_twice(demo):
+    # Seed 7's noise has three critical KubeContainerOOMKilledOnce alerts. The first pages (no
+    # history yet) and ends alone; the second is then a digest line (listed as critical);
+    # the third, held back, is taken by the third fault's incident, whose page comes with
+    # the fault's own first alert, not with the OOM kill 9 minutes before it.
+    out, lines = demo
+    (score,) = [line for line in lines if line.strip().startswith("Score: top cause right")]
+    assert score.endswith("3 page(s) for true incidents, 1 for noise")
+    current = read_jsonl(out / "output" / "incidents.current.jsonl")
+    listed = [m for r in current if r["kind"] == "noise" for m in r["members"]]
+    oom = [m for m in listed if m["labels"]["alertname"] == "KubeContainerOOMKilledOnce"]
+    assert oom and all(m["labels"]["severity"] == "critical" for m in oom)
+
+
 def test_verbose_shows_the_rest(tmp_path, demo):
     _, default = demo
     lines = _demo(tmp_path / "v", "--verbose")

@@ -60,6 +60,18 @@ REOPENING_ON_DB = [
 ]
 
 
+# A critical alert kind that fires alone and resolves (a sidecar OOM kill), on db then on
+# queue after db's incident ended; with the queue's metrics, or lasting, its second one.
+OOM = "SidecarOOMKilled"
+OOM_TWICE = [
+    alert("1", "db", 0, severity="critical", name=OOM),
+    resolved("1", "db", 0, 60, severity="critical", name=OOM),
+    alert("2", "queue", 3000, severity="critical", name=OOM),
+    resolved("2", "queue", 3000, 3060, severity="critical", name=OOM),
+]
+OOM_CORROBORATED = [*OOM_TWICE[:2], anomaly("queue", 2940), anomaly("queue", 2970), *OOM_TWICE[2:]]
+OOM_LASTING = [*OOM_TWICE[:3], alert("9", "web", 3700)]  # "2" still firing at 3000 + 700
+
 
 def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
     """(incidents' alert ids, digests' alert ids), each sorted; merged incidents left out."""
@@ -327,6 +339,61 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             {"lone_max_episodes": 2, "lone_flap_wait_s": 600},
             id="a-flap-after-the-wait-is-a-digest-line-beside-the-record",
         ),
+        pytest.param(
+            SPLIT,
+            [*OOM_TWICE],
+            [["1"]],
+            [["2"]],
+            {"lone_critical_streak": 1},
+            id="a-critical-alert-whose-kind-ended-alone-before-is-a-digest-line",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_TWICE],
+            [["1"], ["2"]],
+            [],
+            {"lone_critical_streak": 2},
+            id="one-lone-episode-is-not-two",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_TWICE],
+            [["1"], ["2"]],
+            [],
+            {},
+            id="without-lone-critical-streak-every-critical-alert-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_CORROBORATED],
+            [["1"], ["2"]],
+            [],
+            {"lone_critical_streak": 1},
+            id="a-held-back-critical-alert-its-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_LASTING],
+            [["1"], ["2"]],
+            [["9"]],
+            {"lone_critical_streak": 1},
+            id="a-held-back-critical-alert-still-firing-at-record-after-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [
+                alert("0", "batch", -6000, severity="critical", name=OOM),
+                resolved("0", "batch", -6000, -5940, severity="critical", name=OOM),
+                *OOM_TWICE[:2],
+                alert("3", "api", 30),  # the kind is part of an incident: its streak ends
+                resolved("3", "api", 30, 90),
+                *OOM_TWICE[2:],
+            ],
+            [["0"], ["1", "3"], ["2"]],
+            [],
+            {"lone_critical_streak": 1},
+            id="a-critical-kind-once-part-of-an-incident-pages-again",
+        ),
     ],
 )
 def test_noise_digest(edges, events, incidents, digests, overrides):
@@ -334,6 +401,31 @@ def test_noise_digest(edges, events, incidents, digests, overrides):
     assert split(decisions) == (incidents, digests)
     for record in latest(decisions):
         Incident.model_validate(record)  # every record passes the output schema
+
+
+def test_a_held_back_critical_alert_pages_only_once_it_lasts():
+    # The second sidecar OOM kill pages nobody: its kind ended alone on db (listed instead).
+    quick = correlate(OOM_TWICE, SPLIT, **DIGEST, lone_critical_streak=1)
+    (first, _digest) = latest(quick)
+    assert _page_ids(quick) == [first.incident_id]
+    (digest,) = [r for r in latest(quick) if r.kind == "noise"]
+    assert digest.severity == "critical"  # listed as what it is, never dropped
+    # Still firing at record_after_s (600 s) into its episode: it pages then, not at once.
+    run = DomainCorrelator(
+        "c", IncidentSettings(lateness_s=0.0, **DIGEST, lone_critical_streak=1),
+        static_edges=SPLIT,
+    )  # fmt: skip
+    at_start = run.on_events(OOM_LASTING[:3], wall_ns=0)
+    assert [_page_ids(at_start)] == [[first.incident_id]]  # the second waits
+    lasted = run.on_events(OOM_LASTING[3:], wall_ns=0)  # event time past 3000 + 600 s
+    (page,) = [d.record for d in lasted if d.stream == "notifications"
+               and d.record.kind == "incident_opened"]  # fmt: skip
+    assert page.services == ["queue"]
+
+
+def _page_ids(decisions) -> list[str]:
+    return [d.record.incident_id for d in decisions if d.stream == "notifications"
+            and d.record.kind == "incident_opened"]  # fmt: skip
 
 
 def test_a_taken_alert_names_its_incident_and_nothing_is_announced_for_noise():
@@ -481,10 +573,16 @@ def _run(events, **kw):
 
 
 @PROPERTY
-@given(domain_events(), st.sampled_from((0.0, 60.0, 600.0)), st.sampled_from((None, 2, 3)))
-def test_no_alert_is_lost(events, record_after_s, lone_max_episodes):
+@given(
+    domain_events(),
+    st.sampled_from((0.0, 60.0, 600.0)),
+    st.sampled_from((None, 2, 3)),
+    st.sampled_from((None, 1)),
+)
+def test_no_alert_is_lost(events, record_after_s, lone_max_episodes, lone_critical_streak):
     on = {"noise_digest": True, "coalesce_updates": True}
     flaps = {"lone_max_episodes": lone_max_episodes, "lone_flap_wait_s": 1200.0}
+    flaps["lone_critical_streak"] = lone_critical_streak
     decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}

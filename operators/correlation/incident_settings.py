@@ -83,6 +83,12 @@ class IncidentSettings:
     # incident) then waits lone_flap_wait_s after its start to see. None: off.
     lone_max_episodes: int | None = None
     lone_flap_wait_s: float = 600.0
+    # A lone critical alert whose kind (alertname) had this many episodes in a row in this
+    # domain that fired and ended alone, unexplained by metrics (noise_digest.LoneKinds), is
+    # a digest line like a lone warning, unless evidence corroborates it or its episode is
+    # still firing record_after_s after it began (then it pages). None: every critical
+    # alert pages at once.
+    lone_critical_streak: int | None = None
     # Updates of a recorded incident that change neither its status, severity, top cause,
     # number of alerts nor announcement fold into one version per evidence_interval_s (on in
     # CorrelationConfig).

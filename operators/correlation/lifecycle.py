@@ -18,7 +18,13 @@ from alertflow.operators.correlation.incident_render import (
 )
 from alertflow.operators.correlation.incident_settings import IncidentSettings
 from alertflow.operators.correlation.incident_state import IncidentState
-from alertflow.operators.correlation.noise_digest import NoiseDigests, corroborates, flaps_alone
+from alertflow.operators.correlation.noise_digest import (
+    LoneKinds,
+    NoiseDigests,
+    alert_kind,
+    corroborates,
+    flaps_alone,
+)
 from alertflow.operators.correlation.rank_levels import LevelBook
 from alertflow.operators.correlation.session_index import SessionIndex
 from alertflow.operators.correlation.topology import ServiceGraph
@@ -266,6 +272,7 @@ class Lifecycle:
             # A lone warning that ended alone, or alerts that ended before their incident was
             # worth a record: listed in the digest, never lost from every output.
             self._list_as_noise(incident)
+        self._learn_kinds(incident)
         del self.incidents[incident.incident_id]
         self.index.drop(incident.incident_id)
         for fingerprint in incident.omitted_alerts:
@@ -420,13 +427,21 @@ class Lifecycle:
         if incident.version or not self.settings.noise_digest:
             return False
         alerts = incident.alerts
-        if not alerts or self._worth_notifying(incident, watermark):
+        if not alerts:
             return False
-        s = self.settings
-        if flaps_alone(alerts, s.lone_max_episodes):
+        if self._worth_notifying(incident, watermark) and not self._pages_for_nothing(
+            incident, watermark
+        ):
+            return False
+        if flaps_alone(alerts, self.settings.lone_max_episodes):
             return True  # a rule flapping on its own: noise, whatever the metrics do
-        return not corroborates(
-            alerts,
+        return not self._corroborated(incident)
+
+    def _corroborated(self, incident: IncidentState) -> bool:
+        """Whether evidence near its alerts in graph and time explains them (a fault)."""
+        s = self.settings
+        return corroborates(
+            incident.alerts,
             (m for m in incident.members.values() if m.kind != "alert"),
             self.graph,
             s.corroborate_hops,
@@ -434,6 +449,51 @@ class Lifecycle:
             None if s.corroborate_after_s is None else int(s.corroborate_after_s * NS_PER_S),
             s.corroborate_min_count,
         )
+
+    @property
+    def lone_kinds(self) -> LoneKinds:
+        """Per alert kind, its episodes that ended alone (made on first use, as ``noise``)."""
+        kinds = getattr(self, "_lone_kinds", None)
+        if kinds is None:
+            kinds = self._lone_kinds = LoneKinds(self.settings.max_closed)
+        return kinds
+
+    def _learn_kinds(self, incident: IncidentState) -> None:
+        """An incident ended: its alerts' kinds ended alone (one alert, unexplained) or not."""
+        alerts = incident.alerts
+        if self.settings.lone_critical_streak is None or not alerts or incident.merged_into:
+            return
+        alone = len(alerts) == 1 and not self._corroborated(incident)
+        kinds = {k for k in map(alert_kind, alerts) if k}
+        self.lone_kinds.ended(kinds, alone, alerts[0].episodes if alone else 1)
+
+    def _pages_for_nothing(self, incident: IncidentState, watermark: int | None) -> bool:
+        """A lone critical alert of a kind that keeps ending alone here: held back, for now.
+
+        Like a lone warning it is a digest line unless metrics corroborate it, or its episode
+        is still firing ``record_after_s`` after it began (then it pages).
+        """
+        alert = self._held_back(incident)
+        return alert is not None and self._persists_ns(alert) > (
+            (watermark if watermark is not None else self.clock.max_event_ns or 0)
+            if alert.status == "firing"
+            else (alert.resolved_ns or alert.last_ns)
+        )
+
+    def _held_back(self, incident: IncidentState) -> AlertMember | None:
+        """Its one alert if critical, of a kind ``lone_critical_streak`` times alone in a row.
+
+        None otherwise (:class:`noise_digest.LoneKinds` counts the streaks).
+        """
+        streak = self.settings.lone_critical_streak
+        alerts = incident.alerts
+        if streak is None or len(alerts) != 1 or incident.severity != "critical":
+            return None
+        return alerts[0] if self.lone_kinds.streak(alert_kind(alerts[0])) >= streak else None
+
+    def _persists_ns(self, alert: AlertMember) -> int:
+        """When a held-back critical alert's episode has fired long enough to page."""
+        return alert.starts_ns + int(self.settings.record_after_s * NS_PER_S)
 
     def _awaits_flaps(
         self, incident: IncidentState, watermark: int | None, decided: bool = True
@@ -462,9 +522,16 @@ class Lifecycle:
         return noise is not None and any(m.fingerprint in noise.where for m in incident.alerts)
 
     def _waits_for_digest(self, incident: IncidentState) -> int:
-        """When a lone warning is listed in the noise digest if nothing takes it first."""
+        """When a lone warning is listed in the noise digest if nothing takes it first.
+
+        A held-back critical alert (:meth:`_pages_for_nothing`) that fires again after its
+        listing is due when its new episode has fired long enough to page.
+        """
         if self._listed(incident):
-            return _NEVER
+            held = None if incident.version else self._held_back(incident)
+            if held is None or held.status != "firing":
+                return _NEVER
+            return self._persists_ns(held)
         if not self._lone(incident, None):
             if self._awaits_flaps(incident, None, decided=False):
                 return self._flap_decision_ns(incident)

@@ -25,7 +25,7 @@ into the current window's: nobody read it, so it is not a record of its own.
 'DiskSpaceLow x1 (db)'
 """
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -112,6 +112,47 @@ def flaps_alone(alerts: list[AlertMember], max_episodes: int | None) -> bool:
     rule, not a fault seen by one alert, even when a concurrent problem's metrics are near.
     """
     return max_episodes is not None and len(alerts) == 1 and alerts[0].episodes >= max_episodes
+
+
+class LoneKinds:
+    """Per alert kind, how many of its latest episodes in a domain ended alone, unexplained.
+
+    An alert kind (its ``alertname``) whose last episodes all fired and resolved alone, no
+    other alert joining them and no anomaly corroborating them, is a rule that fires for
+    nothing here, whatever severity its owner gave it. :meth:`streak` counts those episodes
+    since the kind was last part of an incident (another alert joined, or metrics
+    corroborated it); that resets it. Bounded: the least recently ended kinds are forgotten.
+
+    >>> kinds = LoneKinds()
+    >>> kinds.ended(["OOMKilled"], alone=True, episodes=2)
+    >>> kinds.ended(["OOMKilled"], alone=True)
+    >>> kinds.streak("OOMKilled")
+    3
+    >>> kinds.ended(["OOMKilled", "HighLatency"], alone=False)  # part of an incident once
+    >>> kinds.streak("OOMKilled")
+    0
+    """
+
+    def __init__(self, max_kinds: int = 10_000) -> None:
+        self.max_kinds = max_kinds
+        self.streaks: OrderedDict[str, int] = OrderedDict()
+
+    def ended(self, kinds: Iterable[str], alone: bool, episodes: int = 1) -> None:
+        """An incident ended holding alerts of ``kinds``: alone (one alert, unexplained) or not."""
+        for kind in kinds:
+            before = self.streaks.pop(kind, 0)  # re-inserted: the latest ended last
+            self.streaks[kind] = before + max(1, episodes) if alone else 0
+        while len(self.streaks) > self.max_kinds:
+            self.streaks.popitem(last=False)
+
+    def streak(self, kind: str | None) -> int:
+        """Episodes of ``kind`` that ended alone since it was last part of an incident."""
+        return self.streaks.get(kind, 0) if kind else 0
+
+
+def alert_kind(member: AlertMember) -> str | None:
+    """The kind :class:`LoneKinds` learns about: the alert's rule name."""
+    return member.labels.get("alertname") or None
 
 
 class NoiseDigests:
