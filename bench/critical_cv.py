@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import correlation as bc
-from bench.noise_cv import figures
+from bench.noise_cv import figures, pooled_over
 from bench.rank_cv import _seeds, fresh_scenarios
 
 STREAKS: tuple[int | None, ...] = (None, 1, 2, 3)
@@ -98,10 +98,7 @@ def evaluate(root: Path, seeds: Sequence[int]) -> None:
     per_seed = {s: load(root, s) for s in seeds}
 
     def pooled(which: Sequence[int], k: int | None) -> bc.Score:
-        total = bc.Score()
-        for s in which:
-            total = total + per_seed[s][k]
-        return total
+        return pooled_over(per_seed, which, k)
 
     print("| left out | chosen on the others | NR every record (off -> chosen) | NR announced "
           "| F1 | top-1 | top-3 | announced |")  # fmt: skip

@@ -253,6 +253,14 @@ def score_rule(scenarios: list[tuple], rule: tuple) -> bc.Score:
     return total
 
 
+def pooled_over(per_seed: dict, seeds: Sequence[int], candidate: object) -> bc.Score:
+    """One candidate's scores summed over ``seeds`` (``per_seed[seed][candidate]``)."""
+    total = bc.Score()
+    for seed in seeds:
+        total = total + per_seed[seed][candidate]
+    return total
+
+
 def figures(s: bc.Score) -> dict[str, float]:
     """The pooled figures a rule is judged by."""
     return {
@@ -310,10 +318,7 @@ def evaluate(root: Path, seeds: Sequence[int], rules: Sequence[tuple] = RULES) -
     petshop = {r: petshop_top3(root, r) for r in rules} if (root / "petshop").exists() else {}
 
     def pooled(which: Sequence[int], rule: tuple) -> bc.Score:
-        total = bc.Score()
-        for s in which:
-            total = total + per_seed[s][rule]
-        return total
+        return pooled_over(per_seed, which, rule)
 
     print("| left out | chosen on the others | NR every record (loose -> chosen) | F1 | top-1 | "
           "top-3 | announced |")  # fmt: skip
