@@ -18,7 +18,6 @@ an upgrade that changes them fails there rather than silently pickling again.
 
 import numpy as np
 
-_MASK = (1 << 64) - 1
 # 1-6, 8, 10, 12, 15, 16, 20, 24, 30, 40, 48, 60, 80, 120 and 240 workers; a key costs
 # ~240 hashes to find, all tried at once (numpy), once per part and shard.
 PERIOD = 240
@@ -29,46 +28,14 @@ _SALTS = 1024  # suffixes tried together (none fits: odds 1.4%; then the next 1,
 _INIT = (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261, 0x7465646279746573)
 
 
-def _rotl(x: int, b: int) -> int:
-    return ((x << b) | (x >> (64 - b))) & _MASK
-
-
-def _round(v0: int, v1: int, v2: int, v3: int) -> tuple[int, int, int, int]:
-    v0 = (v0 + v1) & _MASK
-    v1 = _rotl(v1, 13) ^ v0
-    v0 = _rotl(v0, 32)
-    v2 = (v2 + v3) & _MASK
-    v3 = _rotl(v3, 16) ^ v2
-    v0 = (v0 + v3) & _MASK
-    v3 = _rotl(v3, 21) ^ v0
-    v2 = (v2 + v1) & _MASK
-    v1 = _rotl(v1, 17) ^ v2
-    v2 = _rotl(v2, 32)
-    return v0, v1, v2, v3
-
-
 def key_hash(key: str) -> int:
     """The 64-bit hash Bytewax routes a state key by.
 
     >>> key_hash("")
     3476900567878811119
     """
-    data = key.encode() + b"\xff"
-    v0, v1, v2, v3 = _INIT
-    tail = len(data) % 8
-    for i in range(0, len(data) - tail, 8):
-        m = int.from_bytes(data[i : i + 8], "little")
-        v3 ^= m
-        v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-        v0 ^= m
-    m = int.from_bytes(data[len(data) - tail :], "little") | ((len(data) & 0xFF) << 56)
-    v3 ^= m
-    v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-    v0 ^= m
-    v2 ^= 0xFF
-    for _ in range(3):
-        v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-    return v0 ^ v1 ^ v2 ^ v3
+    data = np.frombuffer(key.encode() + b"\xff", dtype=np.uint8)
+    return int(_siphash_rows(data[np.newaxis, :])[0])
 
 
 def worker_of(key: str, workers: int) -> int:
@@ -102,14 +69,19 @@ def _hashes(base: str, salts: np.ndarray) -> np.ndarray:
     for i in range(4):
         rows[:, len(head) + i] = hexdigits[(salts >> (12 - 4 * i)) & 0xF]
     rows[:, -1] = 0xFF
-    size = rows.shape[1]
+    return _siphash_rows(rows)
+
+
+def _siphash_rows(rows: np.ndarray) -> np.ndarray:
+    """SipHash-1-3 (keys zero) of each row of a ``uint8`` matrix of equal-length messages."""
+    count, size = rows.shape
     tail = size % 8
-    padded = np.zeros((salts.size, size - tail + 8), dtype=np.uint8)
+    padded = np.zeros((count, size - tail + 8), dtype=np.uint8)
     padded[:, :size] = rows
     words = padded.view("<u8")
     words[:, -1] |= np.uint64((size & 0xFF) << 56)
     with np.errstate(over="ignore"):
-        v = [np.full(salts.size, c, dtype=np.uint64) for c in _INIT]
+        v = [np.full(count, c, dtype=np.uint64) for c in _INIT]
         for j in range(words.shape[1]):
             m = words[:, j]
             v[3] ^= m
