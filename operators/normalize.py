@@ -76,7 +76,16 @@ def shard_of(key: str, shards: int) -> str:
     >>> shard_of('up{job="api"}', 64)
     's28'
     """
-    return f"s{zlib.crc32(key.encode()) % shards}"
+    return f"s{shard_number(key, shards)}"
+
+
+def shard_number(key: str, shards: int) -> int:
+    """:func:`shard_of`'s number alone.
+
+    >>> shard_number('up{job="api"}', 64)
+    28
+    """
+    return zlib.crc32(key.encode()) % shards
 
 
 class ShardItems(list):
@@ -251,8 +260,7 @@ class SeriesNormalizer:
         if hit is None:
             labels = clean_labels(sample.labels, self.policy)
             key = series_key(sample.name, labels)
-            shard = zlib.crc32(key.encode()) % self.shards  # as shard_of
-            hit = (key, labels, shard, _spells(key, sample.name, labels))
+            hit = (key, labels, shard_number(key, self.shards), _spells(key, sample.name, labels))
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()
             self._cache[raw] = hit
