@@ -21,7 +21,7 @@ from alertflow.operators.correlation.incident_state import IncidentState
 from alertflow.operators.correlation.noise_digest import (
     LoneKinds,
     NoiseDigests,
-    alert_kind,
+    alert_rule,
     corroborates,
     flaps_alone,
 )
@@ -140,10 +140,8 @@ class Lifecycle:
         """Event time of the incident's next expiry, close, evidence version or announcement."""
         due = self._quiet_deadline(incident)
         if due is None:
-            # _horizon_ns per kind, read once: this runs on every new member (issue 10).
-            settings = self.settings
-            alert_ns = int(settings.stale_after_s * NS_PER_S)
-            other_ns = int(settings.anomaly_hold_s * NS_PER_S)
+            # The horizons read once, not per member: this runs on every new member (issue 10).
+            alert_ns, other_ns = self._horizons_ns()
             due = min(
                 (
                     m.last_ns + (alert_ns if m.kind == "alert" else other_ns)
@@ -251,11 +249,13 @@ class Lifecycle:
         return latest
 
     def _horizon_ns(self, member: AlertMember) -> int:
+        alert_ns, other_ns = self._horizons_ns()
+        return alert_ns if member.kind == "alert" else other_ns
+
+    def _horizons_ns(self) -> tuple[int, int]:
+        """How long a firing alert, and any other member, counts without news of it."""
         settings = self.settings
-        return int(
-            (settings.stale_after_s if member.kind == "alert" else settings.anomaly_hold_s)
-            * NS_PER_S
-        )
+        return int(settings.stale_after_s * NS_PER_S), int(settings.anomaly_hold_s * NS_PER_S)
 
     def _resolve(self, incident: IncidentState, at_ns: int) -> list[Decision]:
         # One held open to see flaps (unseen) ended when it went quiet, not when the wait did.
@@ -464,7 +464,7 @@ class Lifecycle:
         if self.settings.lone_critical_streak is None or not alerts or incident.merged_into:
             return
         alone = len(alerts) == 1 and not self._corroborated(incident)
-        kinds = {k for k in map(alert_kind, alerts) if k}
+        kinds = {k for k in map(alert_rule, alerts) if k}
         self.lone_kinds.ended(kinds, alone, alerts[0].episodes if alone else 1)
 
     def _pages_for_nothing(self, incident: IncidentState, watermark: int | None) -> bool:
@@ -489,7 +489,7 @@ class Lifecycle:
         alerts = incident.alerts
         if streak is None or len(alerts) != 1 or incident.severity != "critical":
             return None
-        return alerts[0] if self.lone_kinds.streak(alert_kind(alerts[0])) >= streak else None
+        return alerts[0] if self.lone_kinds.streak(alert_rule(alerts[0])) >= streak else None
 
     def _persists_ns(self, alert: AlertMember) -> int:
         """When a held-back critical alert's episode has fired long enough to page."""

@@ -150,8 +150,12 @@ class LoneKinds:
         return self.streaks.get(kind, 0) if kind else 0
 
 
-def alert_kind(member: AlertMember) -> str | None:
-    """The kind :class:`LoneKinds` learns about: the alert's rule name."""
+def alert_rule(member: AlertMember) -> str | None:
+    """The kind :class:`LoneKinds` learns about: the alert's rule name.
+
+    Not ``inhibition.alert_kind`` (``alertname@service``): the streak is the rule's, on
+    any service of the domain.
+    """
     return member.labels.get("alertname") or None
 
 
