@@ -233,14 +233,16 @@ BUCKET_S = float(os.environ.get("RANK_CV_BUCKET_S", LevelBook().bucket_s))
 FRESH_SLOTS = int(8 * 3600 // BUCKET_S)
 SLOTS = int(os.environ.get("RANK_CV_SLOTS", FRESH_SLOTS))
 # Main's ranking: first movers, no change at the start measured against each series' hour.
-OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf)
+OLD = replace(WITHOUT_MOVES, level_first=0.0, level_extra=math.inf, level_early_s=math.inf)
 # The fifth session's ranking (rank4): levels read, no dependency outside the incident leads.
 LEVELS4 = replace(
     WITHOUT_MOVES, level_first=10.0, level_extra=3.0, level_outside=math.inf,
-    level_below=math.inf, level_keep=0,
+    level_below=math.inf, level_keep=0, level_early_s=math.inf,
 )  # fmt: skip
 # The sixth session's (rank5): no dependency of the first place promoted, no mover kept.
-LEVELS5 = replace(WITHOUT_MOVES, level_below=math.inf, level_keep=0)
+LEVELS5 = replace(WITHOUT_MOVES, level_below=math.inf, level_keep=0, level_early_s=math.inf)
+# The seventh session's (rank6): no earlier mover named.
+LEVELS6 = replace(WITHOUT_MOVES, level_early_s=math.inf)
 # What each grid setting starts from: the ranking without tracked shifts (scoring's default),
 # or with them (scoring.track_shift and RankWeights' move weights).
 BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
@@ -250,7 +252,9 @@ BASES = {"plain": WITHOUT_MOVES, "tracked": RankWeights()}
 # longer leads and per-metric-kind scale were never chosen out of fold (kept at 300 / 0).
 # rank5 chose level_first 20 and level_outside 1 in 9 of 9 folds, level_extra 10 in 8 (held
 # there since). rank6 adds a dependency of the first place that moved more (level_below)
-# and the largest movers kept among the first places (level_keep, level_keep_min).
+# and the largest movers kept among the first places (level_keep, level_keep_min): 9 of 9
+# folds chose 1, 2 and 1 (held there since). rank7 adds what moved most at an earlier start
+# (level_early_s before it, level_early_min spreads or more), named at place 3 at the latest.
 GRID = {
     "level_lead_s": (300.0,),
     "level_first": (20.0,),
@@ -258,9 +262,12 @@ GRID = {
     "level_extra": (10.0,),
     "level_kind": (0.0,),
     "level_outside": (1.0,),
-    "level_below": (math.inf, 1.0, 1.5, 2.0, 3.0),
-    "level_keep": (0, 1, 2, 3),
-    "level_keep_min": (1.0, 5.0, 20.0),
+    "level_below": (1.0,),
+    "level_keep": (2,),
+    "level_keep_min": (1.0,),
+    "level_early_s": (math.inf, 300.0, 600.0, 900.0, 1200.0, 1800.0),
+    "level_early_min": (1.0, 2.0, 3.0, 5.0, 10.0),
+    "level_early_place": (3, 2),
 }
 
 
@@ -285,7 +292,7 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
     """Print old, rank4's and default weights, and (dev seeds) in-sample and out-of-fold choices."""
     data = {seed: load(root, seed) for seed in seeds}
     defaults = BASES[base]
-    grid = [OLD, LEVELS4, LEVELS5, defaults] + ([] if held_out else candidates(defaults))
+    grid = [OLD, LEVELS4, LEVELS5, LEVELS6, defaults] + ([] if held_out else candidates(defaults))
     per = {(i, seed): score(data[seed], w) for i, w in enumerate(grid) for seed in seeds}
 
     def pooled(i: int, among: Sequence[int]) -> dict[str, Tally]:
@@ -299,10 +306,11 @@ def evaluate(root: Path, seeds: Sequence[int], held_out: bool, base: str = "plai
         "main": pooled(0, seeds),
         "rank4": pooled(1, seeds),
         "rank5": pooled(2, seeds),
-        "defaults": pooled(3, seeds),
+        "rank6": pooled(3, seeds),
+        "defaults": pooled(4, seeds),
     }
     if not held_out:
-        tuned = range(4, len(grid))
+        tuned = range(5, len(grid))
         best = max(tuned, key=lambda i: _objective(pooled(i, seeds)["all"]))
         oof: dict[str, Tally] = defaultdict(Tally)
         for seed in seeds:

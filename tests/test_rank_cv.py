@@ -51,7 +51,7 @@ def test_the_grid_holds_every_setting_once_on_either_base():
     for base in rank_cv.BASES.values():
         grid = rank_cv.candidates(base)
         assert len(grid) == len(set(grid)) == 60
-        assert math.inf in {w.level_below for w in grid}  # the rule off is a candidate
+        assert math.inf in {w.level_early_s for w in grid}  # the rule off is a candidate
         # The grid varies the change at the start only (rank_levels), nothing else.
         assert {w.change for w in grid} == {base.change}
         assert {w.movers for w in grid} == {base.movers}

@@ -397,7 +397,33 @@ def rank_by_onset(
                 rootcause_levels.describe_level(changed[service], False),
             )
         )
+    if levels is not None:
+        first_moved = rootcause_levels.early_mover(
+            levels, by_service, graph, first_alert_ns, now_ns, weights
+        )
+        if first_moved is not None:
+            out = _place_early(out, *first_moved, weights)[:limit]
     return out
+
+
+def _place_early(
+    out: list[Candidate], service: str, change: tuple[float, str], weights: RankWeights
+) -> list[Candidate]:
+    """``service`` (what moved first, before the start) at ``level_early_place`` at the latest.
+
+    It takes the score of the place it takes, so scores still fall; ranked there or
+    before already, nothing moves.
+    """
+    place = weights.level_early_place - 1
+    at = next((i for i, c in enumerate(out) if c.service == service), None)
+    if at is not None and at <= place:
+        return out
+    line = rootcause_levels.describe_early(change, weights.level_early_s)
+    rest = [c for c in out if c.service != service]
+    place = min(place, len(rest))
+    score = rest[place].score if place < len(rest) else (rest[-1].score if rest else 0.0)
+    known = out[at].evidence if at is not None else ()
+    return [*rest[:place], Candidate(service, score, (*known, line)), *rest[place:]]
 
 
 _NONE = math.inf  # the earliest of no member: after any

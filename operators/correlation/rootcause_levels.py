@@ -43,6 +43,35 @@ def level_changes(
     return {s: max(cs) for s, cs in found.items() if cs}
 
 
+def early_mover(
+    levels: LevelBook | None,
+    services: Iterable[str],
+    graph: ServiceGraph,
+    first_alert_ns: int,
+    now_ns: int,
+    weights: RankWeights,
+) -> tuple[str, tuple[float, str]] | None:
+    """The service that moved most at an earlier start, if ``level_early_min`` spreads or more.
+
+    The earlier start is ``level_early_s`` before the incident's (``level_lead_s`` before the
+    first alert): what changed there against its own hour before, among the incident's
+    services and their dependencies, began before the incident did. A fault still going
+    when another begins (a slow leak) shares the later fault's alerts, and at the
+    incident's start its change is small beside the later root's: here it leads.
+    Returns ``(service, (change, series))``; ties go to the larger name, as tuples compare.
+    """
+    if levels is None or math.isinf(weights.level_early_s) or weights.level_early_place < 1:
+        return None
+    services = set(services)
+    near = services | {d for s in services for d in graph.downstream(s)}
+    start = first_alert_ns - int((weights.level_lead_s + weights.level_early_s) * NS_PER_S)
+    found = levels.series_changes(sorted(near), start, max(now_ns, start))
+    best = max(((max(cs), s) for s, cs in found.items() if cs), default=None)
+    if best is None or best[0][0] < max(weights.level_early_min, NOISE_SPREADS):
+        return None
+    return best[1], best[0]
+
+
 def _kind_scaled(
     found: dict[str, list[tuple[float, str]]], power: float
 ) -> dict[str, list[tuple[float, str]]]:
@@ -160,6 +189,15 @@ def outside_leads(
     if not measured or math.isinf(weights.level_outside):
         return False
     return changes[extra][0] >= weights.level_outside * max(measured)
+
+
+def describe_early(change: tuple[float, str], early_s: float) -> str:
+    """The evidence line of the service that moved first, before the incident's start."""
+    moved, series = change
+    return (
+        f"{series} moved {moved:.1f} spreads at a start {early_s / 60:.0f} min before the "
+        "incident's, more than any other: an earlier fault still going"
+    )
 
 
 def describe_level(
