@@ -70,7 +70,8 @@ class RankWeights:
     # level_early_min spreads or more, is named at place level_early_place at the latest (a
     # slow leak that began 15-25 min before another fault shares that fault's alerts, and its
     # change at the incident's start is small beside the other root's). rank7, dev seeds 0-8,
-    # 9 of 9 folds chose it (8 chose 900 s, one 600 s): top-3 0.860 -> 0.875 out of fold.
+    # every fold turned it on (8 at 900 s, 7 of them at 2 spreads; one at 600 s): top-3
+    # 0.860 -> 0.870 out of fold (0.880 in-sample), top-1 0.715 unchanged.
     level_early_s: float = 900.0  # inf: off
     level_early_min: float = 2.0
     level_early_place: int = 3

@@ -188,7 +188,9 @@ def rank_by_onset(
     - **Levels** (``levels``, a ``rank_levels.LevelBook``; none: skipped): the member whose
       series changed far most at the start against their own hour before takes first place;
       dependencies outside the incident that changed strongly follow its members, or lead
-      them when one changed ``level_outside`` times more than every member.
+      them when one changed ``level_outside`` times more than every member; what moved most
+      at a start ``level_early_s`` earlier (a fault still going when this one began) is
+      named at ``level_early_place`` at the latest.
 
     ``limit`` keeps the first candidates only (every service is still scored).
 

@@ -3,7 +3,8 @@
 Read by ``correlation.rootcause``: the changes of the incident's services and their
 dependencies at its start, the member that changed far most taking first place, the
 dependencies no alert named that changed strongly following the members, or leading them
-when they changed most of all, and the evidence lines naming each.
+when they changed most of all, what moved most at an earlier start (a fault still going
+when this one began) among the first three, and the evidence lines naming each.
 """
 
 import math
@@ -58,7 +59,8 @@ def early_mover(
     services and their dependencies, began before the incident did. A fault still going
     when another begins (a slow leak) shares the later fault's alerts, and at the
     incident's start its change is small beside the later root's: here it leads.
-    Returns ``(service, (change, series))``; ties go to the larger name, as tuples compare.
+    Returns ``(service, (change, series))``; ties go to the larger series name, then
+    service name, as tuples compare.
     """
     if levels is None or math.isinf(weights.level_early_s) or weights.level_early_place < 1:
         return None
