@@ -37,6 +37,7 @@ from alertflow.operators.correlation.anomaly_dedup import signal_of
 from alertflow.operators.correlation.rank_levels import LevelSignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
+from alertflow.operators.ids import stable_id
 from alertflow.operators.intake import Intake
 from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
 from alertflow.operators.prediction import lstm
@@ -165,18 +166,22 @@ def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
     # The shards' scores blocks join one block at the end: their rows keep their order, and
     # only the scores stream's place among the other streams (other topics) moves. Closed
     # level buckets stay a list of their own (they go to correlation, not to outputs).
+    # An anomaly's audit chain is the state key that scored it: one key's output order is
+    # fixed, a shard number's is not when several keys share it (series_partitioned).
     joined: Batch = []
     levels: Batch = []
     rows = []
-    for _, part in keyed:
+    for key, part in keyed:
         if part and type(part[0]) is LevelSignal:
             levels.extend(part)
             continue
         for item in part:
             if type(item) is ScoreBlock:
                 rows.extend(item.rows)
-            else:
-                joined.append(item)
+                continue
+            if item.stream == "anomalies":
+                item.chain = f"scoring/{key}"
+            joined.append(item)
     if rows:
         joined.append(ScoreBlock(rows))
     return [batch for batch in (joined, levels) if batch]
@@ -262,7 +267,16 @@ def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch
             raise ConfigError(f"prediction.lstm: {exc}") from None
     # The same shards as scoring: the series keys are computed once for both.
     predicted = op.stateful_batch("predict", sharded, partial(ShardPredictionLogic, config=config))
-    return op.key_rm("unkey_predictions", predicted)  # list[Decision] | list[PredictionSignal]
+    # list[Decision] | list[PredictionSignal]; a prediction's audit chain is its state key
+    return op.map("unkey_predictions", predicted, _chained_predictions)
+
+
+def _chained_predictions(keyed: tuple[str, Batch]) -> Batch:
+    key, batch = keyed
+    for item in batch:
+        if isinstance(item, Decision):
+            item.chain = f"prediction/{key}"
+    return batch
 
 
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
@@ -271,7 +285,17 @@ def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     idle_s = config.governance.idle.entity_s
     logic = partial(EntityLogic, config=config.multivariate, idle_s=idle_s)
     scored = op.stateful_batch("entities", keyed, logic)
-    return op.key_rm("unkey_entities", scored)  # list[Decision]
+    # list[Decision]: an entity's anomalies chain by entity, not beside a series shard's
+    return op.map("unkey_entities", scored, _chained_entities)
+
+
+def _chained_entities(keyed: tuple[str, Batch]) -> Batch:
+    key, batch = keyed
+    if batch:
+        chain = f"entities/{stable_id('entity', key)}"  # the entity's labels stay out of it
+        for item in batch:
+            item.chain = chain
+    return batch
 
 
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
