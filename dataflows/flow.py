@@ -32,7 +32,7 @@ from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
-from alertflow.dataflows.uris import KafkaLocation, parse_location
+from alertflow.dataflows.uris import kafka_inputs, parse_location
 from alertflow.operators.correlation.anomaly_dedup import signal_of
 from alertflow.operators.correlation.rank_levels import LevelSignal
 from alertflow.operators.decisions import Decision
@@ -227,15 +227,10 @@ def _label_policy(config: AlertflowConfig) -> LabelPolicy:
 def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
     shards = config.scoring.shards
     # Keyed by partition, a Kafka sample is scored where it was read: dataflows.routing.
-    topics = frozenset(_kafka_topics(config.inputs.get("metrics", [])))
+    topics = frozenset(loc.topic for loc in kafka_inputs(config.inputs.get("metrics", [])))
     part_keys = LocalShards(shards, topics) if config.kafka.series_partitioned else None
     normalizer = SeriesNormalizer(_label_policy(config), shards=shards, part_keys=part_keys)
     return op.flat_map("shard", samples, normalizer.shard_batches)
-
-
-def _kafka_topics(uris: list[str]) -> list[str]:
-    locations = [parse_location(uri) for uri in uris if uri.startswith("kafka://")]
-    return [loc.topic for loc in locations if isinstance(loc, KafkaLocation) and loc.topic]
 
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
