@@ -32,11 +32,12 @@ from alertflow.dataflows.run_summary import RunSummary
 from alertflow.dataflows.sinks import JsonlDirSink, build_sink
 from alertflow.dataflows.sources import build_source
 from alertflow.dataflows.telemetry import LatencyStats, tracer_provider_for
-from alertflow.dataflows.uris import KafkaLocation, parse_location
+from alertflow.dataflows.uris import kafka_inputs, parse_location
 from alertflow.operators.correlation.anomaly_dedup import signal_of
 from alertflow.operators.correlation.rank_levels import LevelSignal
 from alertflow.operators.decisions import Decision
 from alertflow.operators.entity_scoring import by_entity
+from alertflow.operators.ids import stable_id
 from alertflow.operators.intake import Intake
 from alertflow.operators.normalize import LabelPolicy, SeriesNormalizer
 from alertflow.operators.prediction import lstm
@@ -165,18 +166,22 @@ def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
     # The shards' scores blocks join one block at the end: their rows keep their order, and
     # only the scores stream's place among the other streams (other topics) moves. Closed
     # level buckets stay a list of their own (they go to correlation, not to outputs).
+    # An anomaly's audit chain is the state key that scored it: one key's output order is
+    # fixed, a shard number's is not when several keys share it (series_partitioned).
     joined: Batch = []
     levels: Batch = []
     rows = []
-    for _, part in keyed:
+    for key, part in keyed:
         if part and type(part[0]) is LevelSignal:
             levels.extend(part)
             continue
         for item in part:
             if type(item) is ScoreBlock:
                 rows.extend(item.rows)
-            else:
-                joined.append(item)
+                continue
+            if item.stream == "anomalies":
+                item.chain = f"scoring/{key}"
+            joined.append(item)
     if rows:
         joined.append(ScoreBlock(rows))
     return [batch for batch in (joined, levels) if batch]
@@ -222,15 +227,10 @@ def _label_policy(config: AlertflowConfig) -> LabelPolicy:
 def _sharded(samples: Stream[Batch], config: AlertflowConfig) -> Stream[tuple]:
     shards = config.scoring.shards
     # Keyed by partition, a Kafka sample is scored where it was read: dataflows.routing.
-    topics = frozenset(_kafka_topics(config.inputs.get("metrics", [])))
+    topics = frozenset(loc.topic for loc in kafka_inputs(config.inputs.get("metrics", [])))
     part_keys = LocalShards(shards, topics) if config.kafka.series_partitioned else None
     normalizer = SeriesNormalizer(_label_policy(config), shards=shards, part_keys=part_keys)
     return op.flat_map("shard", samples, normalizer.shard_batches)
-
-
-def _kafka_topics(uris: list[str]) -> list[str]:
-    locations = [parse_location(uri) for uri in uris if uri.startswith("kafka://")]
-    return [loc.topic for loc in locations if isinstance(loc, KafkaLocation) and loc.topic]
 
 
 def _scoring(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch]:
@@ -262,7 +262,16 @@ def _prediction(sharded: Stream[tuple], config: AlertflowConfig) -> Stream[Batch
             raise ConfigError(f"prediction.lstm: {exc}") from None
     # The same shards as scoring: the series keys are computed once for both.
     predicted = op.stateful_batch("predict", sharded, partial(ShardPredictionLogic, config=config))
-    return op.key_rm("unkey_predictions", predicted)  # list[Decision] | list[PredictionSignal]
+    # list[Decision] | list[PredictionSignal]; a prediction's audit chain is its state key
+    return op.map("unkey_predictions", predicted, _chained_predictions)
+
+
+def _chained_predictions(keyed: tuple[str, Batch]) -> Batch:
+    key, batch = keyed
+    for item in batch:
+        if isinstance(item, Decision):
+            item.chain = f"prediction/{key}"
+    return batch
 
 
 def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
@@ -271,7 +280,17 @@ def _entities(samples: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
     idle_s = config.governance.idle.entity_s
     logic = partial(EntityLogic, config=config.multivariate, idle_s=idle_s)
     scored = op.stateful_batch("entities", keyed, logic)
-    return op.key_rm("unkey_entities", scored)  # list[Decision]
+    # list[Decision]: an entity's anomalies chain by entity, not beside a series shard's
+    return op.map("unkey_entities", scored, _chained_entities)
+
+
+def _chained_entities(keyed: tuple[str, Batch]) -> Batch:
+    key, batch = keyed
+    if batch:
+        chain = f"entities/{stable_id('entity', key)}"  # the entity's labels stay out of it
+        for item in batch:
+            item.chain = chain
+    return batch
 
 
 def _derived_series(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:

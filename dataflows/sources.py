@@ -12,7 +12,7 @@ from alertflow.dataflows.kafka_io import KafkaPollSource
 from alertflow.dataflows.queue_source import SCHEME as QUEUE_SCHEME
 from alertflow.dataflows.queue_source import QueueSource
 from alertflow.dataflows.shutdown import StoppableSource
-from alertflow.dataflows.uris import KafkaLocation, parse_location
+from alertflow.dataflows.uris import KafkaLocation, kafka_inputs, parse_location
 from alertflow.schemas.config import AlertflowConfig, ConfigError
 from alertflow.schemas.decoders import decode_stream
 from alertflow.schemas.errors import DecodeError
@@ -158,13 +158,8 @@ def check_inputs(config: AlertflowConfig) -> None:
     Inside the engine the same failure surfaces behind a Rust panic note; here it is the
     :class:`~alertflow.dataflows.kafka_io.InputUnavailable` (or ``ConfigError``) alone.
     """
-    for uris in config.inputs.values():
-        for uri in uris:
-            if uri.startswith(QUEUE_SCHEME):
-                continue
-            location = parse_location(uri)
-            if isinstance(location, KafkaLocation) and location.topic:
-                _kafka_source(location, config).list_parts()
+    for location in kafka_inputs(uri for uris in config.inputs.values() for uri in uris):
+        _kafka_source(location, config).list_parts()
 
 
 def _kafka_source(location: KafkaLocation, config: AlertflowConfig) -> KafkaPollSource:

@@ -1,5 +1,6 @@
 """Input and output locations: ``kafka://host:port[,host:port]/topic`` or a file path."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +38,16 @@ def parse_location(uri: str) -> KafkaLocation | Path:
             raise ConfigError(f"location {uri!r}: broker {broker!r} must be host:port")
     topic = parts.path.strip("/") or None
     return KafkaLocation(brokers, topic)
+
+
+def kafka_inputs(uris: Iterable[str]) -> list[KafkaLocation]:
+    """The Kafka topics among input locations; files and intake queues are not.
+
+    >>> kafka_inputs(["m.jsonl", "kafka://b:9092/metrics", "kafka://b:9092", "queue://m"])
+    [KafkaLocation(brokers=('b:9092',), topic='metrics')]
+    """
+    locations = [parse_location(uri) for uri in uris if uri.startswith("kafka://")]
+    return [loc for loc in locations if isinstance(loc, KafkaLocation) and loc.topic]
 
 
 def files_only(inputs: dict[str, list[str]]) -> bool:

@@ -32,7 +32,9 @@ class Decision:
     trace of the decision points at the exact messages behind it; ``read_ns``
     is when the newest of them was read, for in-job latency; ``traceparent`` is
     the W3C trace context of the decision's span when tracing is on (the Kafka sink
-    sends it as a header).
+    sends it as a header). ``chain`` is the audit chain it joins when the step that
+    made it names one: the state key that emitted it, whose output order is fixed
+    (``operators.delivery.audit.partition_of``).
     """
 
     stream: str
@@ -41,6 +43,7 @@ class Decision:
     inputs: tuple[str, ...] = ()
     read_ns: int = 0
     traceparent: str | None = None
+    chain: str | None = None
 
     def encode(self) -> bytes:
         """The record's JSON, as every sink writes it."""

@@ -68,7 +68,8 @@ class KafkaClient(_Settings):
         "by the worker that reads the partition, so with several processes their samples "
         "are not pickled from one to another. A series that arrives on two partitions is "
         "then scored as two series: leave off unless the producers key by series. Turning "
-        "it on or off starts the series' detectors afresh on resume.",
+        "it on or off starts the series' detectors afresh on resume, and their anomalies' "
+        "audit chains (one per partition and shard while on).",
     )
     delivery_timeout_s: float = Field(
         120.0,

@@ -82,3 +82,19 @@ def test_a_run_writes_a_chain_the_cli_verifies_and_a_cut_one_fails(tmp_path):
     cut = subprocess.run([*cli, "audit", "verify", str(audit)], capture_output=True, text=True)
     assert cut.returncode == 1
     assert "chain broken at record" in cut.stdout
+
+
+def test_scored_and_forecast_decisions_chain_by_the_state_key_that_emitted_them():
+    from alertflow.dataflows.flow import _chained_predictions, _joined
+
+    key = "metrics/1.s0~0032"  # a series_partitioned key: shard 0 of partition 1
+    anomaly = Decision("anomalies", 'up{job="api"}', {"id": "a"})
+    late = Decision("dlq", "metrics", {"id": "d"})
+    _joined([(key, [anomaly, late])])
+    assert partition_of(anomaly, 64) == f"scoring/{key}"
+    assert partition_of(late, 64) == "dlq/metrics"  # dead letters chain by input as before
+    prediction = Decision("predictions", 'up{job="api"}', {"id": "p"})
+    _chained_predictions((key, [prediction]))
+    assert partition_of(prediction, 64) == f"prediction/{key}"
+    # Unnamed, a decision chains by its series' shard (what a key is by default).
+    assert partition_of(Decision("anomalies", 'up{job="api"}', {}), 64) == "scoring/s28"

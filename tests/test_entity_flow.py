@@ -47,3 +47,16 @@ def test_entity_anomaly_names_the_metrics_behind_it(tmp_path):
 
 def test_off_by_default(tmp_path):
     assert not [a for a in _run(tmp_path, False) if a["name"] == "entity"]
+
+
+def test_entity_anomalies_have_chains_of_their_own(tmp_path):
+    # The entities step is keyed by entity: its anomalies chained beside a series shard's
+    # (scoring/s<n>, main until audit7) had no fixed order against the scoring step's.
+    found = {a["id"]: a for a in _run(tmp_path, True)}
+    audit = read_jsonl(tmp_path / "out-True" / "audit.jsonl")
+    chains = {r["partition"] for r in audit if found[r["record_id"]]["name"] == "entity"}
+    assert len(chains) == 1
+    (chain,) = chains
+    assert chain.startswith("entities/") and "api" not in chain  # labels stay out of it
+    assert all(r["partition"].startswith("scoring/s") for r in audit
+               if found[r["record_id"]]["name"] != "entity")  # fmt: skip

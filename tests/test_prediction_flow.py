@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from alertflow.operators.normalize import shard_of
 from alertflow.operators.simulate.trends import KINDS, trend_scenarios, write_trends
 from alertflow.schemas.outputs import Incident, Prediction
 from alertflow.schemas.timefmt import parse_rfc3339_ns
@@ -80,3 +81,21 @@ def test_flow_opens_and_closes_predicted_incidents(flow_run):
         scenario = incident.members[0].labels["scenario"]
         assert incident.outcome == ("happened" if scenario in breaching else "averted")
     assert any(i.outcome == "happened" for i in closed)
+
+
+def test_audit_chains_of_anomalies_and_predictions_are_their_series_shards(flow_run):
+    # Chains follow the scoring and forecasting steps' state keys; without
+    # kafka.series_partitioned a key is the series' shard, so every audit record is
+    # what it was when chains were named from the series (byte for byte: same partition,
+    # same seq, same order, so the same hash).
+    _, out = flow_run
+    decisions = {r["id"]: r for s in ("anomalies", "predictions")
+                 for r in _lines(out / f"{s}.jsonl")}  # fmt: skip
+    streams = {"anomalies": "scoring", "predictions": "prediction"}
+    checked = set()
+    for record in _lines(out / "audit.jsonl"):
+        if record["stream"] in streams:
+            series = decisions[record["record_id"]]["series"]
+            assert record["partition"] == f"{streams[record['stream']]}/{shard_of(series, 64)}"
+            checked.add(record["stream"])
+    assert checked == set(streams)

@@ -1,11 +1,12 @@
 """The audit chain: one record per decision, each carrying the hash of the one before it.
 
 Chains are per partition, and a partition is fed by one upstream key in a fixed
-order (a scoring shard's anomalies, one incident's versions and notifications, one
-input's dead letters), so a replay after a crash re-emits the same records with the
-same hashes: at-least-once copies are byte-identical and a verifier tells them from
-tampering. A record's ``hash`` is SHA-256 over its other fields (sorted-key JSON),
-``prev`` included, so editing, dropping or reordering a record breaks the next link.
+order (the anomalies of one scoring state key, one incident's versions and
+notifications, one input's dead letters), so a replay after a crash re-emits the
+same records with the same hashes: at-least-once copies are byte-identical and a
+verifier tells them from tampering. A record's ``hash`` is SHA-256 over its other
+fields (sorted-key JSON), ``prev`` included, so editing, dropping or reordering a
+record breaks the next link.
 """
 
 import hashlib
@@ -23,7 +24,23 @@ GENESIS = "0" * 64
 
 
 def partition_of(decision: Decision, shards: int) -> str:
-    """The chain a decision joins: the upstream key whose output order is fixed."""
+    """The chain a decision joins: the upstream key whose output order is fixed.
+
+    A scoring or forecasting step names it on the decision (``chain``): its state key,
+    which is the series' shard (``s<n>``), or with ``kafka.series_partitioned`` one per
+    input partition and shard (``dataflows.routing``), possibly in another process than
+    the same shard of the other partitions. The series' shard is the chain only of
+    decisions that name none.
+
+    >>> anomaly = Decision("anomalies", 'up{job="api"}', {})
+    >>> partition_of(anomaly, 64)
+    'scoring/s28'
+    >>> anomaly.chain = "scoring/metrics/1.s28~00a1"
+    >>> partition_of(anomaly, 64)
+    'scoring/metrics/1.s28~00a1'
+    """
+    if decision.chain is not None:
+        return decision.chain
     if decision.stream == "anomalies":
         return f"scoring/{shard_of(decision.key, shards)}"  # the shard that scored the series
     if decision.stream == "predictions":
