@@ -166,8 +166,9 @@ def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
     # The shards' scores blocks join one block at the end: their rows keep their order, and
     # only the scores stream's place among the other streams (other topics) moves. Closed
     # level buckets stay a list of their own (they go to correlation, not to outputs).
-    # An anomaly's audit chain is the state key that scored it: one key's output order is
-    # fixed, a shard number's is not when several keys share it (series_partitioned).
+    # A decision's audit chain is the state key that made it (anomalies, late samples' dead
+    # letters): one key's output order is fixed, a shard number's is not when several keys
+    # share it (series_partitioned), nor an input topic's when several steps feed it.
     joined: Batch = []
     levels: Batch = []
     rows = []
@@ -179,8 +180,7 @@ def _joined(keyed: list[tuple[str, Batch]]) -> list[Batch]:
             if type(item) is ScoreBlock:
                 rows.extend(item.rows)
                 continue
-            if item.stream == "anomalies":
-                item.chain = f"scoring/{key}"
+            item.chain = f"scoring/{key}"
             joined.append(item)
     if rows:
         joined.append(ScoreBlock(rows))

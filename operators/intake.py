@@ -84,7 +84,10 @@ def dead_letter(
         raw_text=_text(kept, complete=len(kept) == len(body)),
         raw_size=len(body),
     )
-    return Decision("dlq", source, record, (message_ref(source, partition, offset),))
+    # A partition's dead letters come from its reader's decode step, in the partition's
+    # order: one audit chain each (a topic's partitions may be read in several processes).
+    chain = None if partition is None else f"dlq/{source}/{partition}"
+    return Decision("dlq", source, record, (message_ref(source, partition, offset),), chain=chain)
 
 
 def _text(kept: bytes, complete: bool) -> str | None:

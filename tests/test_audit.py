@@ -6,6 +6,7 @@ import sys
 import orjson
 from alertflow.operators.decisions import Decision
 from alertflow.operators.delivery.audit import AuditChain, partition_of, record_hash, verify
+from alertflow.operators.intake import dead_letter
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,10 +90,13 @@ def test_scored_and_forecast_decisions_chain_by_the_state_key_that_emitted_them(
 
     key = "metrics/1.s0~0032"  # a series_partitioned key: shard 0 of partition 1
     anomaly = Decision("anomalies", 'up{job="api"}', {"id": "a"})
-    late = Decision("dlq", "metrics", {"id": "d"})
+    late = dead_letter("metrics", "metrics", 1, 7, b"{}", "late")
+    assert partition_of(late, 64) == "dlq/metrics/1"  # a partition's reader made it ...
     _joined([(key, [anomaly, late])])
     assert partition_of(anomaly, 64) == f"scoring/{key}"
-    assert partition_of(late, 64) == "dlq/metrics"  # dead letters chain by input as before
+    assert partition_of(late, 64) == f"scoring/{key}"  # ... no: a scoring key did
+    # A file has one reader: its dead letters chain by file, as they always did.
+    assert partition_of(dead_letter("metrics", "m.jsonl", None, 3, b"", "bad"), 64) == "dlq/m.jsonl"
     prediction = Decision("predictions", 'up{job="api"}', {"id": "p"})
     _chained_predictions((key, [prediction]))
     assert partition_of(prediction, 64) == f"prediction/{key}"

@@ -1,12 +1,12 @@
 """The audit chain: one record per decision, each carrying the hash of the one before it.
 
 Chains are per partition, and a partition is fed by one upstream key in a fixed
-order (the anomalies of one scoring state key, one incident's versions and
-notifications, one input's dead letters), so a replay after a crash re-emits the
-same records with the same hashes: at-least-once copies are byte-identical and a
-verifier tells them from tampering. A record's ``hash`` is SHA-256 over its other
-fields (sorted-key JSON), ``prev`` included, so editing, dropping or reordering a
-record breaks the next link.
+order (the anomalies and late samples of one scoring state key, one incident's
+versions and notifications, one input partition's or file's dead letters), so a
+replay after a crash re-emits the same records with the same hashes: at-least-once
+copies are byte-identical and a verifier tells them from tampering. A record's
+``hash`` is SHA-256 over its other fields (sorted-key JSON), ``prev`` included, so
+editing, dropping or reordering a record breaks the next link.
 """
 
 import hashlib

@@ -29,11 +29,15 @@ POINTS = 200
 # leave most shards of a partition empty), so every shard number has series of both
 # partitions and main's ``scoring/s<n>`` chains would mix them.
 SETTINGS = ("--set", "scoring.shards=2", "--set", "correlation.lateness_s=86400",
-            "--set", "kafka.series_partitioned=true", "--set", "runtime.snapshot_interval_s=0.5")
+            "--set", "runtime.snapshot_interval_s=0.5")
+PARTITIONED = ("--set", "kafka.series_partitioned=true")
 
 
-def _lines() -> tuple[list[bytes], list[bytes]]:
-    """Samples of ``SERIES`` hosts, each spiking once in each half; and their keys (host)."""
+def _lines(bad_every: int = 0) -> tuple[list[bytes], list[bytes]]:
+    """Samples of ``SERIES`` hosts, each spiking once in each half; and their keys (host).
+
+    With ``bad_every``, every so many points each host also sends a line that is not JSON.
+    """
     rng = random.Random(7)
     lines, keys = [], []
     for i in range(POINTS):
@@ -43,6 +47,9 @@ def _lines() -> tuple[list[bytes], list[bytes]]:
             lines.append(prom_line("cpu_util", {"host": f"h{s}", "cluster": "c1"}, T0 + 30 * i,
                                    value))  # fmt: skip
             keys.append(f"h{s}".encode())
+            if bad_every and i % bad_every == 0:
+                lines.append(b"{not json " + str(i).encode())
+                keys.append(f"h{s}".encode())
     return lines, keys
 
 
@@ -79,8 +86,8 @@ def _partitions_of(record: dict) -> set[str]:
     return {ref.rpartition("@")[0] for ref in record["inputs"]}
 
 
-def test_chains_follow_the_scoring_keys_and_a_resumed_job_rewrites_them_alike(broker, tmp_path):
-    lines, keys = _lines()
+def _crashed_and_whole(broker, tmp_path, lines, keys, *extra) -> tuple[dict, dict, list]:
+    """The outputs of a job killed and resumed, and of one uninterrupted, on the same input."""
     half = len(lines) // 2
     crashed = _topics(broker, partitions=2)
     broker.create_topics(crashed["prefix"] + "audit")
@@ -92,7 +99,7 @@ def test_chains_follow_the_scoring_keys_and_a_resumed_job_rewrites_them_alike(br
     # The first half, read live by 2 processes, killed with SIGKILL once they have written
     # anomalies; the second half arrives, and the job resumes from its recovery store.
     state = ("--recovery-dir", str(tmp_path / "state"))
-    procs = _two_processes(broker, crashed, *state)
+    procs = _two_processes(broker, crashed, *extra, *state)
     try:
         deadline = time.monotonic() + 180
         while not broker.consume_all(crashed["prefix"] + "anomalies", settle_s=0.3):
@@ -105,13 +112,20 @@ def test_chains_follow_the_scoring_keys_and_a_resumed_job_rewrites_them_alike(br
         for proc in procs:
             proc.wait(timeout=30)
     broker.produce(crashed["metrics"], lines[half:], keys=keys[half:])
-    _wait(_two_processes(broker, crashed, *state, "--set", "kafka.stop_at_end=true"))
+    _wait(_two_processes(broker, crashed, *extra, *state, "--set", "kafka.stop_at_end=true"))
 
     # The same input, read once by 2 processes without a kill.
-    _wait(_two_processes(broker, whole, "--set", "kafka.stop_at_end=true"))
+    _wait(_two_processes(broker, whole, *extra, "--set", "kafka.stop_at_end=true"))
+    for names in (crashed, whole):
+        topic = f"kafka://{broker.bootstrap}/{names['prefix']}audit"
+        verified = subprocess.run([*_cmd(broker, names)[:3], "audit", "verify", topic],
+                                  capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    return _outputs(broker, whole), _outputs(broker, crashed), _read(broker, whole, "dlq")
 
-    want = _outputs(broker, whole)
-    got = _outputs(broker, crashed)
+
+def test_chains_follow_the_scoring_keys_and_a_resumed_job_rewrites_them_alike(broker, tmp_path):
+    want, got, _ = _crashed_and_whole(broker, tmp_path, *_lines(), *PARTITIONED)
     anomalies, _ = by_id(want["anomalies"])
     chains = {}
     for record in want["audit"]:
@@ -131,8 +145,18 @@ def test_chains_follow_the_scoring_keys_and_a_resumed_job_rewrites_them_alike(br
     wanted = {i: r for i, r in by_id(want["audit"])[0].items() if r["stream"] == "anomalies"}
     found = {i: r for i, r in audit.items() if r["stream"] == "anomalies"}
     assert found == wanted
-    for names in (crashed, whole):
-        topic = f"kafka://{broker.bootstrap}/{names['prefix']}audit"
-        verified = subprocess.run([*_cmd(broker, names)[:3], "audit", "verify", topic],
-                                  capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_dead_letters_chain_by_partition_and_a_resumed_job_rewrites_them_alike(broker, tmp_path):
+    # Not series_partitioned: each partition is decoded by its reader, in either process.
+    want, got, dead = _crashed_and_whole(broker, tmp_path, *_lines(bad_every=10))
+    assert len(dead) == SERIES * POINTS // 10
+    chains = {}
+    for record in want["audit"]:
+        if record["stream"] == "dlq":
+            chains.setdefault(record["partition"], set()).update(_partitions_of(record))
+    assert len(chains) == 2 and all(len(parts) == 1 for parts in chains.values()), chains
+    audit, conflicts = by_id(got["audit"])
+    assert not conflicts, f"audit ids written with two contents (forked chains): {conflicts[:3]}"
+    wanted = {i: r for i, r in by_id(want["audit"])[0].items() if r["stream"] == "dlq"}
+    assert {i: r for i, r in audit.items() if r["stream"] == "dlq"} == wanted
