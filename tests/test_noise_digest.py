@@ -72,6 +72,15 @@ OOM_TWICE = [
 OOM_CORROBORATED = [*OOM_TWICE[:2], anomaly("queue", 2940), anomaly("queue", 2970), *OOM_TWICE[2:]]
 OOM_LASTING = [*OOM_TWICE[:3], alert("9", "web", 3700)]  # "2" still firing at 3000 + 700
 
+# The first sidecar OOM kill of the estate, alone: no history of its kind anywhere. Its rule
+# says what happened (a one-off event, already over); one_off_alerts reads that.
+ONCE = "KubeContainerOOMKilledOnce"
+ONE_OFF = {"one_off_alerts": "OOMKill|Once$"}
+OOM_ONCE = [
+    alert("1", "queue", 0, severity="critical", name=ONCE),
+    resolved("1", "queue", 0, 120, severity="critical", name=ONCE),
+]
+
 
 def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
     """(incidents' alert ids, digests' alert ids), each sorted; merged incidents left out."""
@@ -394,6 +403,75 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             {"lone_critical_streak": 1},
             id="a-critical-kind-once-part-of-an-incident-pages-again",
         ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [],
+            [["1"]],
+            ONE_OFF,
+            id="a-first-lone-critical-one-off-event-is-a-digest-line",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [],
+            [["1"]],
+            {**ONE_OFF, "lone_critical_streak": 1},
+            id="one-off-and-lone-critical-streak-together",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [["1"]],
+            [],
+            {"lone_critical_streak": 1},
+            id="without-one-off-alerts-a-first-critical-alert-pages",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [["1"]],
+            [],
+            {"one_off_alerts": "Restarted$"},
+            id="a-critical-alert-the-pattern-does-not-name-pages",
+        ),
+        pytest.param(
+            SPLIT,
+            [anomaly("queue", -60), anomaly("queue", -30), *OOM_ONCE],
+            [["1"]],
+            [],
+            ONE_OFF,
+            id="a-one-off-event-its-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [OOM_ONCE[0], alert("9", "web", 700)],  # moves event time past 0 + 600 s
+            [["1"]],
+            [["9"]],
+            ONE_OFF,
+            id="a-one-off-event-still-firing-at-record-after-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [OOM_ONCE[0], alert("2", "batch", 30), *OOM_ONCE[1:]],
+            [["1", "2"]],
+            [],
+            ONE_OFF,
+            id="a-one-off-event-another-alert-joins-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [
+                alert("1", "queue", 0, name=ONCE),
+                resolved("1", "queue", 0, 120, name=ONCE),
+                anomaly("queue", 30),
+                anomaly("queue", 60),
+            ],
+            [["1"]],
+            [],
+            ONE_OFF,
+            id="one-off-alerts-changes-nothing-for-warnings",
+        ),
     ],
 )
 def test_noise_digest(edges, events, incidents, digests, overrides):
@@ -578,11 +656,15 @@ def _run(events, **kw):
     st.sampled_from((0.0, 60.0, 600.0)),
     st.sampled_from((None, 2, 3)),
     st.sampled_from((None, 1)),
+    st.sampled_from((None, ".")),  # ".": every lone critical alert is a one-off event
 )
-def test_no_alert_is_lost(events, record_after_s, lone_max_episodes, lone_critical_streak):
+def test_no_alert_is_lost(
+    events, record_after_s, lone_max_episodes, lone_critical_streak, one_off_alerts
+):
     on = {"noise_digest": True, "coalesce_updates": True}
     flaps = {"lone_max_episodes": lone_max_episodes, "lone_flap_wait_s": 1200.0}
     flaps["lone_critical_streak"] = lone_critical_streak
+    flaps["one_off_alerts"] = one_off_alerts
     decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}
