@@ -530,6 +530,13 @@ class CorrelationConfig(_Settings):
     noise_interval_s: float = Field(
         900.0, gt=0, description="A noise digest gets at most one version per this long."
     )
+    noise_digest_scope: Literal["domain", "estate"] = Field(
+        "domain",
+        description="domain: one noise digest per correlation domain (cluster) and window. "
+        "estate: a step after correlation folds the domains' digests of a window into one "
+        "record listing every domain's lines (each keeps its labels, so its cluster), so an "
+        "estate of three clusters has one digest a day, not three. Nothing is dropped.",
+    )
     corroborate_hops: int = Field(
         1,
         ge=0,

@@ -8,12 +8,14 @@ changes no incident's final state.
 """
 
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from alertflow.dataflows.incident_view import print_incidents
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.estate_digest import EstateDigests
 from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.correlation.noise_digest import (
     DigestEntry,
@@ -21,6 +23,7 @@ from alertflow.operators.correlation.noise_digest import (
     NoiseDigests,
     render_digest,
 )
+from alertflow.operators.decisions import Decision
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import AlertEvent
 from hypothesis import given
@@ -683,6 +686,53 @@ def test_no_alert_is_lost(
             assert taken in held[fingerprint], (fingerprint, record.taken_by)
     for record in records:
         Incident.model_validate(record)
+
+
+@PROPERTY
+@given(
+    domain_events(),
+    domain_events(),
+    st.lists(st.booleans(), max_size=64),
+    st.sampled_from((None, ".")),
+)
+def test_no_alert_is_lost_in_the_estate_digest(eu, us, order, one_off_alerts):
+    # Two domains' digests folded into the estate's (noise_digest_scope "estate"), their
+    # versions interleaved at random, each domain's in its own order.
+    on = {"noise_digest": True, "coalesce_updates": True, "lone_critical_streak": 1}
+    fired, kept, queues = set(), [], []
+    for name, events in (("eu", eu), ("us", us)):
+        events = [
+            replace(e, fingerprint=f"{name}-{e.fingerprint}") if isinstance(e, AlertEvent) else e
+            for e in events
+        ]
+        fired |= {
+            e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"
+        }
+        correlator = DomainCorrelator(name, _settings(**on, one_off_alerts=one_off_alerts),
+                                      static_edges=PROPERTY_EDGES)  # fmt: skip
+        decisions = correlator.on_events(events, 0) + correlator.finish(0)
+        digest = [d for d in decisions if d.stream == "incidents" and d.record.kind == "noise"]
+        kept += [d for d in decisions if d not in digest]
+        queues.append(digest)
+    estate, folded, flips = EstateDigests(86_400.0), [], iter(order)
+    while any(queues):
+        i = (1 if next(flips, False) else 0) if all(queues) else (0 if queues[0] else 1)
+        folded.append(Decision("incidents", "", estate.fold(queues[i].pop(0).record)))
+    records = latest(kept + folded)
+    assert sum(1 for r in records if r.kind == "noise") <= 2  # one per window (a 2-day span)
+    by_id = {r.incident_id: r for r in records}
+    held: dict[str, set[str]] = {}
+    for record in records:
+        Incident.model_validate(record)
+        for m in record.members:
+            held.setdefault(m["id"] if isinstance(m, dict) else m.id, set()).add(record.incident_id)
+    for fingerprint in fired:
+        assert fingerprint in held, f"{fingerprint} is in no record"
+    for record in records:
+        for fingerprint, taken in record.taken_by.items():
+            while by_id[taken].status == "merged":
+                taken = by_id[taken].merged_into
+            assert taken in held[fingerprint], (fingerprint, record.taken_by)
 
 
 def _final(decisions) -> list[tuple]:
