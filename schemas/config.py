@@ -531,11 +531,12 @@ class CorrelationConfig(_Settings):
         900.0, gt=0, description="A noise digest gets at most one version per this long."
     )
     noise_digest_scope: Literal["domain", "estate"] = Field(
-        "domain",
-        description="domain: one noise digest per correlation domain (cluster) and window. "
-        "estate: a step after correlation folds the domains' digests of a window into one "
-        "record listing every domain's lines (each keeps its labels, so its cluster), so an "
-        "estate of three clusters has one digest a day, not three. Nothing is dropped.",
+        "estate",
+        description="estate: a step after correlation folds the domains' noise digests of a "
+        "window into one record (domain '*') listing every domain's lines (each keeps its "
+        "labels, so its cluster), so an estate of three clusters has one digest a day, not "
+        "three; nothing is dropped. Chosen by leave-one-seed-out (bench/one_off_cv.py, 9 of 9 "
+        "folds). domain: one noise digest per correlation domain (cluster) and window.",
     )
     corroborate_hops: int = Field(
         1,
