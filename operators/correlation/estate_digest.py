@@ -87,11 +87,12 @@ class EstateDigests:
         state.parts[str(record["domain"])] = dict(record)
         state.version += 1
         out = self._render(state)
-        self._forget(window)
+        self._forget()
         return out
 
-    def _forget(self, newest: int) -> None:
-        """Ended windows two windows behind ``newest``; the oldest past ``_MAX_WINDOWS``."""
+    def _forget(self) -> None:
+        """Ended windows two windows behind the newest; the oldest past ``_MAX_WINDOWS``."""
+        newest = max(self.windows)
         old = [w for w, s in self.windows.items() if s.ended and w + 2 * self.window_ns <= newest]
         while len(self.windows) - len(old) > _MAX_WINDOWS:
             old.append(min(w for w in self.windows if w not in old))
