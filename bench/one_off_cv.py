@@ -21,7 +21,8 @@ chooses by leave-one-seed-out with critical_cv's rule: each fold picks, on the o
 the candidate with the highest pooled noise reduction counting every record among those
 that lose no pooled top-1, top-3, announced rate or F1 against off (ties: the one listed
 first, with fewer changes), and scores it on the left-out seed; beside it, the in-sample
-pick on all seeds. The folds must agree for a default to ship. Held-out seeds (>= 9000) are never collected here.
+pick on all seeds. The folds must agree for a default to ship. Held-out seeds (>= 9000) are
+never collected here.
 """
 
 from __future__ import annotations
