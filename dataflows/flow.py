@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import bytewax.operators as op
+from alertflow.dataflows.estate_digest_step import EstateDigestLogic, apart, digests_only
 from alertflow.dataflows.flow_tracing import FlowTracing
 from alertflow.dataflows.governance import audit, redact
 from alertflow.dataflows.job_metrics import JobMetrics
@@ -133,6 +134,8 @@ def build_flow(
         if series:
             events.append(levels)  # closed buckets: what changed at an incident's start
         incidents = _correlation(op.merge("correlation_events", *events), config)
+        if config.correlation.noise_digest and config.correlation.noise_digest_scope == "estate":
+            incidents = _estate_digest(incidents, config)
         if "feedback" in valid and config.feedback.enabled:
             incidents = _feedback(incidents, valid["feedback"], config)
         outputs.append(incidents)  # list[Decision]: incident versions and notifications
@@ -337,6 +340,15 @@ def _correlation(events: Stream[Batch], config: AlertflowConfig) -> Stream[Batch
     )
     grouped = op.stateful_batch("group", keyed, logic)
     return op.key_rm("unkey_incidents", grouped)  # list[Decision]
+
+
+def _estate_digest(incidents: Stream[Batch], config: AlertflowConfig) -> Stream[Batch]:
+    parts = op.flat_map("digests_apart", incidents, apart)  # list[Decision], digests alone
+    split = op.branch("digest_or_not", parts, digests_only)
+    keyed = op.key_on("one_estate", split.trues, lambda _: "noise")  # ("noise", list[Decision])
+    logic = partial(EstateDigestLogic, config=config.correlation)
+    folded = op.key_rm("unkey_estate", op.stateful_batch("estate_digest", keyed, logic))
+    return op.merge("with_estate_digest", split.falses, folded)  # list[Decision]
 
 
 def _feedback(incidents: Stream[Batch], verdicts: Stream[Batch],

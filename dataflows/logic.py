@@ -365,6 +365,7 @@ def settings(config: CorrelationConfig) -> IncidentSettings:
         lone_max_episodes=config.lone_max_episodes,
         lone_flap_wait_s=config.lone_flap_wait_s,
         lone_critical_streak=config.lone_critical_streak,
+        one_off_alerts=config.one_off_alerts,
         coalesce_updates=config.coalesce_updates,
         join_interval_s=config.join_interval_s,
     )

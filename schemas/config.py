@@ -531,6 +531,14 @@ class CorrelationConfig(_Settings):
     noise_interval_s: float = Field(
         900.0, gt=0, description="A noise digest gets at most one version per this long."
     )
+    noise_digest_scope: Literal["domain", "estate"] = Field(
+        "estate",
+        description="estate: a step after correlation folds the domains' noise digests of a "
+        "window into one record (domain '*') listing every domain's lines (each keeps its "
+        "labels, so its cluster), so an estate of three clusters has one digest a day, not "
+        "three; nothing is dropped. Chosen by leave-one-seed-out (bench/one_off_cv.py, 9 of 9 "
+        "folds). domain: one noise digest per correlation domain (cluster) and window.",
+    )
     corroborate_hops: int = Field(
         1,
         ge=0,
@@ -582,6 +590,16 @@ class CorrelationConfig(_Settings):
         "chosen by leave-one-seed-out (bench/critical_cv.py, 9 of 9 folds). None: every "
         "critical alert pages at once.",
     )
+    one_off_alerts: str | None = Field(
+        None,
+        description="A regular expression (Python re, searched in the alertname) naming "
+        "rules that report a one-off event already over (a container OOM-killed once, a pod "
+        "restarted) rather than a failure going on. A lone critical alert of such a rule is "
+        "held back from its first episode, before any history, as lone_critical_streak holds "
+        "back a kind that kept ending alone: a noise digest line unless anomalies corroborate "
+        "it or it is still firing record_after_s after it began. Never dropped: the digest "
+        "lists it. None: off.",
+    )
     coalesce_updates: bool = Field(
         True,
         description="Changes to a recorded incident that leave its status, severity, first "
@@ -627,6 +645,16 @@ class CorrelationConfig(_Settings):
         description="With level_split: a re-fired alert whose new episode such a move explains "
         "leaves its incident (a version without it is recorded) and is placed anew.",
     )
+
+    @field_validator("one_off_alerts")
+    @classmethod
+    def _one_off_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"one_off_alerts: not a valid regex: {exc}") from None
+        return value
 
 
 class LogPatternsConfig(_Settings):

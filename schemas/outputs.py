@@ -80,9 +80,10 @@ class Incident(_Output):
     )
     kind: Literal["incident", "noise"] = Field(
         "incident",
-        description="noise: the domain's noise digest for one window (correlation."
-        "noise_window_s), listing lone warnings that no incident took; it claims no common "
-        "cause (no root_causes) and is never announced.",
+        description="noise: the noise digest for one window (correlation.noise_window_s) of "
+        "the estate (domain '*', correlation.noise_digest_scope estate) or of one domain, "
+        "listing lone alerts that no incident took; it claims no common cause (no "
+        "root_causes) and is never announced.",
     )
     taken_by: dict[str, str] = Field(
         default_factory=dict,
@@ -92,7 +93,9 @@ class Incident(_Output):
     merged_into: str | None = Field(
         None, description="The incident_id that absorbed this one (status merged)."
     )
-    domain: str = Field(description="Correlation domain, e.g. the cluster.")
+    domain: str = Field(
+        description="Correlation domain, e.g. the cluster; '*' for the estate's noise digest."
+    )
     opened_at: str
     updated_at: str
     resolved_at: str | None = None

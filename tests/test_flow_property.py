@@ -91,5 +91,7 @@ def test_bad_input_goes_to_dlq_and_good_records_still_flow(tmp_path_factory, dat
     assert any(
         a["labels"].get("host") == "h0" and a["ts"] == "2026-11-25T11:30:00.000Z" for a in anomalies
     )
-    domains = {i["domain"] for i in read_jsonl(tmp / "out" / "incidents.jsonl")}
-    assert {"c1", "c2"} <= domains
+    records = read_jsonl(tmp / "out" / "incidents.jsonl")
+    # c2's lone warning is a line of the estate's noise digest (domain "*").
+    clusters = {m["labels"].get("cluster") for r in records for m in r["members"]}
+    assert "c1" in {r["domain"] for r in records} and {"c1", "c2"} <= clusters

@@ -8,12 +8,14 @@ changes no incident's final state.
 """
 
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from alertflow.dataflows.incident_view import print_incidents
 from alertflow.operators.correlation.anomaly_dedup import AnomalySignal
 from alertflow.operators.correlation.correlator import DomainCorrelator
+from alertflow.operators.correlation.estate_digest import EstateDigests
 from alertflow.operators.correlation.incidents import IncidentSettings
 from alertflow.operators.correlation.noise_digest import (
     DigestEntry,
@@ -21,6 +23,7 @@ from alertflow.operators.correlation.noise_digest import (
     NoiseDigests,
     render_digest,
 )
+from alertflow.operators.decisions import Decision
 from alertflow.schemas.outputs import Incident
 from alertflow.schemas.records import AlertEvent
 from hypothesis import given
@@ -71,6 +74,15 @@ OOM_TWICE = [
 ]
 OOM_CORROBORATED = [*OOM_TWICE[:2], anomaly("queue", 2940), anomaly("queue", 2970), *OOM_TWICE[2:]]
 OOM_LASTING = [*OOM_TWICE[:3], alert("9", "web", 3700)]  # "2" still firing at 3000 + 700
+
+# The first sidecar OOM kill of the estate, alone: no history of its kind anywhere. Its rule
+# says what happened (a one-off event, already over); one_off_alerts reads that.
+ONCE = "KubeContainerOOMKilledOnce"
+ONE_OFF = {"one_off_alerts": "OOMKill|Once$"}
+OOM_ONCE = [
+    alert("1", "queue", 0, severity="critical", name=ONCE),
+    resolved("1", "queue", 0, 120, severity="critical", name=ONCE),
+]
 
 
 def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
@@ -394,6 +406,75 @@ def split(decisions) -> tuple[list[list[str]], list[list[str]]]:
             {"lone_critical_streak": 1},
             id="a-critical-kind-once-part-of-an-incident-pages-again",
         ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [],
+            [["1"]],
+            ONE_OFF,
+            id="a-first-lone-critical-one-off-event-is-a-digest-line",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [],
+            [["1"]],
+            {**ONE_OFF, "lone_critical_streak": 1},
+            id="one-off-and-lone-critical-streak-together",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [["1"]],
+            [],
+            {"lone_critical_streak": 1},
+            id="without-one-off-alerts-a-first-critical-alert-pages",
+        ),
+        pytest.param(
+            SPLIT,
+            [*OOM_ONCE],
+            [["1"]],
+            [],
+            {"one_off_alerts": "Restarted$"},
+            id="a-critical-alert-the-pattern-does-not-name-pages",
+        ),
+        pytest.param(
+            SPLIT,
+            [anomaly("queue", -60), anomaly("queue", -30), *OOM_ONCE],
+            [["1"]],
+            [],
+            ONE_OFF,
+            id="a-one-off-event-its-metrics-corroborate-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [OOM_ONCE[0], alert("9", "web", 700)],  # moves event time past 0 + 600 s
+            [["1"]],
+            [["9"]],
+            ONE_OFF,
+            id="a-one-off-event-still-firing-at-record-after-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [OOM_ONCE[0], alert("2", "batch", 30), *OOM_ONCE[1:]],
+            [["1", "2"]],
+            [],
+            ONE_OFF,
+            id="a-one-off-event-another-alert-joins-is-an-incident",
+        ),
+        pytest.param(
+            SPLIT,
+            [
+                alert("1", "queue", 0, name=ONCE),
+                resolved("1", "queue", 0, 120, name=ONCE),
+                anomaly("queue", 30),
+                anomaly("queue", 60),
+            ],
+            [["1"]],
+            [],
+            ONE_OFF,
+            id="one-off-alerts-changes-nothing-for-warnings",
+        ),
     ],
 )
 def test_noise_digest(edges, events, incidents, digests, overrides):
@@ -578,11 +659,15 @@ def _run(events, **kw):
     st.sampled_from((0.0, 60.0, 600.0)),
     st.sampled_from((None, 2, 3)),
     st.sampled_from((None, 1)),
+    st.sampled_from((None, ".")),  # ".": every lone critical alert is a one-off event
 )
-def test_no_alert_is_lost(events, record_after_s, lone_max_episodes, lone_critical_streak):
+def test_no_alert_is_lost(
+    events, record_after_s, lone_max_episodes, lone_critical_streak, one_off_alerts
+):
     on = {"noise_digest": True, "coalesce_updates": True}
     flaps = {"lone_max_episodes": lone_max_episodes, "lone_flap_wait_s": 1200.0}
     flaps["lone_critical_streak"] = lone_critical_streak
+    flaps["one_off_alerts"] = one_off_alerts
     decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
     records = latest(decisions)
     by_id = {r.incident_id: r for r in records}
@@ -601,6 +686,53 @@ def test_no_alert_is_lost(events, record_after_s, lone_max_episodes, lone_critic
             assert taken in held[fingerprint], (fingerprint, record.taken_by)
     for record in records:
         Incident.model_validate(record)
+
+
+@PROPERTY
+@given(
+    domain_events(),
+    domain_events(),
+    st.lists(st.booleans(), max_size=64),
+    st.sampled_from((None, ".")),
+)
+def test_no_alert_is_lost_in_the_estate_digest(eu, us, order, one_off_alerts):
+    # Two domains' digests folded into the estate's (noise_digest_scope "estate"), their
+    # versions interleaved at random, each domain's in its own order.
+    on = {"noise_digest": True, "coalesce_updates": True, "lone_critical_streak": 1}
+    fired, kept, queues = set(), [], []
+    for name, events in (("eu", eu), ("us", us)):
+        events = [
+            replace(e, fingerprint=f"{name}-{e.fingerprint}") if isinstance(e, AlertEvent) else e
+            for e in events
+        ]
+        fired |= {
+            e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"
+        }
+        correlator = DomainCorrelator(name, _settings(**on, one_off_alerts=one_off_alerts),
+                                      static_edges=PROPERTY_EDGES)  # fmt: skip
+        decisions = correlator.on_events(events, 0) + correlator.finish(0)
+        digest = [d for d in decisions if d.stream == "incidents" and d.record.kind == "noise"]
+        kept += [d for d in decisions if d not in digest]
+        queues.append(digest)
+    estate, folded, flips = EstateDigests(86_400.0), [], iter(order)
+    while any(queues):
+        i = (1 if next(flips, False) else 0) if all(queues) else (0 if queues[0] else 1)
+        folded.append(Decision("incidents", "", estate.fold(queues[i].pop(0).record)))
+    records = latest(kept + folded)
+    assert sum(1 for r in records if r.kind == "noise") <= 2  # one per window (a 2-day span)
+    by_id = {r.incident_id: r for r in records}
+    held: dict[str, set[str]] = {}
+    for record in records:
+        Incident.model_validate(record)
+        for m in record.members:
+            held.setdefault(m["id"] if isinstance(m, dict) else m.id, set()).add(record.incident_id)
+    for fingerprint in fired:
+        assert fingerprint in held, f"{fingerprint} is in no record"
+    for record in records:
+        for fingerprint, taken in record.taken_by.items():
+            while by_id[taken].status == "merged":
+                taken = by_id[taken].merged_into
+            assert taken in held[fingerprint], (fingerprint, record.taken_by)
 
 
 def _final(decisions) -> list[tuple]:

@@ -89,6 +89,11 @@ class IncidentSettings:
     # still firing record_after_s after it began (then it pages). None: every critical
     # alert pages at once.
     lone_critical_streak: int | None = None
+    # A lone critical alert whose alertname this regular expression finds (re.search) is held
+    # back the same way from its first episode, before any history: its rule reports a
+    # one-off event that is already over (a container OOM-killed once, a pod restarted), not
+    # a failure going on. None: only history (lone_critical_streak) holds one back.
+    one_off_alerts: str | None = None
     # Updates of a recorded incident that change neither its status, severity, top cause,
     # number of alerts nor announcement fold into one version per evidence_interval_s (on in
     # CorrelationConfig).

@@ -4,6 +4,7 @@ A mixin of :class:`~correlation.incidents.IncidentGrouper`: it reads and updates
 grouper's open incidents, closed episodes and timers.
 """
 
+import re
 from collections import OrderedDict
 from itertools import pairwise
 
@@ -481,15 +482,25 @@ class Lifecycle:
         )
 
     def _held_back(self, incident: IncidentState) -> AlertMember | None:
-        """Its one alert if critical, of a kind ``lone_critical_streak`` times alone in a row.
+        """Its one alert if critical and held back by its kind's history or by its rule.
 
-        None otherwise (:class:`noise_digest.LoneKinds` counts the streaks).
+        Held back: its kind ended alone ``lone_critical_streak`` times in a row here
+        (:class:`noise_digest.LoneKinds` counts the streaks), or ``one_off_alerts`` names its
+        rule (a one-off event: no history needed). None otherwise.
         """
-        streak = self.settings.lone_critical_streak
+        s = self.settings
+        streak, one_off = s.lone_critical_streak, s.one_off_alerts
         alerts = incident.alerts
-        if streak is None or len(alerts) != 1 or incident.severity != "critical":
+        if (streak is None and one_off is None) or len(alerts) != 1:
             return None
-        return alerts[0] if self.lone_kinds.streak(alert_rule(alerts[0])) >= streak else None
+        if incident.severity != "critical":
+            return None
+        kind = alert_rule(alerts[0])
+        if one_off is not None and kind and re.search(one_off, kind):
+            return alerts[0]
+        if streak is not None and self.lone_kinds.streak(kind) >= streak:
+            return alerts[0]
+        return None
 
     def _persists_ns(self, alert: AlertMember) -> int:
         """When a held-back critical alert's episode has fired long enough to page."""
