@@ -15,7 +15,7 @@ from alertflow.operators.decisions import Decision
 from alertflow.operators.ids import TIME_HALVES, sample_id
 from alertflow.schemas.jsoncodec import dumps
 from alertflow.schemas.records import MetricSample
-from alertflow.schemas.timefmt import format_ns
+from alertflow.schemas.timefmt import STAMPS, stamp_ns
 
 _BETWEEN = b'},{"id":"'
 _NEWLINE = b'}\n{"id":"'
@@ -59,7 +59,8 @@ class ScoreBlock:
     def timestamps(self) -> list[str]:
         """Each record's ``ts`` text (formatted once, for redaction and encoding)."""
         if self._ts is None:
-            self._ts = [format_ns(row[2].ts_ns) for row in self.rows]
+            stamps = STAMPS  # a scrape's samples share their timestamp: formatted once
+            self._ts = [stamps.get(r[2].ts_ns) or stamp_ns(r[2].ts_ns) for r in self.rows]
         return self._ts
 
     def decisions(self) -> list[Decision]:
