@@ -274,8 +274,11 @@ class SeriesNormalizer:
         names = self._names
         part_keys = self.part_keys
         prefix, keys = "", names  # the last ref prefix seen and the shard names it takes
+        cache = self._cache
         for sample in samples:
-            key, labels, shard, spelled = self._lookup(sample)
+            # _lookup's hit inline (most samples): a call less per sample.
+            hit = cache.get((sample.name, *sample.labels.items()))
+            key, labels, shard, spelled = hit if hit is not None else self._lookup(sample)
             sample.labels = labels
             if part_keys is not None:
                 ref = sample.ref

@@ -22,7 +22,7 @@ from alertflow.operators.score_block import ScoreBlock, record_fields
 from alertflow.operators.series_shift import ShiftTracker
 from alertflow.schemas.outputs import Anomaly
 from alertflow.schemas.records import MetricSample
-from alertflow.schemas.timefmt import NS_PER_S, format_ns
+from alertflow.schemas.timefmt import NS_PER_S, format_ns, stamp_ns
 
 RECENT_TIMESTAMPS = 16
 
@@ -269,7 +269,7 @@ class SeriesScorer:
         severity: str,
     ) -> Decision:
         row = (self.id_prefix, self.key, sample, score, expected, lower, upper, detectors, severity)
-        fields = record_fields(row, format_ns(sample.ts_ns))
+        fields = record_fields(row, stamp_ns(sample.ts_ns))
         if stream == "anomalies" and self.interval_ns is not None:
             # Correlation's lag tolerance needs it; per-sample ``scores`` stay lean.
             fields["interval_s"] = self.interval_ns / NS_PER_S
@@ -406,8 +406,22 @@ class ShardScorer:
             list(pending), [s.value for _, s in samples], [s.ts_ns for _, s in samples]
         )
         pending.clear()
+        rows = block.rows if block is not None else None
         for (scorer, sample), band in zip(samples, bands, strict=True):
-            decisions = scorer.judge(sample, band[0], band, block)
+            score = band[0]
+            settings = scorer.settings
+            if (rows is not None and scorer.cold is None and score < settings.threshold
+                    and settings.emit_scores):
+                # Most samples: warm, below the threshold, only a ``scores`` row. The row
+                # SeriesScorer._decisions would append, without its two calls per sample.
+                _, expected, lower, upper = band
+                if expected != expected:  # NaN: no expectation behind the score
+                    expected = lower = upper = sample.value
+                severity = "critical" if score >= settings.critical_threshold else "warning"
+                rows.append((scorer.id_prefix, scorer.key, sample, score, expected, lower,
+                             upper, [], severity))
+                continue
+            decisions = scorer.judge(sample, score, band, block)
             if decisions:
                 out.extend(decisions)
 

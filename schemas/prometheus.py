@@ -3,7 +3,7 @@
 from typing import Any
 
 from alertflow.schemas import jsoncodec
-from alertflow.schemas._eventtime import event_time_ns
+from alertflow.schemas._eventtime import event_time_ns, text_event_time_ns
 from alertflow.schemas._fields import require_dict, require_str, sample_value, string_map
 from alertflow.schemas.errors import DecodeError
 from alertflow.schemas.records import MetricSample
@@ -57,23 +57,23 @@ def well_formed_sample(item: Any, ref: str = "") -> MetricSample | None:
     """
     if type(item) is not dict:
         return None
-    name, labels, stamp, value = (
-        item.get("name"),
-        item.get("labels"),
-        item.get("timestamp"),
-        item.get("value"),
-    )
+    try:  # subscripts, not four ``get`` calls: a missing field goes the long way too
+        name, labels, stamp, value = item["name"], item["labels"], item["timestamp"], item["value"]
+    except KeyError:
+        return None
     if type(name) is not str or not name or type(labels) is not dict:
         return None
     # Exact types: bool (an int subclass) and other oddities take the checked path.
     if type(value) not in _PLAIN or type(stamp) not in _PLAIN:
         return None
+    for text in labels.values():  # every label value a string (cheaper than a join)
+        if type(text) is not str:
+            return None
     try:
-        "".join(labels.values())  # a C-speed check that every label value is a string
         number = float(value)
     except (TypeError, ValueError):
         return None
     labels.pop("__name__", None)
-    return MetricSample(
-        name, labels, event_time_ns(stamp, "prometheus sample timestamp"), number, ref
-    )
+    what = "prometheus sample timestamp"
+    ts_ns = text_event_time_ns(stamp, what) if type(stamp) is str else event_time_ns(stamp, what)
+    return MetricSample(name, labels, ts_ns, number, ref)

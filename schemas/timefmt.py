@@ -93,6 +93,27 @@ def format_ns(ts_ns: int) -> str:
     return f"{_second_stamp(seconds)}.{rest // 1_000_000:03d}Z"
 
 
+# Recent stamps by timestamp: every series of one scrape shares its timestamp, and each
+# sample's record carries it (operators.score_block reads this inline: hit, else stamp_ns).
+# The same string object each time also keeps its hash for the caches keyed by text.
+STAMPS: dict[int, str] = {}
+_STAMPS_MAX = 4096
+
+
+def stamp_ns(ts_ns: int) -> str:
+    """:func:`format_ns`, remembered for the next record at the same timestamp.
+
+    >>> stamp_ns(1795600800500000000) is stamp_ns(1795600800500000000)
+    True
+    """
+    text = STAMPS.get(ts_ns)
+    if text is None:
+        if len(STAMPS) >= _STAMPS_MAX:
+            STAMPS.clear()
+        text = STAMPS[ts_ns] = format_ns(ts_ns)
+    return text
+
+
 @functools.lru_cache(maxsize=1024)
 def _second_stamp(seconds: int) -> str:
     # Cached apart: at 10,000 alerts/s most timestamps are new, their seconds are not.

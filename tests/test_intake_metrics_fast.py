@@ -1,10 +1,14 @@
 """Intake's inline metrics path gives what the per-message path gives, record and dead letter."""
 
+import copy
 import json
 
 import orjson
+import pytest
 from alertflow.dataflows.sources import FileLine
 from alertflow.operators.intake import Intake
+from alertflow.schemas import prometheus
+from alertflow.schemas.prometheus import well_formed_sample
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +86,20 @@ def _view(item: object) -> object:
         return (item.stream, item.key, record.model_dump(), item.inputs)
     return (type(item), item.name, item.labels, item.ts_ns, repr(item.value), item.ref,
             item.read_ns)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_doc)
+@example({**_GOOD, "labels": {"job": 3}})
+@example({**_GOOD, "labels": {"__name__": "up", "job": None}})
+@example({**_GOOD, "labels": {"job": ["a"]}})
+@example({**_GOOD, "value": "NaN", "timestamp": 1795600800})
+def test_an_inline_sample_is_the_checked_paths(doc):
+    # The inline reader takes a message only where the checked reader gives the same sample.
+    fast = well_formed_sample(copy.deepcopy(doc), "in/0@7")
+    if fast is None:
+        return  # it goes the long way
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prometheus, "well_formed_sample", lambda *_: None)
+        checked = prometheus.samples_from_adapter(copy.deepcopy(doc), "in/0@7")
+    assert [repr(s) for s in checked] == [repr(fast)]
