@@ -125,23 +125,44 @@ def evaluate(root: Path, seeds: Sequence[int]) -> None:
         print(_row(str(k), pooled(seeds, k)))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``collect`` or ``evaluate``."""
-    parser = argparse.ArgumentParser(prog="python -m bench.critical_cv", description=__doc__)
+def seed_cv_main(
+    prog: str,
+    doc: str | None,
+    default_dir: Path,
+    collect_one,
+    evaluate_all,
+    argv: Sequence[str] | None,
+    keep: bool = False,
+) -> int:
+    """The ``collect`` / ``evaluate`` command line of a leave-one-seed-out chooser.
+
+    ``collect_one(seed, scenarios, dir[, keep])`` runs one seed's scenarios;
+    ``evaluate_all(dir, seeds)`` prints the folds. Held-out seeds (>= 9000) are refused.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
     parser.add_argument("command", choices=("collect", "evaluate"))
     parser.add_argument("--seeds", default="0-8")
     parser.add_argument("--scenarios", type=int, default=4)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/critical-cv"))
+    parser.add_argument("--dir", type=Path, default=default_dir)
+    if keep:
+        parser.add_argument("--keep", action="store_true", help="keep the simulated inputs")
     args = parser.parse_args(argv)
     seeds = _seeds(args.seeds)
     if any(s >= 9000 for s in seeds):
         parser.error("seeds >= 9000 are held out: never tuned on")
     if args.command == "collect":
         for seed in seeds:
-            collect(seed, args.scenarios, args.dir)
+            collect_one(seed, args.scenarios, args.dir, *((args.keep,) if keep else ()))
     else:
-        evaluate(args.dir, seeds)
+        evaluate_all(args.dir, seeds)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``collect`` or ``evaluate``."""
+    return seed_cv_main(
+        "python -m bench.critical_cv", __doc__, Path("/tmp/critical-cv"), collect, evaluate, argv
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ never collected here.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import subprocess
 import sys
@@ -35,9 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import correlation as bc
-from bench.critical_cv import _score
+from bench.critical_cv import _score, seed_cv_main
 from bench.noise_cv import figures, pooled_over
-from bench.rank_cv import _seeds, fresh_scenarios
+from bench.rank_cv import fresh_scenarios
 
 # The one-off pattern: rules that report an event already over, whatever their severity
 # says (kube-state-metrics' last terminated reason, a restart).
@@ -150,22 +149,10 @@ def evaluate(root: Path, seeds: Sequence[int]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``collect`` or ``evaluate``."""
-    parser = argparse.ArgumentParser(prog="python -m bench.one_off_cv", description=__doc__)
-    parser.add_argument("command", choices=("collect", "evaluate"))
-    parser.add_argument("--seeds", default="0-8")
-    parser.add_argument("--scenarios", type=int, default=4)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/one-off-cv"))
-    parser.add_argument("--keep", action="store_true", help="keep the simulated inputs")
-    args = parser.parse_args(argv)
-    seeds = _seeds(args.seeds)
-    if any(s >= 9000 for s in seeds):
-        parser.error("seeds >= 9000 are held out: never tuned on")
-    if args.command == "collect":
-        for seed in seeds:
-            collect(seed, args.scenarios, args.dir, args.keep)
-    else:
-        evaluate(args.dir, seeds)
-    return 0
+    return seed_cv_main(
+        "python -m bench.one_off_cv", __doc__, Path("/tmp/one-off-cv"), collect, evaluate, argv,
+        keep=True,
+    )
 
 
 if __name__ == "__main__":

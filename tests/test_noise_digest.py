@@ -669,23 +669,8 @@ def test_no_alert_is_lost(
     flaps["lone_critical_streak"] = lone_critical_streak
     flaps["one_off_alerts"] = one_off_alerts
     decisions = _run(events, record_after_s=record_after_s, **on, **flaps)
-    records = latest(decisions)
-    by_id = {r.incident_id: r for r in records}
     fired = {e.fingerprint for e in events if isinstance(e, AlertEvent) and e.status == "firing"}
-    held: dict[str, set[str]] = {}  # fingerprint -> records whose last version lists it
-    for record in records:
-        for m in record.members:
-            held.setdefault(m.id, set()).add(record.incident_id)
-    for fingerprint in fired:
-        assert fingerprint in held, f"{fingerprint} is in no record"
-    for record in records:
-        for fingerprint, taken in record.taken_by.items():
-            # Listed, then taken: the line names an incident that holds it, or absorbed it.
-            while by_id[taken].status == "merged":
-                taken = by_id[taken].merged_into
-            assert taken in held[fingerprint], (fingerprint, record.taken_by)
-    for record in records:
-        Incident.model_validate(record)
+    _assert_every_alert_held(latest(decisions), fired)
 
 
 @PROPERTY
@@ -720,8 +705,14 @@ def test_no_alert_is_lost_in_the_estate_digest(eu, us, order, one_off_alerts):
         folded.append(Decision("incidents", "", estate.fold(queues[i].pop(0).record)))
     records = latest(kept + folded)
     assert sum(1 for r in records if r.kind == "noise") <= 2  # one per window (a 2-day span)
+    _assert_every_alert_held(records, fired)
+
+
+def _assert_every_alert_held(records, fired: set[str]) -> None:
+    """Every fired alert is listed by some record's last version, and each record's
+    ``taken_by`` names an incident that holds the alert (or the one that absorbed it)."""
     by_id = {r.incident_id: r for r in records}
-    held: dict[str, set[str]] = {}
+    held: dict[str, set[str]] = {}  # fingerprint -> records whose last version lists it
     for record in records:
         Incident.model_validate(record)
         for m in record.members:
@@ -730,6 +721,7 @@ def test_no_alert_is_lost_in_the_estate_digest(eu, us, order, one_off_alerts):
         assert fingerprint in held, f"{fingerprint} is in no record"
     for record in records:
         for fingerprint, taken in record.taken_by.items():
+            # Listed, then taken: the line names an incident that holds it, or absorbed it.
             while by_id[taken].status == "merged":
                 taken = by_id[taken].merged_into
             assert taken in held[fingerprint], (fingerprint, record.taken_by)

@@ -34,10 +34,8 @@ def level_changes(
     """
     if levels is None or (not weights.level_first and math.isinf(weights.level_extra)):
         return {}
-    services = set(services)
-    near = services | {d for s in services for d in graph.downstream(s)}
     start = first_alert_ns - int(weights.level_lead_s * NS_PER_S)
-    found = levels.series_changes(sorted(near), start, max(now_ns, start))
+    found = _near_changes(levels, services, graph, start, now_ns)
     if weights.level_kind:
         found = _kind_scaled(found, weights.level_kind)
     # (change, series) pairs: the largest change, ties to the larger name, as tuples compare.
@@ -64,14 +62,21 @@ def early_mover(
     """
     if levels is None or math.isinf(weights.level_early_s) or weights.level_early_place < 1:
         return None
-    services = set(services)
-    near = services | {d for s in services for d in graph.downstream(s)}
     start = first_alert_ns - int((weights.level_lead_s + weights.level_early_s) * NS_PER_S)
-    found = levels.series_changes(sorted(near), start, max(now_ns, start))
+    found = _near_changes(levels, services, graph, start, now_ns)
     best = max(((max(cs), s) for s, cs in found.items() if cs), default=None)
     if best is None or best[0][0] < max(weights.level_early_min, NOISE_SPREADS):
         return None
     return best[1], best[0]
+
+
+def _near_changes(
+    levels: LevelBook, services: Iterable[str], graph: ServiceGraph, start: int, now_ns: int
+) -> dict[str, list[tuple[float, str]]]:
+    """The changes at ``start`` of the services and of their dependencies, per service."""
+    services = set(services)
+    near = services | {d for s in services for d in graph.downstream(s)}
+    return levels.series_changes(sorted(near), start, max(now_ns, start))
 
 
 def _kind_scaled(
