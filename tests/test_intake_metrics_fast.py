@@ -8,6 +8,7 @@ import pytest
 from alertflow.dataflows.sources import FileLine
 from alertflow.operators.intake import Intake
 from alertflow.schemas import prometheus
+from alertflow.schemas.errors import DecodeError
 from alertflow.schemas.prometheus import well_formed_sample
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -94,12 +95,26 @@ def _view(item: object) -> object:
 @example({**_GOOD, "labels": {"__name__": "up", "job": None}})
 @example({**_GOOD, "labels": {"job": ["a"]}})
 @example({**_GOOD, "value": "NaN", "timestamp": 1795600800})
+@example({**_GOOD, "timestamp": "1.5"})
+@example({**_GOOD, "timestamp": 0})
+@example({**_GOOD, "timestamp": 9223372036854776.0})
 def test_an_inline_sample_is_the_checked_paths(doc):
-    # The inline reader takes a message only where the checked reader gives the same sample.
-    fast = well_formed_sample(copy.deepcopy(doc), "in/0@7")
-    if fast is None:
+    # The inline reader takes a message only where the checked reader gives the same sample,
+    # and refuses one (a timestamp out of range or not a time) with the checked reader's error.
+    try:
+        fast = well_formed_sample(copy.deepcopy(doc), "in/0@7")
+    except DecodeError as refused:
+        fast, error = None, str(refused)
+    else:
+        error = None
+    if fast is None and error is None:
         return  # it goes the long way
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(prometheus, "well_formed_sample", lambda *_: None)
+        if error is not None:
+            with pytest.raises(DecodeError) as refused:
+                prometheus.samples_from_adapter(copy.deepcopy(doc), "in/0@7")
+            assert str(refused.value) == error
+            return
         checked = prometheus.samples_from_adapter(copy.deepcopy(doc), "in/0@7")
     assert [repr(s) for s in checked] == [repr(fast)]
