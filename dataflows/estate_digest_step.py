@@ -43,11 +43,12 @@ class EstateDigestLogic(StatefulBatchLogic[list, list[Decision], EstateDigests])
         """Every digest version in, the estate digest's versions out (one each)."""
         out = []
         for batch in values:
-            out.append([
-                Decision("incidents", record["incident_id"], record, d.inputs, d.read_ns)
-                for d in batch
-                for record in (self.state.fold(d.record),)
-            ])  # fmt: skip
+            folded = []
+            for d in batch:
+                record = self.state.fold(d.record)
+                key = record["incident_id"]
+                folded.append(Decision("incidents", key, record, d.inputs, d.read_ns))
+            out.append(folded)
         return out, False
 
     def snapshot(self) -> EstateDigests:

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alertflow.operators.correlation.alert_dedup import SEVERITY_RANK
-from alertflow.operators.correlation.noise_digest import DigestEntry, _recommendations, summary
+from alertflow.operators.correlation.noise_digest import DigestEntry, digest_record
 from alertflow.operators.decisions import Record
 from alertflow.operators.ids import stable_id
 from alertflow.operators.restorable import Restorable
-from alertflow.schemas.timefmt import NS_PER_S, format_ns, parse_rfc3339_ns
+from alertflow.schemas.timefmt import NS_PER_S, parse_rfc3339_ns
 
 ESTATE = "*"  # the domain an estate digest names: all of them
 _MAX_WINDOWS = 8  # windows held at once (bounded state): the oldest ended one goes first
@@ -111,38 +111,17 @@ class EstateDigests:
         listed = {m["id"] for m in members}
         taken = {f: i for p in parts for f, i in (p.get("taken_by") or {}).items() if f in listed}
         entries = [_entry(m, taken.get(m["id"])) for m in members]
-        services = sorted({e.service for e in entries if e.service})
-        ends = state.ended
-        status = "resolved" if ends else ("open" if state.version == 1 else "updated")
-        opened = min(parse_rfc3339_ns(p["opened_at"]) for p in parts)
         updated = max(parse_rfc3339_ns(p["updated_at"]) for p in parts)
         resolved = [parse_rfc3339_ns(p["resolved_at"]) for p in parts if p.get("resolved_at")]
         severity = max(
             (p["severity"] for p in parts), default="info", key=SEVERITY_RANK.__getitem__
         )
-        return Record(
-            {
-                "id": stable_id(state.digest_id, state.version),
-                "incident_id": state.digest_id,
-                "version": state.version,
-                "status": status,
-                "kind": "noise",
-                "taken_by": taken,
-                "merged_into": None,
-                "domain": ESTATE,
-                "opened_at": format_ns(opened),
-                "updated_at": format_ns(updated),
-                "resolved_at": format_ns(max(resolved, default=updated)) if ends else None,
-                "services": services,
-                "members": members,
-                "members_omitted": omitted,
-                "root_causes": [],
-                "severity": severity,
-                "summary": summary(entries, services),
-                "recommendations": _recommendations(entries),
-                "outcome": None,
-            }
-        )
+        return digest_record(
+            state.digest_id, state.version, ESTATE, entries, taken_by=taken,
+            members=members, omitted=omitted, severity=severity,
+            opened_ns=min(parse_rfc3339_ns(p["opened_at"]) for p in parts), updated_ns=updated,
+            resolved_ns=max(resolved, default=updated) if state.ended else None,
+        )  # fmt: skip
 
 
 def _entry(member: Mapping[str, Any], incident_id: str | None) -> DigestEntry:

@@ -305,29 +305,58 @@ class NoiseDigests:
 def render_digest(domain: str, digest: NoiseDigest, ends: bool) -> Record:
     """A digest version as an ``incidents`` record (``Incident``'s fields, kind noise)."""
     entries = sorted(digest.entries.values(), key=lambda e: (e.first_ns, e.fingerprint))
-    services = sorted({e.service for e in entries if e.service})
     severity = max((e.severity for e in entries), default="info", key=SEVERITY_RANK.__getitem__)
-    status = "resolved" if ends else ("open" if digest.version == 1 else "updated")
     updated = max(digest.updated_ns, digest.window_ns)
     # Opened when its first line came, not at its window's start: a digest of an afternoon's
     # lone warnings read "lasted 12h51m" (midnight to the last line).
     opened = max(digest.window_ns, min((e.first_ns for e in entries), default=digest.window_ns))
+    return digest_record(
+        digest.digest_id, digest.version, domain, entries,
+        taken_by={e.fingerprint: e.incident_id for e in entries if e.incident_id},
+        members=[_member(e) for e in entries], omitted=digest.omitted, severity=severity,
+        opened_ns=min(opened, updated), updated_ns=updated,
+        resolved_ns=max(updated, digest.end_ns) if ends else None,
+    )  # fmt: skip
+
+
+def digest_record(
+    digest_id: str,
+    version: int,
+    domain: str,
+    entries: list[DigestEntry],
+    *,
+    taken_by: dict[str, str],
+    members: list[Record],
+    omitted: int,
+    severity: str,
+    opened_ns: int,
+    updated_ns: int,
+    resolved_ns: int | None,
+) -> Record:
+    """A noise digest's ``incidents`` record, a domain's or the estate's.
+
+    :func:`render_digest` and ``estate_digest`` fill it; ``entries`` are its lines in member
+    order (summary, services, recommendations), ``taken_by`` which incidents took some of
+    them; it has ended when ``resolved_ns`` is given.
+    """
+    services = sorted({e.service for e in entries if e.service})
+    ends = resolved_ns is not None
     return Record(
         {
-            "id": stable_id(digest.digest_id, digest.version),
-            "incident_id": digest.digest_id,
-            "version": digest.version,
-            "status": status,
+            "id": stable_id(digest_id, version),
+            "incident_id": digest_id,
+            "version": version,
+            "status": "resolved" if ends else ("open" if version == 1 else "updated"),
             "kind": "noise",
-            "taken_by": {e.fingerprint: e.incident_id for e in entries if e.incident_id},
+            "taken_by": taken_by,
             "merged_into": None,
             "domain": domain,
-            "opened_at": format_ns(min(opened, updated)),
-            "updated_at": format_ns(updated),
-            "resolved_at": format_ns(max(updated, digest.end_ns)) if ends else None,
+            "opened_at": format_ns(opened_ns),
+            "updated_at": format_ns(updated_ns),
+            "resolved_at": format_ns(resolved_ns) if ends else None,
             "services": services,
-            "members": [_member(e) for e in entries],
-            "members_omitted": digest.omitted,
+            "members": members,
+            "members_omitted": omitted,
             "root_causes": [],
             "severity": severity,
             "summary": summary(entries, services),
